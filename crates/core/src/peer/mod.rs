@@ -1,0 +1,370 @@
+//! One peer over one data channel: the handshake, what it holds, the transfers in both
+//! directions, and a send queue that respects the channel's buffer.
+//!
+//! It never decides *what* to fetch; it reports what the peer did as [`PeerEvent`]s and
+//! sends what it is told to, no faster than the channel drains.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use bytes::{Bytes, BytesMut};
+use hlsmesh_proto::{Id20, Message, SegmentId, MAX_CHUNK_DATA, PROTOCOL_VERSION};
+
+use crate::time::Instant;
+
+/// Stop queueing sends to the channel once this much is buffered in it.
+pub const SEND_HIGH_WATER: usize = 1024 * 1024;
+/// The edge reports the buffer again when it drains below this.
+pub const SEND_LOW_WATER: usize = 256 * 1024;
+/// Requests a peer may have open with us at once; more are answered `Absent`.
+pub const MAX_UPLOADS_PER_PEER: usize = 8;
+/// Requests a peer may send without waiting; beyond this it is flooding.
+const MAX_PENDING_REQUESTS_FROM_PEER: usize = 64;
+/// Segment ids we remember per peer; beyond this the peer is lying or broken.
+const MAX_HAVE_PER_PEER: usize = 50_000;
+
+/// What a peer did that the agent must act on.
+#[derive(Debug, PartialEq)]
+pub enum PeerEvent {
+    /// The handshake checked out.
+    Ready,
+    /// The peer now holds these segments.
+    Have(Vec<SegmentId>),
+    /// The peer asks for a segment.
+    Request {
+        /// The peer's tag.
+        req: u32,
+        /// What it wants.
+        seg: SegmentId,
+        /// From which byte.
+        offset: u32,
+    },
+    /// Bytes arrived for one of our requests.
+    Progress {
+        /// Our tag.
+        req: u32,
+        /// Bytes received so far.
+        received: usize,
+        /// Segment size.
+        total: usize,
+    },
+    /// One of our requests completed.
+    Completed {
+        /// Our tag.
+        req: u32,
+        /// The bytes from the requested offset to the end.
+        data: Bytes,
+    },
+    /// The peer cannot serve one of our requests.
+    Absent {
+        /// Our tag.
+        req: u32,
+    },
+    /// The peer broke the protocol; the agent disconnects it.
+    Violation(&'static str),
+}
+
+struct Download {
+    seg: SegmentId,
+    received: BytesMut,
+    start: u32,
+    total: Option<u32>,
+}
+
+struct Upload {
+    req: u32,
+    data: Bytes,
+    offset: usize,
+}
+
+/// Protocol state for one connected peer.
+pub struct PeerSession {
+    swarm: Id20,
+    remote: Option<Id20>,
+    ready: bool,
+    have: HashSet<SegmentId>,
+    latest_variant: Option<u16>,
+    control: VecDeque<Bytes>,
+    uploads: VecDeque<Upload>,
+    downloads: HashMap<u32, Download>,
+    buffered: usize,
+    pending_requests: usize,
+    /// Bytes received from this peer over all transfers.
+    pub bytes_in: u64,
+    /// Bytes sent to this peer.
+    pub bytes_out: u64,
+    /// When the channel opened.
+    pub opened_at: Instant,
+}
+
+impl PeerSession {
+    /// A session over a freshly opened channel; queues our hello.
+    pub fn new(swarm: Id20, me: Id20, now: Instant) -> PeerSession {
+        let mut s = PeerSession {
+            swarm,
+            remote: None,
+            ready: false,
+            have: HashSet::new(),
+            latest_variant: None,
+            control: VecDeque::new(),
+            uploads: VecDeque::new(),
+            downloads: HashMap::new(),
+            buffered: 0,
+            pending_requests: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+            opened_at: now,
+        };
+        s.queue(Message::Hello {
+            version: PROTOCOL_VERSION,
+            swarm,
+            peer: me,
+        });
+        s
+    }
+
+    /// Whether the handshake completed.
+    pub fn is_ready(&self) -> bool {
+        self.ready
+    }
+
+    /// The peer id it gave in its hello.
+    pub fn remote_id(&self) -> Option<Id20> {
+        self.remote
+    }
+
+    /// Whether the peer said it holds `seg`.
+    pub fn has(&self, seg: &SegmentId) -> bool {
+        self.have.contains(seg)
+    }
+
+    /// The rendition of the segment the peer announced last: what it is playing.
+    pub fn latest_variant(&self) -> Option<u16> {
+        self.latest_variant
+    }
+
+    /// Our requests to this peer still open.
+    pub fn downloads_open(&self) -> usize {
+        self.downloads.len()
+    }
+
+    /// Reads one frame from the peer.
+    pub fn handle_frame(&mut self, frame: Bytes, out: &mut Vec<PeerEvent>) {
+        self.bytes_in += frame.len() as u64;
+        let msg = match Message::decode(frame) {
+            Ok(m) => m,
+            Err(_) => return out.push(PeerEvent::Violation("malformed frame")),
+        };
+        if !self.ready {
+            return match msg {
+                Message::Hello {
+                    version,
+                    swarm,
+                    peer,
+                } => {
+                    if version != PROTOCOL_VERSION {
+                        out.push(PeerEvent::Violation("protocol version differs"));
+                    } else if swarm != self.swarm {
+                        out.push(PeerEvent::Violation("peer is on another stream"));
+                    } else {
+                        self.remote = Some(peer);
+                        self.ready = true;
+                        out.push(PeerEvent::Ready);
+                    }
+                }
+                _ => out.push(PeerEvent::Violation("message before hello")),
+            };
+        }
+        match msg {
+            Message::Hello { .. } => out.push(PeerEvent::Violation("second hello")),
+            Message::Have { segments } => {
+                if self.have.len() + segments.len() > MAX_HAVE_PER_PEER {
+                    return out.push(PeerEvent::Violation("announces too many segments"));
+                }
+                self.have.extend(segments.iter().copied());
+                if let Some(last) = segments.last() {
+                    self.latest_variant = Some(last.variant);
+                }
+                out.push(PeerEvent::Have(segments));
+            }
+            Message::Lost { segments } => {
+                for s in &segments {
+                    self.have.remove(s);
+                }
+            }
+            Message::Request { req, seg, offset } => {
+                self.pending_requests += 1;
+                if self.pending_requests > MAX_PENDING_REQUESTS_FROM_PEER {
+                    return out.push(PeerEvent::Violation("request flood"));
+                }
+                out.push(PeerEvent::Request { req, seg, offset });
+            }
+            Message::Cancel { req } => {
+                self.uploads.retain(|u| u.req != req);
+                self.pending_requests = self.uploads.len();
+            }
+            Message::Chunk {
+                req,
+                total,
+                offset,
+                data,
+            } => self.handle_chunk(req, total, offset, data, out),
+            Message::Absent { req } => {
+                if let Some(dl) = self.downloads.remove(&req) {
+                    self.have.remove(&dl.seg);
+                    out.push(PeerEvent::Absent { req });
+                }
+            }
+        }
+    }
+
+    fn handle_chunk(
+        &mut self,
+        req: u32,
+        total: u32,
+        offset: u32,
+        data: Bytes,
+        out: &mut Vec<PeerEvent>,
+    ) {
+        // Chunks for a request we cancelled may still be in flight: drop them quietly.
+        let Some(dl) = self.downloads.get_mut(&req) else {
+            return;
+        };
+        if *dl.total.get_or_insert(total) != total {
+            return out.push(PeerEvent::Violation("segment size changed mid-transfer"));
+        }
+        if offset as usize != dl.start as usize + dl.received.len() || total < dl.start {
+            return out.push(PeerEvent::Violation("chunk out of order"));
+        }
+        if dl.received.is_empty() {
+            dl.received.reserve((total - dl.start) as usize);
+        }
+        dl.received.extend_from_slice(&data);
+        let received = dl.received.len();
+        let want = (total - dl.start) as usize;
+        if received >= want {
+            let dl = self.downloads.remove(&req).expect("present");
+            out.push(PeerEvent::Completed {
+                req,
+                data: dl.received.freeze(),
+            });
+        } else {
+            out.push(PeerEvent::Progress {
+                req,
+                received,
+                total: total as usize,
+            });
+        }
+    }
+
+    /// Asks the peer for `seg` from `offset`, tagged `req`.
+    pub fn request(&mut self, req: u32, seg: SegmentId, offset: u32) {
+        self.downloads.insert(
+            req,
+            Download {
+                seg,
+                received: BytesMut::new(),
+                start: offset,
+                total: None,
+            },
+        );
+        self.queue(Message::Request { req, seg, offset });
+    }
+
+    /// Bytes received so far for our request `req`.
+    pub fn received(&self, req: u32) -> usize {
+        self.downloads.get(&req).map_or(0, |d| d.received.len())
+    }
+
+    /// Gives up our request `req`; returns the bytes already received (a prefix of the
+    /// requested range), so they need not be fetched again.
+    pub fn cancel(&mut self, req: u32) -> Bytes {
+        match self.downloads.remove(&req) {
+            Some(dl) => {
+                self.queue(Message::Cancel { req });
+                dl.received.freeze()
+            }
+            None => Bytes::new(),
+        }
+    }
+
+    /// Serves the peer's request `req` with `data` (the whole segment) from `offset`,
+    /// or refuses it when too many uploads are open.
+    pub fn serve(&mut self, req: u32, data: Bytes, offset: u32) {
+        if self.uploads.len() >= MAX_UPLOADS_PER_PEER || offset as usize > data.len() {
+            return self.refuse(req);
+        }
+        self.uploads.push_back(Upload {
+            req,
+            data,
+            offset: offset as usize,
+        });
+    }
+
+    /// Tells the peer we cannot serve `req`.
+    pub fn refuse(&mut self, req: u32) {
+        self.pending_requests = self.pending_requests.saturating_sub(1);
+        self.queue(Message::Absent { req });
+    }
+
+    /// Tells the peer about segments we now hold.
+    pub fn announce_have(&mut self, segments: &[SegmentId]) {
+        for msg in Message::have_frames(segments) {
+            self.queue(msg);
+        }
+    }
+
+    /// Tells the peer about segments we dropped.
+    pub fn announce_lost(&mut self, segments: &[SegmentId]) {
+        for part in segments.chunks(hlsmesh_proto::MAX_IDS_PER_FRAME) {
+            self.queue(Message::Lost {
+                segments: part.to_vec(),
+            });
+        }
+    }
+
+    fn queue(&mut self, msg: Message) {
+        self.control.push_back(msg.encode());
+    }
+
+    /// The edge's reading of the channel's `bufferedAmount`.
+    pub fn handle_buffered(&mut self, buffered: usize) {
+        self.buffered = buffered;
+    }
+
+    /// The next frame to send, while the channel's buffer is below the high-water mark.
+    /// Control frames go first; uploads are interleaved a chunk at a time.
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        if self.buffered >= SEND_HIGH_WATER {
+            return None;
+        }
+        let frame = if let Some(f) = self.control.pop_front() {
+            f
+        } else {
+            let up = self.uploads.front_mut()?;
+            let end = (up.offset + MAX_CHUNK_DATA).min(up.data.len());
+            let frame = Message::Chunk {
+                req: up.req,
+                total: up.data.len() as u32,
+                offset: up.offset as u32,
+                data: up.data.slice(up.offset..end),
+            }
+            .encode();
+            up.offset = end;
+            if up.offset >= up.data.len() {
+                self.uploads.pop_front();
+                self.pending_requests = self.pending_requests.saturating_sub(1);
+            } else {
+                // Round-robin between uploads so one large segment does not starve others.
+                let up = self.uploads.pop_front().expect("present");
+                self.uploads.push_back(up);
+            }
+            frame
+        };
+        self.buffered += frame.len();
+        self.bytes_out += frame.len() as u64;
+        Some(frame)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,209 @@
+//! What the agent knows of the stream: the variants of the master playlist and the
+//! segments each media playlist lists, so that a URL hls.js asks for maps to a
+//! [`SegmentId`] every viewer agrees on.
+
+use std::collections::HashMap;
+
+use hlsmesh_proto::SegmentId;
+
+use crate::url::{resolve, without_query};
+
+/// A segment as the media playlist lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SegmentInfo {
+    /// Stream-wide identity.
+    pub id: SegmentId,
+    /// Absolute URL, as listed (tokens included).
+    pub url: String,
+    /// Duration in seconds (`#EXTINF`).
+    pub duration: f64,
+    /// Byte range within `url`, end exclusive (`#EXT-X-BYTERANGE`).
+    pub range: Option<(u64, u64)>,
+}
+
+/// What a playlist load changed.
+#[derive(Debug, Default, PartialEq)]
+pub struct PlaylistUpdate {
+    /// The variant this media playlist belongs to (None for a master playlist).
+    pub variant: Option<u16>,
+    /// Segments not listed before, in playlist order.
+    pub new_segments: Vec<SegmentInfo>,
+    /// Whether the playlist may still grow (no `#EXT-X-ENDLIST`).
+    pub live: bool,
+    /// Target duration in seconds.
+    pub target_duration: f64,
+    /// Whether this media playlist was loaded before (a live refresh).
+    pub refresh: bool,
+}
+
+/// Why a playlist was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlaylistError {
+    /// The text is not an HLS playlist m3u8-rs can read.
+    #[error("malformed playlist: {0}")]
+    Malformed(String),
+    /// The playlist lists more segments than the agent keeps track of.
+    #[error("playlist lists {0} segments, over the limit")]
+    TooLarge(usize),
+}
+
+/// Most segments tracked per media playlist; a longer VOD is still playable, its
+/// later segments simply come from the CDN.
+pub const MAX_SEGMENTS_PER_PLAYLIST: usize = 20_000;
+
+/// Variants, media playlists and the URL → segment map.
+#[derive(Debug, Default)]
+pub struct Playlists {
+    master_url: Option<String>,
+    /// Variant playlist URLs (query stripped) in master order: the index is the variant id.
+    variants: Vec<String>,
+    /// Per media playlist (query stripped): the sequence numbers it lists now.
+    media: HashMap<String, MediaState>,
+    /// Segment URL → segment, for every segment listed now.
+    by_url: HashMap<String, SegmentInfo>,
+}
+
+#[derive(Debug, Default)]
+struct MediaState {
+    variant: u16,
+    urls: Vec<String>,
+    highest_sn: Option<u64>,
+}
+
+impl Playlists {
+    /// The master playlist URL, when one was loaded.
+    pub fn master_url(&self) -> Option<&str> {
+        self.master_url.as_deref()
+    }
+
+    /// Reads a playlist hls.js loaded from `url`.
+    pub fn update(&mut self, url: &str, text: &[u8]) -> Result<PlaylistUpdate, PlaylistError> {
+        let parsed = m3u8_rs::parse_playlist_res(text)
+            .map_err(|e| PlaylistError::Malformed(short_error(&e)))?;
+        match parsed {
+            m3u8_rs::Playlist::MasterPlaylist(master) => {
+                self.master_url = Some(url.to_string());
+                self.variants = master
+                    .variants
+                    .iter()
+                    .filter(|v| !v.is_i_frame)
+                    .map(|v| without_query(&resolve(url, &v.uri)).to_string())
+                    .chain(
+                        master
+                            .alternatives
+                            .iter()
+                            .filter_map(|a| a.uri.as_ref())
+                            .map(|u| without_query(&resolve(url, u)).to_string()),
+                    )
+                    .collect();
+                Ok(PlaylistUpdate::default())
+            }
+            m3u8_rs::Playlist::MediaPlaylist(media) => self.update_media(url, media),
+        }
+    }
+
+    fn update_media(
+        &mut self,
+        url: &str,
+        media: m3u8_rs::MediaPlaylist,
+    ) -> Result<PlaylistUpdate, PlaylistError> {
+        if media.segments.len() > MAX_SEGMENTS_PER_PLAYLIST {
+            return Err(PlaylistError::TooLarge(media.segments.len()));
+        }
+        let key = without_query(url).to_string();
+        let variant = self.variant_of(&key);
+        let state = self.media.entry(key).or_default();
+        state.variant = variant;
+        for old in state.urls.drain(..) {
+            self.by_url.remove(&old);
+        }
+        let mut update = PlaylistUpdate {
+            variant: Some(variant),
+            live: !media.end_list,
+            target_duration: media.target_duration as f64,
+            new_segments: Vec::new(),
+            refresh: state.highest_sn.is_some(),
+        };
+        let mut next_range_start = 0u64;
+        let mut highest = state.highest_sn;
+        for (i, seg) in media.segments.iter().enumerate() {
+            let sn = media.media_sequence + i as u64;
+            let seg_url = resolve(url, &seg.uri);
+            let range = seg.byte_range.as_ref().map(|r| {
+                let start = r.offset.unwrap_or(next_range_start);
+                next_range_start = start + r.length;
+                (start, start + r.length)
+            });
+            let info = SegmentInfo {
+                id: SegmentId { variant, sn },
+                url: seg_url.clone(),
+                duration: f64::from(seg.duration),
+                range,
+            };
+            if state.highest_sn.is_none_or(|h| sn > h) {
+                update.new_segments.push(info.clone());
+            }
+            highest = Some(highest.map_or(sn, |h| h.max(sn)));
+            // Byte-ranged segments share one URL; the map keys them by URL and range start.
+            let map_key = range_key(&seg_url, range.map(|r| r.0));
+            state.urls.push(map_key.clone());
+            self.by_url.insert(map_key, info);
+        }
+        state.highest_sn = highest;
+        Ok(update)
+    }
+
+    /// The segment hls.js asks for with `url` (and byte range start, if any).
+    pub fn segment_for(&self, url: &str, range_start: Option<u64>) -> Option<&SegmentInfo> {
+        self.by_url.get(&range_key(url, range_start))
+    }
+
+    /// Number of segment URLs currently known.
+    pub fn known_segments(&self) -> usize {
+        self.by_url.len()
+    }
+
+    fn variant_of(&self, media_key: &str) -> u16 {
+        if self.variants.is_empty() && self.master_url.is_none() {
+            return 0;
+        }
+        match self.variants.iter().position(|v| v == media_key) {
+            Some(i) => i.min(0x7fff) as u16,
+            // A playlist the master does not list: name it by its path, which every
+            // viewer of the same stream computes alike.
+            None => 0x8000 | (fnv1a(path_of(media_key)) & 0x7fff) as u16,
+        }
+    }
+}
+
+fn range_key(url: &str, range_start: Option<u64>) -> String {
+    match range_start {
+        Some(start) => format!("{url}#{start}"),
+        None => url.to_string(),
+    }
+}
+
+fn path_of(url: &str) -> &str {
+    match url.find("://") {
+        Some(i) => {
+            let rest = &url[i + 3..];
+            &rest[rest.find('/').unwrap_or(rest.len())..]
+        }
+        None => url,
+    }
+}
+
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A bounded description of a parse failure (nom's errors carry the rest of the input).
+fn short_error(e: &impl core::fmt::Debug) -> String {
+    format!("{e:?}").chars().take(120).collect()
+}
+
+#[cfg(test)]
+mod tests;

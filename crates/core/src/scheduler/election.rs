@@ -1,0 +1,106 @@
+//! Who takes a new segment from the CDN, decided without a server.
+//!
+//! Every viewer scores itself and each neighbour playing the same rendition with a hash
+//! of (peer id, segment id); the lowest score fetches from the CDN at once, the others
+//! wait, rank by rank, for a peer to announce the segment. Each viewer sees only its own
+//! neighbourhood, so a swarm elects about one fetcher per neighbourhood, and the bounded
+//! patience keeps a missing or slow fetcher from stalling anyone.
+
+use core::time::Duration;
+
+use hlsmesh_proto::{Id20, SegmentId};
+
+use crate::rng::mix64;
+use crate::scheduler::CDN_MARGIN;
+use crate::time::Instant;
+
+/// Wait of the first runner-up: covers the spread of live playlist refreshes between
+/// viewers (they reload every target duration, out of phase).
+pub const FIRST_PATIENCE: Duration = Duration::from_millis(1500);
+/// Extra wait per further rank, so that runners-up do not all give up at once.
+pub const RANK_STEP: Duration = Duration::from_millis(500);
+
+/// A viewer's score for a segment; every viewer computes the same value.
+pub fn score(peer: &Id20, seg: SegmentId) -> u64 {
+    let peer_hash = peer.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    mix64(peer_hash ^ mix64(seg.sn ^ (u64::from(seg.variant) << 48)))
+}
+
+/// This viewer's rank for `seg` among itself and `others` (0 = fetches first).
+pub fn rank(me: &Id20, others: impl Iterator<Item = Id20>, seg: SegmentId) -> usize {
+    let mine = score(me, seg);
+    others
+        .filter(|p| p != me)
+        .filter(|p| (score(p, seg), *p) < (mine, *me))
+        .count()
+}
+
+/// Until when a viewer of `rank` waits for a peer before fetching from the CDN: never
+/// later than the buffer allows (`need_by` minus the CDN margin), never earlier than now.
+pub fn patience(now: Instant, rank: usize, need_by: Instant) -> Instant {
+    if rank == 0 {
+        return now;
+    }
+    let wait = FIRST_PATIENCE + RANK_STEP * (rank as u32 - 1).min(64);
+    (now + wait).min(need_by - CDN_MARGIN).max(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn id(n: u8) -> Id20 {
+        let mut id = [b'x'; 20];
+        id[19] = n;
+        id[0] = n.wrapping_mul(7);
+        id
+    }
+
+    proptest! {
+        #[test]
+        fn exactly_one_viewer_ranks_first(n in 1u8..40, sn in any::<u64>(), variant in any::<u16>()) {
+            let seg = SegmentId { variant, sn };
+            let all: Vec<Id20> = (0..n).map(id).collect();
+            let ranks: Vec<usize> = all.iter().map(|me| rank(me, all.iter().copied(), seg)).collect();
+            let mut sorted = ranks.clone();
+            sorted.sort_unstable();
+            prop_assert_eq!(sorted, (0..n as usize).collect::<Vec<_>>());
+        }
+
+        #[test]
+        fn patience_never_outlives_the_buffer(rank in 0usize..100, now_ms in 0u64..1_000_000, ahead_ms in 0u64..60_000) {
+            let now = Instant::from_micros(now_ms * 1000);
+            let need_by = now + Duration::from_millis(ahead_ms);
+            let p = patience(now, rank, need_by);
+            prop_assert!(p >= now);
+            prop_assert!(p <= now.max(need_by - CDN_MARGIN));
+            if rank == 0 { prop_assert_eq!(p, now); }
+        }
+
+        #[test]
+        fn patience_grows_with_rank(rank in 1usize..50) {
+            let now = Instant::ZERO;
+            let far = now + Duration::from_secs(3600);
+            prop_assert!(patience(now, rank + 1, far) > patience(now, rank, far));
+        }
+    }
+
+    #[test]
+    fn first_fetcher_rotates_across_segments() {
+        let all: Vec<Id20> = (0..4).map(id).collect();
+        let mut firsts = [0usize; 4];
+        for sn in 0..400 {
+            let seg = SegmentId { variant: 0, sn };
+            let w = (0..4)
+                .find(|&i| rank(&all[i], all.iter().copied(), seg) == 0)
+                .unwrap();
+            firsts[w] += 1;
+        }
+        for f in firsts {
+            assert!((60..=140).contains(&f), "load spread unevenly: {firsts:?}");
+        }
+    }
+}

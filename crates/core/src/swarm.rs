@@ -1,0 +1,691 @@
+//! The neighbourhood: tracker connections, the offer/answer dance they relay, and the
+//! peer sessions over the data channels that result.
+//!
+//! Connection stages, for an offer we make: `Gathering` (the edge builds the SDP) →
+//! `Offered` (sent in an announce, waiting for an answer) → `Connecting` → `Open`.
+//! For an offer we receive: `Answering` (the edge builds our answer) → `Connecting` →
+//! `Open`. Every stage has a deadline; a connection that misses it is closed.
+
+use std::collections::BTreeMap;
+
+use core::time::Duration;
+
+use bytes::Bytes;
+use hlsmesh_proto::{Id20, SegmentId};
+
+use crate::agent::{Config, ConnId, Ctx, Event, Output, TrackerId};
+use crate::peer::{PeerEvent, PeerSession};
+use crate::time::Instant;
+use crate::tracker::messages::{self, AnnounceEvent, AnnounceTotals, OutgoingOffer, TrackerEvent};
+use crate::tracker::Tracker;
+
+/// Offers one announce carries at most (the reference client sends 5).
+const MAX_OFFERS_PER_ANNOUNCE: usize = 5;
+/// How long the edge may take to gather an offer before the announce goes without it.
+const GATHER_TIMEOUT: Duration = Duration::from_secs(5);
+/// Unanswered offers are dropped after this (as the reference client does).
+const OFFER_TIMEOUT: Duration = Duration::from_secs(50);
+/// From answer or accepted offer to an open channel.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+/// From an open channel to a valid hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Offerer,
+    Answerer,
+}
+
+enum Stage {
+    Gathering { sdp: Option<String> },
+    Offered,
+    Answering,
+    Connecting,
+    Open(Box<PeerSession>),
+}
+
+struct Conn {
+    tracker: usize,
+    role: Role,
+    remote: Option<Id20>,
+    offer_id: Id20,
+    stage: Stage,
+    since: Instant,
+}
+
+impl Conn {
+    fn deadline(&self) -> Option<Instant> {
+        match &self.stage {
+            Stage::Gathering { .. } => Some(self.since + GATHER_TIMEOUT * 2),
+            Stage::Offered => Some(self.since + OFFER_TIMEOUT),
+            Stage::Answering | Stage::Connecting => Some(self.since + CONNECT_TIMEOUT),
+            Stage::Open(s) if !s.is_ready() => Some(self.since + HELLO_TIMEOUT),
+            Stage::Open(_) => None,
+        }
+    }
+
+    fn session(&self) -> Option<&PeerSession> {
+        match &self.stage {
+            Stage::Open(s) if s.is_ready() => Some(s),
+            _ => None,
+        }
+    }
+}
+
+struct PendingAnnounce {
+    tracker: usize,
+    conns: Vec<ConnId>,
+    deadline: Instant,
+}
+
+/// Trackers and peer connections of one agent.
+pub(crate) struct Swarm {
+    peer_id: Id20,
+    tracker_urls: Vec<String>,
+    trackers: Vec<Tracker>,
+    info_hash: Option<Id20>,
+    max_peers: usize,
+    conns: BTreeMap<ConnId, Conn>,
+    next_conn: u64,
+    pending: Vec<PendingAnnounce>,
+    swarm_size: u32,
+    gone: Vec<ConnId>,
+}
+
+impl Swarm {
+    pub(crate) fn new(config: &Config, rng: &mut crate::rng::Rng, _now: Instant) -> Swarm {
+        Swarm {
+            peer_id: make_peer_id(rng),
+            tracker_urls: config.trackers.clone(),
+            trackers: Vec::new(),
+            info_hash: None,
+            max_peers: config.max_peers,
+            conns: BTreeMap::new(),
+            next_conn: 1,
+            pending: Vec::new(),
+            swarm_size: 0,
+            gone: Vec::new(),
+        }
+    }
+
+    pub(crate) fn peer_id(&self) -> Id20 {
+        self.peer_id
+    }
+
+    pub(crate) fn swarm_size(&self) -> u32 {
+        self.swarm_size
+    }
+
+    /// Names the swarm (once) and starts the trackers.
+    pub(crate) fn set_swarm_name(&mut self, now: Instant, name: &str) {
+        if self.info_hash.is_some() {
+            return;
+        }
+        self.info_hash = Some(swarm_hash(name));
+        self.trackers = self
+            .tracker_urls
+            .iter()
+            .map(|u| Tracker::new(u.clone(), now))
+            .collect();
+    }
+
+    /// Peers past the handshake.
+    pub(crate) fn ready_peers(&self) -> usize {
+        self.conns
+            .values()
+            .filter(|c| c.session().is_some())
+            .count()
+    }
+
+    /// Connections in any stage but `Offered` (an offer may never be answered).
+    fn live_conns(&self) -> usize {
+        self.conns
+            .values()
+            .filter(|c| !matches!(c.stage, Stage::Offered))
+            .count()
+    }
+
+    /// Ready peers holding `seg`.
+    pub(crate) fn peers_with(
+        &self,
+        seg: SegmentId,
+    ) -> impl Iterator<Item = (ConnId, &PeerSession)> {
+        self.conns
+            .iter()
+            .filter_map(|(id, c)| c.session().map(|s| (*id, s)))
+            .filter(move |(_, s)| s.has(&seg))
+    }
+
+    /// Peer ids of ready peers whose latest announced segment is of `variant`.
+    pub(crate) fn peer_ids_on_variant(&self, variant: u16) -> impl Iterator<Item = Id20> + '_ {
+        self.conns
+            .values()
+            .filter_map(|c| c.session())
+            .filter(move |s| s.latest_variant() == Some(variant))
+            .filter_map(|s| s.remote_id())
+    }
+
+    pub(crate) fn session_mut(&mut self, conn: ConnId) -> Option<&mut PeerSession> {
+        match self.conns.get_mut(&conn).map(|c| &mut c.stage) {
+            Some(Stage::Open(s)) if s.is_ready() => Some(s),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn broadcast_have(&mut self, segs: &[SegmentId]) {
+        for c in self.conns.values_mut() {
+            if let Stage::Open(s) = &mut c.stage {
+                s.announce_have(segs);
+            }
+        }
+    }
+
+    pub(crate) fn broadcast_lost(&mut self, segs: &[SegmentId]) {
+        if segs.is_empty() {
+            return;
+        }
+        for c in self.conns.values_mut() {
+            if let Stage::Open(s) = &mut c.stage {
+                s.announce_lost(segs);
+            }
+        }
+    }
+
+    /// Connections closed since the last call (the scheduler reroutes their transfers).
+    pub(crate) fn take_gone(&mut self) -> Vec<ConnId> {
+        core::mem::take(&mut self.gone)
+    }
+
+    pub(crate) fn handle_tracker_open(&mut self, ctx: &mut Ctx<'_>, tracker: TrackerId) {
+        if let Some(t) = self.trackers.get_mut(tracker.0) {
+            t.handle_open(ctx.now);
+            ctx.out.event(Event::TrackerConnected {
+                url: t.url().to_string(),
+            });
+        }
+    }
+
+    pub(crate) fn handle_tracker_closed(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        tracker: TrackerId,
+        reason: String,
+    ) {
+        let Some(t) = self.trackers.get_mut(tracker.0) else {
+            return;
+        };
+        if !t.handle_closed(ctx.now, ctx.rng) {
+            return;
+        }
+        ctx.out.event(Event::TrackerError {
+            url: t.url().to_string(),
+            reason,
+        });
+        // Offers sent through this tracker can no longer be answered.
+        self.pending.retain(|p| p.tracker != tracker.0);
+        let stale: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| {
+                c.tracker == tracker.0
+                    && matches!(c.stage, Stage::Gathering { .. } | Stage::Offered)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stale {
+            self.close(ctx, id, "tracker went away", true);
+        }
+    }
+
+    pub(crate) fn handle_tracker_message(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        tracker: TrackerId,
+        text: &str,
+    ) {
+        let (Some(hash), Some(t)) = (self.info_hash, self.trackers.get_mut(tracker.0)) else {
+            return;
+        };
+        let events = match messages::parse(text, &hash) {
+            Ok(ev) => ev,
+            Err(e) => {
+                return ctx.out.event(Event::TrackerError {
+                    url: t.url().to_string(),
+                    reason: e.to_string(),
+                })
+            }
+        };
+        for ev in events {
+            match ev {
+                TrackerEvent::Announced {
+                    interval,
+                    complete,
+                    incomplete,
+                } => {
+                    if let Some(i) = interval {
+                        self.trackers[tracker.0].set_interval(i);
+                    }
+                    let size = complete
+                        .unwrap_or(0)
+                        .saturating_add(incomplete.unwrap_or(0));
+                    self.swarm_size = size.min(u64::from(u32::MAX)) as u32;
+                }
+                TrackerEvent::Offer {
+                    peer,
+                    offer_id,
+                    sdp,
+                } => self.accept_offer(ctx, tracker.0, peer, offer_id, sdp),
+                TrackerEvent::Answer {
+                    peer,
+                    offer_id,
+                    sdp,
+                } => self.accept_answer(ctx, peer, offer_id, sdp),
+                TrackerEvent::Failure(reason) | TrackerEvent::Warning(reason) => {
+                    ctx.out.event(Event::TrackerError {
+                        url: self.trackers[tracker.0].url().to_string(),
+                        reason,
+                    })
+                }
+            }
+        }
+    }
+
+    fn knows_peer(&self, peer: &Id20) -> bool {
+        self.conns.values().any(|c| {
+            c.remote.as_ref() == Some(peer)
+                || c.session().and_then(|s| s.remote_id()).as_ref() == Some(peer)
+        })
+    }
+
+    fn accept_offer(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        tracker: usize,
+        peer: Id20,
+        offer_id: Id20,
+        sdp: String,
+    ) {
+        if peer == self.peer_id || self.knows_peer(&peer) || self.live_conns() >= self.max_peers {
+            return;
+        }
+        let conn = self.new_conn(
+            ctx,
+            tracker,
+            Role::Answerer,
+            Some(peer),
+            offer_id,
+            Stage::Answering,
+        );
+        ctx.out.push(Output::AcceptOffer { conn, sdp });
+    }
+
+    fn accept_answer(&mut self, ctx: &mut Ctx<'_>, peer: Id20, offer_id: Id20, sdp: String) {
+        let found = self.conns.iter_mut().find(|(_, c)| {
+            c.role == Role::Offerer && c.offer_id == offer_id && matches!(c.stage, Stage::Offered)
+        });
+        if let Some((id, c)) = found {
+            c.remote = Some(peer);
+            c.stage = Stage::Connecting;
+            c.since = ctx.now;
+            ctx.out.push(Output::AcceptAnswer { conn: *id, sdp });
+        }
+    }
+
+    pub(crate) fn handle_offer_created(&mut self, _ctx: &mut Ctx<'_>, conn: ConnId, sdp: String) {
+        if let Some(Conn {
+            stage: Stage::Gathering { sdp: slot },
+            ..
+        }) = self.conns.get_mut(&conn)
+        {
+            *slot = Some(sdp);
+        }
+    }
+
+    pub(crate) fn handle_answer_created(&mut self, ctx: &mut Ctx<'_>, conn: ConnId, sdp: String) {
+        let Some(hash) = self.info_hash else { return };
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if !matches!(c.stage, Stage::Answering) {
+            return;
+        }
+        let (Some(remote), Some(t)) = (c.remote, self.trackers.get(c.tracker)) else {
+            return;
+        };
+        if !t.is_open() {
+            return self.close(ctx, conn, "tracker went away", true);
+        }
+        c.stage = Stage::Connecting;
+        c.since = ctx.now;
+        ctx.out.push(Output::TrackerSend {
+            tracker: TrackerId(c.tracker),
+            text: messages::answer(&hash, &self.peer_id, &remote, &c.offer_id, &sdp),
+        });
+    }
+
+    pub(crate) fn handle_channel_open(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        conn: ConnId,
+        have: &[SegmentId],
+    ) {
+        let Some(hash) = self.info_hash else { return };
+        if let Some(c) = self.conns.get_mut(&conn) {
+            if matches!(
+                c.stage,
+                Stage::Connecting | Stage::Answering | Stage::Offered
+            ) {
+                let mut session = PeerSession::new(hash, self.peer_id, ctx.now);
+                session.announce_have(have);
+                c.stage = Stage::Open(Box::new(session));
+                c.since = ctx.now;
+            }
+        }
+    }
+
+    /// Feeds a frame to the peer's session; returns what the scheduler must act on.
+    pub(crate) fn handle_channel_message(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        conn: ConnId,
+        data: Bytes,
+    ) -> Vec<PeerEvent> {
+        let mut events = Vec::new();
+        let Some(Conn {
+            stage: Stage::Open(session),
+            ..
+        }) = self.conns.get_mut(&conn)
+        else {
+            return events;
+        };
+        session.handle_frame(data, &mut events);
+        let mut keep = Vec::with_capacity(events.len());
+        for ev in events {
+            match ev {
+                PeerEvent::Violation(why) => {
+                    self.close(ctx, conn, why, true);
+                    return Vec::new();
+                }
+                PeerEvent::Ready => {
+                    if let Err(why) = self.on_ready(ctx, conn) {
+                        self.close(ctx, conn, why, true);
+                        return Vec::new();
+                    }
+                }
+                other => keep.push(other),
+            }
+        }
+        keep
+    }
+
+    /// Checks a fresh peer against what the tracker said and against duplicates.
+    fn on_ready(&mut self, ctx: &mut Ctx<'_>, conn: ConnId) -> Result<(), &'static str> {
+        let c = &self.conns[&conn];
+        let remote = c.session().and_then(|s| s.remote_id()).expect("ready");
+        if remote == self.peer_id {
+            return Err("connected to ourselves");
+        }
+        if c.remote.is_some_and(|r| r != remote) {
+            return Err("peer id differs from the tracker's");
+        }
+        let offerer_of = |c: &Conn, remote: Id20| match c.role {
+            Role::Offerer => self.peer_id,
+            Role::Answerer => remote,
+        };
+        let mine = offerer_of(c, remote);
+        let twin = self
+            .conns
+            .iter()
+            .find(|(id, other)| {
+                **id != conn && other.session().and_then(|s| s.remote_id()) == Some(remote)
+            })
+            .map(|(id, other)| (*id, offerer_of(other, remote)));
+        if let Some((twin_id, twin_offerer)) = twin {
+            // Both ends keep the connection offered by the smaller peer id (the older one
+            // on a tie), so they agree without talking.
+            let keep_new = (mine, conn) < (twin_offerer, twin_id);
+            if !keep_new {
+                return Err("duplicate connection");
+            }
+            self.close(ctx, twin_id, "duplicate connection", true);
+        }
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.remote = Some(remote);
+        }
+        ctx.out.event(Event::PeerConnected { peer: hex(&remote) });
+        Ok(())
+    }
+
+    pub(crate) fn handle_buffered(&mut self, conn: ConnId, buffered: usize) {
+        if let Some(Conn {
+            stage: Stage::Open(s),
+            ..
+        }) = self.conns.get_mut(&conn)
+        {
+            s.handle_buffered(buffered);
+        }
+    }
+
+    /// The edge reports a connection closed.
+    pub(crate) fn handle_conn_closed(&mut self, ctx: &mut Ctx<'_>, conn: ConnId, reason: String) {
+        self.close(ctx, conn, &reason, false);
+    }
+
+    /// Closes a connection: tells the page if it was a peer, the edge if it asked, and the
+    /// scheduler through [`Swarm::take_gone`].
+    pub(crate) fn close(&mut self, ctx: &mut Ctx<'_>, conn: ConnId, reason: &str, tell_edge: bool) {
+        let Some(c) = self.conns.remove(&conn) else {
+            return;
+        };
+        if let Some(remote) = c.session().and_then(|s| s.remote_id()) {
+            ctx.out.event(Event::PeerDisconnected {
+                peer: hex(&remote),
+                reason: reason.to_string(),
+            });
+            // Find a replacement soon.
+            if let Some(t) = self.trackers.get_mut(c.tracker) {
+                t.announce_by(ctx.now + Duration::from_secs(2));
+            }
+        }
+        if tell_edge {
+            ctx.out.push(Output::CloseConn { conn });
+        }
+        self.gone.push(conn);
+    }
+
+    fn new_conn(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        tracker: usize,
+        role: Role,
+        remote: Option<Id20>,
+        offer_id: Id20,
+        stage: Stage,
+    ) -> ConnId {
+        let id = ConnId(self.next_conn);
+        self.next_conn += 1;
+        self.conns.insert(
+            id,
+            Conn {
+                tracker,
+                role,
+                remote,
+                offer_id,
+                stage,
+                since: ctx.now,
+            },
+        );
+        id
+    }
+
+    /// Trackers to (re)connect, announces due, offers gathered, deadlines missed.
+    pub(crate) fn handle_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        let now = ctx.now;
+        for i in 0..self.trackers.len() {
+            let t = &mut self.trackers[i];
+            if t.connect_timed_out(now) {
+                ctx.out.push(Output::TrackerClose {
+                    tracker: TrackerId(i),
+                });
+                self.handle_tracker_closed(ctx, TrackerId(i), "connection timed out".into());
+                continue;
+            }
+            let t = &mut self.trackers[i];
+            if t.poll_connect(now) {
+                ctx.out.push(Output::TrackerConnect {
+                    tracker: TrackerId(i),
+                    url: t.url().to_string(),
+                });
+            }
+            if t.announce_due(now) && !self.pending.iter().any(|p| p.tracker == i) {
+                self.start_announce(ctx, i);
+            }
+        }
+        let ready: Vec<usize> = self
+            .pending
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| {
+                now >= p.deadline
+                    || p.conns.iter().all(|c| {
+                        matches!(
+                            self.conns.get(c).map(|c| &c.stage),
+                            Some(Stage::Gathering { sdp: Some(_) }) | None
+                        )
+                    })
+            })
+            .map(|(i, _)| i)
+            .rev()
+            .collect();
+        for i in ready {
+            let p = self.pending.remove(i);
+            self.finish_announce(ctx, p);
+        }
+        let expired: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.deadline().is_some_and(|d| now >= d))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            self.close(ctx, id, "timed out", true);
+        }
+    }
+
+    fn start_announce(&mut self, ctx: &mut Ctx<'_>, tracker: usize) {
+        let want = self
+            .max_peers
+            .saturating_sub(self.live_conns())
+            .min(MAX_OFFERS_PER_ANNOUNCE);
+        let conns: Vec<ConnId> = (0..want)
+            .map(|_| {
+                let mut offer_id = [0u8; 20];
+                for b in &mut offer_id {
+                    *b = (ctx.rng.next_u64() & 0xff) as u8;
+                }
+                let id = self.new_conn(
+                    ctx,
+                    tracker,
+                    Role::Offerer,
+                    None,
+                    offer_id,
+                    Stage::Gathering { sdp: None },
+                );
+                ctx.out.push(Output::CreateOffer { conn: id });
+                id
+            })
+            .collect();
+        self.pending.push(PendingAnnounce {
+            tracker,
+            conns,
+            deadline: ctx.now + GATHER_TIMEOUT,
+        });
+    }
+
+    fn finish_announce(&mut self, ctx: &mut Ctx<'_>, p: PendingAnnounce) {
+        let Some(hash) = self.info_hash else { return };
+        let mut offers = Vec::new();
+        for id in &p.conns {
+            let Some(c) = self.conns.get_mut(id) else {
+                continue;
+            };
+            if let Stage::Gathering { sdp: Some(sdp) } = &mut c.stage {
+                offers.push((c.offer_id, core::mem::take(sdp)));
+                c.stage = Stage::Offered;
+                c.since = ctx.now;
+            } else {
+                self.close(ctx, *id, "offer not ready in time", true);
+            }
+        }
+        let short = self.ready_peers() < self.max_peers;
+        let Some(t) = self.trackers.get_mut(p.tracker) else {
+            return;
+        };
+        if !t.is_open() {
+            return;
+        }
+        let first = t.announced(ctx.now, short);
+        let outgoing: Vec<OutgoingOffer<'_>> = offers
+            .iter()
+            .map(|(offer_id, sdp)| OutgoingOffer {
+                offer_id: *offer_id,
+                sdp,
+            })
+            .collect();
+        let totals = AnnounceTotals {
+            uploaded: ctx.stats.uploaded_bytes,
+            downloaded: ctx.stats.cdn_bytes + ctx.stats.peer_bytes,
+        };
+        let text = messages::announce(
+            &hash,
+            &self.peer_id,
+            first.then_some(AnnounceEvent::Started),
+            &outgoing,
+            totals,
+        );
+        ctx.out.push(Output::TrackerSend {
+            tracker: TrackerId(p.tracker),
+            text,
+        });
+    }
+
+    /// Sends what the sessions have queued, as far as each channel's buffer allows.
+    pub(crate) fn flush(&mut self, ctx: &mut Ctx<'_>) {
+        for (id, c) in &mut self.conns {
+            if let Stage::Open(s) = &mut c.stage {
+                while let Some(data) = s.poll_transmit() {
+                    ctx.out.push(Output::Transmit { conn: *id, data });
+                }
+            }
+        }
+    }
+
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        let trackers = self.trackers.iter().filter_map(Tracker::poll_timeout);
+        let pending = self.pending.iter().map(|p| p.deadline);
+        let conns = self.conns.values().filter_map(Conn::deadline);
+        trackers.chain(pending).chain(conns).min()
+    }
+}
+
+/// The info hash of a swarm name: SHA-1, as p2p-media-loader and WebTorrent name swarms.
+pub fn swarm_hash(name: &str) -> Id20 {
+    let mut h = sha1_smol::Sha1::new();
+    h.update(b"hlsmesh/1 ");
+    h.update(name.as_bytes());
+    h.digest().bytes()
+}
+
+fn make_peer_id(rng: &mut crate::rng::Rng) -> Id20 {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut id = *b"-HM0001-000000000000";
+    for b in &mut id[8..] {
+        *b = ALPHABET[rng.below(ALPHABET.len() as u64) as usize];
+    }
+    id
+}
+
+/// Hex form of an id, for events and logs.
+pub fn hex(id: &Id20) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,80 @@
+//! The core's own clock type. The core never reads a clock: every entry point takes
+//! `now`, so the same code runs under `performance.now()` in a browser, in unit tests
+//! and in virtual time.
+
+use core::ops::{Add, Sub};
+use core::time::Duration;
+
+/// A point in time, in microseconds since an epoch the caller chose (the agent's start).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Instant(u64);
+
+impl Instant {
+    /// The epoch.
+    pub const ZERO: Instant = Instant(0);
+
+    /// From microseconds since the epoch.
+    pub const fn from_micros(us: u64) -> Instant {
+        Instant(us)
+    }
+
+    /// From milliseconds since the epoch, as `performance.now()` gives them.
+    /// Negative or non-finite values clamp to the epoch.
+    pub fn from_millis_f64(ms: f64) -> Instant {
+        if ms.is_finite() && ms > 0.0 {
+            Instant((ms * 1000.0) as u64)
+        } else {
+            Instant::ZERO
+        }
+    }
+
+    /// Microseconds since the epoch.
+    pub const fn as_micros(self) -> u64 {
+        self.0
+    }
+
+    /// Milliseconds since the epoch.
+    pub fn as_millis_f64(self) -> f64 {
+        self.0 as f64 / 1000.0
+    }
+
+    /// Time from `earlier` to `self`, zero if `earlier` is later.
+    pub fn saturating_since(self, earlier: Instant) -> Duration {
+        Duration::from_micros(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl Add<Duration> for Instant {
+    type Output = Instant;
+    fn add(self, d: Duration) -> Instant {
+        Instant(
+            self.0
+                .saturating_add(d.as_micros().min(u128::from(u64::MAX)) as u64),
+        )
+    }
+}
+
+impl Sub<Duration> for Instant {
+    type Output = Instant;
+    fn sub(self, d: Duration) -> Instant {
+        Instant(
+            self.0
+                .saturating_sub(d.as_micros().min(u128::from(u64::MAX)) as u64),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arithmetic_saturates() {
+        let t = Instant::from_micros(5);
+        assert_eq!(t - Duration::from_secs(1), Instant::ZERO);
+        assert_eq!(Instant::ZERO.saturating_since(t), Duration::ZERO);
+        assert_eq!(t.saturating_since(Instant::ZERO), Duration::from_micros(5));
+        assert_eq!(Instant::from_millis_f64(f64::NAN), Instant::ZERO);
+        assert_eq!(Instant::from_millis_f64(1.5).as_micros(), 1500);
+    }
+}

@@ -1,0 +1,143 @@
+//! URL resolution for playlist entries (RFC 3986 section 5.2, for the hierarchical
+//! `http(s)` URLs that HLS uses). Kept small on purpose: the `url` crate would add
+//! more to the wasm than the whole scheduler.
+
+/// Resolves `reference` (as written in a playlist) against `base` (the playlist's URL).
+pub fn resolve(base: &str, reference: &str) -> String {
+    let reference = reference.trim();
+    if has_scheme(reference) {
+        return reference.to_string();
+    }
+    let (scheme, rest) = match base.find("://") {
+        Some(i) => (&base[..i], &base[i + 3..]),
+        None => return reference.to_string(),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let base_path_and_more = &rest[authority_end..];
+    let base_path = &base_path_and_more[..base_path_and_more
+        .find(['?', '#'])
+        .unwrap_or(base_path_and_more.len())];
+    let base_query = base_path_and_more[base_path.len()..]
+        .split('#')
+        .next()
+        .unwrap_or("");
+
+    if let Some(net) = reference.strip_prefix("//") {
+        return format!("{scheme}://{net}");
+    }
+    let (ref_path, ref_tail) = split_path(reference);
+    let path = if ref_path.is_empty() {
+        if ref_tail.starts_with('?') {
+            return format!("{scheme}://{authority}{base_path}{ref_tail}");
+        }
+        return format!("{scheme}://{authority}{base_path}{base_query}{ref_tail}");
+    } else if ref_path.starts_with('/') {
+        remove_dot_segments(ref_path)
+    } else {
+        let dir = match base_path.rfind('/') {
+            Some(i) => &base_path[..=i],
+            None => "/",
+        };
+        remove_dot_segments(&format!("{dir}{ref_path}"))
+    };
+    format!("{scheme}://{authority}{path}{ref_tail}")
+}
+
+/// The URL without its query and fragment: a stable name for a stream whose URLs carry
+/// per-viewer tokens.
+pub fn without_query(url: &str) -> &str {
+    &url[..url.find(['?', '#']).unwrap_or(url.len())]
+}
+
+fn has_scheme(s: &str) -> bool {
+    match s.find(':') {
+        Some(i) if i > 0 => {
+            let scheme = &s[..i];
+            scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+                && !s[..i].contains('/')
+        }
+        _ => false,
+    }
+}
+
+fn split_path(s: &str) -> (&str, &str) {
+    let end = s.find(['?', '#']).unwrap_or(s.len());
+    (&s[..end], &s[end..])
+}
+
+fn remove_dot_segments(path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').collect();
+    let last = segments.len() - 1;
+    for (i, seg) in segments.iter().enumerate() {
+        match *seg {
+            "." => {
+                if i == last {
+                    out.push("");
+                }
+            }
+            ".." => {
+                if out.len() > 1 {
+                    out.pop();
+                }
+                if i == last {
+                    out.push("");
+                }
+            }
+            s => out.push(s),
+        }
+    }
+    let joined = out.join("/");
+    if joined.starts_with('/') {
+        joined
+    } else {
+        format!("/{joined}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_like_a_browser() {
+        let base = "http://a.test:8080/live/v1/index.m3u8?tok=1";
+        assert_eq!(
+            resolve(base, "seg_1.ts"),
+            "http://a.test:8080/live/v1/seg_1.ts"
+        );
+        assert_eq!(
+            resolve(base, "../v2/index.m3u8"),
+            "http://a.test:8080/live/v2/index.m3u8"
+        );
+        assert_eq!(
+            resolve(base, "/x/y.ts?a=b"),
+            "http://a.test:8080/x/y.ts?a=b"
+        );
+        assert_eq!(resolve(base, "//cdn.test/s.ts"), "http://cdn.test/s.ts");
+        assert_eq!(
+            resolve(base, "https://other.test/a.ts"),
+            "https://other.test/a.ts"
+        );
+        assert_eq!(
+            resolve(base, "?tok=2"),
+            "http://a.test:8080/live/v1/index.m3u8?tok=2"
+        );
+        assert_eq!(
+            resolve(base, "./a/./b/../c.ts"),
+            "http://a.test:8080/live/v1/a/c.ts"
+        );
+        assert_eq!(resolve("http://a.test", "s.ts"), "http://a.test/s.ts");
+        assert_eq!(resolve(base, "../../../../s.ts"), "http://a.test:8080/s.ts");
+    }
+
+    #[test]
+    fn strips_tokens() {
+        assert_eq!(without_query("http://a/b.m3u8?t=1#x"), "http://a/b.m3u8");
+        assert_eq!(without_query("http://a/b.m3u8"), "http://a/b.m3u8");
+    }
+}

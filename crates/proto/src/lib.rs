@@ -1,0 +1,483 @@
+//! The hlsmesh wire format: what two viewers say to each other over a data channel.
+//!
+//! One data-channel message carries exactly one frame. Every frame starts with a
+//! one-byte tag and a four-byte big-endian body length that must equal the number
+//! of bytes that follow; nothing is told apart by sniffing its content. The first
+//! frame each side sends is [`Message::Hello`], which carries the protocol version
+//! and the swarm identity, so a peer on another stream or another version is refused
+//! before any segment moves.
+//!
+//! ```
+//! use hlsmesh_proto::{Message, SegmentId};
+//!
+//! let msg = Message::Request { req: 7, seg: SegmentId { variant: 1, sn: 42 }, offset: 0 };
+//! let frame = msg.encode();
+//! assert_eq!(Message::decode(frame).unwrap(), msg);
+//! ```
+//!
+//! The crate does no I/O and reads no clock.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+/// The protocol version this crate speaks. Peers with another version are refused.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// Largest frame, header included: the portable data-channel message size.
+pub const MAX_FRAME: usize = 64 * 1024;
+
+/// Bytes of header in front of every body: tag (1) and body length (4).
+pub const HEADER_LEN: usize = 5;
+
+/// Bytes of a [`Message::Chunk`] body before its payload: req, total, offset.
+const CHUNK_FIELDS: usize = 12;
+
+/// Largest payload a single [`Message::Chunk`] may carry.
+pub const MAX_CHUNK_DATA: usize = MAX_FRAME - HEADER_LEN - CHUNK_FIELDS;
+
+/// Bytes one [`SegmentId`] takes on the wire.
+const SEGMENT_ID_LEN: usize = 10;
+
+/// Most segment ids one [`Message::Have`] or [`Message::Lost`] may list.
+pub const MAX_IDS_PER_FRAME: usize = (MAX_FRAME - HEADER_LEN - 2) / SEGMENT_ID_LEN;
+
+/// Largest segment a peer may announce in [`Message::Chunk::total`]; anything larger is
+/// refused before a byte of it is buffered.
+pub const MAX_SEGMENT_BYTES: u32 = 64 * 1024 * 1024;
+
+/// A 20-byte identity, as WebTorrent trackers use for peers and swarms.
+pub type Id20 = [u8; 20];
+
+/// Which segment: the rendition (its index in the master playlist, 0 without one)
+/// and its media sequence number. URLs are not part of the identity, so viewers
+/// behind tokenised or different CDN URLs still share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SegmentId {
+    /// Index of the variant stream in the master playlist.
+    pub variant: u16,
+    /// Media sequence number of the segment.
+    pub sn: u64,
+}
+
+/// One frame's meaning.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// First frame in each direction: who I am and which stream I am on.
+    Hello {
+        /// Protocol version of the sender.
+        version: u16,
+        /// Swarm identity (the tracker's info hash).
+        swarm: Id20,
+        /// The sender's peer id, as announced to the tracker.
+        peer: Id20,
+    },
+    /// The sender now holds these segments complete.
+    Have {
+        /// Segments newly held.
+        segments: Vec<SegmentId>,
+    },
+    /// The sender no longer holds these segments.
+    Lost {
+        /// Segments dropped from the sender's cache.
+        segments: Vec<SegmentId>,
+    },
+    /// Please send segment `seg` from byte `offset` on, tagged with `req`.
+    Request {
+        /// Requester-chosen tag echoed in the answer.
+        req: u32,
+        /// The segment wanted.
+        seg: SegmentId,
+        /// First byte wanted.
+        offset: u32,
+    },
+    /// Stop sending for request `req`.
+    Cancel {
+        /// The request to stop.
+        req: u32,
+    },
+    /// Part of the answer to request `req`: `data` sits at `offset` in a segment of `total` bytes.
+    Chunk {
+        /// The request this answers.
+        req: u32,
+        /// Size of the whole segment.
+        total: u32,
+        /// Position of `data` in the segment.
+        offset: u32,
+        /// The bytes.
+        data: Bytes,
+    },
+    /// The sender cannot serve request `req` (it no longer holds the segment, or is busy).
+    Absent {
+        /// The request refused.
+        req: u32,
+    },
+}
+
+/// Why a frame could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The frame ends before its header or a field does.
+    #[error("frame truncated")]
+    Truncated,
+    /// The frame is larger than [`MAX_FRAME`].
+    #[error("frame of {0} bytes exceeds the limit")]
+    TooLarge(usize),
+    /// The body length in the header disagrees with the bytes present.
+    #[error("body length {declared} but {actual} bytes follow")]
+    LengthMismatch {
+        /// What the header says.
+        declared: usize,
+        /// What arrived.
+        actual: usize,
+    },
+    /// The tag names no known message.
+    #[error("unknown message tag {0:#04x}")]
+    UnknownTag(u8),
+    /// A field holds a value the protocol forbids.
+    #[error("invalid field: {0}")]
+    Invalid(&'static str),
+}
+
+mod tag {
+    pub const HELLO: u8 = 1;
+    pub const HAVE: u8 = 2;
+    pub const LOST: u8 = 3;
+    pub const REQUEST: u8 = 4;
+    pub const CANCEL: u8 = 5;
+    pub const CHUNK: u8 = 6;
+    pub const ABSENT: u8 = 7;
+}
+
+impl Message {
+    /// Encodes the message as one frame.
+    ///
+    /// # Panics
+    /// When the message cannot fit one frame: a `Chunk` whose data exceeds
+    /// [`MAX_CHUNK_DATA`], or a `Have`/`Lost` listing more than [`MAX_IDS_PER_FRAME`]
+    /// ids. Both are caller bugs; [`Message::have_frames`] splits long lists.
+    pub fn encode(&self) -> Bytes {
+        let (tag, body_len) = match self {
+            Message::Hello { .. } => (tag::HELLO, 2 + 20 + 20),
+            Message::Have { segments } => (tag::HAVE, ids_len(segments)),
+            Message::Lost { segments } => (tag::LOST, ids_len(segments)),
+            Message::Request { .. } => (tag::REQUEST, 4 + SEGMENT_ID_LEN + 4),
+            Message::Cancel { .. } => (tag::CANCEL, 4),
+            Message::Chunk { data, .. } => {
+                assert!(
+                    data.len() <= MAX_CHUNK_DATA,
+                    "chunk data over the frame limit"
+                );
+                (tag::CHUNK, CHUNK_FIELDS + data.len())
+            }
+            Message::Absent { .. } => (tag::ABSENT, 4),
+        };
+        let mut out = BytesMut::with_capacity(HEADER_LEN + body_len);
+        out.put_u8(tag);
+        out.put_u32(body_len as u32);
+        match self {
+            Message::Hello {
+                version,
+                swarm,
+                peer,
+            } => {
+                out.put_u16(*version);
+                out.put_slice(swarm);
+                out.put_slice(peer);
+            }
+            Message::Have { segments } | Message::Lost { segments } => {
+                out.put_u16(segments.len() as u16);
+                for seg in segments {
+                    put_segment(&mut out, *seg);
+                }
+            }
+            Message::Request { req, seg, offset } => {
+                out.put_u32(*req);
+                put_segment(&mut out, *seg);
+                out.put_u32(*offset);
+            }
+            Message::Cancel { req } | Message::Absent { req } => out.put_u32(*req),
+            Message::Chunk {
+                req,
+                total,
+                offset,
+                data,
+            } => {
+                out.put_u32(*req);
+                out.put_u32(*total);
+                out.put_u32(*offset);
+                out.put_slice(data);
+            }
+        }
+        debug_assert_eq!(out.len(), HEADER_LEN + body_len);
+        out.freeze()
+    }
+
+    /// Decodes one frame. Chunk data shares the frame's buffer (no copy).
+    pub fn decode(mut frame: Bytes) -> Result<Message, DecodeError> {
+        if frame.len() > MAX_FRAME {
+            return Err(DecodeError::TooLarge(frame.len()));
+        }
+        if frame.len() < HEADER_LEN {
+            return Err(DecodeError::Truncated);
+        }
+        let tag = frame.get_u8();
+        let declared = frame.get_u32() as usize;
+        if declared != frame.len() {
+            return Err(DecodeError::LengthMismatch {
+                declared,
+                actual: frame.len(),
+            });
+        }
+        let mut body = Body(frame);
+        let msg = match tag {
+            tag::HELLO => Message::Hello {
+                version: body.u16()?,
+                swarm: body.id20()?,
+                peer: body.id20()?,
+            },
+            tag::HAVE => Message::Have {
+                segments: body.segments()?,
+            },
+            tag::LOST => Message::Lost {
+                segments: body.segments()?,
+            },
+            tag::REQUEST => Message::Request {
+                req: body.u32()?,
+                seg: body.segment()?,
+                offset: body.u32()?,
+            },
+            tag::CANCEL => Message::Cancel { req: body.u32()? },
+            tag::ABSENT => Message::Absent { req: body.u32()? },
+            tag::CHUNK => {
+                let req = body.u32()?;
+                let total = body.u32()?;
+                let offset = body.u32()?;
+                let data = body.rest();
+                if total > MAX_SEGMENT_BYTES {
+                    return Err(DecodeError::Invalid("segment total over the limit"));
+                }
+                let end = u64::from(offset) + data.len() as u64;
+                if end > u64::from(total) {
+                    return Err(DecodeError::Invalid("chunk runs past the segment end"));
+                }
+                return Ok(Message::Chunk {
+                    req,
+                    total,
+                    offset,
+                    data,
+                });
+            }
+            other => return Err(DecodeError::UnknownTag(other)),
+        };
+        body.finish()?;
+        Ok(msg)
+    }
+
+    /// Splits a list of held segments into as many `Have` frames as it needs.
+    pub fn have_frames(segments: &[SegmentId]) -> impl Iterator<Item = Message> + '_ {
+        segments
+            .chunks(MAX_IDS_PER_FRAME)
+            .map(|part| Message::Have {
+                segments: part.to_vec(),
+            })
+    }
+}
+
+fn ids_len(segments: &[SegmentId]) -> usize {
+    assert!(
+        segments.len() <= MAX_IDS_PER_FRAME,
+        "too many segment ids for one frame"
+    );
+    2 + segments.len() * SEGMENT_ID_LEN
+}
+
+fn put_segment(out: &mut BytesMut, seg: SegmentId) {
+    out.put_u16(seg.variant);
+    out.put_u64(seg.sn);
+}
+
+/// A cursor over a frame body that fails instead of panicking when short.
+struct Body(Bytes);
+
+impl Body {
+    fn need(&self, n: usize) -> Result<(), DecodeError> {
+        if self.0.remaining() < n {
+            Err(DecodeError::Truncated)
+        } else {
+            Ok(())
+        }
+    }
+    fn u16(&mut self) -> Result<u16, DecodeError> {
+        self.need(2)?;
+        Ok(self.0.get_u16())
+    }
+    fn u32(&mut self) -> Result<u32, DecodeError> {
+        self.need(4)?;
+        Ok(self.0.get_u32())
+    }
+    fn u64(&mut self) -> Result<u64, DecodeError> {
+        self.need(8)?;
+        Ok(self.0.get_u64())
+    }
+    fn id20(&mut self) -> Result<Id20, DecodeError> {
+        self.need(20)?;
+        let mut id = [0u8; 20];
+        self.0.copy_to_slice(&mut id);
+        Ok(id)
+    }
+    fn segment(&mut self) -> Result<SegmentId, DecodeError> {
+        Ok(SegmentId {
+            variant: self.u16()?,
+            sn: self.u64()?,
+        })
+    }
+    fn segments(&mut self) -> Result<Vec<SegmentId>, DecodeError> {
+        let count = usize::from(self.u16()?);
+        if count > MAX_IDS_PER_FRAME {
+            return Err(DecodeError::Invalid("too many segment ids"));
+        }
+        self.need(count * SEGMENT_ID_LEN)?;
+        (0..count).map(|_| self.segment()).collect()
+    }
+    fn rest(&mut self) -> Bytes {
+        self.0.split_off(0)
+    }
+    fn finish(self) -> Result<(), DecodeError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(DecodeError::Invalid("trailing bytes after the last field"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn seg() -> impl Strategy<Value = SegmentId> {
+        (any::<u16>(), any::<u64>()).prop_map(|(variant, sn)| SegmentId { variant, sn })
+    }
+
+    fn message() -> impl Strategy<Value = Message> {
+        prop_oneof![
+            (any::<u16>(), any::<[u8; 20]>(), any::<[u8; 20]>()).prop_map(
+                |(version, swarm, peer)| Message::Hello {
+                    version,
+                    swarm,
+                    peer
+                }
+            ),
+            prop::collection::vec(seg(), 0..50).prop_map(|segments| Message::Have { segments }),
+            prop::collection::vec(seg(), 0..50).prop_map(|segments| Message::Lost { segments }),
+            (any::<u32>(), seg(), any::<u32>()).prop_map(|(req, seg, offset)| Message::Request {
+                req,
+                seg,
+                offset
+            }),
+            any::<u32>().prop_map(|req| Message::Cancel { req }),
+            any::<u32>().prop_map(|req| Message::Absent { req }),
+            (
+                any::<u32>(),
+                prop::collection::vec(any::<u8>(), 0..2000),
+                0u32..1_000_000
+            )
+                .prop_map(|(req, data, offset)| Message::Chunk {
+                    req,
+                    total: offset + data.len() as u32,
+                    offset,
+                    data: Bytes::from(data),
+                }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn every_message_round_trips(msg in message()) {
+            let frame = msg.encode();
+            prop_assert!(frame.len() <= MAX_FRAME);
+            prop_assert_eq!(Message::decode(frame).unwrap(), msg);
+        }
+
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(data in prop::collection::vec(any::<u8>(), 0..300)) {
+            let _ = Message::decode(Bytes::from(data));
+        }
+
+        #[test]
+        fn every_strict_prefix_is_rejected(msg in message()) {
+            let frame = msg.encode();
+            for cut in 0..frame.len() {
+                prop_assert!(Message::decode(frame.slice(..cut)).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn full_size_chunk_fits_one_frame() {
+        let data = Bytes::from(vec![7u8; MAX_CHUNK_DATA]);
+        let msg = Message::Chunk {
+            req: 1,
+            total: MAX_CHUNK_DATA as u32,
+            offset: 0,
+            data,
+        };
+        let frame = msg.encode();
+        assert_eq!(frame.len(), MAX_FRAME);
+        assert_eq!(Message::decode(frame).unwrap(), msg);
+    }
+
+    #[test]
+    fn have_frames_split_long_lists() {
+        let ids: Vec<_> = (0..(MAX_IDS_PER_FRAME as u64 * 2 + 3))
+            .map(|sn| SegmentId { variant: 0, sn })
+            .collect();
+        let frames: Vec<_> = Message::have_frames(&ids).collect();
+        assert_eq!(frames.len(), 3);
+        for f in &frames {
+            assert!(f.encode().len() <= MAX_FRAME);
+        }
+    }
+
+    #[test]
+    fn rejects_bad_frames_with_reasons() {
+        assert_eq!(Message::decode(Bytes::new()), Err(DecodeError::Truncated));
+        assert_eq!(
+            Message::decode(Bytes::from_static(&[99, 0, 0, 0, 0])),
+            Err(DecodeError::UnknownTag(99))
+        );
+        assert_eq!(
+            Message::decode(Bytes::from_static(&[5, 0, 0, 0, 9, 1, 2, 3, 4])),
+            Err(DecodeError::LengthMismatch {
+                declared: 9,
+                actual: 4
+            })
+        );
+        let mut trailing = Message::Cancel { req: 1 }.encode().to_vec();
+        trailing[4] = 5;
+        trailing.push(0);
+        assert_eq!(
+            Message::decode(Bytes::from(trailing)),
+            Err(DecodeError::Invalid("trailing bytes after the last field"))
+        );
+        let too_big = vec![0u8; MAX_FRAME + 1];
+        assert_eq!(
+            Message::decode(Bytes::from(too_big)),
+            Err(DecodeError::TooLarge(MAX_FRAME + 1))
+        );
+        let past_end = Message::Chunk {
+            req: 1,
+            total: 4,
+            offset: 2,
+            data: Bytes::from_static(&[1, 2, 3]),
+        }
+        .encode();
+        assert_eq!(
+            Message::decode(past_end),
+            Err(DecodeError::Invalid("chunk runs past the segment end"))
+        );
+    }
+}

@@ -1,0 +1,462 @@
+// hlsmesh: peer-to-peer segment delivery for hls.js.
+//
+// This file only adapts hls.js's loader contract to the wasm agent; every decision
+// (cache, peer or CDN, and when) is the agent's. If the agent cannot start, panics, or
+// stops answering, loads go back to hls.js's own loader and playback goes on.
+
+import initWasm, { Agent } from "../pkg/hlsmesh_wasm.js";
+import type {
+  FragmentLoaderContext,
+  HlsConfig,
+  Loader,
+  LoaderCallbacks,
+  LoaderConfiguration,
+  LoaderContext,
+  LoaderStats,
+  PlaylistLoaderContext,
+} from "hls.js";
+
+/** Options for {@link HlsMesh.create}. */
+export interface HlsMeshOptions {
+  /** WebTorrent tracker URLs (`wss://…`). */
+  trackers: string[];
+  /** Names the swarm; default: the master playlist URL without its query string. */
+  swarmId?: string;
+  /** Most peers connected at once (default 12). */
+  maxPeers?: number;
+  /** Segment cache bound in bytes (default 64 MiB). */
+  cacheBytes?: number;
+  /** ICE servers for RTCPeerConnection (default none: host candidates only). */
+  iceServers?: RTCIceServer[];
+  /** Where the .wasm file is (default: beside this module). */
+  wasmUrl?: string | URL;
+  /** Log events to the console. */
+  debug?: boolean;
+}
+
+/** Where a segment came from. */
+export type SegmentSource = "cache" | "peer" | "cdn";
+
+/** Events {@link HlsMesh.on} delivers. */
+export interface HlsMeshEvents {
+  segment: { url: string; source: SegmentSource; bytes: number; ms: number };
+  "peer-connected": { peer: string };
+  "peer-disconnected": { peer: string; reason: string };
+  "tracker-connected": { url: string };
+  "tracker-error": { url: string; reason: string };
+  "playlist-error": { url: string; reason: string };
+  /** The agent stopped; loads now go through hls.js's own loader. */
+  fallback: { reason: string };
+}
+
+/** Totals from {@link HlsMesh.stats}. */
+export interface HlsMeshStats {
+  cdnBytes: number;
+  peerBytes: number;
+  uploadedBytes: number;
+  cacheHits: number;
+  segmentsDelivered: number;
+  peerFallbacks: number;
+  peers: number;
+  swarmSize: number;
+}
+
+type Handler<K extends keyof HlsMeshEvents> = (e: HlsMeshEvents[K]) => void;
+type LoaderClass = new (config: HlsConfig) => Loader<LoaderContext>;
+
+interface HlsLike {
+  media: HTMLMediaElement | null;
+  config: HlsConfig;
+}
+
+const EVENT_NAMES: Record<string, keyof HlsMeshEvents> = {
+  "segment-loaded": "segment",
+  "peer-connected": "peer-connected",
+  "peer-disconnected": "peer-disconnected",
+  "tracker-connected": "tracker-connected",
+  "tracker-error": "tracker-error",
+  "playlist-error": "playlist-error",
+};
+
+let wasmReady: Promise<unknown> | null = null;
+
+function newStats(): LoaderStats {
+  return {
+    aborted: false,
+    loaded: 0,
+    retry: 0,
+    total: 0,
+    chunkCount: 0,
+    bwEstimate: 0,
+    loading: { start: 0, first: 0, end: 0 },
+    parsing: { start: 0, end: 0 },
+    buffering: { start: 0, first: 0, end: 0 },
+  };
+}
+
+/** One player's peer-to-peer agent. */
+export class HlsMesh {
+  private agent: Agent | null;
+  private hls: HlsLike | null = null;
+  private handlers = new Map<keyof HlsMeshEvents, Set<Handler<never>>>();
+  private active = new Set<MeshFragmentLoader>();
+  private readonly debug: boolean;
+  private fellBack = false;
+
+  private constructor(agent: Agent | null, debug: boolean) {
+    this.agent = agent;
+    this.debug = debug;
+  }
+
+  /**
+   * Loads the wasm and starts an agent. Never rejects for a browser that cannot run it
+   * (no WebAssembly, no WebRTC): the result then passes every load to hls.js.
+   */
+  static async create(options: HlsMeshOptions): Promise<HlsMesh> {
+    const mesh = new HlsMesh(null, !!options.debug);
+    try {
+      if (typeof RTCPeerConnection === "undefined") throw new Error("WebRTC unavailable");
+      wasmReady ??= options.wasmUrl ? initWasm({ module_or_path: options.wasmUrl }) : initWasm();
+      await wasmReady;
+      const json = JSON.stringify({
+        trackers: options.trackers,
+        swarmId: options.swarmId,
+        maxPeers: options.maxPeers,
+        cacheBytes: options.cacheBytes,
+        iceServers: options.iceServers,
+      });
+      mesh.agent = new Agent(json, (text: string) => mesh.onAgentEvent(text));
+    } catch (e) {
+      mesh.fallback(`agent could not start: ${String(e)}`);
+    }
+    return mesh;
+  }
+
+  /** Whether segments go through the agent (false after a failure or destroy()). */
+  get enabled(): boolean {
+    return this.agent !== null;
+  }
+
+  /** hls.js config with the hlsmesh loaders installed, merged over `extra`. */
+  hlsConfig<T extends object>(extra?: T): T & Pick<HlsConfig, "fLoader" | "pLoader"> {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const mesh = this;
+    class FLoader extends MeshFragmentLoader {
+      constructor(config: HlsConfig) {
+        super(config, mesh);
+      }
+    }
+    class PLoader extends MeshPlaylistLoader {
+      constructor(config: HlsConfig) {
+        super(config, mesh);
+      }
+    }
+    return {
+      ...(extra ?? ({} as T)),
+      fLoader: FLoader as unknown as HlsConfig["fLoader"],
+      pLoader: PLoader as unknown as HlsConfig["pLoader"],
+    };
+  }
+
+  /** Lets the agent read the player's position (call once the Hls instance exists). */
+  attach(hls: HlsLike): void {
+    this.hls = hls;
+  }
+
+  on<K extends keyof HlsMeshEvents>(type: K, handler: Handler<K>): void {
+    let set = this.handlers.get(type);
+    if (!set) this.handlers.set(type, (set = new Set()));
+    set.add(handler as Handler<never>);
+  }
+
+  off<K extends keyof HlsMeshEvents>(type: K, handler: Handler<K>): void {
+    this.handlers.get(type)?.delete(handler as Handler<never>);
+  }
+
+  /** Totals so far. */
+  stats(): HlsMeshStats {
+    const empty: HlsMeshStats = {
+      cdnBytes: 0,
+      peerBytes: 0,
+      uploadedBytes: 0,
+      cacheHits: 0,
+      segmentsDelivered: 0,
+      peerFallbacks: 0,
+      peers: 0,
+      swarmSize: 0,
+    };
+    if (!this.agent) return empty;
+    try {
+      return { ...empty, ...JSON.parse(this.agent.stats()) };
+    } catch (e) {
+      this.fallback(`agent failed: ${String(e)}`);
+      return empty;
+    }
+  }
+
+  /** Stops the agent and closes every connection; hls.js keeps playing on its own loader. */
+  destroy(): void {
+    const agent = this.agent;
+    this.agent = null;
+    if (agent) {
+      try {
+        agent.destroy();
+        agent.free();
+      } catch {
+        /* already broken: nothing left to release */
+      }
+    }
+  }
+
+  /** @internal */
+  playback(): { position: number; bufferedEnd: number; rate: number } {
+    const media = this.hls?.media;
+    if (!media) return { position: 0, bufferedEnd: 0, rate: 1 };
+    const t = media.currentTime;
+    let end = t;
+    const b = media.buffered;
+    for (let i = 0; i < b.length; i++) {
+      if (b.start(i) <= t + 0.1 && b.end(i) > end) end = b.end(i);
+    }
+    return { position: t, bufferedEnd: end, rate: media.paused ? 0 : media.playbackRate };
+  }
+
+  /** @internal The agent, or null once it failed. */
+  get agentOrNull(): Agent | null {
+    return this.agent;
+  }
+
+  /** @internal Stops using the agent after an error; active loads move to hls.js's loader. */
+  fallback(reason: string): void {
+    this.agent = null;
+    for (const loader of [...this.active]) loader.switchToFallback();
+    if (this.fellBack) return;
+    this.fellBack = true;
+    if (this.debug) console.warn("[hlsmesh] falling back to hls.js loader:", reason);
+    this.emit("fallback", { reason });
+  }
+
+  /** @internal */
+  track(loader: MeshFragmentLoader, on: boolean): void {
+    if (on) this.active.add(loader);
+    else this.active.delete(loader);
+  }
+
+  private onAgentEvent(text: string): void {
+    let ev: { type: string; [k: string]: unknown };
+    try {
+      ev = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (this.debug) console.debug("[hlsmesh]", ev);
+    if (ev.type === "panic") {
+      // The module traps right after this; never call into it again.
+      queueMicrotask(() => this.fallback(`agent panicked: ${String(ev.message)}`));
+      this.agent = null;
+      return;
+    }
+    const name = EVENT_NAMES[ev.type];
+    if (name) {
+      const { type: _t, ...payload } = ev;
+      this.emit(name, payload as never);
+    }
+  }
+
+  private emit<K extends keyof HlsMeshEvents>(type: K, payload: HlsMeshEvents[K]): void {
+    for (const h of this.handlers.get(type) ?? []) {
+      try {
+        (h as Handler<K>)(payload);
+      } catch (e) {
+        console.error("[hlsmesh] event handler failed", e);
+      }
+    }
+  }
+}
+
+/** Segments: asks the agent; falls back to hls.js's own loader when it cannot answer. */
+class MeshFragmentLoader implements Loader<FragmentLoaderContext> {
+  context: FragmentLoaderContext | null = null;
+  // Created once and mutated in place: hls.js keeps a reference to it for ABR.
+  stats: LoaderStats = newStats();
+  private callbacks: LoaderCallbacks<FragmentLoaderContext> | null = null;
+  private loaderConfig: LoaderConfiguration | null = null;
+  private loadId: number | null = null;
+  private inner: Loader<LoaderContext> | null = null;
+  private watchdog: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly hlsConfig: HlsConfig,
+    private readonly mesh: HlsMesh,
+  ) {}
+
+  load(
+    context: FragmentLoaderContext,
+    config: LoaderConfiguration,
+    callbacks: LoaderCallbacks<FragmentLoaderContext>,
+  ): void {
+    this.context = context;
+    this.loaderConfig = config;
+    this.callbacks = callbacks;
+    this.stats.loading.start = performance.now();
+    const agent = this.mesh.agentOrNull;
+    if (!agent) return this.switchToFallback();
+    const p = this.mesh.playback();
+    try {
+      this.mesh.track(this, true);
+      this.loadId = agent.load(
+        context.url,
+        context.rangeEnd ? context.rangeStart : undefined,
+        context.rangeEnd ? context.rangeEnd : undefined,
+        p.position,
+        p.bufferedEnd,
+        p.rate,
+        (err: string | null, data: Uint8Array | null, source: string) =>
+          this.onAgentResult(err, data, source),
+      );
+    } catch (e) {
+      this.mesh.fallback(`agent failed: ${String(e)}`);
+      return;
+    }
+    // Backstop for an agent that stops answering: never let a load hang.
+    const policy = config.loadPolicy;
+    const aheadMs = Math.max(0, (p.bufferedEnd - p.position) * 1000);
+    const limit = Math.min(policy?.maxLoadTimeMs ?? 20000, Math.max(aheadMs, 4000));
+    this.watchdog = setTimeout(() => this.onWatchdog(), limit);
+  }
+
+  private onAgentResult(err: string | null, data: Uint8Array | null, _source: string): void {
+    this.loadId = null;
+    clearTimeout(this.watchdog);
+    this.mesh.track(this, false);
+    const callbacks = this.callbacks;
+    const context = this.context;
+    if (!callbacks || !context) return;
+    if (err !== null || !data) {
+      // The agent could not get it; hls.js's loader tries with its own retry policy.
+      return this.switchToFallback();
+    }
+    const now = performance.now();
+    const stats = this.stats;
+    stats.loading.first = Math.max(stats.loading.start, now);
+    stats.loading.end = stats.loading.first;
+    stats.loaded = stats.total = data.byteLength;
+    stats.chunkCount = 1;
+    const buffer =
+      data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
+        ? (data.buffer as ArrayBuffer)
+        : (data.slice().buffer as ArrayBuffer);
+    callbacks.onSuccess({ url: context.url, data: buffer, code: 200 }, stats, context, null);
+  }
+
+  private onWatchdog(): void {
+    if (this.loadId === null) return;
+    try {
+      this.mesh.agentOrNull?.abort(this.loadId);
+    } catch {
+      /* the agent is broken; the fallback below still loads */
+    }
+    this.loadId = null;
+    this.switchToFallback();
+  }
+
+  /** @internal Loads the current context with hls.js's own loader. */
+  switchToFallback(): void {
+    clearTimeout(this.watchdog);
+    this.mesh.track(this, false);
+    this.loadId = null;
+    const { context, loaderConfig, callbacks } = this;
+    if (!context || !loaderConfig || !callbacks || this.inner) return;
+    const Base = this.hlsConfig.loader as unknown as LoaderClass;
+    const inner = new Base(this.hlsConfig);
+    this.inner = inner;
+    const stats = this.stats;
+    inner.load(context, loaderConfig, {
+      ...callbacks,
+      onSuccess: (response, innerStats, ctx, details) => {
+        Object.assign(stats.loading, innerStats.loading);
+        stats.loaded = innerStats.loaded;
+        stats.total = innerStats.total;
+        stats.bwEstimate = innerStats.bwEstimate;
+        callbacks.onSuccess(response, stats, ctx as FragmentLoaderContext, details);
+      },
+    } as LoaderCallbacks<LoaderContext>);
+  }
+
+  abort(): void {
+    clearTimeout(this.watchdog);
+    this.mesh.track(this, false);
+    if (this.loadId !== null) {
+      try {
+        this.mesh.agentOrNull?.abort(this.loadId);
+      } catch {
+        /* nothing to abort in a broken agent */
+      }
+      this.loadId = null;
+    }
+    this.inner?.abort();
+    this.stats.aborted = true;
+    const { callbacks, context } = this;
+    if (callbacks?.onAbort && context) callbacks.onAbort(this.stats, context, null);
+  }
+
+  destroy(): void {
+    this.abort();
+    this.inner?.destroy();
+    this.inner = null;
+    this.callbacks = null;
+    this.context = null;
+  }
+}
+
+/** Playlists: hls.js's own loader does the loading; the agent reads what it got. */
+class MeshPlaylistLoader implements Loader<PlaylistLoaderContext> {
+  private readonly inner: Loader<LoaderContext>;
+
+  constructor(
+    hlsConfig: HlsConfig,
+    private readonly mesh: HlsMesh,
+  ) {
+    const Base = hlsConfig.loader as unknown as LoaderClass;
+    this.inner = new Base(hlsConfig);
+  }
+
+  get context(): PlaylistLoaderContext | null {
+    return this.inner.context as PlaylistLoaderContext | null;
+  }
+
+  get stats(): LoaderStats {
+    return this.inner.stats;
+  }
+
+  load(
+    context: PlaylistLoaderContext,
+    config: LoaderConfiguration,
+    callbacks: LoaderCallbacks<PlaylistLoaderContext>,
+  ): void {
+    this.inner.load(context, config, {
+      ...callbacks,
+      onSuccess: (response, stats, ctx, details) => {
+        const agent = this.mesh.agentOrNull;
+        if (agent && typeof response.data === "string") {
+          try {
+            agent.playlist(response.url || context.url, response.data);
+          } catch (e) {
+            this.mesh.fallback(`agent failed: ${String(e)}`);
+          }
+        }
+        callbacks.onSuccess(response, stats, ctx as PlaylistLoaderContext, details);
+      },
+    } as LoaderCallbacks<LoaderContext>);
+  }
+
+  abort(): void {
+    this.inner.abort();
+  }
+
+  destroy(): void {
+    this.inner.destroy();
+  }
+}
+
+export default HlsMesh;

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Bundles the npm package: js/src (TypeScript) + js/pkg (wasm-bindgen output) -> js/dist.
+# hls.js stays external: it is the page's, a peer dependency.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=node_modules/.bin
+rm -rf js/dist && mkdir -p js/dist
+"$bin/esbuild" js/src/index.ts --bundle --format=esm --target=es2020 --minify \
+  --external:hls.js --outfile=js/dist/hlsmesh.js --log-level=warning
+cp js/pkg/hlsmesh_wasm_bg.wasm js/dist/
+"$bin/tsc" -p js/tsconfig.json
+js=$(gzip -9 -c js/dist/hlsmesh.js | wc -c)
+wasm=$(gzip -9 -c js/dist/hlsmesh_wasm_bg.wasm | wc -c)
+echo "js/dist: hlsmesh.js $(stat -c %s js/dist/hlsmesh.js) bytes ($js gzipped), wasm $(stat -c %s js/dist/hlsmesh_wasm_bg.wasm) bytes ($wasm gzipped), total $((js + wasm)) gzipped"

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Builds the browser artefacts from the settings in wasm-pack.toml:
+# cargo (wasm32) -> wasm-bindgen (pinned to Cargo.lock) -> wasm-opt (npm binaryen).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+read_setting() { python3 -c '
+import sys, tomllib
+cfg = tomllib.load(open("wasm-pack.toml", "rb"))
+v = cfg
+for k in sys.argv[1].split("."):
+    v = v[k]
+print(" ".join(v) if isinstance(v, list) else str(v).lower() if isinstance(v, bool) else v)
+' "$1"; }
+
+crate=$(read_setting build.crate)
+profile=$(read_setting build.profile)
+target=$(read_setting build.target)
+out_dir=$(read_setting build.out-dir)
+out_name=$(read_setting build.out-name)
+opt_enabled=$(read_setting wasm-opt.enabled)
+opt_args=$(read_setting wasm-opt.args)
+
+pkg=$(python3 -c 'import tomllib,sys; print(tomllib.load(open(sys.argv[1]+"/Cargo.toml","rb"))["package"]["name"])' "$crate")
+lib=${pkg//-/_}
+
+cargo build -p "$pkg" --target wasm32-unknown-unknown --profile "$profile"
+mkdir -p "$out_dir"
+wasm-bindgen "target/wasm32-unknown-unknown/$profile/$lib.wasm" \
+  --target "$target" --out-dir "$out_dir" --out-name "$out_name"
+wasm="$out_dir/${out_name}_bg.wasm"
+if [ "$opt_enabled" = "true" ]; then
+  # shellcheck disable=SC2086
+  node_modules/.bin/wasm-opt $opt_args "$wasm" -o "$wasm.opt"
+  mv "$wasm.opt" "$wasm"
+fi
+raw=$(stat -c %s "$wasm")
+gz=$(gzip -9 -c "$wasm" | wc -c)
+echo "wasm: $wasm $raw bytes, $gz gzipped"
