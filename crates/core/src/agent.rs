@@ -39,6 +39,12 @@ impl ConnId {
     pub fn get(self) -> u64 {
         self.0
     }
+
+    /// The id whose [`ConnId::get`] is `raw`, for embedders that carry ids through
+    /// other media (a simulator's fake SDP, a log replay).
+    pub fn from_raw(raw: u64) -> ConnId {
+        ConnId(raw)
+    }
 }
 
 impl FetchId {
@@ -52,6 +58,11 @@ impl TrackerId {
     /// A number for logs and maps at the edge.
     pub fn get(self) -> usize {
         self.0
+    }
+
+    /// The tracker at position `i` in [`Config::trackers`].
+    pub fn from_index(i: usize) -> TrackerId {
+        TrackerId(i)
     }
 }
 

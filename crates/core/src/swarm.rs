@@ -156,12 +156,13 @@ impl Swarm {
             .filter(move |(_, s)| s.has(&seg))
     }
 
-    /// Peer ids of ready peers whose latest announced segment is of `variant`.
+    /// Peer ids of ready peers that play `variant`: their latest announced segment is of
+    /// it, or they have announced nothing yet (a viewer just starting).
     pub(crate) fn peer_ids_on_variant(&self, variant: u16) -> impl Iterator<Item = Id20> + '_ {
         self.conns
             .values()
             .filter_map(|c| c.session())
-            .filter(move |s| s.latest_variant() == Some(variant))
+            .filter(move |s| s.latest_variant().is_none_or(|v| v == variant))
             .filter_map(|s| s.remote_id())
     }
 

@@ -1,0 +1,272 @@
+//! Several agents in one process, in virtual time: the scheduler's promises checked end
+//! to end without a browser.
+
+mod support;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use hlsmesh_core::{Event, Instant, Source};
+use support::{media_playlist, playback, segment_bytes, Net};
+
+const BASE: &str = "http://cdn.test/live/";
+const PLAYLIST: &str = "http://cdn.test/live/index.m3u8";
+const SEG_LEN: usize = 200_000;
+
+fn url(sn: u64) -> String {
+    format!("{BASE}seg{sn}.ts")
+}
+
+/// A net whose CDN holds segments 0..40, with `n` viewers of the same playlist, meshed.
+fn meshed(n: usize, seed: u64, live_segments: Option<u64>) -> Net {
+    let mut net = Net::new(seed);
+    for sn in 0..40 {
+        net.cdn.insert(url(sn), segment_bytes(sn, SEG_LEN));
+    }
+    let text = match live_segments {
+        Some(k) => media_playlist(0, k, true),
+        None => media_playlist(0, 40, false),
+    };
+    for i in 0..n {
+        let node = net.add_node(seed * 1000 + i as u64 + 1);
+        net.playlist(node, PLAYLIST, &text);
+        net.run_for(Duration::from_millis(300));
+    }
+    net.run_for(Duration::from_secs(20));
+    for i in 0..n {
+        assert_eq!(
+            net.peers_of(i) as usize,
+            n - 1,
+            "node {i} should see every other node"
+        );
+    }
+    net
+}
+
+fn delivered_ok(net: &Net, node: usize) -> Vec<(Bytes, Source, Instant)> {
+    net.nodes[node]
+        .delivered
+        .iter()
+        .map(|d| {
+            (
+                d.data.clone().expect("load failed"),
+                d.source.unwrap(),
+                d.at,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_segment_one_viewer_fetched_reaches_another_over_the_peer_link() {
+    let mut net = meshed(2, 1, None);
+    net.load(0, &url(3), playback(0.0));
+    net.run_for(Duration::from_secs(1));
+    let before = net.cdn_bytes();
+    assert_eq!(before, SEG_LEN);
+    net.load(1, &url(3), playback(10.0));
+    net.run_for(Duration::from_secs(1));
+    let got = delivered_ok(&net, 1);
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0].0,
+        segment_bytes(3, SEG_LEN),
+        "bytes differ from the origin's"
+    );
+    assert_eq!(got[0].1, Source::Peer);
+    assert_eq!(net.cdn_bytes(), before, "the CDN served the segment twice");
+    let s0 = net.nodes[0].agent.stats();
+    let s1 = net.nodes[1].agent.stats();
+    assert_eq!(s0.uploaded_bytes, SEG_LEN as u64);
+    assert_eq!(s1.peer_bytes, SEG_LEN as u64);
+    // The player asking again is answered from the cache at once.
+    let t = net.now;
+    net.load(1, &url(3), playback(10.0));
+    let again = delivered_ok(&net, 1);
+    assert_eq!(again[1].1, Source::Cache);
+    assert_eq!(again[1].2, t);
+}
+
+#[test]
+fn a_peer_that_stalls_mid_transfer_is_finished_from_the_cdn_by_range_before_the_deadline() {
+    let mut net = meshed(2, 2, None);
+    net.load(0, &url(5), playback(0.0));
+    net.run_for(Duration::from_secs(1));
+    net.nodes[0].stall_after_chunks = Some(1);
+    let start = net.now;
+    let ahead = 5.0;
+    net.load(1, &url(5), playback(ahead));
+    net.run_for(Duration::from_secs(10));
+    let got = delivered_ok(&net, 1);
+    assert_eq!(got.len(), 1, "exactly one delivery");
+    assert_eq!(
+        got[0].0,
+        segment_bytes(5, SEG_LEN),
+        "assembled bytes differ"
+    );
+    assert!(
+        got[0].2 <= start + Duration::from_secs_f64(ahead),
+        "delivered after the player's buffer ran dry"
+    );
+    let (node, _, served, range) = net.cdn_log.last().unwrap().clone();
+    assert_eq!(node, 1);
+    let from_peer = hlsmesh_core::proto::MAX_CHUNK_DATA;
+    assert_eq!(
+        range.as_deref(),
+        Some(format!("bytes={from_peer}-").as_str())
+    );
+    assert_eq!(
+        served,
+        SEG_LEN - from_peer,
+        "the CDN re-sent bytes the peer had delivered"
+    );
+    assert_eq!(net.nodes[1].agent.stats().peer_fallbacks, 1);
+}
+
+#[test]
+fn a_new_live_segment_is_taken_from_the_cdn_about_once_per_swarm() {
+    let viewers = 6;
+    let mut net = meshed(viewers, 3, Some(6));
+    // Every player starts on the newest segment, 6 s behind the edge.
+    for i in 0..viewers {
+        net.load(i, &url(5), playback(6.0));
+        net.run_for(Duration::from_millis(100));
+    }
+    net.run_for(Duration::from_secs(5));
+    let mut fetches_per_segment = Vec::new();
+    // Then the playlist grows, one segment every 2 s; each viewer sees each refresh at
+    // its own phase and its player asks for the new segment at once.
+    for k in 0..10u64 {
+        let sn = 6 + k;
+        let text = media_playlist(k + 1, 6, true);
+        let before = net.cdn_log.len();
+        for i in 0..viewers {
+            net.playlist(i, PLAYLIST, &text);
+            net.load(i, &url(sn), playback(6.0 - 0.25 * i as f64));
+            net.run_for(Duration::from_millis(300));
+        }
+        net.run_for(Duration::from_secs(2));
+        let fetched = net.cdn_log[before..]
+            .iter()
+            .filter(|(_, u, _, _)| *u == url(sn))
+            .count();
+        fetches_per_segment.push(fetched);
+    }
+    for i in 0..viewers {
+        let got = delivered_ok(&net, i);
+        assert_eq!(got.len(), 11, "viewer {i} missed a segment");
+    }
+    let total: usize = fetches_per_segment.iter().sum();
+    println!("CDN fetches per new segment with {viewers} viewers: {fetches_per_segment:?}");
+    assert!(
+        total <= 13,
+        "live edge not coordinated: {fetches_per_segment:?} CDN fetches for 10 segments"
+    );
+}
+
+#[test]
+fn a_peer_vanishing_mid_transfer_costs_a_cdn_fetch_not_a_failure() {
+    let mut net = meshed(2, 4, None);
+    net.load(0, &url(7), playback(0.0));
+    net.run_for(Duration::from_secs(1));
+    net.nodes[0].stall_after_chunks = Some(1);
+    let start = net.now;
+    net.load(1, &url(7), playback(8.0));
+    net.run_for(Duration::from_millis(200));
+    net.kill(0);
+    net.run_for(Duration::from_secs(10));
+    let got = delivered_ok(&net, 1);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0, segment_bytes(7, SEG_LEN));
+    assert_eq!(got[0].1, Source::Cdn);
+    assert!(
+        got[0].2 < start + Duration::from_secs(2),
+        "fallback waited for a dead peer"
+    );
+    assert!(net.nodes[1]
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::PeerDisconnected { .. })));
+}
+
+#[test]
+fn a_peer_sending_garbage_is_disconnected_and_playback_goes_on() {
+    let mut net = meshed(2, 5, None);
+    net.load(0, &url(9), playback(0.0));
+    net.run_for(Duration::from_secs(1));
+    net.nodes[0].hostile = true;
+    net.load(1, &url(9), playback(8.0));
+    net.run_for(Duration::from_secs(10));
+    let got = delivered_ok(&net, 1);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0, segment_bytes(9, SEG_LEN));
+    let reasons: Vec<String> = net.nodes[1]
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::PeerDisconnected { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons, vec!["malformed frame".to_string()]);
+    assert_eq!(net.peers_of(1), 0);
+}
+
+#[test]
+fn with_the_tracker_down_viewers_play_from_the_cdn_and_connect_when_it_returns() {
+    let mut net = Net::new(6);
+    for sn in 0..4 {
+        net.cdn.insert(url(sn), segment_bytes(sn, 1000));
+    }
+    net.tracker_up = false;
+    let a = net.add_node(61);
+    let b = net.add_node(62);
+    for n in [a, b] {
+        net.playlist(n, PLAYLIST, &media_playlist(0, 4, false));
+        net.load(n, &url(0), playback(0.0));
+    }
+    net.run_for(Duration::from_secs(12));
+    assert_eq!(delivered_ok(&net, a).len(), 1);
+    assert_eq!(delivered_ok(&net, b).len(), 1);
+    assert_eq!(net.peers_of(a), 0);
+    let errors = net.nodes[a]
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::TrackerError { .. }))
+        .count();
+    assert!(
+        (3..=6).contains(&errors),
+        "expected backoff, saw {errors} attempts in 12 s"
+    );
+    net.tracker_up = true;
+    net.run_for(Duration::from_secs(60));
+    assert_eq!(
+        net.peers_of(a),
+        1,
+        "P2P did not resume after the tracker came back"
+    );
+    assert_eq!(net.peers_of(b), 1);
+}
+
+#[test]
+fn the_same_seed_replays_the_same_run() {
+    let run = |seed| {
+        let mut net = meshed(4, seed, Some(6));
+        for i in 0..4 {
+            net.load(i, &url(5), playback(6.0));
+            net.run_for(Duration::from_millis(100));
+        }
+        net.run_for(Duration::from_secs(5));
+        let delivered: Vec<_> = (0..4)
+            .map(|i| {
+                net.nodes[i]
+                    .delivered
+                    .iter()
+                    .map(|d| (d.source, d.at))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        (net.cdn_log.clone(), delivered)
+    };
+    assert_eq!(run(7), run(7));
+}
