@@ -311,8 +311,14 @@ class MeshFragmentLoader implements Loader<FragmentLoaderContext> {
         p.position,
         p.bufferedEnd,
         p.rate,
-        (err: string | null, data: Uint8Array | null, source: string) =>
-          this.onAgentResult(err, data, source),
+        (err: string | null, data: Uint8Array | null, source: string) => {
+          try {
+            this.onAgentResult(err, data, source);
+          } catch (e) {
+            // An exception here would unwind into the agent; report it instead.
+            console.error("[hlsmesh] delivering a segment to hls.js failed", e);
+          }
+        },
       );
     } catch (e) {
       this.mesh.fallback(`agent failed: ${String(e)}`);
@@ -346,6 +352,7 @@ class MeshFragmentLoader implements Loader<FragmentLoaderContext> {
       data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
         ? (data.buffer as ArrayBuffer)
         : (data.slice().buffer as ArrayBuffer);
+    this.callbacks = null;
     callbacks.onSuccess({ url: context.url, data: buffer, code: 200 }, stats, context, null);
   }
 
@@ -378,15 +385,37 @@ class MeshFragmentLoader implements Loader<FragmentLoaderContext> {
         stats.loaded = innerStats.loaded;
         stats.total = innerStats.total;
         stats.bwEstimate = innerStats.bwEstimate;
+        this.callbacks = null;
         callbacks.onSuccess(response, stats, ctx as FragmentLoaderContext, details);
       },
     } as LoaderCallbacks<LoaderContext>);
   }
 
   abort(): void {
+    const inFlight = this.stopInternal();
+    this.stats.aborted = true;
+    const { callbacks, context } = this;
+    this.callbacks = null;
+    if (inFlight && callbacks?.onAbort && context) callbacks.onAbort(this.stats, context, null);
+  }
+
+  destroy(): void {
+    // Like hls.js's own loaders: forget the callbacks first, so destroying never reports
+    // an abort (hls.js destroys loaders from inside its own callbacks).
+    this.callbacks = null;
+    this.stopInternal();
+    this.inner?.destroy();
+    this.inner = null;
+    this.context = null;
+  }
+
+  /** Stops whatever is in flight; returns whether anything was. */
+  private stopInternal(): boolean {
     clearTimeout(this.watchdog);
     this.mesh.track(this, false);
+    let inFlight = false;
     if (this.loadId !== null) {
+      inFlight = true;
       try {
         this.mesh.agentOrNull?.abort(this.loadId);
       } catch {
@@ -394,18 +423,11 @@ class MeshFragmentLoader implements Loader<FragmentLoaderContext> {
       }
       this.loadId = null;
     }
-    this.inner?.abort();
-    this.stats.aborted = true;
-    const { callbacks, context } = this;
-    if (callbacks?.onAbort && context) callbacks.onAbort(this.stats, context, null);
-  }
-
-  destroy(): void {
-    this.abort();
-    this.inner?.destroy();
-    this.inner = null;
-    this.callbacks = null;
-    this.context = null;
+    if (this.inner) {
+      inFlight = true;
+      this.inner.abort();
+    }
+    return inFlight;
   }
 }
 
