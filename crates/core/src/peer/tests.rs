@@ -1,1 +1,200 @@
+use super::*;
 
+const SWARM: Id20 = [1; 20];
+const A: Id20 = [b'a'; 20];
+const B: Id20 = [b'b'; 20];
+
+fn seg(sn: u64) -> SegmentId {
+    SegmentId { variant: 0, sn }
+}
+
+/// Two sessions wired back to back, frames moved by hand.
+fn pair() -> (PeerSession, PeerSession) {
+    let mut a = PeerSession::new(SWARM, A, Instant::ZERO);
+    let mut b = PeerSession::new(SWARM, B, Instant::ZERO);
+    let (ea, eb) = pump(&mut a, &mut b);
+    assert_eq!(ea, vec![PeerEvent::Ready]);
+    assert_eq!(eb, vec![PeerEvent::Ready]);
+    (a, b)
+}
+
+/// Moves every queued frame both ways until both are quiet; returns what each saw.
+fn pump(a: &mut PeerSession, b: &mut PeerSession) -> (Vec<PeerEvent>, Vec<PeerEvent>) {
+    let (mut ea, mut eb) = (Vec::new(), Vec::new());
+    loop {
+        let mut moved = false;
+        while let Some(f) = a.poll_transmit() {
+            b.handle_frame(f, &mut eb);
+            moved = true;
+        }
+        while let Some(f) = b.poll_transmit() {
+            a.handle_frame(f, &mut ea);
+            moved = true;
+        }
+        a.handle_buffered(0);
+        b.handle_buffered(0);
+        if !moved {
+            return (ea, eb);
+        }
+    }
+}
+
+#[test]
+fn a_segment_moves_in_chunks_and_arrives_whole() {
+    let (mut a, mut b) = pair();
+    let data: Bytes = (0..200_000u32).map(|i| i as u8).collect::<Vec<_>>().into();
+    b.request(9, seg(4), 0);
+    let (ea, _) = pump(&mut a, &mut b);
+    assert_eq!(
+        ea,
+        vec![PeerEvent::Request {
+            req: 9,
+            seg: seg(4),
+            offset: 0
+        }]
+    );
+    a.serve(9, data.clone(), 0);
+    let (_, eb) = pump(&mut a, &mut b);
+    let completed: Vec<_> = eb
+        .iter()
+        .filter_map(|e| match e {
+            PeerEvent::Completed { req, data } => Some((*req, data.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(completed, vec![(9, data)]);
+    assert_eq!(b.downloads_open(), 0);
+}
+
+#[test]
+fn sending_stops_at_the_high_water_mark_until_the_channel_drains() {
+    let (mut a, _b) = pair();
+    a.serve(1, Bytes::from(vec![0u8; 4 * SEND_HIGH_WATER]), 0);
+    let mut sent = 0;
+    while let Some(f) = a.poll_transmit() {
+        sent += f.len();
+    }
+    assert!(sent >= SEND_HIGH_WATER && sent < SEND_HIGH_WATER + hlsmesh_proto::MAX_FRAME);
+    assert!(a.poll_transmit().is_none());
+    a.handle_buffered(SEND_LOW_WATER);
+    assert!(
+        a.poll_transmit().is_some(),
+        "resumes once the buffer drained"
+    );
+}
+
+#[test]
+fn a_cancelled_request_keeps_its_prefix_and_ignores_late_chunks() {
+    let (mut a, mut b) = pair();
+    b.request(3, seg(1), 0);
+    pump(&mut a, &mut b);
+    a.serve(3, Bytes::from(vec![7u8; 150_000]), 0);
+    // Deliver only the first chunk.
+    let first = a.poll_transmit().unwrap();
+    let mut eb = Vec::new();
+    b.handle_frame(first, &mut eb);
+    assert!(matches!(eb[0], PeerEvent::Progress { req: 3, .. }));
+    let prefix = b.cancel(3);
+    assert_eq!(prefix.len(), hlsmesh_proto::MAX_CHUNK_DATA);
+    let (ea, eb) = pump(&mut a, &mut b);
+    assert!(ea.is_empty());
+    assert!(
+        eb.is_empty(),
+        "late chunks after cancel must be dropped quietly: {eb:?}"
+    );
+}
+
+#[test]
+fn protocol_violations_are_reported() {
+    let mut s = PeerSession::new(SWARM, A, Instant::ZERO);
+    let mut ev = Vec::new();
+    s.handle_frame(Message::Have { segments: vec![] }.encode(), &mut ev);
+    assert_eq!(ev, vec![PeerEvent::Violation("message before hello")]);
+
+    let mut ev = Vec::new();
+    let other_swarm = Message::Hello {
+        version: PROTOCOL_VERSION,
+        swarm: [9; 20],
+        peer: B,
+    };
+    PeerSession::new(SWARM, A, Instant::ZERO).handle_frame(other_swarm.encode(), &mut ev);
+    assert_eq!(ev, vec![PeerEvent::Violation("peer is on another stream")]);
+
+    let mut ev = Vec::new();
+    let old = Message::Hello {
+        version: PROTOCOL_VERSION + 1,
+        swarm: SWARM,
+        peer: B,
+    };
+    PeerSession::new(SWARM, A, Instant::ZERO).handle_frame(old.encode(), &mut ev);
+    assert_eq!(ev, vec![PeerEvent::Violation("protocol version differs")]);
+
+    let (_, mut b) = pair();
+    let mut ev = Vec::new();
+    b.handle_frame(Bytes::from_static(b"garbage!"), &mut ev);
+    assert_eq!(ev, vec![PeerEvent::Violation("malformed frame")]);
+}
+
+#[test]
+fn out_of_order_chunks_and_request_floods_are_violations() {
+    let (mut a, mut b) = pair();
+    b.request(1, seg(1), 0);
+    let mut ev = Vec::new();
+    let skip = Message::Chunk {
+        req: 1,
+        total: 100,
+        offset: 10,
+        data: Bytes::from_static(&[0; 10]),
+    };
+    b.handle_frame(skip.encode(), &mut ev);
+    assert_eq!(ev, vec![PeerEvent::Violation("chunk out of order")]);
+
+    let mut ev = Vec::new();
+    for req in 0..100 {
+        a.handle_frame(
+            Message::Request {
+                req,
+                seg: seg(1),
+                offset: 0,
+            }
+            .encode(),
+            &mut ev,
+        );
+    }
+    assert!(ev.contains(&PeerEvent::Violation("request flood")));
+}
+
+#[test]
+fn uploads_beyond_the_per_peer_limit_are_refused() {
+    let (mut a, mut b) = pair();
+    for req in 0..(MAX_UPLOADS_PER_PEER as u32 + 2) {
+        b.request(req, seg(u64::from(req)), 0);
+    }
+    pump(&mut a, &mut b);
+    for req in 0..(MAX_UPLOADS_PER_PEER as u32 + 2) {
+        a.serve(req, Bytes::from(vec![1u8; 10]), 0);
+    }
+    let (_, eb) = pump(&mut a, &mut b);
+    let absent = eb
+        .iter()
+        .filter(|e| matches!(e, PeerEvent::Absent { .. }))
+        .count();
+    let done = eb
+        .iter()
+        .filter(|e| matches!(e, PeerEvent::Completed { .. }))
+        .count();
+    assert_eq!((done, absent), (MAX_UPLOADS_PER_PEER, 2));
+}
+
+#[test]
+fn have_and_lost_track_what_the_peer_holds() {
+    let (mut a, mut b) = pair();
+    a.announce_have(&[seg(1), seg(2)]);
+    let (_, eb) = pump(&mut a, &mut b);
+    assert_eq!(eb, vec![PeerEvent::Have(vec![seg(1), seg(2)])]);
+    assert!(b.has(&seg(2)));
+    assert_eq!(b.latest_variant(), Some(0));
+    a.announce_lost(&[seg(2)]);
+    pump(&mut a, &mut b);
+    assert!(b.has(&seg(1)) && !b.has(&seg(2)));
+}
