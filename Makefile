@@ -1,0 +1,53 @@
+# hlsmesh — the two commands a new user needs:
+#   make demo     install what is missing, build, start origin + tracker + live stream, print the page URL
+#                 (VIEWERS=N also runs N headless viewers and prints their peer/CDN bytes)
+#   make test     install what is missing, build, run every test
+# Everything installs from package registries only (apt, crates.io, npm); see scripts/ensure-tools.sh.
+
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH):/usr/sbin
+# Keep cargo's output readable and its network use predictable.
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: all tools build wasm js media demo test test-rust lint test-wasm test-e2e size clean
+
+all: build
+
+tools:
+	@scripts/ensure-tools.sh
+
+## Build: release wasm (wasm-opt), then the npm package in js/dist.
+build: js
+wasm: tools
+	@scripts/build-wasm.sh
+js: wasm
+	@scripts/build-js.sh
+
+media: tools
+	@demo/media/make-stream.sh target/media
+
+demo: build media
+	@demo/run.sh
+
+## Tests: formatting and lints, Rust unit/property/swarm tests, browser glue tests,
+## then the end-to-end live test with real Chromium viewers.
+test: build media lint test-rust test-wasm test-e2e
+	@echo "make test: all suites passed"
+
+lint: tools
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p hlsmesh-wasm --target wasm32-unknown-unknown --all-targets -- -D warnings
+
+test-rust: tools
+	cargo test --workspace
+
+test-wasm: tools media
+	scripts/test-wasm.sh
+
+test-e2e: build media
+	tests/e2e/run.sh
+
+clean:
+	cargo clean
+	rm -rf js/dist js/pkg target/media target/e2e target/demo

@@ -1,0 +1,110 @@
+// Headless Chromium viewers: one browser process per viewer (Debian's
+// /usr/bin/chromium through playwright-core, a fresh profile each), joining
+// with a stagger, each watching for a fixed time, then reporting.
+import { chromium } from "playwright-core";
+import { appendFile } from "node:fs/promises";
+
+export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+
+export const CHROMIUM_ARGS = [
+  "--headless=new",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-dev-shm-usage",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--autoplay-policy=no-user-gesture-required",
+  "--disable-background-timer-throttling",
+  "--disable-renderer-backgrounding",
+  "--allow-loopback-in-peer-connection",
+  "--use-fake-ui-for-media-stream",
+];
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The viewer page URL for `origin` (base URL) with the given query parameters. */
+export function viewerUrl(originBase, { src, tracker, p2p = true, id, hls, debug }) {
+  const u = new URL("/tests/e2e/viewer.html", originBase);
+  u.searchParams.set("src", src);
+  if (tracker) u.searchParams.set("tracker", tracker);
+  u.searchParams.set("p2p", p2p ? "1" : "0");
+  if (id) u.searchParams.set("id", id);
+  if (hls) u.searchParams.set("hls", JSON.stringify(hls));
+  if (debug) u.searchParams.set("debug", "1");
+  return u.href;
+}
+
+/**
+ * Launch one viewer: its own browser process, one page at `url`.
+ * Console output and page errors go to `consoleLog`.
+ */
+export async function launchViewer({ id, url, consoleLog }) {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    timeout: 30000,
+  });
+  const pid = browser.process?.()?.pid ?? null; // only on launch(); kept for the report
+  const page = await browser.newPage();
+  const log = (line) => appendFile(consoleLog, `${new Date().toISOString()} ${line}\n`).catch(() => {});
+  page.on("console", (m) => log(`[${m.type()}] ${m.text()}`));
+  page.on("pageerror", (e) => log(`[pageerror] ${e.stack ?? e}`));
+  page.on("crash", () => log("[crash] page crashed"));
+  const launchedAt = Date.now();
+  await page.goto(url, { waitUntil: "load", timeout: 30000 });
+  return { id, url, browser, page, pid, launchedAt };
+}
+
+/** Collect `window.__report()` from a viewer (null + error if the page is gone). */
+export async function collectReport(viewer) {
+  try {
+    return await viewer.page.evaluate(() => window.__report());
+  } catch (err) {
+    return { id: viewer.id, collectError: String(err), fragments: [], errors: [{ fatal: true, type: "harness", details: String(err) }] };
+  }
+}
+
+export async function closeViewer(viewer) {
+  try {
+    await viewer.browser.close();
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * Run `count` viewers of `src`: viewer i joins at i*staggerMs, watches for
+ * watchMs, then its report is collected and its browser closed.
+ * Returns the reports in viewer order. Browsers are closed even on failure.
+ */
+export async function runViewers({ originBase, src, tracker, p2p, count, staggerMs, watchMs, logDir, hls, onJoin }) {
+  const viewers = [];
+  const closeAll = () => Promise.allSettled(viewers.map(closeViewer));
+  try {
+    const runs = [];
+    for (let i = 0; i < count; i++) {
+      if (i > 0) await sleep(staggerMs);
+      const id = `v${i + 1}`;
+      const url = viewerUrl(originBase, { src, tracker, p2p, id, hls });
+      const viewer = await launchViewer({ id, url, consoleLog: `${logDir}/viewer-${id}.console.log` });
+      viewers.push(viewer);
+      onJoin?.(viewer);
+      runs.push(
+        (async () => {
+          await sleep(Math.max(0, watchMs - (Date.now() - viewer.launchedAt)));
+          const report = await collectReport(viewer);
+          report.harness = { launchedAt: viewer.launchedAt, collectedAt: Date.now(), pid: viewer.pid };
+          await closeViewer(viewer);
+          return report;
+        })(),
+      );
+    }
+    return await Promise.all(runs);
+  } finally {
+    await closeAll();
+  }
+}
