@@ -9,8 +9,8 @@
 # download its own.
 #
 #   apt:   chromium chromium-driver ffmpeg nginx (+ iproute2 for tests/support/netns-run)
-#   rust:  target wasm32-unknown-unknown; wasm-bindgen-cli at the version of the
-#          wasm-bindgen crate in Cargo.lock; wasm-pack
+#   rust:  target wasm32-unknown-unknown, rustfmt, clippy; wasm-bindgen-cli at the
+#          version of the wasm-bindgen crate in Cargo.lock; wasm-pack 0.15.1
 #   npm:   `npm ci` when node_modules is missing or older than package-lock.json
 #
 # wasm-opt: we use node_modules/.bin/wasm-opt (npm binaryen). Debian's binaryen
@@ -70,6 +70,12 @@ if [[ -f Cargo.toml ]]; then
       log "adding rust target wasm32-unknown-unknown"
       rustup target add wasm32-unknown-unknown >/dev/null
     fi
+    for component in rustfmt clippy; do
+      if ! rustup component list --installed | grep -q "^$component"; then
+        log "adding rust component $component"
+        rustup component add "$component" >/dev/null
+      fi
+    done
   fi
 
   # wasm-bindgen-cli must match the wasm-bindgen crate exactly: the version in
@@ -92,9 +98,10 @@ if [[ -f Cargo.toml ]]; then
     log "warning: wasm-bindgen version not found in Cargo.lock or Cargo.toml; wasm-bindgen-cli not checked"
   fi
 
-  if ! command -v wasm-pack >/dev/null; then
-    log "installing wasm-pack"
-    cargo install --quiet wasm-pack
+  wasm_pack_version=0.15.1
+  if [[ $(wasm-pack --version 2>/dev/null | awk '{print $2}') != "$wasm_pack_version" ]]; then
+    log "installing wasm-pack $wasm_pack_version"
+    cargo install --quiet --force wasm-pack --version "$wasm_pack_version"
   fi
 fi
 
