@@ -24,7 +24,7 @@ export interface HlsMeshOptions {
   swarmId?: string;
   /** Most peers connected at once (default 12). */
   maxPeers?: number;
-  /** Segment cache bound in bytes (default 64 MiB). */
+  /** Segment cache bound in bytes (default by device memory: 16 MiB at 1 GiB up to 128 MiB above 4 GiB; 64 MiB when unknown). */
   cacheBytes?: number;
   /** ICE servers for RTCPeerConnection (default none: host candidates only). */
   iceServers?: RTCIceServer[];
@@ -61,6 +61,18 @@ export interface HlsMeshStats {
   swarmSize: number;
 }
 
+/** One connected peer, from {@link HlsMesh.peers}. */
+export interface HlsMeshPeer {
+  /** Peer id, hex. */
+  peer: string;
+  /** Bytes received from it. */
+  bytesFrom: number;
+  /** Bytes sent to it. */
+  bytesTo: number;
+  /** Measured segment throughput, bytes per second (0 until measured). */
+  bytesPerSec: number;
+}
+
 type Handler<K extends keyof HlsMeshEvents> = (e: HlsMeshEvents[K]) => void;
 type LoaderClass = new (config: HlsConfig) => Loader<LoaderContext>;
 
@@ -79,6 +91,13 @@ const EVENT_NAMES: Record<string, keyof HlsMeshEvents> = {
 };
 
 let wasmReady: Promise<unknown> | null = null;
+
+/** Cache bound by device class (`navigator.deviceMemory`, in GiB, where the browser tells). */
+function defaultCacheBytes(): number {
+  const gib = (navigator as Navigator & { deviceMemory?: number }).deviceMemory;
+  const mib = gib === undefined ? 64 : gib <= 1 ? 16 : gib <= 2 ? 32 : gib <= 4 ? 64 : 128;
+  return mib * 1024 * 1024;
+}
 
 function newStats(): LoaderStats {
   return {
@@ -122,7 +141,7 @@ export class HlsMesh {
         trackers: options.trackers,
         swarmId: options.swarmId,
         maxPeers: options.maxPeers,
-        cacheBytes: options.cacheBytes,
+        cacheBytes: options.cacheBytes ?? defaultCacheBytes(),
         iceServers: options.iceServers,
       });
       mesh.agent = new Agent(json, (text: string) => mesh.onAgentEvent(text));
@@ -191,6 +210,17 @@ export class HlsMesh {
     } catch (e) {
       this.fallback(`agent failed: ${String(e)}`);
       return empty;
+    }
+  }
+
+  /** Connected peers: what moved each way and their measured throughput. */
+  peers(): HlsMeshPeer[] {
+    if (!this.agent) return [];
+    try {
+      return JSON.parse(this.agent.peers());
+    } catch (e) {
+      this.fallback(`agent failed: ${String(e)}`);
+      return [];
     }
   }
 
@@ -311,9 +341,9 @@ class MeshFragmentLoader implements Loader<FragmentLoaderContext> {
         p.position,
         p.bufferedEnd,
         p.rate,
-        (err: string | null, data: Uint8Array | null, source: string) => {
+        (err: string | null, data: Uint8Array | null, source: string, timingMs: number) => {
           try {
-            this.onAgentResult(err, data, source);
+            this.onAgentResult(err, data, source, timingMs);
           } catch (e) {
             // An exception here would unwind into the agent; report it instead.
             console.error("[hlsmesh] delivering a segment to hls.js failed", e);
@@ -331,7 +361,12 @@ class MeshFragmentLoader implements Loader<FragmentLoaderContext> {
     this.watchdog = setTimeout(() => this.onWatchdog(), limit);
   }
 
-  private onAgentResult(err: string | null, data: Uint8Array | null, _source: string): void {
+  private onAgentResult(
+    err: string | null,
+    data: Uint8Array | null,
+    _source: string,
+    timingMs: number,
+  ): void {
     this.loadId = null;
     clearTimeout(this.watchdog);
     this.mesh.track(this, false);
@@ -342,10 +377,16 @@ class MeshFragmentLoader implements Loader<FragmentLoaderContext> {
       // The agent could not get it; hls.js's loader tries with its own retry policy.
       return this.switchToFallback();
     }
+    // hls.js's bandwidth estimator samples (parsing end - loading start). The agent says
+    // how long this load should count for: the CDN path's measured time for these bytes
+    // (or the real fetch time when it came from the CDN), so cache hits and fast peers
+    // do not push ABR above what the CDN sustains, and slow peers do not drag it down.
     const now = performance.now();
     const stats = this.stats;
-    stats.loading.first = Math.max(stats.loading.start, now);
-    stats.loading.end = stats.loading.first;
+    const took = Number.isFinite(timingMs) && timingMs > 0 ? timingMs : now - stats.loading.start;
+    stats.loading.start = now - took;
+    stats.loading.first = stats.loading.start;
+    stats.loading.end = now;
     stats.loaded = stats.total = data.byteLength;
     stats.chunkCount = 1;
     const buffer =

@@ -223,6 +223,9 @@ pub enum Output {
         data: Bytes,
         /// Where the bytes came from.
         source: Source,
+        /// How long the player's bandwidth estimator should see this load take: the CDN
+        /// path's measured time for these bytes (see the scheduler's docs).
+        timing: core::time::Duration,
     },
     /// The agent cannot serve this load; the embedder loads it another way.
     Fail {
@@ -352,6 +355,20 @@ pub enum Event {
     },
 }
 
+/// One connected peer, as [`Agent::peers`] reports it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PeerInfo {
+    /// Peer id, hex.
+    pub peer: String,
+    /// Bytes received from it (all frames).
+    pub bytes_from: u64,
+    /// Bytes sent to it (all frames).
+    pub bytes_to: u64,
+    /// Its measured segment throughput, bytes per second (0 until measured).
+    pub bytes_per_sec: f64,
+}
+
 /// How the agent behaves.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -429,6 +446,27 @@ impl Agent {
         s.peers = self.swarm.ready_peers() as u32;
         s.swarm_size = self.swarm.swarm_size();
         s
+    }
+
+    /// The connected peers, with what moved each way and how fast they deliver.
+    pub fn peers(&self) -> Vec<PeerInfo> {
+        self.swarm
+            .ready_sessions()
+            .map(|(conn, s)| PeerInfo {
+                peer: s
+                    .remote_id()
+                    .map(|id| crate::swarm::hex(&id))
+                    .unwrap_or_default(),
+                bytes_from: s.bytes_in,
+                bytes_to: s.bytes_out,
+                bytes_per_sec: self.scheduler.peer_bytes_per_sec(conn),
+            })
+            .collect()
+    }
+
+    /// Measured CDN throughput in bytes per second (0 before the first CDN transfer).
+    pub fn cdn_bytes_per_sec(&self) -> f64 {
+        self.scheduler.cdn_bytes_per_sec()
     }
 
     /// Bytes the cache holds now.

@@ -78,6 +78,17 @@ impl Cache {
     /// Stores `seg`, evicting least recently used segments to stay within the bound.
     /// Returns the evicted ids; a segment larger than the whole bound is not stored.
     pub fn insert(&mut self, seg: SegmentId, data: Bytes) -> Vec<SegmentId> {
+        self.insert_evicting(seg, data, |_| false)
+    }
+
+    /// Like [`Cache::insert`], but evicts segments `useless` says nobody needs any more
+    /// (oldest use first) before touching the others.
+    pub fn insert_evicting(
+        &mut self,
+        seg: SegmentId,
+        data: Bytes,
+        useless: impl Fn(&SegmentId) -> bool,
+    ) -> Vec<SegmentId> {
         let mut evicted = Vec::new();
         if data.len() > self.limit {
             return evicted;
@@ -87,13 +98,17 @@ impl Cache {
             self.used -= old.data.len();
         }
         while self.used + data.len() > self.limit {
-            let (_, oldest) = self
+            let (stamp, victim) = self
                 .by_age
-                .pop_first()
+                .iter()
+                .find(|(_, id)| useless(id))
+                .or_else(|| self.by_age.iter().next())
+                .map(|(stamp, id)| (*stamp, *id))
                 .expect("over the bound means non-empty");
-            let e = self.entries.remove(&oldest).expect("indexed");
+            self.by_age.remove(&stamp);
+            let e = self.entries.remove(&victim).expect("indexed");
             self.used -= e.data.len();
-            evicted.push(oldest);
+            evicted.push(victim);
         }
         let stamp = self.tick();
         self.used += data.len();
@@ -130,12 +145,24 @@ mod tests {
         assert!(!c.contains(&id(5)), "larger than the bound is not stored");
     }
 
+    #[test]
+    fn evicts_useless_segments_before_recently_used_ones() {
+        let mut c = Cache::new(30);
+        c.insert(id(1), Bytes::from(vec![0; 10]));
+        c.insert(id(2), Bytes::from(vec![0; 10]));
+        c.insert(id(3), Bytes::from(vec![0; 10]));
+        let evicted = c.insert_evicting(id(4), Bytes::from(vec![0; 10]), |s| s.sn == 3);
+        assert_eq!(evicted, vec![id(3)]);
+        let evicted = c.insert_evicting(id(5), Bytes::from(vec![0; 10]), |_| false);
+        assert_eq!(evicted, vec![id(1)], "then least recently used");
+    }
+
     proptest! {
         #[test]
         fn never_exceeds_the_bound(ops in prop::collection::vec((0u64..20, 0usize..400, any::<bool>()), 1..200)) {
             let mut c = Cache::new(1000);
             for (sn, len, read) in ops {
-                if read { c.get(&id(sn)); } else { c.insert(id(sn), Bytes::from(vec![1; len])); }
+                if read { c.get(&id(sn)); } else { c.insert_evicting(id(sn), Bytes::from(vec![1; len]), |s| s.sn % 3 == 0); }
                 prop_assert!(c.used() <= c.limit());
                 let total: usize = c.ids().iter().map(|s| c.entries[s].data.len()).sum();
                 prop_assert_eq!(total, c.used());

@@ -145,6 +145,13 @@ impl Swarm {
             .count()
     }
 
+    /// Every ready peer.
+    pub(crate) fn ready_sessions(&self) -> impl Iterator<Item = (ConnId, &PeerSession)> {
+        self.conns
+            .iter()
+            .filter_map(|(id, c)| c.session().map(|s| (*id, s)))
+    }
+
     /// Ready peers holding `seg`.
     pub(crate) fn peers_with(
         &self,

@@ -270,3 +270,45 @@ fn the_same_seed_replays_the_same_run() {
     };
     assert_eq!(run(7), run(7));
 }
+
+#[test]
+fn an_elected_viewer_refreshing_late_does_not_refetch_what_a_runner_up_took() {
+    use hlsmesh_core::proto::SegmentId;
+    use hlsmesh_core::scheduler::election::rank;
+    let viewers = 3;
+    let mut net = meshed(viewers, 8, Some(6));
+    for i in 0..viewers {
+        net.load(i, &url(5), playback(6.0));
+        net.run_for(Duration::from_millis(100));
+    }
+    net.run_for(Duration::from_secs(3));
+    let ids: Vec<_> = (0..viewers).map(|i| net.nodes[i].agent.peer_id()).collect();
+    let seg = SegmentId { variant: 0, sn: 6 };
+    let ranks: Vec<usize> = ids
+        .iter()
+        .map(|me| rank(me, ids.iter().copied(), seg))
+        .collect();
+    let elected = ranks.iter().position(|r| *r == 0).unwrap();
+    let text = media_playlist(1, 6, true);
+    let before = net.cdn_log.len();
+    // The runners-up see the new segment first; their players ask at once.
+    for i in (0..viewers).filter(|i| *i != elected) {
+        net.playlist(i, PLAYLIST, &text);
+        net.load(i, &url(6), playback(6.0));
+    }
+    // The elected viewer's refresh comes a whole target duration later, after the first
+    // runner-up ran out of patience and took the segment from the CDN.
+    net.run_for(Duration::from_millis(2500));
+    net.playlist(elected, PLAYLIST, &text);
+    net.load(elected, &url(6), playback(6.0));
+    net.run_for(Duration::from_secs(3));
+    let fetched = net.cdn_log[before..]
+        .iter()
+        .filter(|(_, u, _, _)| *u == url(6))
+        .count();
+    assert_eq!(fetched, 1, "segment 6 taken from the CDN {fetched} times");
+    for i in 0..viewers {
+        let got = delivered_ok(&net, i);
+        assert_eq!(got.last().unwrap().0, segment_bytes(6, SEG_LEN));
+    }
+}

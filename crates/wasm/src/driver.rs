@@ -88,18 +88,32 @@ impl Driver {
                     self.arm_timer(at, &weak);
                     return;
                 }
-                Output::Deliver { load, data, source } => {
+                Output::Deliver {
+                    load,
+                    data,
+                    source,
+                    timing,
+                } => {
                     let bytes = Uint8Array::from(&data[..]);
+                    let ms = timing.as_secs_f64() * 1000.0;
                     finish_load(
                         shared,
                         load,
                         JsValue::NULL,
                         bytes.into(),
                         source_name(source),
+                        ms,
                     );
                 }
                 Output::Fail { load, reason } => {
-                    finish_load(shared, load, JsValue::from_str(&reason), JsValue::NULL, "");
+                    finish_load(
+                        shared,
+                        load,
+                        JsValue::from_str(&reason),
+                        JsValue::NULL,
+                        "",
+                        0.0,
+                    );
                 }
                 Output::Fetch {
                     fetch,
@@ -264,10 +278,24 @@ fn source_name(s: Source) -> &'static str {
     }
 }
 
-fn finish_load(shared: &Rc<Shared>, load: LoadId, err: JsValue, data: JsValue, source: &str) {
+/// Calls a load's callback once: `(error, bytes, source, timingMs)`.
+fn finish_load(
+    shared: &Rc<Shared>,
+    load: LoadId,
+    err: JsValue,
+    data: JsValue,
+    source: &str,
+    timing_ms: f64,
+) {
     let cb = shared.loads.borrow_mut().remove(&load);
     if let Some(cb) = cb {
-        let _ = cb.call3(&JsValue::NULL, &err, &data, &JsValue::from_str(source));
+        let args = js_sys::Array::of4(
+            &err,
+            &data,
+            &JsValue::from_str(source),
+            &JsValue::from_f64(timing_ms),
+        );
+        let _ = cb.apply(&JsValue::NULL, &args);
     }
 }
 

@@ -110,9 +110,10 @@ impl Agent {
         );
     }
 
-    /// hls.js asks for a segment. `callback(error, bytes, source)` is called once, with
-    /// `error` a string (then load it another way) or `bytes` a `Uint8Array` and `source`
-    /// one of `"cache"`, `"peer"`, `"cdn"`. Returns the load's id for [`Agent::abort`].
+    /// hls.js asks for a segment. `callback(error, bytes, source, timingMs)` is called
+    /// once, with `error` a string (then load it another way) or `bytes` a `Uint8Array`,
+    /// `source` one of `"cache"`, `"peer"`, `"cdn"`, and `timingMs` how long the player's
+    /// bandwidth estimator should see the load take. Returns the id for [`Agent::abort`].
     #[allow(clippy::too_many_arguments)]
     pub fn load(
         &self,
@@ -172,6 +173,14 @@ impl Agent {
         match self.shared.driver.try_borrow() {
             Ok(d) => serde_json::to_string(&d.agent.stats()).unwrap_or_default(),
             Err(_) => self.shared.last_stats.borrow().clone(),
+        }
+    }
+
+    /// The connected peers as JSON: `[{peer, bytesFrom, bytesTo, bytesPerSec}]`.
+    pub fn peers(&self) -> String {
+        match self.shared.driver.try_borrow() {
+            Ok(d) => serde_json::to_string(&d.agent.peers()).unwrap_or_default(),
+            Err(_) => "[]".into(),
         }
     }
 

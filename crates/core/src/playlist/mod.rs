@@ -58,10 +58,14 @@ pub struct Playlists {
     master_url: Option<String>,
     /// Variant playlist URLs (query stripped) in master order: the index is the variant id.
     variants: Vec<String>,
+    /// Declared `BANDWIDTH` of each variant, bits per second (0 when not declared).
+    bandwidth: Vec<u64>,
     /// Per media playlist (query stripped): the sequence numbers it lists now.
     media: HashMap<String, MediaState>,
     /// Segment URL → segment, for every segment listed now.
     by_url: HashMap<String, SegmentInfo>,
+    /// Segment id → its key in `by_url`.
+    by_id: HashMap<SegmentId, String>,
 }
 
 #[derive(Debug, Default)]
@@ -84,6 +88,12 @@ impl Playlists {
         match parsed {
             m3u8_rs::Playlist::MasterPlaylist(master) => {
                 self.master_url = Some(url.to_string());
+                self.bandwidth = master
+                    .variants
+                    .iter()
+                    .filter(|v| !v.is_i_frame)
+                    .map(|v| v.bandwidth)
+                    .collect();
                 self.variants = master
                     .variants
                     .iter()
@@ -116,7 +126,9 @@ impl Playlists {
         let state = self.media.entry(key).or_default();
         state.variant = variant;
         for old in state.urls.drain(..) {
-            self.by_url.remove(&old);
+            if let Some(info) = self.by_url.remove(&old) {
+                self.by_id.remove(&info.id);
+            }
         }
         let mut update = PlaylistUpdate {
             variant: Some(variant),
@@ -148,6 +160,7 @@ impl Playlists {
             // Byte-ranged segments share one URL; the map keys them by URL and range start.
             let map_key = range_key(&seg_url, range.map(|r| r.0));
             state.urls.push(map_key.clone());
+            self.by_id.insert(info.id, map_key.clone());
             self.by_url.insert(map_key, info);
         }
         state.highest_sn = highest;
@@ -157,6 +170,25 @@ impl Playlists {
     /// The segment hls.js asks for with `url` (and byte range start, if any).
     pub fn segment_for(&self, url: &str, range_start: Option<u64>) -> Option<&SegmentInfo> {
         self.by_url.get(&range_key(url, range_start))
+    }
+
+    /// The segment with this id, if a playlist lists it now.
+    pub fn segment(&self, id: SegmentId) -> Option<&SegmentInfo> {
+        self.by_id.get(&id).and_then(|k| self.by_url.get(k))
+    }
+
+    /// Whether a playlist lists this segment now (a live segment that slid out of the
+    /// window is needed by nobody).
+    pub fn is_listed(&self, id: SegmentId) -> bool {
+        self.by_id.contains_key(&id)
+    }
+
+    /// The variant's declared bandwidth in bits per second, when the master gives one.
+    pub fn declared_bandwidth(&self, variant: u16) -> Option<u64> {
+        self.bandwidth
+            .get(usize::from(variant))
+            .copied()
+            .filter(|b| *b > 0)
     }
 
     /// Number of segment URLs currently known.

@@ -11,12 +11,14 @@ use core::time::Duration;
 use hlsmesh_proto::{Id20, SegmentId};
 
 use crate::rng::mix64;
-use crate::scheduler::CDN_MARGIN;
 use crate::time::Instant;
 
-/// Wait of the first runner-up: covers the spread of live playlist refreshes between
-/// viewers (they reload every target duration, out of phase).
+/// Least wait of the first runner-up.
 pub const FIRST_PATIENCE: Duration = Duration::from_millis(1500);
+/// Added to the segment duration for the first runner-up's wait: viewers reload a live
+/// playlist once per target duration, out of phase, so the elected viewer may see a new
+/// segment up to one segment duration after a runner-up's player asks for it.
+pub const REFRESH_SLACK: Duration = Duration::from_millis(300);
 /// Extra wait per further rank, so that runners-up do not all give up at once.
 pub const RANK_STEP: Duration = Duration::from_millis(500);
 
@@ -38,13 +40,24 @@ pub fn rank(me: &Id20, others: impl Iterator<Item = Id20>, seg: SegmentId) -> us
 }
 
 /// Until when a viewer of `rank` waits for a peer before fetching from the CDN: never
-/// later than the buffer allows (`need_by` minus the CDN margin), never earlier than now.
-pub fn patience(now: Instant, rank: usize, need_by: Instant) -> Instant {
+/// later than the buffer allows (`need_by` minus `reserve`, the time a CDN fetch needs),
+/// never earlier than now.
+///
+/// `segment` is the segment's duration: the first runner-up waits at least that long
+/// (plus [`REFRESH_SLACK`]), which covers the spread of playlist refreshes.
+pub fn patience(
+    now: Instant,
+    rank: usize,
+    need_by: Instant,
+    reserve: Duration,
+    segment: Duration,
+) -> Instant {
     if rank == 0 {
         return now;
     }
-    let wait = FIRST_PATIENCE + RANK_STEP * (rank as u32 - 1).min(64);
-    (now + wait).min(need_by - CDN_MARGIN).max(now)
+    let first = FIRST_PATIENCE.max(segment + REFRESH_SLACK);
+    let wait = first + RANK_STEP * (rank as u32 - 1).min(64);
+    (now + wait).min(need_by - reserve).max(now)
 }
 
 #[cfg(test)]
@@ -74,9 +87,10 @@ mod tests {
         fn patience_never_outlives_the_buffer(rank in 0usize..100, now_ms in 0u64..1_000_000, ahead_ms in 0u64..60_000) {
             let now = Instant::from_micros(now_ms * 1000);
             let need_by = now + Duration::from_millis(ahead_ms);
-            let p = patience(now, rank, need_by);
+            let reserve = Duration::from_millis(1500);
+            let p = patience(now, rank, need_by, reserve, Duration::from_secs(2));
             prop_assert!(p >= now);
-            prop_assert!(p <= now.max(need_by - CDN_MARGIN));
+            prop_assert!(p <= now.max(need_by - reserve));
             if rank == 0 { prop_assert_eq!(p, now); }
         }
 
@@ -84,7 +98,9 @@ mod tests {
         fn patience_grows_with_rank(rank in 1usize..50) {
             let now = Instant::ZERO;
             let far = now + Duration::from_secs(3600);
-            prop_assert!(patience(now, rank + 1, far) > patience(now, rank, far));
+            let r = Duration::from_secs(1);
+            let seg = Duration::from_secs(2);
+            prop_assert!(patience(now, rank + 1, far, r, seg) > patience(now, rank, far, r, seg));
         }
     }
 

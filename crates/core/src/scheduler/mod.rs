@@ -1,19 +1,27 @@
 //! Where each segment comes from, and when.
 //!
-//! For every segment the player asks for:
+//! For every segment the player asks for, with `need_by` the moment its buffer runs dry
+//! and `reserve` the time a CDN fetch of it would take (measured) plus a safety margin:
 //! 1. held in the cache → answered at once;
-//! 2. a ready peer holds it → requested from that peer, with a deadline that leaves the
-//!    CDN time to step in before the player's buffer runs dry;
-//! 3. nobody holds it yet → the viewers of this rendition elect, per segment, who takes it
-//!    from the CDN (see [`election`]); the others wait a patience bounded by their buffer
-//!    for a peer to announce it, then fall back to the CDN.
+//! 2. a peer holds it and, by its measured throughput (or a cautious trial estimate for a
+//!    peer not yet measured), can deliver before `need_by − reserve` → requested from the
+//!    best such peer, with that as its deadline;
+//! 3. otherwise the viewers of this rendition elect, per segment, who takes it from the CDN
+//!    (see [`election`]); the others wait, no later than `need_by − reserve`, for a peer
+//!    to announce it, then fall back to the CDN.
 //!
 //! A peer transfer that misses its deadline is cancelled and only the missing bytes are
 //! fetched from the CDN (HTTP Range). A peer that goes away mid-transfer costs a CDN fetch.
-//! Live: on a playlist refresh, the viewer elected for a new segment fetches it at once,
-//! so the others find it at a peer when hls.js asks.
+//! Peers that miss deadlines or refuse what they announced three times in a row are
+//! dropped. Ahead of the player, segments peers hold are prefetched from them within a
+//! look-ahead that grows with the buffer; the CDN is never used to prefetch, except by
+//! the viewer elected for a new live segment, which takes it when the playlist shows it.
+//!
+//! Every delivery carries the time hls.js should see it take: the CDN path's measured
+//! time for those bytes, so that neither fast peers nor slow ones skew its ABR.
 
 pub mod election;
+pub mod estimate;
 
 use std::collections::BTreeMap;
 
@@ -29,14 +37,32 @@ use crate::playlist::{Playlists, SegmentInfo};
 use crate::swarm::Swarm;
 use crate::time::Instant;
 use crate::url::without_query;
+use estimate::Estimate;
 
-/// Time kept in reserve for a CDN fetch after a peer fails: the buffer must still hold
-/// this much when the agent gives up on peers.
-pub const CDN_MARGIN: Duration = Duration::from_millis(1500);
-/// Shortest time a peer is given for a transfer, even with an empty buffer.
+/// Least time kept in reserve for a CDN fetch after a peer fails.
+pub const CDN_MARGIN: Duration = Duration::from_millis(1000);
+/// Added to the CDN's expected time when computing the reserve.
+const SAFETY: Duration = Duration::from_millis(500);
+/// CDN time assumed before any CDN transfer was measured.
+const DEFAULT_CDN_TIME: Duration = Duration::from_millis(1000);
+/// Throughput assumed for a peer not measured yet (2 Mb/s): a cautious trial.
+const TRIAL_BYTES_PER_SEC: f64 = 250_000.0;
+/// Latency assumed for a peer not measured yet.
+const TRIAL_LATENCY: Duration = Duration::from_millis(200);
+/// Shortest time a peer is given for a transfer.
 pub const MIN_PEER_TIME: Duration = Duration::from_millis(700);
 /// Requests open to one peer at once.
 const MAX_REQUESTS_PER_PEER: usize = 4;
+/// Prefetches in flight at once.
+const MAX_PREFETCH: usize = 2;
+/// Most segments prefetched ahead of the player's last request.
+const MAX_LOOKAHEAD: u64 = 4;
+/// Buffer below which the player's own loads have the link to themselves.
+const PREFETCH_MIN_BUFFER: f64 = 4.0;
+/// Consecutive failures (missed deadline, refused announced segment) that drop a peer.
+const MAX_PEER_FAILURES: u32 = 3;
+/// Segment size assumed when neither the master nor earlier segments say better.
+const DEFAULT_BYTES_PER_SEC_OF_MEDIA: f64 = 125_000.0;
 
 struct Load {
     url: String,
@@ -65,14 +91,24 @@ struct Transfer {
     via: Via,
     /// Bytes already received from a peer that gave up; the CDN fetches the rest.
     prefix: Bytes,
+    started: Instant,
+    first_byte: Option<Instant>,
+    /// Started ahead of the player with nobody waiting: never finished from the CDN.
+    prefetch: bool,
 }
 
 enum FetchFor {
     Segment(SegmentId),
-    Passthrough(LoadId),
+    Passthrough(LoadId, Instant),
 }
 
-/// Loads, transfers and the cache of one agent.
+#[derive(Default)]
+struct PeerRecord {
+    estimate: Estimate,
+    failures: u32,
+}
+
+/// Loads, transfers, estimates and the cache of one agent.
 pub(crate) struct Scheduler {
     playlists: Playlists,
     cache: Cache,
@@ -80,9 +116,14 @@ pub(crate) struct Scheduler {
     loads: BTreeMap<LoadId, Load>,
     transfers: BTreeMap<SegmentId, Transfer>,
     fetches: BTreeMap<FetchId, FetchFor>,
+    peers: BTreeMap<ConnId, PeerRecord>,
+    cdn: Estimate,
+    /// Media bytes per second of each variant, from segments received.
+    media_rate: BTreeMap<u16, f64>,
     next_fetch: u64,
     next_req: u32,
-    active_variant: Option<u16>,
+    /// The segment the player asked for last: where prefetch looks ahead from.
+    anchor: Option<SegmentId>,
 }
 
 impl Scheduler {
@@ -94,9 +135,12 @@ impl Scheduler {
             loads: BTreeMap::new(),
             transfers: BTreeMap::new(),
             fetches: BTreeMap::new(),
+            peers: BTreeMap::new(),
+            cdn: Estimate::default(),
+            media_rate: BTreeMap::new(),
             next_fetch: 1,
             next_req: 1,
-            active_variant: None,
+            anchor: None,
         }
     }
 
@@ -106,6 +150,47 @@ impl Scheduler {
 
     pub(crate) fn cached_ids(&self) -> Vec<SegmentId> {
         self.cache.ids()
+    }
+
+    /// Measured CDN throughput in bytes per second (0 before the first CDN transfer).
+    pub(crate) fn cdn_bytes_per_sec(&self) -> f64 {
+        self.cdn.bytes_per_sec()
+    }
+
+    /// Measured throughput of a peer in bytes per second (0 before its first transfer).
+    pub(crate) fn peer_bytes_per_sec(&self, conn: ConnId) -> f64 {
+        self.peers
+            .get(&conn)
+            .map_or(0.0, |p| p.estimate.bytes_per_sec())
+    }
+
+    fn active_variant(&self) -> Option<u16> {
+        self.anchor.map(|a| a.variant)
+    }
+
+    /// Expected size of a segment: its variant's measured media rate, else the master's
+    /// declared bandwidth, times its duration.
+    fn expected_bytes(&self, info: &SegmentInfo) -> usize {
+        if let Some((s, e)) = info.range {
+            return (e - s) as usize;
+        }
+        let rate = self
+            .media_rate
+            .get(&info.id.variant)
+            .copied()
+            .or_else(|| {
+                self.playlists
+                    .declared_bandwidth(info.id.variant)
+                    .map(|b| b as f64 / 8.0)
+            })
+            .unwrap_or(DEFAULT_BYTES_PER_SEC_OF_MEDIA);
+        (rate * info.duration.max(0.1)) as usize
+    }
+
+    /// Time kept for a CDN fetch of `bytes` should a peer fail.
+    fn reserve(&self, bytes: usize) -> Duration {
+        let cdn = self.cdn.time_for(bytes).unwrap_or(DEFAULT_CDN_TIME);
+        (cdn.mul_f64(1.5) + SAFETY).max(CDN_MARGIN)
     }
 
     /// Reads a playlist; returns the swarm name it implies (the first playlist's URL
@@ -130,11 +215,18 @@ impl Scheduler {
         let name = self.playlists.master_url().unwrap_or(url).to_string();
         // Live: the viewer elected for a new segment takes it from the CDN right away, so
         // it is at a peer by the time the other players ask.
-        if update.live && update.refresh && update.variant == self.active_variant {
+        if update.live && update.refresh && update.variant == self.active_variant() {
             for info in update.new_segments {
                 let seg = info.id;
                 let alone = swarm.peer_ids_on_variant(seg.variant).next().is_none();
-                if alone || self.cache.contains(&seg) || self.transfers.contains_key(&seg) {
+                // A runner-up may have fetched it already (our refresh can lag theirs by a
+                // target duration): then the player takes it from that peer.
+                let at_peer = swarm.peers_with(seg).next().is_some();
+                if alone
+                    || at_peer
+                    || self.cache.contains(&seg)
+                    || self.transfers.contains_key(&seg)
+                {
                     continue;
                 }
                 if election::rank(
@@ -173,7 +265,7 @@ impl Scheduler {
         let Some(info) = info else {
             // Not a segment we can share (init segment, unknown URL, odd range): fetch
             // exactly what the player asked for.
-            let fetch = self.new_fetch(FetchFor::Passthrough(load));
+            let fetch = self.new_fetch(FetchFor::Passthrough(load, now));
             self.loads.insert(
                 load,
                 Load {
@@ -194,20 +286,32 @@ impl Scheduler {
             return;
         };
         let seg = info.id;
-        self.active_variant = Some(seg.variant);
+        self.anchor = Some(seg);
         if let Some(data) = self.cache.get(&seg) {
             ctx.stats.cache_hits += 1;
-            deliver(ctx, load, &url, now, data, Source::Cache);
+            let timing = self.honest_timing(data.len(), Duration::ZERO);
+            deliver(ctx, load, &url, now, data, Source::Cache, timing);
+            self.prefetch(ctx, swarm);
             return;
         }
         let ahead = Duration::from_secs_f64(playback.buffer_ahead().min(3600.0));
         let need_by = now + ahead;
+        let reserve = self.reserve(self.expected_bytes(&info));
         let rank = election::rank(
             &swarm.peer_id(),
             swarm.peer_ids_on_variant(seg.variant),
             seg,
         );
-        let wait_until = election::patience(now, rank, need_by);
+        let first = Duration::from_secs_f64(info.duration.clamp(0.0, 60.0));
+        let wait_until = election::patience(now, rank, need_by, reserve, first);
+        // A transfer already under way (a prefetch, the live-edge fetch) now has a player
+        // waiting: hold it to the player's deadline.
+        if let Some(t) = self.transfers.get_mut(&seg) {
+            t.prefetch = false;
+            if let Via::Peer { deadline, .. } = &mut t.via {
+                *deadline = (*deadline).min((need_by - reserve).max(now + MIN_PEER_TIME));
+            }
+        }
         self.loads.insert(
             load,
             Load {
@@ -220,6 +324,7 @@ impl Scheduler {
             },
         );
         self.advance(ctx, swarm, seg);
+        self.prefetch(ctx, swarm);
     }
 
     pub(crate) fn handle_abort(&mut self, ctx: &mut Ctx<'_>, load: LoadId) {
@@ -229,7 +334,7 @@ impl Scheduler {
         // A segment transfer goes on (its bytes land in the cache for later); a
         // pass-through fetch serves nobody else, so it stops.
         let passthrough = self.fetches.iter().find_map(|(f, why)| match why {
-            FetchFor::Passthrough(l) if *l == load => Some(*f),
+            FetchFor::Passthrough(l, _) if *l == load => Some(*f),
             _ => None,
         });
         if let Some(fetch) = passthrough {
@@ -244,7 +349,7 @@ impl Scheduler {
             return;
         }
         if let Some(data) = self.cache.get(&seg) {
-            self.deliver_all(ctx, seg, data, Source::Cache);
+            self.deliver_all(ctx, seg, data, Source::Cache, None);
             return;
         }
         // The most urgent load for this segment sets the pace.
@@ -259,14 +364,59 @@ impl Scheduler {
         let (need_by, wait_until) = (load.need_by, load.wait_until);
         let info = load.info.clone().expect("segment loads carry their info");
         let now = ctx.now;
-        if let Some(conn) = best_peer(swarm, &seg) {
-            let deadline = (need_by - CDN_MARGIN).max(now + MIN_PEER_TIME);
-            self.start_peer(swarm, info, conn, deadline, Bytes::new());
+        let size = self.expected_bytes(&info);
+        let deadline = need_by - self.reserve(size);
+        if let Some(conn) = self.choose_peer(swarm, seg, size, now, deadline) {
+            self.start_peer(swarm, info, conn, deadline, Bytes::new(), now, false);
         } else if now >= wait_until {
             self.start_cdn(ctx, info, Bytes::new());
         }
     }
 
+    /// The peer to ask for `seg` (of about `size` bytes) so that it arrives by
+    /// `deadline`: a peer not measured yet gets a trial when there is room for its
+    /// cautious estimate twice over; otherwise the fastest measured peer that makes it.
+    fn choose_peer(
+        &self,
+        swarm: &Swarm,
+        seg: SegmentId,
+        size: usize,
+        now: Instant,
+        deadline: Instant,
+    ) -> Option<ConnId> {
+        let trial = TRIAL_LATENCY + Duration::from_secs_f64(size as f64 / TRIAL_BYTES_PER_SEC);
+        let mut best: Option<(Duration, usize, ConnId)> = None;
+        let mut untried: Option<(usize, ConnId)> = None;
+        for (conn, session) in swarm.peers_with(seg) {
+            let open = session.downloads_open();
+            if open >= MAX_REQUESTS_PER_PEER {
+                continue;
+            }
+            match self
+                .peers
+                .get(&conn)
+                .and_then(|p| p.estimate.time_for(size))
+            {
+                Some(expected) => {
+                    // Queued requests share the peer's link.
+                    let expected = expected.mul_f64(1.0 + open as f64);
+                    if now + expected.mul_f64(1.5) <= deadline
+                        && best.is_none_or(|b| (expected, open, conn) < b)
+                    {
+                        best = Some((expected, open, conn));
+                    }
+                }
+                None => {
+                    if now + trial * 2 <= deadline && untried.is_none_or(|u| (open, conn) < u) {
+                        untried = Some((open, conn));
+                    }
+                }
+            }
+        }
+        untried.map(|(_, c)| c).or(best.map(|(_, _, c)| c))
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn start_peer(
         &mut self,
         swarm: &mut Swarm,
@@ -274,6 +424,8 @@ impl Scheduler {
         conn: ConnId,
         deadline: Instant,
         prefix: Bytes,
+        now: Instant,
+        prefetch: bool,
     ) {
         let req = self.next_req;
         self.next_req = self.next_req.wrapping_add(1);
@@ -281,6 +433,7 @@ impl Scheduler {
             return;
         };
         session.request(req, info.id, prefix.len() as u32);
+        self.peers.entry(conn).or_default();
         self.transfers.insert(
             info.id,
             Transfer {
@@ -288,9 +441,12 @@ impl Scheduler {
                 via: Via::Peer {
                     conn,
                     req,
-                    deadline,
+                    deadline: deadline.max(now + MIN_PEER_TIME),
                 },
                 prefix,
+                started: now,
+                first_byte: None,
+                prefetch,
             },
         );
     }
@@ -316,8 +472,47 @@ impl Scheduler {
                 info,
                 via: Via::Cdn { fetch },
                 prefix,
+                started: ctx.now,
+                first_byte: None,
+                prefetch: false,
             },
         );
+    }
+
+    /// Ahead of the player, asks peers for the next segments they hold, within a
+    /// look-ahead that grows with the buffer. Never the CDN.
+    fn prefetch(&mut self, ctx: &mut Ctx<'_>, swarm: &mut Swarm) {
+        let Some(anchor) = self.anchor else { return };
+        let ahead = self.playback.buffer_ahead();
+        if ahead < PREFETCH_MIN_BUFFER || swarm.ready_peers() == 0 {
+            return;
+        }
+        let lookahead = (1 + ((ahead - PREFETCH_MIN_BUFFER) / 8.0) as u64).min(MAX_LOOKAHEAD);
+        let mut in_flight = self.transfers.values().filter(|t| t.prefetch).count();
+        let now = ctx.now;
+        for sn in anchor.sn + 1..=anchor.sn + lookahead {
+            if in_flight >= MAX_PREFETCH {
+                break;
+            }
+            let seg = SegmentId {
+                variant: anchor.variant,
+                sn,
+            };
+            if self.cache.contains(&seg) || self.transfers.contains_key(&seg) {
+                continue;
+            }
+            let Some(info) = self.playlists.segment(seg).cloned() else {
+                break;
+            };
+            // Needed once the buffer and the segments before it have played.
+            let before = Duration::from_secs_f64(info.duration * (sn - anchor.sn - 1) as f64);
+            let size = self.expected_bytes(&info);
+            let deadline = now + Duration::from_secs_f64(ahead) + before - self.reserve(size);
+            if let Some(conn) = self.choose_peer(swarm, seg, size, now, deadline) {
+                self.start_peer(swarm, info, conn, deadline, Bytes::new(), now, true);
+                in_flight += 1;
+            }
+        }
     }
 
     fn new_fetch(&mut self, why: FetchFor) -> FetchId {
@@ -325,6 +520,13 @@ impl Scheduler {
         self.next_fetch += 1;
         self.fetches.insert(id, why);
         id
+    }
+
+    /// How long hls.js should see a load of `bytes` take: what the CDN path would have
+    /// taken, when measured, so cache hits and fast peers do not inflate its bandwidth
+    /// estimate and slow peers do not deflate it; else what it really took.
+    fn honest_timing(&self, bytes: usize, actual: Duration) -> Duration {
+        self.cdn.time_for(bytes).unwrap_or(actual)
     }
 
     pub(crate) fn handle_http(
@@ -345,14 +547,16 @@ impl Scheduler {
             }
         });
         match why {
-            FetchFor::Passthrough(load) => {
+            FetchFor::Passthrough(load, started) => {
                 let Some(l) = self.loads.remove(&load) else {
                     return;
                 };
                 match ok {
                     Ok(resp) => {
+                        let took = ctx.now.saturating_since(started);
+                        self.cdn.sample(resp.body.len(), Duration::ZERO, took);
                         ctx.stats.cdn_bytes += resp.body.len() as u64;
-                        deliver(ctx, load, &l.url, l.started, resp.body, Source::Cdn);
+                        deliver(ctx, load, &l.url, l.started, resp.body, Source::Cdn, took);
                     }
                     Err(reason) => ctx.out.push(Output::Fail { load, reason }),
                 }
@@ -364,20 +568,20 @@ impl Scheduler {
                     _ => return,
                 }
                 let t = self.transfers.remove(&seg).expect("checked");
+                let took = ctx.now.saturating_since(t.started);
                 match ok.and_then(|resp| assemble(&t, resp)) {
                     Ok((data, fetched)) => {
+                        self.cdn.sample(fetched, Duration::ZERO, took);
                         ctx.stats.cdn_bytes += fetched as u64;
-                        self.complete(ctx, swarm, seg, data, Source::Cdn);
+                        self.complete(ctx, swarm, &t.info, data, Source::Cdn, Some(took));
                     }
-                    Err(reason) if !t.prefix.is_empty() => {
-                        // The peer's part and the CDN's disagree: start over, whole, from the CDN.
-                        let _ = reason;
-                        self.start_cdn(ctx, t.info, Bytes::new());
-                    }
+                    // The peer's part and the CDN's disagree: start over, whole, from the CDN.
+                    Err(_) if !t.prefix.is_empty() => self.start_cdn(ctx, t.info, Bytes::new()),
                     Err(reason) => self.fail_all(ctx, seg, &reason),
                 }
             }
         }
+        self.prefetch(ctx, swarm);
     }
 
     /// A segment is complete: cache it, tell the peers, answer every load waiting for it.
@@ -385,19 +589,36 @@ impl Scheduler {
         &mut self,
         ctx: &mut Ctx<'_>,
         swarm: &mut Swarm,
-        seg: SegmentId,
+        info: &SegmentInfo,
         data: Bytes,
         source: Source,
+        took: Option<Duration>,
     ) {
-        let evicted = self.cache.insert(seg, data.clone());
+        let seg = info.id;
+        if info.range.is_none() && info.duration > 0.0 {
+            let rate = data.len() as f64 / info.duration;
+            let r = self.media_rate.entry(seg.variant).or_insert(rate);
+            *r += 0.3 * (rate - *r);
+        }
+        let playlists = &self.playlists;
+        let evicted = self
+            .cache
+            .insert_evicting(seg, data.clone(), |s| !playlists.is_listed(*s));
         swarm.broadcast_lost(&evicted);
         if self.cache.contains(&seg) {
             swarm.broadcast_have(&[seg]);
         }
-        self.deliver_all(ctx, seg, data, source);
+        self.deliver_all(ctx, seg, data, source, took);
     }
 
-    fn deliver_all(&mut self, ctx: &mut Ctx<'_>, seg: SegmentId, data: Bytes, source: Source) {
+    fn deliver_all(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        seg: SegmentId,
+        data: Bytes,
+        source: Source,
+        cdn_took: Option<Duration>,
+    ) {
         let waiting: Vec<LoadId> = self
             .loads
             .iter()
@@ -406,7 +627,11 @@ impl Scheduler {
             .collect();
         for id in waiting {
             let l = self.loads.remove(&id).expect("listed");
-            deliver(ctx, id, &l.url, l.started, data.clone(), source);
+            let timing = match (source, cdn_took) {
+                (Source::Cdn, Some(took)) => took,
+                _ => self.honest_timing(data.len(), ctx.now.saturating_since(l.started)),
+            };
+            deliver(ctx, id, &l.url, l.started, data.clone(), source, timing);
         }
     }
 
@@ -457,28 +682,54 @@ impl Scheduler {
                         None => session.refuse(req),
                     }
                 }
+                PeerEvent::Progress { req, .. } => {
+                    if let Some(seg) = self.transfer_of(conn, req) {
+                        let t = self.transfers.get_mut(&seg).expect("found");
+                        t.first_byte.get_or_insert(ctx.now);
+                    }
+                }
                 PeerEvent::Completed { req, data } => {
                     let Some(seg) = self.transfer_of(conn, req) else {
                         continue;
                     };
                     let t = self.transfers.remove(&seg).expect("found");
+                    let first = t.first_byte.unwrap_or(ctx.now);
+                    let record = self.peers.entry(conn).or_default();
+                    record.estimate.sample(
+                        data.len(),
+                        first.saturating_since(t.started),
+                        ctx.now.saturating_since(t.started),
+                    );
+                    record.failures = 0;
                     ctx.stats.peer_bytes += data.len() as u64;
                     let whole = concat(&t.prefix, &data);
-                    self.complete(ctx, swarm, seg, whole, Source::Peer);
+                    self.complete(ctx, swarm, &t.info, whole, Source::Peer, None);
                 }
                 PeerEvent::Absent { req } => {
                     if let Some(seg) = self.transfer_of(conn, req) {
                         let t = self.transfers.remove(&seg).expect("found");
+                        self.peer_failed(ctx, swarm, conn, "refused segments it announced");
                         self.retry_elsewhere(ctx, swarm, t);
                     }
                 }
-                PeerEvent::Progress { .. } | PeerEvent::Ready | PeerEvent::Violation(_) => {}
+                PeerEvent::Ready | PeerEvent::Violation(_) => {}
             }
+        }
+        self.prefetch(ctx, swarm);
+    }
+
+    /// Counts a failure against a peer; drops it after too many in a row.
+    fn peer_failed(&mut self, ctx: &mut Ctx<'_>, swarm: &mut Swarm, conn: ConnId, why: &str) {
+        let record = self.peers.entry(conn).or_default();
+        record.failures += 1;
+        if record.failures >= MAX_PEER_FAILURES {
+            swarm.close(ctx, conn, &format!("unreliable peer: {why}"), true);
         }
     }
 
     /// A peer connection closed: its transfers go elsewhere.
     pub(crate) fn handle_peer_gone(&mut self, ctx: &mut Ctx<'_>, swarm: &mut Swarm, conn: ConnId) {
+        self.peers.remove(&conn);
         let lost: Vec<SegmentId> = self
             .transfers
             .iter()
@@ -487,12 +738,15 @@ impl Scheduler {
             .collect();
         for seg in lost {
             let t = self.transfers.remove(&seg).expect("listed");
-            ctx.stats.peer_fallbacks += 1;
+            if !t.prefetch {
+                ctx.stats.peer_fallbacks += 1;
+            }
             self.retry_elsewhere(ctx, swarm, t);
         }
     }
 
-    /// After a peer failed: another peer if one has time, else the CDN for what is missing.
+    /// After a peer failed: another peer if one has time, else the CDN for what is
+    /// missing. A prefetch nobody waits for is simply dropped.
     fn retry_elsewhere(&mut self, ctx: &mut Ctx<'_>, swarm: &mut Swarm, t: Transfer) {
         let seg = t.info.id;
         let need_by = self
@@ -501,13 +755,15 @@ impl Scheduler {
             .filter(|l| l.seg == Some(seg))
             .map(|l| l.need_by)
             .min();
+        let Some(need_by) = need_by else {
+            return;
+        };
         let now = ctx.now;
-        match (need_by, best_peer(swarm, &seg)) {
-            (Some(need_by), Some(conn)) if need_by >= now + CDN_MARGIN + MIN_PEER_TIME => {
-                self.start_peer(swarm, t.info, conn, need_by - CDN_MARGIN, t.prefix)
-            }
-            (None, _) => {} // nobody is waiting; the player will ask again if it needs it
-            _ => self.start_cdn(ctx, t.info, t.prefix),
+        let size = self.expected_bytes(&t.info);
+        let deadline = need_by - self.reserve(size);
+        match self.choose_peer(swarm, seg, size, now, deadline) {
+            Some(conn) => self.start_peer(swarm, t.info, conn, deadline, t.prefix, now, false),
+            None => self.start_cdn(ctx, t.info, t.prefix),
         }
     }
 
@@ -535,6 +791,10 @@ impl Scheduler {
                     let got = session.cancel(req);
                     t.prefix = concat(&t.prefix, &got);
                 }
+                self.peer_failed(ctx, swarm, conn, "missed deadlines");
+            }
+            if t.prefetch {
+                continue;
             }
             ctx.stats.peer_fallbacks += 1;
             self.start_cdn(ctx, t.info, t.prefix);
@@ -565,15 +825,6 @@ impl Scheduler {
     }
 }
 
-/// The ready peer to ask for `seg`: fewest open requests, then most bytes delivered.
-fn best_peer(swarm: &Swarm, seg: &SegmentId) -> Option<ConnId> {
-    swarm
-        .peers_with(*seg)
-        .filter(|(_, s)| s.downloads_open() < MAX_REQUESTS_PER_PEER)
-        .min_by_key(|(id, s)| (s.downloads_open(), u64::MAX - s.bytes_in, *id))
-        .map(|(id, _)| id)
-}
-
 fn deliver(
     ctx: &mut Ctx<'_>,
     load: LoadId,
@@ -581,6 +832,7 @@ fn deliver(
     started: Instant,
     data: Bytes,
     source: Source,
+    timing: Duration,
 ) {
     ctx.stats.segments_delivered += 1;
     ctx.out.event(Event::SegmentLoaded {
@@ -589,7 +841,12 @@ fn deliver(
         bytes: data.len() as u64,
         ms: ctx.now.saturating_since(started).as_secs_f64() * 1000.0,
     });
-    ctx.out.push(Output::Deliver { load, data, source });
+    ctx.out.push(Output::Deliver {
+        load,
+        data,
+        source,
+        timing,
+    });
 }
 
 fn concat(a: &Bytes, b: &Bytes) -> Bytes {

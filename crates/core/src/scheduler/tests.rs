@@ -11,6 +11,9 @@ fn transfer(range: Option<(u64, u64)>, prefix: &'static [u8]) -> Transfer {
         },
         via: Via::Cdn { fetch: FetchId(1) },
         prefix: Bytes::from_static(prefix),
+        started: Instant::ZERO,
+        first_byte: None,
+        prefetch: false,
     }
 }
 

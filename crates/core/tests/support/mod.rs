@@ -23,6 +23,8 @@ pub struct Delivered {
     pub data: Result<Bytes, String>,
     pub source: Option<Source>,
     pub at: Instant,
+    /// The time the player's bandwidth estimator is told the load took.
+    pub timing: Option<Duration>,
 }
 
 pub struct Node {
@@ -192,17 +194,24 @@ impl Net {
         let now = self.now;
         let lat = self.latency;
         match out {
-            Output::Deliver { load, data, source } => self.nodes[node].delivered.push(Delivered {
+            Output::Deliver {
+                load,
+                data,
+                source,
+                timing,
+            } => self.nodes[node].delivered.push(Delivered {
                 load,
                 data: Ok(data),
                 source: Some(source),
                 at: now,
+                timing: Some(timing),
             }),
             Output::Fail { load, reason } => self.nodes[node].delivered.push(Delivered {
                 load,
                 data: Err(reason),
                 source: None,
                 at: now,
+                timing: None,
             }),
             Output::Fetch {
                 fetch,

@@ -1,0 +1,105 @@
+//! Throughput and latency estimates of a source (one peer, or the CDN), from the
+//! transfers it completed. Pure arithmetic on measured samples; no clock.
+
+use core::time::Duration;
+
+/// Weight of a new sample in the moving averages.
+const ALPHA: f64 = 0.3;
+
+/// A source's measured delivery speed.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Estimate {
+    /// Bytes per second, exponentially weighted.
+    bytes_per_sec: f64,
+    /// Time to first byte, seconds, exponentially weighted.
+    latency: f64,
+    /// Transfers measured.
+    samples: u32,
+}
+
+impl Estimate {
+    /// Whether any transfer has been measured.
+    pub fn is_known(&self) -> bool {
+        self.samples > 0
+    }
+
+    /// Transfers measured so far.
+    pub fn samples(&self) -> u32 {
+        self.samples
+    }
+
+    /// Measured throughput in bytes per second (0 when unknown).
+    pub fn bytes_per_sec(&self) -> f64 {
+        self.bytes_per_sec
+    }
+
+    /// Records a transfer of `bytes` that took `latency` to its first byte and
+    /// `total` in all. Samples too small to measure anything are ignored.
+    pub fn sample(&mut self, bytes: usize, latency: Duration, total: Duration) {
+        let total_s = total.as_secs_f64();
+        let latency_s = latency.as_secs_f64().min(total_s);
+        if bytes == 0 || total_s <= 0.0 {
+            return;
+        }
+        // Throughput over the time bytes were actually flowing; a floor keeps one
+        // instant transfer from claiming infinite speed.
+        let flowing = (total_s - latency_s).max(0.002);
+        let rate = bytes as f64 / flowing;
+        if self.samples == 0 {
+            self.bytes_per_sec = rate;
+            self.latency = latency_s;
+        } else {
+            self.bytes_per_sec += ALPHA * (rate - self.bytes_per_sec);
+            self.latency += ALPHA * (latency_s - self.latency);
+        }
+        self.samples = self.samples.saturating_add(1);
+    }
+
+    /// Expected time to deliver `bytes`, when measured.
+    pub fn time_for(&self, bytes: usize) -> Option<Duration> {
+        if !self.is_known() || self.bytes_per_sec <= 0.0 {
+            return None;
+        }
+        let secs = self.latency + bytes as f64 / self.bytes_per_sec;
+        Some(Duration::from_secs_f64(secs.clamp(0.0, 3600.0)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn learns_a_steady_rate() {
+        let mut e = Estimate::default();
+        assert_eq!(e.time_for(1000), None);
+        for _ in 0..20 {
+            e.sample(
+                100_000,
+                Duration::from_millis(50),
+                Duration::from_millis(150),
+            );
+        }
+        let t = e.time_for(200_000).unwrap().as_secs_f64();
+        assert!((t - 0.25).abs() < 0.01, "expected 50 ms + 200 ms, got {t}");
+    }
+
+    proptest! {
+        #[test]
+        fn predictions_are_finite_and_grow_with_size(
+            samples in prop::collection::vec((1usize..10_000_000, 0u64..5_000, 1u64..60_000), 1..30),
+            a in 0usize..50_000_000, b in 0usize..50_000_000,
+        ) {
+            let mut e = Estimate::default();
+            for (bytes, lat, tot) in samples {
+                e.sample(bytes, Duration::from_millis(lat), Duration::from_millis(tot));
+            }
+            let (small, large) = (a.min(b), a.max(b));
+            let ts = e.time_for(small).unwrap();
+            let tl = e.time_for(large).unwrap();
+            prop_assert!(ts <= tl);
+            prop_assert!(tl <= Duration::from_secs(3600));
+        }
+    }
+}
