@@ -12,6 +12,8 @@
 //!
 //! A peer transfer that misses its deadline is cancelled and only the missing bytes are
 //! fetched from the CDN (HTTP Range). A peer that goes away mid-transfer costs a CDN fetch.
+//! With an empty buffer after the first segment, a peer holding the segment gets a short
+//! [`SPRINT`] before the CDN takes over the missing bytes.
 //! Peers that miss deadlines or refuse what they announced three times in a row are
 //! dropped. Ahead of the player, segments peers hold are prefetched from them within a
 //! look-ahead that grows with the buffer; the CDN is never used to prefetch, except by
@@ -45,12 +47,17 @@ pub const CDN_MARGIN: Duration = Duration::from_millis(1000);
 const SAFETY: Duration = Duration::from_millis(500);
 /// CDN time assumed before any CDN transfer was measured.
 const DEFAULT_CDN_TIME: Duration = Duration::from_millis(1000);
-/// Throughput assumed for a peer not measured yet (2 Mb/s): a cautious trial.
-const TRIAL_BYTES_PER_SEC: f64 = 250_000.0;
+/// Throughput assumed for a peer not measured yet (8 Mb/s). A trial that turns out
+/// slower costs no stall: its deadline still leaves the reserve for the CDN.
+const TRIAL_BYTES_PER_SEC: f64 = 1_000_000.0;
 /// Latency assumed for a peer not measured yet.
-const TRIAL_LATENCY: Duration = Duration::from_millis(200);
+const TRIAL_LATENCY: Duration = Duration::from_millis(150);
 /// Shortest time a peer is given for a transfer.
 pub const MIN_PEER_TIME: Duration = Duration::from_millis(700);
+/// With an empty buffer after the first segment (a start-up that asks for segments
+/// before the previous one is appended), a peer holding the segment gets this long
+/// before the CDN takes over the missing bytes: the most it can add to the start.
+pub const SPRINT: Duration = Duration::from_millis(400);
 /// Requests open to one peer at once.
 const MAX_REQUESTS_PER_PEER: usize = 4;
 /// Prefetches in flight at once.
@@ -124,6 +131,8 @@ pub(crate) struct Scheduler {
     next_req: u32,
     /// The segment the player asked for last: where prefetch looks ahead from.
     anchor: Option<SegmentId>,
+    /// Segments delivered to the player so far.
+    delivered: u64,
 }
 
 impl Scheduler {
@@ -141,6 +150,7 @@ impl Scheduler {
             next_fetch: 1,
             next_req: 1,
             anchor: None,
+            delivered: 0,
         }
     }
 
@@ -290,6 +300,7 @@ impl Scheduler {
         if let Some(data) = self.cache.get(&seg) {
             ctx.stats.cache_hits += 1;
             let timing = self.honest_timing(data.len(), Duration::ZERO);
+            self.delivered += 1;
             deliver(ctx, load, &url, now, data, Source::Cache, timing);
             self.prefetch(ctx, swarm);
             return;
@@ -368,14 +379,37 @@ impl Scheduler {
         let deadline = need_by - self.reserve(size);
         if let Some(conn) = self.choose_peer(swarm, seg, size, now, deadline) {
             self.start_peer(swarm, info, conn, deadline, Bytes::new(), now, false);
+        } else if let Some(conn) = self.sprint_peer(swarm, seg, need_by, now) {
+            self.start_peer(swarm, info, conn, now + SPRINT, Bytes::new(), now, false);
         } else if now >= wait_until {
             self.start_cdn(ctx, info, Bytes::new());
         }
     }
 
+    /// A peer to try briefly when the buffer is empty but the player has started: the
+    /// least busy peer holding `seg`. Never for the very first segment (time to first
+    /// frame comes first) and never while any buffer is left to protect.
+    fn sprint_peer(
+        &self,
+        swarm: &Swarm,
+        seg: SegmentId,
+        need_by: Instant,
+        now: Instant,
+    ) -> Option<ConnId> {
+        if self.delivered == 0 || need_by > now {
+            return None;
+        }
+        swarm
+            .peers_with(seg)
+            .filter(|(_, s)| s.downloads_open() < MAX_REQUESTS_PER_PEER)
+            .min_by_key(|(c, s)| (s.downloads_open(), *c))
+            .map(|(c, _)| c)
+    }
+
     /// The peer to ask for `seg` (of about `size` bytes) so that it arrives by
     /// `deadline`: a peer not measured yet gets a trial when there is room for its
-    /// cautious estimate twice over; otherwise the fastest measured peer that makes it.
+    /// assumed speed with half again to spare; otherwise the fastest measured peer that
+    /// makes it with the same spare.
     fn choose_peer(
         &self,
         swarm: &Swarm,
@@ -407,7 +441,9 @@ impl Scheduler {
                     }
                 }
                 None => {
-                    if now + trial * 2 <= deadline && untried.is_none_or(|u| (open, conn) < u) {
+                    if now + trial.mul_f64(1.5) <= deadline
+                        && untried.is_none_or(|u| (open, conn) < u)
+                    {
                         untried = Some((open, conn));
                     }
                 }
@@ -441,7 +477,7 @@ impl Scheduler {
                 via: Via::Peer {
                     conn,
                     req,
-                    deadline: deadline.max(now + MIN_PEER_TIME),
+                    deadline,
                 },
                 prefix,
                 started: now,
@@ -553,6 +589,7 @@ impl Scheduler {
                 };
                 match ok {
                     Ok(resp) => {
+                        self.delivered += 1;
                         let took = ctx.now.saturating_since(started);
                         self.cdn.sample(resp.body.len(), Duration::ZERO, took);
                         ctx.stats.cdn_bytes += resp.body.len() as u64;
@@ -627,6 +664,7 @@ impl Scheduler {
             .collect();
         for id in waiting {
             let l = self.loads.remove(&id).expect("listed");
+            self.delivered += 1;
             let timing = match (source, cdn_took) {
                 (Source::Cdn, Some(took)) => took,
                 _ => self.honest_timing(data.len(), ctx.now.saturating_since(l.started)),
