@@ -10,7 +10,7 @@
 #
 #   apt:   chromium chromium-driver ffmpeg nginx (+ iproute2 for tests/support/netns-run)
 #   rust:  target wasm32-unknown-unknown, rustfmt, clippy; wasm-bindgen-cli at the
-#          version of the wasm-bindgen crate in Cargo.lock; wasm-pack 0.15.1
+#          version of the wasm-bindgen crate in Cargo.lock; wasm-pack 0.15.1; cargo-fuzz 0.13.2
 #   npm:   `npm ci` when node_modules is missing or older than package-lock.json
 #
 # wasm-opt: we use node_modules/.bin/wasm-opt (npm binaryen). Debian's binaryen
@@ -102,6 +102,14 @@ if [[ -f Cargo.toml ]]; then
   if [[ $(wasm-pack --version 2>/dev/null | awk '{print $2}') != "$wasm_pack_version" ]]; then
     log "installing wasm-pack $wasm_pack_version"
     cargo install --quiet --force wasm-pack --version "$wasm_pack_version"
+  fi
+
+  # cargo-fuzz, for `make fuzz` / `make test-fuzz` (run on stable with --sanitizer none;
+  # see crates/fuzz/run.sh). Never --locked.
+  cargo_fuzz_version=0.13.2
+  if [[ $(cargo fuzz --version 2>/dev/null | awk '{print $2}') != "$cargo_fuzz_version" ]]; then
+    log "installing cargo-fuzz $cargo_fuzz_version"
+    cargo install --quiet --force cargo-fuzz --version "$cargo_fuzz_version"
   fi
 fi
 
