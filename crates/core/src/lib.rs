@@ -29,6 +29,7 @@
 
 mod agent;
 pub mod cache;
+pub mod integrity;
 pub mod peer;
 pub mod playlist;
 pub mod rng;
