@@ -9,7 +9,7 @@ export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH):/usr/sbin
 # Keep cargo's output readable and its network use predictable.
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all tools build wasm js media demo test test-rust lint test-wasm test-e2e size clean
+.PHONY: all tools build wasm js media demo test test-rust lint test-wasm test-e2e size clean fuzz test-fuzz hashes
 
 all: build
 
@@ -31,7 +31,7 @@ demo: build media
 
 ## Tests: formatting and lints, Rust unit/property/swarm tests, browser glue tests,
 ## then the end-to-end live test with real Chromium viewers.
-test: build media lint test-rust test-wasm test-e2e
+test: build media lint test-rust test-fuzz test-wasm test-e2e
 	@echo "make test: all suites passed"
 
 lint: tools
@@ -47,6 +47,24 @@ test-wasm: tools media
 
 test-e2e: build media
 	tests/e2e/run.sh
+
+## Fuzzing (crates/fuzz, libFuzzer through cargo-fuzz on stable; see crates/fuzz/run.sh).
+## `make fuzz` runs every target FUZZ_SECONDS (FUZZ_TARGETS="agent ..." to pick);
+## `make test-fuzz` is the short run inside `make test`.
+FUZZ_SECONDS ?= 60
+FUZZ_TEST_SECONDS ?= 12
+FUZZ_TARGETS ?=
+fuzz: tools
+	crates/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+test-fuzz: tools
+	crates/fuzz/run.sh $(FUZZ_TEST_SECONDS)
+
+## Integrity sidecars (docs/SECURITY.md): <playlist>.hashes beside each VOD media playlist.
+hashes: media
+	@for p in target/media/vod/v*/index.m3u8; do \
+	  cargo run --quiet --release -p hlsmesh-hashlist -- "$$p" > "$$p.hashes" && echo "wrote $$p.hashes"; \
+	done
 
 clean:
 	cargo clean
