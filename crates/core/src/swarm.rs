@@ -145,6 +145,17 @@ impl Swarm {
             .count()
     }
 
+    /// Whether other viewers are about to be neighbours: a connection is being set up
+    /// (an offer accepted, an answer applied, a channel before its hello), or the tracker
+    /// reports others in the swarm while none is connected yet.
+    pub(crate) fn expecting_peers(&self) -> bool {
+        let setting_up = self.conns.values().any(|c| {
+            matches!(c.stage, Stage::Answering | Stage::Connecting)
+                || matches!(&c.stage, Stage::Open(s) if !s.is_ready())
+        });
+        setting_up || (self.ready_peers() == 0 && self.swarm_size > 1)
+    }
+
     /// Every ready peer.
     pub(crate) fn ready_sessions(&self) -> impl Iterator<Item = (ConnId, &PeerSession)> {
         self.conns

@@ -320,7 +320,8 @@ fn with_an_empty_buffer_after_start_a_peer_gets_a_short_sprint_then_the_cdn_fini
     net.load(0, &url(2), playback(0.0));
     net.load(0, &url(3), playback(0.0));
     net.load(1, &url(1), playback(0.0));
-    net.run_for(Duration::from_secs(1));
+    // Past the second in which a just-delivered segment still counts as buffer.
+    net.run_for(Duration::from_millis(1500));
     let cdn_before = net.cdn_bytes();
     // Empty buffer, peer holds it: the peer delivers, the CDN is not touched.
     net.load(1, &url(2), playback(0.0));
@@ -341,4 +342,28 @@ fn with_an_empty_buffer_after_start_a_peer_gets_a_short_sprint_then_the_cdn_fini
         "sprint overran: {:?}",
         got[2].2.saturating_since(start)
     );
+}
+
+#[test]
+fn a_joining_viewer_waits_within_its_buffer_for_neighbours_instead_of_the_cdn() {
+    let mut net = meshed(3, 10, None);
+    for sn in 0..4 {
+        net.load(0, &url(sn), playback(0.0));
+    }
+    net.run_for(Duration::from_secs(1));
+    // A fourth viewer joins: its first segment comes from the CDN at once (time to
+    // first frame); the next, asked for while the first is still being appended, waits
+    // for the neighbours it is connecting to.
+    let joiner = net.add_node(10_004);
+    net.playlist(joiner, PLAYLIST, &media_playlist(0, 40, false));
+    net.run_for(Duration::from_millis(60));
+    net.load(joiner, &url(0), playback(0.0));
+    net.run_for(Duration::from_millis(60));
+    net.load(joiner, &url(1), playback(0.0));
+    net.run_for(Duration::from_secs(3));
+    let got = delivered_ok(&net, joiner);
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].1, Source::Cdn);
+    assert_eq!(got[1].1, Source::Peer, "the joiner took segment 1 from the CDN");
+    assert_eq!(got[1].0, segment_bytes(1, SEG_LEN));
 }

@@ -133,6 +133,8 @@ pub(crate) struct Scheduler {
     anchor: Option<SegmentId>,
     /// Segments delivered to the player so far.
     delivered: u64,
+    /// When the last segment went to the player, and its duration.
+    last_delivery: Option<(Instant, f64)>,
 }
 
 impl Scheduler {
@@ -151,6 +153,7 @@ impl Scheduler {
             next_req: 1,
             anchor: None,
             delivered: 0,
+            last_delivery: None,
         }
     }
 
@@ -301,18 +304,35 @@ impl Scheduler {
             ctx.stats.cache_hits += 1;
             let timing = self.honest_timing(data.len(), Duration::ZERO);
             self.delivered += 1;
+            self.last_delivery = Some((now, info.duration));
             deliver(ctx, load, &url, now, data, Source::Cache, timing);
             self.prefetch(ctx, swarm);
             return;
         }
-        let ahead = Duration::from_secs_f64(playback.buffer_ahead().min(3600.0));
-        let need_by = now + ahead;
+        // hls.js asks for the next segment while it is still appending the one just
+        // delivered: count that one as buffer already.
+        let mut ahead = playback.buffer_ahead().min(3600.0);
+        if let Some((at, duration)) = self.last_delivery {
+            let since = now.saturating_since(at).as_secs_f64();
+            if since < 1.0 {
+                ahead = ahead.max(duration - since);
+            }
+        }
+        let need_by = now + Duration::from_secs_f64(ahead);
         let reserve = self.reserve(self.expected_bytes(&info));
-        let rank = election::rank(
+        let mut rank = election::rank(
             &swarm.peer_id(),
             swarm.peer_ids_on_variant(seg.variant),
             seg,
         );
+        // Not alone, only not connected yet (a viewer that just joined): wait, within the
+        // buffer, for the neighbours rather than electing ourselves.
+        if rank == 0
+            && swarm.peer_ids_on_variant(seg.variant).next().is_none()
+            && swarm.expecting_peers()
+        {
+            rank = 1;
+        }
         let first = Duration::from_secs_f64(info.duration.clamp(0.0, 60.0));
         let wait_until = election::patience(now, rank, need_by, reserve, first);
         // A transfer already under way (a prefetch, the live-edge fetch) now has a player
@@ -665,6 +685,9 @@ impl Scheduler {
         for id in waiting {
             let l = self.loads.remove(&id).expect("listed");
             self.delivered += 1;
+            if let Some(info) = &l.info {
+                self.last_delivery = Some((ctx.now, info.duration));
+            }
             let timing = match (source, cdn_took) {
                 (Source::Cdn, Some(took)) => took,
                 _ => self.honest_timing(data.len(), ctx.now.saturating_since(l.started)),

@@ -1,0 +1,107 @@
+// One end-to-end scenario: origin, tracker, a stream (live or VOD), N real Chromium
+// viewers joining in turn; then the measurements and the assertions every scenario
+// shares. live.test.mjs and vod.test.mjs are thin wrappers around it.
+//
+// Knobs (env): P2P (1; 0 = plain hls.js, share printed not asserted), VIEWERS (4),
+// STAGGER_S (3), WATCH_S (60), MAX_CDN_SHARE (0.35).
+//
+// Asserts: no fatal hls.js error; every viewer plays; no stall after start-up; every
+// fragment every player received is byte-identical to the origin's file; with P2P, the
+// origin served (its own access log) at most MAX_CDN_SHARE of the segment bytes the
+// players loaded.
+import assert from "node:assert/strict";
+import { symlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { ProcessGroup } from "./procs.mjs";
+import { cpuSampler, ensureMedia, inLoopbackNetns, runDir, startLive, startOrigin, startTracker } from "./stack.mjs";
+import { runViewers } from "./viewers.mjs";
+import { fmtMB, originBytes, playerBytes, summaryTable, verifyFragments } from "./report.mjs";
+
+const env = process.env;
+export const P2P = env.P2P !== "0";
+export const VIEWERS = Number(env.VIEWERS ?? 4);
+export const STAGGER_S = Number(env.STAGGER_S ?? 3);
+export const WATCH_S = Number(env.WATCH_S ?? 60);
+export const MAX_CDN_SHARE = Number(env.MAX_CDN_SHARE ?? 0.35);
+export const TIMEOUT_MS = (60 + VIEWERS * (STAGGER_S + 10) + WATCH_S + 60) * 1000;
+
+/** Runs the scenario `kind` ("live" or "vod") and asserts what every scenario promises. */
+export async function runScenario(kind) {
+  if (!(await inLoopbackNetns()) && env.E2E_ALLOW_HOST_NET !== "1") {
+    assert.fail("not in a loopback-only network namespace: run tests/e2e/run.sh (or set E2E_ALLOW_HOST_NET=1)");
+  }
+  const t0 = Date.now();
+  const cpu = await cpuSampler();
+  const mediaRoot = await ensureMedia();
+  const dir = await runDir(P2P ? kind : `${kind}-p2p0`);
+  const mediaDir = join(dir, "media");
+  const accessLog = join(dir, "origin-access.log");
+  const group = new ProcessGroup(dir);
+  let reports;
+  try {
+    const origin = await startOrigin(group, { mediaDir, accessLog });
+    const tracker = P2P ? await startTracker(group) : null;
+    let ready = "";
+    if (kind === "live") {
+      const live = await startLive(group, { mediaDir });
+      ready = `; live ready after ${(live.waitedMs / 1000).toFixed(1)} s`;
+    } else {
+      await symlink(join(mediaRoot, "vod"), join(mediaDir, "vod"));
+    }
+    console.log(`# run dir ${dir}\n# media ${mediaRoot}; origin ${origin.base}; tracker ${tracker?.url ?? "-"}${ready}`);
+    reports = await runViewers({
+      originBase: origin.base,
+      src: `${origin.base}/media/${kind}/master.m3u8`,
+      tracker: tracker?.url,
+      p2p: P2P,
+      count: VIEWERS,
+      staggerMs: STAGGER_S * 1000,
+      watchMs: WATCH_S * 1000,
+      logDir: dir,
+      onJoin: (v) => console.log(`# ${v.id} joined at +${((Date.now() - t0) / 1000).toFixed(1)} s`),
+    });
+  } finally {
+    await group.stopAll();
+  }
+
+  // --- measure ---
+  const origin = await originBytes(accessLog, { prefix: `/media/${kind}/` });
+  const players = playerBytes(reports);
+  const share = players.total > 0 ? origin.segmentBytes / players.total : NaN;
+  const { problems, checked } = await verifyFragments(reports, { mediaDir });
+  const cpuBusy = await cpu();
+  const wallS = (Date.now() - t0) / 1000;
+  const ttff = reports.map((r) => r.ttffMs).filter((t) => t !== null).sort((a, b) => a - b);
+  const stalls = reports.reduce((n, r) => n + (r.stalls?.count ?? 0), 0);
+
+  console.log(
+    [
+      "",
+      summaryTable(reports, { origin, players }),
+      "",
+      `${kind}: CDN share: origin served ${fmtMB(origin.segmentBytes)} MB of .ts (${origin.segmentRequests} requests) / players loaded ${fmtMB(players.total)} MB = ${(share * 100).toFixed(1)}%` +
+        (P2P ? ` (limit ${(MAX_CDN_SHARE * 100).toFixed(0)}%)` : " (p2p=0 baseline, not asserted)"),
+      `${kind}: stalls after start-up: ${stalls}; time to first frame median ${ttff[Math.floor(ttff.length / 2)] ?? "-"} ms, worst ${ttff.at(-1) ?? "-"} ms`,
+      `fragments checked against origin files: ${checked}, mismatches: ${problems.length}`,
+      `wall ${wallS.toFixed(1)} s; host CPU busy ${(cpuBusy * 100).toFixed(0)}% of all cores (avg over the run)`,
+      `logs and report.json: ${dir}`,
+      "",
+    ].join("\n"),
+  );
+  await writeFile(join(dir, "report.json"), JSON.stringify({ kind, p2p: P2P, share, origin, players, problems, wallS, cpuBusy, reports }, null, 2));
+
+  // --- assert ---
+  for (const r of reports) {
+    const fatal = (r.errors ?? []).filter((e) => e.fatal);
+    assert.equal(fatal.length, 0, `${r.id}: fatal errors: ${JSON.stringify(fatal)}`);
+    if (P2P) assert.equal(r.mesh?.error ?? null, null, `${r.id}: hlsmesh failed: ${r.mesh?.error}`);
+    assert.notEqual(r.ttffMs, null, `${r.id}: never started playing`);
+    assert.ok((r.fragments ?? []).length > 0, `${r.id}: loaded no fragments`);
+    assert.equal(r.stalls?.count ?? 0, 0, `${r.id}: stalled after start-up: ${JSON.stringify(r.stalls?.events)}`);
+  }
+  assert.deepEqual(problems.slice(0, 20), [], `${problems.length} fragments differ from the origin's files`);
+  if (P2P) {
+    assert.ok(share <= MAX_CDN_SHARE, `CDN share ${(share * 100).toFixed(1)}% > ${(MAX_CDN_SHARE * 100).toFixed(0)}%`);
+  }
+  return { share, stalls, ttff, reports };
+}
