@@ -26,12 +26,10 @@
 //! - A live stream rewrites its sidecar with its playlist; an entry for a segment the
 //!   playlist no longer lists is harmless.
 //!
-//! Limits: at most [`MAX_SIDECAR_BYTES`] of text, [`MAX_ENTRIES`] entries and
-//! [`MAX_LINE`] bytes a line; each media sequence number once.
+//! Entries are in increasing media sequence order (each number once). Limits: at most
+//! [`MAX_SIDECAR_BYTES`] of text, [`MAX_ENTRIES`] entries and [`MAX_LINE`] bytes a line.
 //!
 //! `crates/hashlist` writes this file from a media playlist and its segments.
-
-use std::collections::HashMap;
 
 use crate::url::{resolve, without_query};
 
@@ -72,14 +70,6 @@ pub enum IntegrityError {
         line: usize,
         /// What is wrong with it.
         reason: &'static str,
-    },
-    /// The same media sequence number twice.
-    #[error("hash list line {line}: media sequence {sn} listed twice")]
-    Duplicate {
-        /// 1-based line number of the second entry.
-        line: usize,
-        /// The sequence number.
-        sn: u64,
     },
 }
 
@@ -122,8 +112,9 @@ pub enum Verdict {
 /// A parsed sidecar.
 #[derive(Debug, Clone, Default)]
 pub struct HashList {
+    /// Sorted by media sequence number (looked up by binary search: no hash map code in
+    /// the wasm for this).
     entries: Vec<Expected>,
-    by_sn: HashMap<u64, usize>,
 }
 
 impl HashList {
@@ -132,8 +123,8 @@ impl HashList {
         if text.len() > MAX_SIDECAR_BYTES {
             return Err(IntegrityError::TooLarge(text.len()));
         }
-        let mut lines = text.lines();
-        let header = lines.next().unwrap_or("").trim_end();
+        let mut text_lines = text.lines();
+        let header = text_lines.next().unwrap_or("").trim_end();
         let header = header.strip_prefix('\u{feff}').unwrap_or(header);
         match header.strip_prefix("#HLSMESH-HASHES:") {
             Some("1") => {}
@@ -145,7 +136,7 @@ impl HashList {
             None => return Err(IntegrityError::MissingHeader),
         }
         let mut list = HashList::default();
-        for (i, line) in lines.enumerate() {
+        for (i, line) in text_lines.enumerate() {
             let line_no = i + 2;
             let bad = |reason| IntegrityError::BadLine {
                 line: line_no,
@@ -178,8 +169,10 @@ impl HashList {
             if list.entries.len() == MAX_ENTRIES {
                 return Err(IntegrityError::TooManyEntries);
             }
-            if list.by_sn.insert(sn, list.entries.len()).is_some() {
-                return Err(IntegrityError::Duplicate { line: line_no, sn });
+            // Entries come in increasing order, so lookups are a binary search (neither a
+            // hash map nor a sort in the wasm for this).
+            if list.entries.last().is_some_and(|last| last.sn >= sn) {
+                return Err(bad("media sequence not above the previous entry's"));
             }
             list.entries.push(Expected {
                 sn,
@@ -191,7 +184,7 @@ impl HashList {
         Ok(list)
     }
 
-    /// Entries, in file order.
+    /// Entries, by media sequence number.
     pub fn entries(&self) -> &[Expected] {
         &self.entries
     }
@@ -209,7 +202,11 @@ impl HashList {
     /// What the list says about a segment, if anything.
     pub fn expected(&self, key: Key<'_>) -> Option<&Expected> {
         match key {
-            Key::Sn(sn) => self.by_sn.get(&sn).map(|&i| &self.entries[i]),
+            Key::Sn(sn) => self
+                .entries
+                .binary_search_by_key(&sn, |e| e.sn)
+                .ok()
+                .map(|i| &self.entries[i]),
             Key::Url(url) => {
                 let path = path_of(without_query(url));
                 let mut found = None;
@@ -512,8 +509,8 @@ mod tests {
         fn every_written_entry_reads_back_and_verifies(
             segs in prop::collection::vec((any::<u64>(), prop::collection::vec(any::<u8>(), 0..300)), 0..20)
         ) {
-            let mut seen = std::collections::HashSet::new();
-            let segs: Vec<_> = segs.into_iter().filter(|(sn, _)| seen.insert(*sn)).collect();
+            // Entries go in increasing order, each number once.
+            let segs: std::collections::BTreeMap<u64, Vec<u8>> = segs.into_iter().collect();
             let mut text = format!("{HEADER}\n");
             for (sn, data) in &segs {
                 text += &format_entry(*sn, data, Some(&format!("seg{sn}.ts?token=1")));
@@ -611,10 +608,12 @@ mod tests {
                 reason: "unexpected field after the URI"
             }
         );
-        assert_eq!(
-            bad(&format!("1 3 {D}\n1 3 {D}")),
-            Duplicate { line: 3, sn: 1 }
-        );
+        let order = BadLine {
+            line: 3,
+            reason: "media sequence not above the previous entry's",
+        };
+        assert_eq!(bad(&format!("1 3 {D}\n1 3 {D}")), order);
+        assert_eq!(bad(&format!("2 3 {D}\n1 3 {D}")), order);
         assert_eq!(
             bad(&"#".repeat(MAX_LINE + 1)),
             BadLine {
@@ -636,6 +635,20 @@ mod tests {
             HashList::parse(&format!("{HEADER}\n{many}")).unwrap_err(),
             TooManyEntries
         );
+    }
+
+    #[test]
+    fn many_entries_are_found_by_binary_search() {
+        let many: String = (0..MAX_ENTRIES as u64)
+            .map(|i| format!("{} 3 {D}\n", i * 3))
+            .collect();
+        let list = HashList::parse(&format!("{HEADER}\n{many}")).unwrap();
+        assert_eq!(list.len(), MAX_ENTRIES);
+        assert!(list.entries().windows(2).all(|w| w[0].sn < w[1].sn));
+        for sn in [0, 3, 777 * 3, (MAX_ENTRIES as u64 - 1) * 3] {
+            assert_eq!(list.verify(Key::Sn(sn), b"abc"), Verdict::Ok);
+            assert_eq!(list.verify(Key::Sn(sn + 1), b"abc"), Verdict::Unknown);
+        }
     }
 
     #[test]
