@@ -29,6 +29,8 @@ const OFFER_TIMEOUT: Duration = Duration::from_secs(50);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// From an open channel to a valid hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a new viewer, not yet answered by any tracker, assumes neighbours are coming.
+pub const JOIN_GRACE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
@@ -90,6 +92,10 @@ pub(crate) struct Swarm {
     pending: Vec<PendingAnnounce>,
     swarm_size: u32,
     gone: Vec<ConnId>,
+    /// When the trackers were started (the swarm got its name).
+    started_at: Option<Instant>,
+    /// Whether any tracker has answered an announce.
+    heard_from_tracker: bool,
 }
 
 impl Swarm {
@@ -105,6 +111,8 @@ impl Swarm {
             pending: Vec::new(),
             swarm_size: 0,
             gone: Vec::new(),
+            started_at: None,
+            heard_from_tracker: false,
         }
     }
 
@@ -122,6 +130,7 @@ impl Swarm {
             return;
         }
         self.info_hash = Some(swarm_hash(name));
+        self.started_at = (!self.tracker_urls.is_empty()).then_some(now);
         self.trackers = self
             .tracker_urls
             .iter()
@@ -148,12 +157,17 @@ impl Swarm {
     /// Whether other viewers are about to be neighbours: a connection is being set up
     /// (an offer accepted, an answer applied, a channel before its hello), or the tracker
     /// reports others in the swarm while none is connected yet.
-    pub(crate) fn expecting_peers(&self) -> bool {
+    ///
+    /// In the first [`JOIN_GRACE`] after the trackers start, before any answered, that is
+    /// not known yet, and peers are expected.
+    pub(crate) fn expecting_peers(&self, now: Instant) -> bool {
         let setting_up = self.conns.values().any(|c| {
             matches!(c.stage, Stage::Answering | Stage::Connecting)
                 || matches!(&c.stage, Stage::Open(s) if !s.is_ready())
         });
-        setting_up || (self.ready_peers() == 0 && self.swarm_size > 1)
+        let joining =
+            !self.heard_from_tracker && self.started_at.is_some_and(|t| now < t + JOIN_GRACE);
+        setting_up || joining || (self.ready_peers() == 0 && self.swarm_size > 1)
     }
 
     /// Every ready peer.
@@ -284,6 +298,7 @@ impl Swarm {
                     if let Some(i) = interval {
                         self.trackers[tracker.0].set_interval(i);
                     }
+                    self.heard_from_tracker = true;
                     let size = complete
                         .unwrap_or(0)
                         .saturating_add(incomplete.unwrap_or(0));

@@ -329,7 +329,7 @@ impl Scheduler {
         // buffer, for the neighbours rather than electing ourselves.
         if rank == 0
             && swarm.peer_ids_on_variant(seg.variant).next().is_none()
-            && swarm.expecting_peers()
+            && swarm.expecting_peers(now)
         {
             rank = 1;
         }
