@@ -1,0 +1,1263 @@
+//! The simulated world: an event queue in virtual time, viewers' access links, the CDN,
+//! the tracker and the players, around unmodified `hlsmesh_core::Agent`s.
+//!
+//! Cost per event is independent of the swarm size: agent wake-ups are queue entries
+//! (stale ones are skipped, never searched for), links live with their two ends, and the
+//! tracker samples random members without scanning the swarm.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+
+use bytes::Bytes;
+use hlsmesh_core::{
+    Agent, Config, ConnId, Event, FetchId, HttpResponse, Input, Instant, LoadId, Output, Playback,
+    Source, Stats, TrackerId,
+};
+
+use crate::player::{Loading, Player, ViewerMetrics};
+use crate::rng::Rng;
+use crate::scenario::{Join, Scenario};
+
+/// The core resumes sending once the channel's buffer falls below this (its low-water
+/// mark); the simulated channel reports the crossing like `bufferedamountlow`.
+const LOW_WATER: u64 = 256 * 1024;
+/// Tag and header length of a `Chunk` frame (tag, length, req, total, offset).
+const CHUNK_TAG: u8 = 6;
+const CHUNK_HEADER: usize = 17;
+/// The uplink interleaves channels in slices of this many nominal bytes.
+const SLICE: u64 = 64 * 1024;
+/// Live streams began this long before the run, so the window is full at the start.
+const LIVE_LEAD_S: f64 = 60.0;
+const BASE: &str = "http://cdn.sim/stream/";
+const MASTER: &str = "http://cdn.sim/stream/master.m3u8";
+const TRACKER: &str = "wss://tracker.sim";
+/// Offer/answer creation (ICE gathering of host candidates).
+const GATHER_US: u64 = 5_000;
+/// An answer that cannot be applied (the answerer left) fails like ICE does, later.
+const ICE_FAIL_US: u64 = 5_000_000;
+
+/// Node index.
+type N = u32;
+
+enum Ev {
+    Join(N),
+    Leave(N),
+    /// Agent timer; valid only if it is still the agent's wake-up.
+    Wake(N, u64),
+    Input(N, Input),
+    /// A frame reaching a node on its end of a connection.
+    Frame(N, ConnId, Bytes),
+    /// The node's uplink finished the frame it was sending.
+    UpDone(N),
+    /// The other end of a connection went away.
+    Closed(N, ConnId),
+    /// A message reaching the tracker.
+    Tracker(N, String),
+    /// A CDN response completes.
+    Http(N, FetchId),
+    /// Live playlist refresh.
+    Refresh(N),
+    /// Player wake-up of this generation.
+    Player(N, u32),
+    /// The player's own CDN load (after the agent failed a load) completes.
+    Fallback(N, LoadId),
+}
+
+struct Entry {
+    at: u64,
+    seq: u64,
+    ev: Ev,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, o: &Self) -> bool {
+        (self.at, self.seq) == (o.at, o.seq)
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Entry {
+    fn cmp(&self, o: &Self) -> Ordering {
+        // Min-heap on (time, insertion order): ties replay in the order they were made.
+        (o.at, o.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+/// One end of an open data channel.
+struct Link {
+    conn: ConnId,
+    peer: N,
+    peer_conn: ConnId,
+    /// Frames waiting for the uplink.
+    queue: VecDeque<Bytes>,
+    /// Nominal bytes queued (the channel's `bufferedAmount`).
+    buffered: u64,
+    /// Nominal bytes of the head frame already sent.
+    head_sent: u64,
+    /// Arrival of the last frame sent on it (channels are ordered).
+    last_arrival: u64,
+    lat_us: u64,
+    jitter_us: u64,
+    loss: f64,
+}
+
+struct FetchRec {
+    fetch: FetchId,
+    start: u64,
+    done: u64,
+    status: u16,
+    body: Bytes,
+}
+
+struct Node {
+    agent: Option<Box<Agent>>,
+    alive: bool,
+    /// Bytes per µs.
+    up_rate: f64,
+    down_rate: f64,
+    lat_us: u64,
+    jitter_us: u64,
+    loss: f64,
+    wake: u64,
+    links: Vec<Link>,
+    /// Connections we answered and whose answer the offerer has not applied yet.
+    answering: Vec<ConnId>,
+    /// The connection whose slice is on the uplink, and the slice's size.
+    up_busy: Option<(ConnId, u64)>,
+    up_rr: usize,
+    down_free: u64,
+    fetches: Vec<FetchRec>,
+    player: Player,
+    fallback: Option<(LoadId, u64, usize)>,
+    leave_at: u64,
+    stats: Stats,
+}
+
+/// Network-level totals, in nominal bytes.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Totals {
+    /// Bytes the CDN served (agents' fetches, range fallbacks, players' own fallbacks).
+    pub cdn_bytes: u64,
+    /// Bytes of segments delivered to players.
+    pub played_bytes: u64,
+    /// One copy of every (rendition, segment) any player played: the CDN's minimum.
+    pub distinct_bytes: u64,
+    /// Segment bytes put on uplinks by peers.
+    pub p2p_sent: u64,
+    /// Segment bytes that reached a live receiver's channel.
+    pub p2p_arrived: u64,
+    /// Segment bytes the receiving agents counted as received from peers.
+    pub p2p_used: u64,
+    /// Protocol frames other than chunk payload (hello, have, request, chunk headers…).
+    pub control_bytes: u64,
+    /// Tracker messages, both directions.
+    pub tracker_bytes: u64,
+    /// Upload capacity × time viewers were present (bytes).
+    pub upload_capacity: u64,
+    /// Events processed.
+    pub events: u64,
+    /// Agent inputs handled.
+    pub agent_inputs: u64,
+    /// Times an agent woken at its deadline asked to be woken again at once (a busy
+    /// loop in a browser's event loop; see the closing note in docs/BENCHMARKS.md).
+    pub stale_wakeups: u64,
+    /// Viewer sessions (arrivals).
+    pub sessions: u64,
+    /// Peer disconnect reasons the agents reported.
+    pub disconnects: std::collections::BTreeMap<String, u64>,
+}
+
+/// Everything a finished run produced.
+pub struct Outcome {
+    /// The scenario run.
+    pub scenario: Scenario,
+    /// Network totals.
+    pub totals: Totals,
+    /// One entry per viewer session.
+    pub viewers: Vec<ViewerMetrics>,
+    /// Peak number of viewers present at once.
+    pub peak_viewers: usize,
+    /// Mean connected peers per viewer at the end of the run.
+    pub mean_peers: f64,
+}
+
+/// A simulation in progress.
+pub struct Sim {
+    sc: Scenario,
+    now: u64,
+    end: u64,
+    seq: u64,
+    queue: BinaryHeap<Entry>,
+    nodes: Vec<Node>,
+    rng: Rng,
+    scale: u64,
+    seg_us: u64,
+    /// Cumulative class weights.
+    class_cdf: Vec<f64>,
+    swarms: HashMap<String, Members>,
+    peer_ids: HashMap<String, N>,
+    bodies: HashMap<(usize, u64), Bytes>,
+    playlists: HashMap<(usize, u64), Bytes>,
+    master: Bytes,
+    next_load: u64,
+    present: usize,
+    peak: usize,
+    t: Totals,
+    seen: HashSet<(usize, u64)>,
+    /// The input being drained was a timeout.
+    woken: bool,
+    /// `HLSMESH_SIM_TRACE=<viewer>`: print that agent's inputs and outputs.
+    trace: Option<N>,
+}
+
+#[derive(Default)]
+struct Members {
+    list: Vec<N>,
+    pos: HashMap<N, usize>,
+}
+
+fn us(s: f64) -> u64 {
+    (s * 1e6).max(0.0) as u64
+}
+
+/// Nominal size of a frame: chunk payloads are carried at `scale` times their length.
+fn nominal(frame: &[u8], scale: u64) -> u64 {
+    if frame.first() == Some(&CHUNK_TAG) && frame.len() >= CHUNK_HEADER {
+        CHUNK_HEADER as u64 + (frame.len() - CHUNK_HEADER) as u64 * scale
+    } else {
+        frame.len() as u64
+    }
+}
+
+fn peer_key(id: &[u8]) -> String {
+    id.iter().map(|&b| b as char).collect()
+}
+
+impl Sim {
+    /// Sets up a run: every first arrival is scheduled.
+    pub fn new(sc: Scenario) -> Sim {
+        let mut rng = Rng::new(sc.seed);
+        let mut acc = 0.0;
+        let class_cdf = sc
+            .classes
+            .iter()
+            .map(|c| {
+                acc += c.weight;
+                acc
+            })
+            .collect();
+        let mut master = String::from("#EXTM3U\n#EXT-X-VERSION:3\n");
+        for (i, kbps) in sc.renditions_kbps.iter().enumerate() {
+            master.push_str(&format!(
+                "#EXT-X-STREAM-INF:BANDWIDTH={},CODECS=\"avc1.4d401f,mp4a.40.2\"\nv{i}/index.m3u8\n",
+                (kbps * 1000.0) as u64
+            ));
+        }
+        let mut sim = Sim {
+            now: 0,
+            end: us(sc.duration_s),
+            seq: 0,
+            queue: BinaryHeap::new(),
+            nodes: Vec::new(),
+            scale: sc.byte_scale.max(1),
+            seg_us: us(sc.segment_s),
+            class_cdf,
+            swarms: HashMap::new(),
+            peer_ids: HashMap::new(),
+            bodies: HashMap::new(),
+            playlists: HashMap::new(),
+            master: Bytes::from(master),
+            next_load: 1,
+            present: 0,
+            peak: 0,
+            t: Totals::default(),
+            seen: HashSet::new(),
+            woken: false,
+            trace: std::env::var("HLSMESH_SIM_TRACE")
+                .ok()
+                .and_then(|v| v.parse().ok()),
+            rng: Rng::new(rng.next_u64()),
+            sc,
+        };
+        for _ in 0..sim.sc.viewers {
+            let at = match sim.sc.join {
+                Join::Steady => sim.rng.unit() * sim.sc.join_over_s,
+                Join::Flash => sim
+                    .rng
+                    .exp(sim.sc.join_over_s / 10.0)
+                    .min(sim.sc.join_over_s),
+            };
+            sim.spawn(us(at));
+        }
+        sim
+    }
+
+    fn push(&mut self, at: u64, ev: Ev) {
+        self.seq += 1;
+        self.queue.push(Entry {
+            at: at.max(self.now),
+            seq: self.seq,
+            ev,
+        });
+    }
+
+    /// Creates a viewer that arrives at `at`.
+    fn spawn(&mut self, at: u64) {
+        let x = self.rng.unit() * self.class_cdf.last().copied().unwrap_or(1.0);
+        let class = self
+            .class_cdf
+            .iter()
+            .position(|&c| x < c)
+            .unwrap_or(self.class_cdf.len() - 1);
+        let c = &self.sc.classes[class];
+        let leave_at = if self.sc.session_mean_s > 0.0 {
+            at + us(self.rng.exp(self.sc.session_mean_s))
+        } else {
+            u64::MAX
+        };
+        let player = Player {
+            level: self.sc.start_level.min(self.sc.renditions_kbps.len() - 1),
+            m: ViewerMetrics {
+                class,
+                joined_s: at as f64 / 1e6,
+                ..ViewerMetrics::default()
+            },
+            ..Player::default()
+        };
+        let node = Node {
+            agent: None,
+            alive: false,
+            up_rate: c.up_kbps * 1000.0 / 8.0 / 1e6,
+            down_rate: c.down_kbps * 1000.0 / 8.0 / 1e6,
+            lat_us: us(c.latency_ms / 1000.0),
+            jitter_us: us(c.jitter_ms / 1000.0),
+            loss: c.loss,
+            wake: u64::MAX,
+            links: Vec::new(),
+            answering: Vec::new(),
+            up_busy: None,
+            up_rr: 0,
+            down_free: 0,
+            fetches: Vec::new(),
+            player,
+            fallback: None,
+            leave_at,
+            stats: Stats::default(),
+        };
+        let n = self.nodes.len() as N;
+        self.nodes.push(node);
+        self.t.sessions += 1;
+        self.push(at, Ev::Join(n));
+    }
+
+    /// Runs to the end and reports.
+    pub fn run(mut self) -> Outcome {
+        let mut same = 0u64;
+        while let Some(e) = self.queue.pop() {
+            if e.at > self.end {
+                break;
+            }
+            if e.at == self.now {
+                same += 1;
+                if same == LIVELOCK_EVENTS {
+                    panic!(
+                        "livelock: {same} events at t = {} µs, the last {}",
+                        self.now,
+                        describe(&e.ev)
+                    );
+                }
+            } else {
+                same = 0;
+            }
+            self.now = e.at;
+            self.t.events += 1;
+            self.dispatch(e.ev);
+        }
+        self.now = self.end;
+        for n in 0..self.nodes.len() as N {
+            if self.nodes[n as usize].alive {
+                self.leave(n, false);
+            }
+        }
+        let live: Vec<&Node> = self.nodes.iter().collect();
+        let peers: f64 = live.iter().map(|n| n.stats.peers as f64).sum();
+        let mean_peers = peers / live.len().max(1) as f64;
+        self.t.p2p_used = self
+            .nodes
+            .iter()
+            .map(|n| n.stats.peer_bytes * self.scale)
+            .sum();
+        Outcome {
+            viewers: self.nodes.iter().map(|n| n.player.m.clone()).collect(),
+            totals: self.t,
+            peak_viewers: self.peak,
+            mean_peers,
+            scenario: self.sc,
+        }
+    }
+
+    fn dispatch(&mut self, ev: Ev) {
+        match ev {
+            Ev::Join(n) => self.join(n),
+            Ev::Leave(n) => {
+                if self.nodes[n as usize].alive {
+                    self.leave(n, true)
+                }
+            }
+            Ev::Wake(n, at) => {
+                if self.nodes[n as usize].wake == at {
+                    self.nodes[n as usize].wake = u64::MAX;
+                    self.input(n, Input::Timeout);
+                }
+            }
+            Ev::Input(n, input) => self.input(n, input),
+            Ev::Frame(n, conn, data) => self.frame_arrives(n, conn, data),
+            Ev::UpDone(n) => self.up_done(n),
+            Ev::Closed(n, conn) => {
+                let node = &mut self.nodes[n as usize];
+                if !node.alive {
+                    return;
+                }
+                if let Some(i) = node.links.iter().position(|l| l.conn == conn) {
+                    node.links.swap_remove(i);
+                    node.up_rr = 0;
+                }
+                node.answering.retain(|c| *c != conn);
+                self.input(
+                    n,
+                    Input::ConnClosed {
+                        conn,
+                        reason: "peer gone".into(),
+                    },
+                );
+            }
+            Ev::Tracker(n, text) => self.tracker(n, &text),
+            Ev::Http(n, fetch) => {
+                let node = &mut self.nodes[n as usize];
+                let Some(i) = node.fetches.iter().position(|f| f.fetch == fetch) else {
+                    return;
+                };
+                let rec = node.fetches.swap_remove(i);
+                self.t.cdn_bytes += rec.body.len() as u64 * self.scale;
+                self.input(
+                    n,
+                    Input::HttpDone {
+                        fetch,
+                        result: Ok(HttpResponse {
+                            status: rec.status,
+                            body: rec.body,
+                        }),
+                    },
+                );
+            }
+            Ev::Refresh(n) => self.refresh(n),
+            Ev::Player(n, gen) => {
+                if self.nodes[n as usize].player.gen == gen {
+                    self.player_step(n);
+                }
+            }
+            Ev::Fallback(n, load) => {
+                let node = &mut self.nodes[n as usize];
+                if let Some((l, nominal, _)) = node.fallback {
+                    if l == load && node.alive {
+                        node.fallback = None;
+                        node.player.m.fallbacks += 1;
+                        self.delivered(n, load, nominal, None);
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- viewers ---------------------------------------------------------------------
+
+    fn join(&mut self, n: N) {
+        let seed = self.rng.next_u64();
+        let config = Config {
+            trackers: vec![TRACKER.into()],
+            max_peers: self.sc.max_peers,
+            cache_bytes: self.cache_bytes(),
+            seed,
+            ..Config::default()
+        };
+        let agent = Agent::new(config, Instant::from_micros(self.now));
+        self.peer_ids.insert(peer_key(&agent.peer_id()), n);
+        let cdn_rtt = 2 * us(self.sc.cdn_latency_ms / 1000.0);
+        let node = &mut self.nodes[n as usize];
+        node.agent = Some(Box::new(agent));
+        node.alive = true;
+        node.player.m.joined_s = self.now as f64 / 1e6;
+        let leave_at = node.leave_at;
+        self.present += 1;
+        self.peak = self.peak.max(self.present);
+        // Master, then the media playlist: two round trips before the first load.
+        self.push(self.now + 2 * cdn_rtt, Ev::Refresh(n));
+        if leave_at < self.end {
+            self.push(leave_at, Ev::Leave(n));
+        }
+    }
+
+    fn cache_bytes(&self) -> usize {
+        let top = self.sc.renditions_kbps.iter().cloned().fold(0.0, f64::max);
+        let seg = top * 1000.0 / 8.0 * self.sc.segment_s * 1.1 / self.scale as f64;
+        (seg * self.sc.cache_segments as f64) as usize
+    }
+
+    fn leave(&mut self, n: N, replace: bool) {
+        let now = self.now;
+        let node = &mut self.nodes[n as usize];
+        node.alive = false;
+        if let Some(agent) = node.agent.take() {
+            node.stats = agent.stats();
+            self.peer_ids.remove(&peer_key(&agent.peer_id()));
+        }
+        let links = std::mem::take(&mut node.links);
+        let fetches = std::mem::take(&mut node.fetches);
+        node.answering.clear();
+        node.up_busy = None;
+        node.wake = u64::MAX;
+        node.fallback = None;
+        let p = &mut node.player;
+        if let Some(since) = p.stall_since.take() {
+            p.m.stall_s += now.saturating_sub(since) as f64 / 1e6;
+        }
+        p.gen += 1;
+        p.m.left_s = now as f64 / 1e6;
+        let up = node.up_rate;
+        let session = now.saturating_sub(us(p.m.joined_s));
+        self.t.upload_capacity += (up * session as f64) as u64;
+        for l in links {
+            self.push(now + l.lat_us, Ev::Closed(l.peer, l.peer_conn));
+        }
+        for f in fetches {
+            self.t.cdn_bytes += self.partial(&f);
+        }
+        for m in self.swarms.values_mut() {
+            if let Some(i) = m.pos.remove(&n) {
+                m.list.swap_remove(i);
+                if let Some(&moved) = m.list.get(i) {
+                    m.pos.insert(moved, i);
+                }
+            }
+        }
+        self.present -= 1;
+        if replace && self.sc.session_mean_s > 0.0 {
+            let at = now + us(self.rng.exp(2.0));
+            if at < self.end {
+                self.spawn(at);
+            }
+        }
+    }
+
+    /// Bytes a CDN response had delivered by now (for cancelled or abandoned fetches).
+    fn partial(&self, f: &FetchRec) -> u64 {
+        let total = f.body.len() as u64 * self.scale;
+        if self.now >= f.done {
+            return total;
+        }
+        let first = f.start + 2 * us(self.sc.cdn_latency_ms / 1000.0);
+        if self.now <= first || f.done <= first {
+            return 0;
+        }
+        (total as f64 * (self.now - first) as f64 / (f.done - first) as f64) as u64
+    }
+
+    fn live_newest(&self, now: u64) -> u64 {
+        let t = now as f64 / 1e6 + LIVE_LEAD_S;
+        ((t / self.sc.segment_s).floor() as u64).saturating_sub(1)
+    }
+
+    fn playlist_text(&mut self, level: usize, newest: u64) -> Bytes {
+        let key = (level, if self.sc.live { newest } else { u64::MAX });
+        if let Some(t) = self.playlists.get(&key) {
+            return t.clone();
+        }
+        let (first, last) = if self.sc.live {
+            (newest.saturating_sub(self.sc.window - 1), newest)
+        } else {
+            (0, self.sc.vod_segments - 1)
+        };
+        let td = self.sc.segment_s.ceil() as u64;
+        let mut s = format!(
+            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{td}\n#EXT-X-MEDIA-SEQUENCE:{first}\n"
+        );
+        if !self.sc.live {
+            s.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n");
+        }
+        for sn in first..=last {
+            s.push_str(&format!("#EXTINF:{:.3},\nseg{sn}.ts\n", self.sc.segment_s));
+        }
+        if !self.sc.live {
+            s.push_str("#EXT-X-ENDLIST\n");
+        }
+        let b = Bytes::from(s);
+        self.playlists.insert(key, b.clone());
+        b
+    }
+
+    fn media_url(level: usize) -> String {
+        format!("{BASE}v{level}/index.m3u8")
+    }
+
+    fn give_playlist(&mut self, n: N, level: usize) {
+        let newest = self.live_newest(self.now);
+        let text = self.playlist_text(level, newest);
+        let node = &mut self.nodes[n as usize];
+        node.player.known_last = if self.sc.live {
+            newest
+        } else {
+            self.sc.vod_segments - 1
+        };
+        self.input(
+            n,
+            Input::Playlist {
+                url: Self::media_url(level),
+                text,
+            },
+        );
+    }
+
+    fn refresh(&mut self, n: N) {
+        if !self.nodes[n as usize].alive {
+            return;
+        }
+        let first = !self.nodes[n as usize].player.ready;
+        if first {
+            let master = self.master.clone();
+            self.input(
+                n,
+                Input::Playlist {
+                    url: MASTER.into(),
+                    text: master,
+                },
+            );
+        }
+        let level = self.nodes[n as usize].player.level;
+        self.give_playlist(n, level);
+        let p = &mut self.nodes[n as usize].player;
+        if first {
+            p.ready = true;
+            p.next_sn = if self.sc.live {
+                p.known_last
+                    .saturating_sub(self.sc.live_sync_count.saturating_sub(1))
+            } else if self.rng.unit() < self.sc.vod_seek {
+                self.rng.below(self.sc.vod_segments)
+            } else {
+                0
+            };
+        }
+        if self.sc.live {
+            let at = self.now + self.seg_us;
+            self.push(at, Ev::Refresh(n));
+        }
+        self.player_step(n);
+    }
+
+    fn player_step(&mut self, n: N) {
+        let now = self.now;
+        let sc = &self.sc;
+        let node = &mut self.nodes[n as usize];
+        if !node.alive {
+            return;
+        }
+        let p = &mut node.player;
+        if !sc.live
+            && p.started
+            && p.next_sn >= sc.vod_segments
+            && p.loading.is_none()
+            && p.ahead(now) <= 1e-6
+        {
+            // The title ended: the viewer leaves (and, with churn, someone else comes).
+            p.finished = true;
+            self.leave(n, true);
+            return;
+        }
+        if p.check_stall(now) {
+            if let Some(level) = p.abr_stall(sc) {
+                self.give_playlist(n, level);
+            }
+        }
+        if self.nodes[n as usize].player.wants_load(now, &self.sc) {
+            self.start_load(n);
+        }
+        let p = &mut self.nodes[n as usize].player;
+        let mut next = u64::MAX;
+        if let Some(t) = p.empty_at() {
+            next = next.min(t.max(now + 1));
+        }
+        if p.started && p.loading.is_none() && p.next_sn <= p.known_last && p.playing {
+            let low = p.buffered_end - self.sc.max_buffer_s;
+            let t = p.anchor_t + us(low - p.anchor_pos);
+            next = next.min(t.max(now + 1));
+        }
+        p.gen += 1;
+        let gen = p.gen;
+        if next < self.end {
+            self.push(next, Ev::Player(n, gen));
+        }
+    }
+
+    fn start_load(&mut self, n: N) {
+        let now = self.now;
+        let id = LoadId(self.next_load);
+        self.next_load += 1;
+        let p = &mut self.nodes[n as usize].player;
+        let sn = p.next_sn;
+        let level = p.level;
+        let position = p.position(now);
+        let playback = Playback {
+            position,
+            buffered_end: if p.started { p.buffered_end } else { position },
+            rate: if p.playing { 1.0 } else { 0.0 },
+        };
+        if self.sc.live {
+            let edge = now as f64 / 1e6 + LIVE_LEAD_S;
+            let pos = if p.started {
+                position
+            } else {
+                sn as f64 * self.sc.segment_s
+            };
+            p.m.latency_sum += edge - pos;
+            p.m.latency_n += 1;
+        }
+        p.loading = Some(Loading {
+            id,
+            sn,
+            level,
+            since: now,
+        });
+        self.input(
+            n,
+            Input::Load {
+                load: id,
+                url: format!("{BASE}v{level}/seg{sn}.ts"),
+                range: None,
+                playback,
+            },
+        );
+    }
+
+    /// A load reached the player (`source` None: the player's own fallback).
+    fn delivered(&mut self, n: N, load: LoadId, nominal: u64, source: Option<Source>) {
+        let now = self.now;
+        let node = &mut self.nodes[n as usize];
+        let Some(l) = node.player.loading else {
+            return;
+        };
+        if l.id != load {
+            return;
+        }
+        node.player.loading = None;
+        let p = &mut node.player;
+        match source {
+            Some(Source::Peer) => p.m.bytes_peer += nominal,
+            Some(Source::Cache) => p.m.bytes_cache += nominal,
+            _ => p.m.bytes_cdn += nominal,
+        }
+        self.t.played_bytes += nominal;
+        if self.seen.insert((l.level, l.sn)) {
+            self.t.distinct_bytes += nominal;
+        }
+        p.on_segment(now, l.sn, self.sc.segment_s);
+        if p.m.ttff_ms.is_none() {
+            p.m.ttff_ms = Some((now as f64 / 1e6 - p.m.joined_s) * 1000.0);
+        }
+        let switched = if source == Some(Source::Cache) {
+            None
+        } else {
+            p.abr(now, nominal, l.since, &self.sc)
+        };
+        if let Some(level) = switched {
+            // hls.js loads the new rendition's playlist before its segments.
+            self.give_playlist(n, level);
+        }
+        let p = &mut self.nodes[n as usize].player;
+        p.gen += 1;
+        let gen = p.gen;
+        self.push(now, Ev::Player(n, gen));
+    }
+
+    // ---- the agent -------------------------------------------------------------------
+
+    fn input(&mut self, n: N, input: Input) {
+        let now = Instant::from_micros(self.now);
+        let Some(agent) = self.nodes[n as usize].agent.as_mut() else {
+            return;
+        };
+        self.t.agent_inputs += 1;
+        if self.trace == Some(n) {
+            eprintln!("{:>12} {n} <- {input:?}", self.now);
+        }
+        let timeout = matches!(input, Input::Timeout);
+        agent.handle_input(now, input);
+        self.woken = timeout;
+        self.drain(n);
+    }
+
+    fn drain(&mut self, n: N) {
+        loop {
+            let Some(agent) = self.nodes[n as usize].agent.as_mut() else {
+                return;
+            };
+            let out = agent.poll_output();
+            if self.trace == Some(n) {
+                eprintln!("{:>12} {n} -> {out:?}", self.now);
+            }
+            match out {
+                Output::Timeout(at) => {
+                    let mut at = at.as_micros();
+                    if self.woken && at <= self.now {
+                        // Woken at its deadline, the agent asks again for a time not
+                        // later than now: a busy loop in a real event loop. Counted and
+                        // retried a millisecond later.
+                        self.t.stale_wakeups += 1;
+                        at = self.now + 1_000;
+                    }
+                    let node = &mut self.nodes[n as usize];
+                    if at != node.wake {
+                        node.wake = at;
+                        if at <= self.end {
+                            self.push(at, Ev::Wake(n, at));
+                        }
+                    }
+                    return;
+                }
+                out => self.carry_out(n, out),
+            }
+        }
+    }
+
+    fn carry_out(&mut self, n: N, out: Output) {
+        let now = self.now;
+        let scale = self.scale;
+        match out {
+            Output::Deliver {
+                load, data, source, ..
+            } => {
+                self.delivered(n, load, data.len() as u64 * scale, Some(source));
+            }
+            Output::Fail { load, .. } => {
+                // The shim hands the load to hls.js's own loader: a plain CDN fetch.
+                let node = &self.nodes[n as usize];
+                let Some(l) = node.player.loading.filter(|l| l.id == load) else {
+                    return;
+                };
+                let nominal = self.body(l.level, l.sn).len() as u64 * scale;
+                let done = self.cdn_schedule(n, nominal);
+                self.t.cdn_bytes += nominal;
+                self.nodes[n as usize].fallback = Some((load, nominal, l.level));
+                self.push(done, Ev::Fallback(n, load));
+            }
+            Output::Fetch {
+                fetch,
+                url,
+                range,
+                from,
+            } => {
+                let (status, body) = match parse_segment_url(&url) {
+                    Some((level, sn)) => {
+                        let body = self.body(level, sn);
+                        match (range, from) {
+                            (Some((s, e)), _) => (
+                                206,
+                                body.slice(
+                                    (s as usize).min(body.len())..(e as usize).min(body.len()),
+                                ),
+                            ),
+                            (None, Some(s)) => (206, body.slice((s as usize).min(body.len())..)),
+                            (None, None) => (200, body),
+                        }
+                    }
+                    None => (404, Bytes::new()),
+                };
+                let done = self.cdn_schedule(n, body.len() as u64 * scale);
+                self.nodes[n as usize].fetches.push(FetchRec {
+                    fetch,
+                    start: now,
+                    done,
+                    status,
+                    body,
+                });
+                self.push(done, Ev::Http(n, fetch));
+            }
+            Output::CancelFetch { fetch } => {
+                let node = &mut self.nodes[n as usize];
+                if let Some(i) = node.fetches.iter().position(|f| f.fetch == fetch) {
+                    let f = node.fetches.swap_remove(i);
+                    if node.down_free == f.done {
+                        node.down_free = now;
+                    }
+                    self.t.cdn_bytes += self.partial(&f);
+                }
+            }
+            Output::TrackerConnect { tracker, .. } => {
+                let at = now + 2 * us(self.sc.tracker_latency_ms / 1000.0);
+                self.push(at, Ev::Input(n, Input::TrackerOpen { tracker }));
+            }
+            Output::TrackerSend { text, .. } => {
+                self.t.tracker_bytes += text.len() as u64;
+                let at = now + us(self.sc.tracker_latency_ms / 1000.0);
+                self.push(at, Ev::Tracker(n, text));
+            }
+            Output::CreateOffer { conn } => {
+                let sdp = format!("o {n} {}", conn.get());
+                self.push(
+                    now + GATHER_US,
+                    Ev::Input(n, Input::OfferCreated { conn, sdp }),
+                );
+            }
+            Output::AcceptOffer { conn, sdp } => {
+                self.nodes[n as usize].answering.push(conn);
+                let sdp = format!("a {n} {} {sdp}", conn.get());
+                self.push(
+                    now + GATHER_US,
+                    Ev::Input(n, Input::AnswerCreated { conn, sdp }),
+                );
+            }
+            Output::AcceptAnswer { conn, sdp } => self.link(n, conn, &sdp),
+            Output::Transmit { conn, data } => self.transmit(n, conn, data),
+            Output::CloseConn { conn } => {
+                let node = &mut self.nodes[n as usize];
+                node.answering.retain(|c| *c != conn);
+                if let Some(i) = node.links.iter().position(|l| l.conn == conn) {
+                    let l = node.links.swap_remove(i);
+                    node.up_rr = 0;
+                    self.push(now + l.lat_us, Ev::Closed(l.peer, l.peer_conn));
+                }
+            }
+            Output::Event(Event::PeerDisconnected { reason, .. }) => {
+                let key: String = reason.chars().take(48).collect();
+                *self.t.disconnects.entry(key).or_default() += 1;
+            }
+            _ => {}
+        }
+    }
+
+    /// Segment body at its simulated (scaled) size; sizes vary ±10% around the bitrate.
+    fn body(&mut self, level: usize, sn: u64) -> Bytes {
+        if let Some(b) = self.bodies.get(&(level, sn)) {
+            return b.clone();
+        }
+        let kbps = self
+            .sc
+            .renditions_kbps
+            .get(level)
+            .copied()
+            .unwrap_or(1000.0);
+        let h = (sn.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ level as u64).rotate_left(17) % 1000;
+        let nominal = kbps * 1000.0 / 8.0 * self.sc.segment_s * (0.9 + 0.2 * h as f64 / 1000.0);
+        let len = ((nominal / self.scale as f64) as usize).max(1);
+        let b = Bytes::from(vec![(sn as u8) ^ (level as u8); len]);
+        self.bodies.insert((level, sn), b.clone());
+        b
+    }
+
+    /// When a CDN response of `nominal` bytes requested now completes at viewer `n`.
+    fn cdn_schedule(&mut self, n: N, nominal: u64) -> u64 {
+        let first = self.now + 2 * us(self.sc.cdn_latency_ms / 1000.0);
+        let node = &mut self.nodes[n as usize];
+        let rate = (self.sc.cdn_kbps * 1000.0 / 8.0 / 1e6).min(node.down_rate);
+        let done = (first + (nominal as f64 / rate) as u64)
+            .max(node.down_free + (nominal as f64 / node.down_rate) as u64);
+        node.down_free = done;
+        done
+    }
+
+    // ---- links -----------------------------------------------------------------------
+
+    fn link(&mut self, n: N, conn: ConnId, sdp: &str) {
+        // "a <answerer> <answerer conn> o <offerer> <offerer conn>"
+        let mut it = sdp.split(' ');
+        let (Some("a"), Some(b), Some(bc)) = (it.next(), it.next(), it.next()) else {
+            return;
+        };
+        let (Ok(b), Ok(bc)) = (b.parse::<N>(), bc.parse::<u64>()) else {
+            return;
+        };
+        let bconn = ConnId::from_raw(bc);
+        let ok = (b as usize) < self.nodes.len()
+            && self.nodes[b as usize].alive
+            && self.nodes[b as usize].answering.contains(&bconn);
+        if !ok {
+            self.push(self.now + ICE_FAIL_US, Ev::Closed(n, conn));
+            return;
+        }
+        self.nodes[b as usize].answering.retain(|c| *c != bconn);
+        let (na, nb) = (&self.nodes[n as usize], &self.nodes[b as usize]);
+        let lat = na.lat_us + nb.lat_us;
+        let jitter = na.jitter_us + nb.jitter_us;
+        let loss = na.loss + nb.loss;
+        let mk = |conn, peer, peer_conn| Link {
+            conn,
+            peer,
+            peer_conn,
+            queue: VecDeque::new(),
+            buffered: 0,
+            head_sent: 0,
+            last_arrival: 0,
+            lat_us: lat,
+            jitter_us: jitter,
+            loss,
+        };
+        self.nodes[n as usize].links.push(mk(conn, b, bconn));
+        self.nodes[b as usize].links.push(mk(bconn, n, conn));
+        // DTLS and SCTP handshakes: about two round trips.
+        let at = self.now + 4 * lat;
+        self.push(at, Ev::Input(n, Input::ChannelOpen { conn }));
+        self.push(at, Ev::Input(b, Input::ChannelOpen { conn: bconn }));
+    }
+
+    fn transmit(&mut self, n: N, conn: ConnId, data: Bytes) {
+        let scale = self.scale;
+        let node = &mut self.nodes[n as usize];
+        let Some(l) = node.links.iter_mut().find(|l| l.conn == conn) else {
+            return;
+        };
+        let nom = nominal(&data, scale);
+        if data.first() == Some(&CHUNK_TAG) {
+            self.t.control_bytes += CHUNK_HEADER as u64;
+        } else {
+            self.t.control_bytes += data.len() as u64;
+        }
+        l.queue.push_back(data);
+        l.buffered += nom;
+        let buffered = l.buffered as usize;
+        if node.up_busy.is_none() {
+            self.start_upload(n);
+        }
+        // `bufferedAmount` right after the send, as the wasm layer reports it.
+        let now = Instant::from_micros(self.now);
+        if let Some(agent) = self.nodes[n as usize].agent.as_mut() {
+            self.t.agent_inputs += 1;
+            agent.handle_input(now, Input::ChannelBuffered { conn, buffered });
+        }
+    }
+
+    /// Puts the next slice on the uplink, round-robin between channels in slices of
+    /// [`SLICE`] nominal bytes: the channels' congestion controllers share the uplink
+    /// fairly, and a channel's frames leave in order.
+    fn start_upload(&mut self, n: N) {
+        let node = &mut self.nodes[n as usize];
+        let k = node.links.len();
+        for step in 0..k {
+            let i = (node.up_rr + step) % k;
+            let l = &node.links[i];
+            if let Some(f) = l.queue.front() {
+                let left = nominal(f, self.scale) - l.head_sent;
+                let slice = left.min(SLICE);
+                let dur = (slice as f64 / node.up_rate).ceil() as u64;
+                node.up_busy = Some((l.conn, slice));
+                node.up_rr = i + 1;
+                let at = self.now + dur.max(1);
+                self.push(at, Ev::UpDone(n));
+                return;
+            }
+        }
+        node.up_busy = None;
+    }
+
+    fn up_done(&mut self, n: N) {
+        let now = self.now;
+        let scale = self.scale;
+        let node = &mut self.nodes[n as usize];
+        let Some((conn, slice)) = node.up_busy.take() else {
+            return;
+        };
+        if let Some(l) = node.links.iter_mut().find(|l| l.conn == conn) {
+            let before = l.buffered;
+            l.buffered = l.buffered.saturating_sub(slice);
+            let crossed = before >= LOW_WATER && l.buffered < LOW_WATER;
+            let buffered = l.buffered as usize;
+            l.head_sent += slice;
+            let done = l
+                .queue
+                .front()
+                .is_some_and(|f| l.head_sent >= nominal(f, scale));
+            if done {
+                let f = l.queue.pop_front().expect("checked");
+                l.head_sent = 0;
+                let nom = nominal(&f, scale);
+                let mut arrive = now + l.lat_us;
+                if l.jitter_us > 0 {
+                    arrive += self.rng.below(l.jitter_us);
+                }
+                if l.loss > 0.0 && self.rng.unit() < l.loss {
+                    arrive += 3 * l.lat_us.max(10_000);
+                }
+                let (peer, peer_conn) = (l.peer, l.peer_conn);
+                let last = l.last_arrival;
+                if f.first() == Some(&CHUNK_TAG) {
+                    self.t.p2p_sent += nom - CHUNK_HEADER as u64;
+                }
+                let pn = &mut self.nodes[peer as usize];
+                if pn.alive {
+                    // The transfer is pipelined: the downlink only adds time when it is
+                    // busy with something else.
+                    let t = arrive.max(pn.down_free + (nom as f64 / pn.down_rate) as u64);
+                    pn.down_free = t;
+                    let t = t.max(last);
+                    if let Some(l) = self.nodes[n as usize]
+                        .links
+                        .iter_mut()
+                        .find(|l| l.conn == conn)
+                    {
+                        l.last_arrival = t;
+                    }
+                    self.push(t, Ev::Frame(peer, peer_conn, f));
+                }
+            }
+            if crossed {
+                self.input(n, Input::ChannelBuffered { conn, buffered });
+            }
+        }
+        if self.nodes[n as usize].alive && self.nodes[n as usize].up_busy.is_none() {
+            self.start_upload(n);
+        }
+    }
+
+    fn frame_arrives(&mut self, n: N, conn: ConnId, data: Bytes) {
+        let node = &self.nodes[n as usize];
+        if !node.alive || !node.links.iter().any(|l| l.conn == conn) {
+            return;
+        }
+        if data.first() == Some(&CHUNK_TAG) {
+            self.t.p2p_arrived += nominal(&data, self.scale) - CHUNK_HEADER as u64;
+        }
+        self.input(n, Input::ChannelMessage { conn, data });
+    }
+
+    // ---- the tracker -----------------------------------------------------------------
+
+    fn tracker(&mut self, from: N, text: &str) {
+        if !self.nodes[from as usize].alive {
+            return;
+        }
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
+            return;
+        };
+        let Some(hash) = v["info_hash"].as_str().map(str::to_string) else {
+            return;
+        };
+        let lat = us(self.sc.tracker_latency_ms / 1000.0);
+        let at = self.now + lat;
+        if let Some(to) = v.get("to_peer_id").and_then(|t| t.as_str()) {
+            if let Some(&target) = self.peer_ids.get(to) {
+                let msg = serde_json::json!({
+                    "action": "announce", "info_hash": hash, "peer_id": v["peer_id"],
+                    "answer": v["answer"], "offer_id": v["offer_id"],
+                })
+                .to_string();
+                self.to_viewer(at, target, msg);
+            }
+            return;
+        }
+        let m = self.swarms.entry(hash.clone()).or_default();
+        if !m.pos.contains_key(&from) {
+            m.pos.insert(from, m.list.len());
+            m.list.push(from);
+        }
+        let size = m.list.len();
+        let resp = serde_json::json!({
+            "action": "announce", "info_hash": hash, "interval": 60,
+            "complete": size, "incomplete": 0,
+        })
+        .to_string();
+        self.to_viewer(at, from, resp);
+        let Some(offers) = v.get("offers").and_then(|o| o.as_array()) else {
+            return;
+        };
+        // Each offer goes to a different random member, as WebTorrent trackers do.
+        let want = offers.len().min(size.saturating_sub(1));
+        let mut picked: Vec<N> = Vec::with_capacity(want);
+        let m = &self.swarms[&hash];
+        let mut tries = 0;
+        while picked.len() < want && tries < 8 * want + 16 {
+            tries += 1;
+            let cand = m.list[self.rng.below(size as u64) as usize];
+            if cand != from && !picked.contains(&cand) {
+                picked.push(cand);
+            }
+        }
+        for (offer, to) in offers.iter().zip(picked) {
+            let msg = serde_json::json!({
+                "action": "announce", "info_hash": hash, "peer_id": v["peer_id"],
+                "offer": offer["offer"], "offer_id": offer["offer_id"],
+            })
+            .to_string();
+            self.to_viewer(at, to, msg);
+        }
+    }
+
+    fn to_viewer(&mut self, at: u64, to: N, text: String) {
+        self.t.tracker_bytes += text.len() as u64;
+        self.push(
+            at,
+            Ev::Input(
+                to,
+                Input::TrackerMessage {
+                    tracker: TrackerId::from_index(0),
+                    text,
+                },
+            ),
+        );
+    }
+}
+
+/// Events at one instant beyond which the run is stuck (an agent or the player asking to
+/// be woken at a time already past, again and again).
+const LIVELOCK_EVENTS: u64 = 1_000_000;
+
+fn describe(ev: &Ev) -> String {
+    match ev {
+        Ev::Join(n) => format!("join of {n}"),
+        Ev::Leave(n) => format!("leave of {n}"),
+        Ev::Wake(n, at) => format!("agent {n} wake-up for {at} µs"),
+        Ev::Input(n, i) => format!("input to agent {n}: {i:?}"),
+        Ev::Frame(n, c, d) => format!("frame to {n} on {c:?}, {} bytes", d.len()),
+        Ev::UpDone(n) => format!("uplink of {n}"),
+        Ev::Closed(n, c) => format!("close of {c:?} at {n}"),
+        Ev::Tracker(n, _) => format!("tracker message from {n}"),
+        Ev::Http(n, f) => format!("CDN response to {n}: {f:?}"),
+        Ev::Refresh(n) => format!("playlist refresh of {n}"),
+        Ev::Player(n, g) => format!("player {n} generation {g}"),
+        Ev::Fallback(n, l) => format!("fallback load of {n}: {l:?}"),
+    }
+}
+
+/// `http://cdn.sim/stream/v<level>/seg<sn>.ts` → (level, sn).
+fn parse_segment_url(url: &str) -> Option<(usize, u64)> {
+    let rest = url.strip_prefix(BASE)?.strip_prefix('v')?;
+    let (level, rest) = rest.split_once('/')?;
+    let sn = rest.strip_prefix("seg")?.strip_suffix(".ts")?;
+    Some((level.parse().ok()?, sn.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_urls_round_trip() {
+        assert_eq!(
+            parse_segment_url("http://cdn.sim/stream/v2/seg123.ts"),
+            Some((2, 123))
+        );
+        assert_eq!(
+            parse_segment_url("http://cdn.sim/stream/v2/index.m3u8"),
+            None
+        );
+    }
+
+    #[test]
+    fn chunk_payloads_count_at_nominal_size() {
+        let mut f = vec![CHUNK_TAG];
+        f.extend_from_slice(&[0; 16]);
+        f.extend_from_slice(&[1; 100]);
+        assert_eq!(nominal(&f, 64), 17 + 6400);
+        assert_eq!(nominal(&[2, 0, 0, 0, 2, 0, 0], 64), 7);
+    }
+}
