@@ -13,20 +13,22 @@
 # Stop it with SIGTERM/SIGINT to this script's pid.
 set -euo pipefail
 
-usage() { echo "usage: $0 --port P --media DIR --root REPO_ROOT --log FILE" >&2; exit 2; }
-port="" media="" root="" log=""
+usage() { echo "usage: $0 --port P --media DIR --root REPO_ROOT --log FILE [--limit-rate BYTES_PER_S]" >&2; exit 2; }
+port="" media="" root="" log="" limit_rate=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --port) port=${2:-}; shift 2 ;;
     --media) media=${2:-}; shift 2 ;;
     --root) root=${2:-}; shift 2 ;;
     --log) log=${2:-}; shift 2 ;;
+    --limit-rate) limit_rate=${2:-}; shift 2 ;;
     -h|--help) usage ;;
     *) echo "run.sh: unknown argument $1" >&2; usage ;;
   esac
 done
 [[ -n $port && -n $media && -n $root && -n $log ]] || usage
 [[ $port =~ ^[0-9]+$ ]] || { echo "run.sh: bad port $port" >&2; exit 2; }
+[[ $limit_rate =~ ^[0-9]+$ ]] || { echo "run.sh: bad --limit-rate $limit_rate" >&2; exit 2; }
 command -v nginx >/dev/null || { echo "run.sh: nginx not found (run scripts/ensure-tools.sh)" >&2; exit 1; }
 
 mkdir -p "$media" "$(dirname "$log")"
@@ -52,7 +54,7 @@ trap 'exit 143' TERM
 trap 'exit 130' INT
 
 sed -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$port|g" -e "s|@MEDIA@|$media|g" \
-    -e "s|@ROOT@|$root|g" -e "s|@LOG@|$log|g" \
+    -e "s|@ROOT@|$root|g" -e "s|@LOG@|$log|g" -e "s|@LIMIT_RATE@|$limit_rate|g" \
     "$here/nginx.conf.template" >"$prefix/nginx.conf"
 
 nginx -e stderr -p "$prefix/" -c "$prefix/nginx.conf" &

@@ -25,21 +25,29 @@ export const WATCH_S = Number(env.WATCH_S ?? 60);
 export const MAX_CDN_SHARE = Number(env.MAX_CDN_SHARE ?? 0.35);
 export const TIMEOUT_MS = (60 + VIEWERS * (STAGGER_S + 10) + WATCH_S + 60) * 1000;
 
-/** Runs the scenario `kind` ("live" or "vod") and asserts what every scenario promises. */
-export async function runScenario(kind) {
+/**
+ * Runs the scenario `kind` ("live" or "vod") and asserts what every scenario promises.
+ * Options: `name` (run directory name), `limitRate` (origin bytes/s per response, 0 =
+ * unlimited), `viewers`, `watchS`, `maxShare` (override the env knobs).
+ */
+export async function runScenario(kind, opts = {}) {
+  const name = opts.name ?? kind;
+  const viewers = opts.viewers ?? VIEWERS;
+  const watchS = opts.watchS ?? WATCH_S;
+  const maxShare = opts.maxShare ?? MAX_CDN_SHARE;
   if (!(await inLoopbackNetns()) && env.E2E_ALLOW_HOST_NET !== "1") {
     assert.fail("not in a loopback-only network namespace: run tests/e2e/run.sh (or set E2E_ALLOW_HOST_NET=1)");
   }
   const t0 = Date.now();
   const cpu = await cpuSampler();
   const mediaRoot = await ensureMedia();
-  const dir = await runDir(P2P ? kind : `${kind}-p2p0`);
+  const dir = await runDir(P2P ? name : `${name}-p2p0`);
   const mediaDir = join(dir, "media");
   const accessLog = join(dir, "origin-access.log");
   const group = new ProcessGroup(dir);
   let reports;
   try {
-    const origin = await startOrigin(group, { mediaDir, accessLog });
+    const origin = await startOrigin(group, { mediaDir, accessLog, limitRate: opts.limitRate ?? 0 });
     const tracker = P2P ? await startTracker(group) : null;
     let ready = "";
     if (kind === "live") {
@@ -54,9 +62,9 @@ export async function runScenario(kind) {
       src: `${origin.base}/media/${kind}/master.m3u8`,
       tracker: tracker?.url,
       p2p: P2P,
-      count: VIEWERS,
+      count: viewers,
       staggerMs: STAGGER_S * 1000,
-      watchMs: WATCH_S * 1000,
+      watchMs: watchS * 1000,
       logDir: dir,
       onJoin: (v) => console.log(`# ${v.id} joined at +${((Date.now() - t0) / 1000).toFixed(1)} s`),
     });
@@ -79,9 +87,9 @@ export async function runScenario(kind) {
       "",
       summaryTable(reports, { origin, players }),
       "",
-      `${kind}: CDN share: origin served ${fmtMB(origin.segmentBytes)} MB of .ts (${origin.segmentRequests} requests) / players loaded ${fmtMB(players.total)} MB = ${(share * 100).toFixed(1)}%` +
-        (P2P ? ` (limit ${(MAX_CDN_SHARE * 100).toFixed(0)}%)` : " (p2p=0 baseline, not asserted)"),
-      `${kind}: stalls after start-up: ${stalls}; time to first frame median ${ttff[Math.floor(ttff.length / 2)] ?? "-"} ms, worst ${ttff.at(-1) ?? "-"} ms`,
+      `${name}: CDN share: origin served ${fmtMB(origin.segmentBytes)} MB of .ts (${origin.segmentRequests} requests) / players loaded ${fmtMB(players.total)} MB = ${(share * 100).toFixed(1)}%` +
+        (P2P ? ` (limit ${(maxShare * 100).toFixed(0)}%)` : " (p2p=0 baseline, not asserted)"),
+      `${name}: stalls after start-up: ${stalls}; time to first frame median ${ttff[Math.floor(ttff.length / 2)] ?? "-"} ms, worst ${ttff.at(-1) ?? "-"} ms`,
       `fragments checked against origin files: ${checked}, mismatches: ${problems.length}`,
       `wall ${wallS.toFixed(1)} s; host CPU busy ${(cpuBusy * 100).toFixed(0)}% of all cores (avg over the run)`,
       `logs and report.json: ${dir}`,
@@ -101,7 +109,7 @@ export async function runScenario(kind) {
   }
   assert.deepEqual(problems.slice(0, 20), [], `${problems.length} fragments differ from the origin's files`);
   if (P2P) {
-    assert.ok(share <= MAX_CDN_SHARE, `CDN share ${(share * 100).toFixed(1)}% > ${(MAX_CDN_SHARE * 100).toFixed(0)}%`);
+    assert.ok(share <= maxShare, `CDN share ${(share * 100).toFixed(1)}% > ${(maxShare * 100).toFixed(0)}%`);
   }
   return { share, stalls, ttff, reports };
 }

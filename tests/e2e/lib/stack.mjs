@@ -68,12 +68,12 @@ export async function ensureMedia() {
 }
 
 /** nginx on a free port serving `mediaDir` at /media/ and the repository at /. */
-export async function startOrigin(group, { mediaDir, accessLog }) {
+export async function startOrigin(group, { mediaDir, accessLog, limitRate = 0 }) {
   const port = await freePort();
   await group.start(
     "origin",
     join(ROOT, "demo/origin/run.sh"),
-    ["--port", String(port), "--media", mediaDir, "--root", ROOT, "--log", accessLog],
+    ["--port", String(port), "--media", mediaDir, "--root", ROOT, "--log", accessLog, "--limit-rate", String(limitRate)],
     { ready: /^origin listening/ },
   );
   return { port, base: `http://127.0.0.1:${port}`, accessLog };
