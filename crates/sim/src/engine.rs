@@ -26,6 +26,8 @@ const CHUNK_TAG: u8 = 6;
 const CHUNK_HEADER: usize = 17;
 /// The uplink interleaves channels in slices of this many nominal bytes.
 const SLICE: u64 = 64 * 1024;
+/// Frames up to this size on an idle uplink are sent without queueing (control frames).
+const SMALL_FRAME: u64 = 4 * 1024;
 /// Live streams began this long before the run, so the window is full at the start.
 const LIVE_LEAD_S: f64 = 60.0;
 const BASE: &str = "http://cdn.sim/stream/";
@@ -44,7 +46,7 @@ enum Ev {
     Leave(N),
     /// Agent timer; valid only if it is still the agent's wake-up.
     Wake(N, u64),
-    Input(N, Input),
+    Input(N, Box<Input>),
     /// A frame reaching a node on its end of a connection.
     Frame(N, ConnId, Bytes),
     /// The node's uplink finished the frame it was sending.
@@ -130,6 +132,8 @@ struct Node {
     up_busy: Option<(ConnId, u64)>,
     up_rr: usize,
     down_free: u64,
+    /// The uplink is busy until then (µs).
+    up_free: u64,
     fetches: Vec<FetchRec>,
     player: Player,
     fallback: Option<(LoadId, u64, usize)>,
@@ -165,6 +169,9 @@ pub struct Totals {
     /// Times an agent woken at its deadline asked to be woken again at once (a busy
     /// loop in a browser's event loop; see the closing note in docs/BENCHMARKS.md).
     pub stale_wakeups: u64,
+    /// Events by kind: arrivals and departures, agent wake-ups, other agent inputs,
+    /// frames, uplink slices, closes, tracker, CDN, playlist refreshes, player.
+    pub by_kind: [u64; 10],
     /// Viewer sessions (arrivals).
     pub sessions: u64,
     /// Peer disconnect reasons the agents reported.
@@ -342,6 +349,7 @@ impl Sim {
             up_busy: None,
             up_rr: 0,
             down_free: 0,
+            up_free: 0,
             fetches: Vec::new(),
             player,
             fallback: None,
@@ -375,6 +383,7 @@ impl Sim {
             }
             self.now = e.at;
             self.t.events += 1;
+            self.t.by_kind[kind(&e.ev)] += 1;
             self.dispatch(e.ev);
         }
         self.now = self.end;
@@ -414,7 +423,7 @@ impl Sim {
                     self.input(n, Input::Timeout);
                 }
             }
-            Ev::Input(n, input) => self.input(n, input),
+            Ev::Input(n, input) => self.input(n, *input),
             Ev::Frame(n, conn, data) => self.frame_arrives(n, conn, data),
             Ev::UpDone(n) => self.up_done(n),
             Ev::Closed(n, conn) => {
@@ -896,7 +905,7 @@ impl Sim {
             }
             Output::TrackerConnect { tracker, .. } => {
                 let at = now + 2 * us(self.sc.tracker_latency_ms / 1000.0);
-                self.push(at, Ev::Input(n, Input::TrackerOpen { tracker }));
+                self.push(at, Ev::Input(n, Box::new(Input::TrackerOpen { tracker })));
             }
             Output::TrackerSend { text, .. } => {
                 self.t.tracker_bytes += text.len() as u64;
@@ -907,7 +916,7 @@ impl Sim {
                 let sdp = format!("o {n} {}", conn.get());
                 self.push(
                     now + GATHER_US,
-                    Ev::Input(n, Input::OfferCreated { conn, sdp }),
+                    Ev::Input(n, Box::new(Input::OfferCreated { conn, sdp })),
                 );
             }
             Output::AcceptOffer { conn, sdp } => {
@@ -915,7 +924,7 @@ impl Sim {
                 let sdp = format!("a {n} {} {sdp}", conn.get());
                 self.push(
                     now + GATHER_US,
-                    Ev::Input(n, Input::AnswerCreated { conn, sdp }),
+                    Ev::Input(n, Box::new(Input::AnswerCreated { conn, sdp })),
                 );
             }
             Output::AcceptAnswer { conn, sdp } => self.link(n, conn, &sdp),
@@ -1007,14 +1016,18 @@ impl Sim {
         self.nodes[b as usize].links.push(mk(bconn, n, conn));
         // DTLS and SCTP handshakes: about two round trips.
         let at = self.now + 4 * lat;
-        self.push(at, Ev::Input(n, Input::ChannelOpen { conn }));
-        self.push(at, Ev::Input(b, Input::ChannelOpen { conn: bconn }));
+        self.push(at, Ev::Input(n, Box::new(Input::ChannelOpen { conn })));
+        self.push(
+            at,
+            Ev::Input(b, Box::new(Input::ChannelOpen { conn: bconn })),
+        );
     }
 
     fn transmit(&mut self, n: N, conn: ConnId, data: Bytes) {
         let scale = self.scale;
+        let now = self.now;
         let node = &mut self.nodes[n as usize];
-        let Some(l) = node.links.iter_mut().find(|l| l.conn == conn) else {
+        let Some(i) = node.links.iter().position(|l| l.conn == conn) else {
             return;
         };
         let nom = nominal(&data, scale);
@@ -1023,18 +1036,66 @@ impl Sim {
         } else {
             self.t.control_bytes += data.len() as u64;
         }
-        l.queue.push_back(data);
-        l.buffered += nom;
-        let buffered = l.buffered as usize;
-        if node.up_busy.is_none() {
-            self.start_upload(n);
-        }
+        let idle = node.up_busy.is_none() && node.links[i].queue.is_empty();
+        let buffered = if idle && nom <= SMALL_FRAME {
+            // A small frame on an idle uplink leaves at once: no queue, no event.
+            let depart = now.max(node.up_free) + (nom as f64 / node.up_rate) as u64;
+            node.up_free = depart;
+            self.send_frame(n, i, data, depart);
+            self.nodes[n as usize].links[i].buffered
+        } else {
+            let l = &mut node.links[i];
+            l.queue.push_back(data);
+            l.buffered += nom;
+            let b = l.buffered;
+            if node.up_busy.is_none() {
+                self.start_upload(n);
+            }
+            b
+        };
         // `bufferedAmount` right after the send, as the wasm layer reports it.
         let now = Instant::from_micros(self.now);
         if let Some(agent) = self.nodes[n as usize].agent.as_mut() {
             self.t.agent_inputs += 1;
-            agent.handle_input(now, Input::ChannelBuffered { conn, buffered });
+            agent.handle_input(
+                now,
+                Input::ChannelBuffered {
+                    conn,
+                    buffered: buffered as usize,
+                },
+            );
         }
+    }
+
+    /// A frame that has left node `n`'s uplink on link `i` at `depart` travels to the
+    /// other end: path latency, jitter, a resend on loss, the receiver's downlink, and
+    /// the channel's order.
+    fn send_frame(&mut self, n: N, i: usize, f: Bytes, depart: u64) {
+        let nom = nominal(&f, self.scale);
+        let l = &self.nodes[n as usize].links[i];
+        let mut arrive = depart + l.lat_us;
+        let (jitter, loss, lat) = (l.jitter_us, l.loss, l.lat_us);
+        let (peer, peer_conn, last) = (l.peer, l.peer_conn, l.last_arrival);
+        if jitter > 0 {
+            arrive += self.rng.below(jitter);
+        }
+        if loss > 0.0 && self.rng.unit() < loss {
+            arrive += 3 * lat.max(10_000);
+        }
+        if f.first() == Some(&CHUNK_TAG) {
+            self.t.p2p_sent += nom - CHUNK_HEADER as u64;
+        }
+        let pn = &mut self.nodes[peer as usize];
+        if !pn.alive {
+            return;
+        }
+        // The transfer is pipelined: the downlink only adds time when it is busy with
+        // something else.
+        let t = arrive.max(pn.down_free + (nom as f64 / pn.down_rate) as u64);
+        pn.down_free = t;
+        let t = t.max(last);
+        self.nodes[n as usize].links[i].last_arrival = t;
+        self.push(t, Ev::Frame(peer, peer_conn, f));
     }
 
     /// Puts the next slice on the uplink, round-robin between channels in slices of
@@ -1052,7 +1113,8 @@ impl Sim {
                 let dur = (slice as f64 / node.up_rate).ceil() as u64;
                 node.up_busy = Some((l.conn, slice));
                 node.up_rr = i + 1;
-                let at = self.now + dur.max(1);
+                let at = self.now.max(node.up_free) + dur.max(1);
+                node.up_free = at;
                 self.push(at, Ev::UpDone(n));
                 return;
             }
@@ -1067,7 +1129,8 @@ impl Sim {
         let Some((conn, slice)) = node.up_busy.take() else {
             return;
         };
-        if let Some(l) = node.links.iter_mut().find(|l| l.conn == conn) {
+        if let Some(i) = node.links.iter().position(|l| l.conn == conn) {
+            let l = &mut node.links[i];
             let before = l.buffered;
             l.buffered = l.buffered.saturating_sub(slice);
             let crossed = before >= LOW_WATER && l.buffered < LOW_WATER;
@@ -1080,35 +1143,7 @@ impl Sim {
             if done {
                 let f = l.queue.pop_front().expect("checked");
                 l.head_sent = 0;
-                let nom = nominal(&f, scale);
-                let mut arrive = now + l.lat_us;
-                if l.jitter_us > 0 {
-                    arrive += self.rng.below(l.jitter_us);
-                }
-                if l.loss > 0.0 && self.rng.unit() < l.loss {
-                    arrive += 3 * l.lat_us.max(10_000);
-                }
-                let (peer, peer_conn) = (l.peer, l.peer_conn);
-                let last = l.last_arrival;
-                if f.first() == Some(&CHUNK_TAG) {
-                    self.t.p2p_sent += nom - CHUNK_HEADER as u64;
-                }
-                let pn = &mut self.nodes[peer as usize];
-                if pn.alive {
-                    // The transfer is pipelined: the downlink only adds time when it is
-                    // busy with something else.
-                    let t = arrive.max(pn.down_free + (nom as f64 / pn.down_rate) as u64);
-                    pn.down_free = t;
-                    let t = t.max(last);
-                    if let Some(l) = self.nodes[n as usize]
-                        .links
-                        .iter_mut()
-                        .find(|l| l.conn == conn)
-                    {
-                        l.last_arrival = t;
-                    }
-                    self.push(t, Ev::Frame(peer, peer_conn, f));
-                }
+                self.send_frame(n, i, f, now);
             }
             if crossed {
                 self.input(n, Input::ChannelBuffered { conn, buffered });
@@ -1151,7 +1186,7 @@ impl Sim {
                     "answer": v["answer"], "offer_id": v["offer_id"],
                 })
                 .to_string();
-                self.to_viewer(at, target, msg);
+                self.tracker_reply(at, target, msg);
             }
             return;
         }
@@ -1166,7 +1201,7 @@ impl Sim {
             "complete": size, "incomplete": 0,
         })
         .to_string();
-        self.to_viewer(at, from, resp);
+        self.tracker_reply(at, from, resp);
         let Some(offers) = v.get("offers").and_then(|o| o.as_array()) else {
             return;
         };
@@ -1188,20 +1223,20 @@ impl Sim {
                 "offer": offer["offer"], "offer_id": offer["offer_id"],
             })
             .to_string();
-            self.to_viewer(at, to, msg);
+            self.tracker_reply(at, to, msg);
         }
     }
 
-    fn to_viewer(&mut self, at: u64, to: N, text: String) {
+    fn tracker_reply(&mut self, at: u64, to: N, text: String) {
         self.t.tracker_bytes += text.len() as u64;
         self.push(
             at,
             Ev::Input(
                 to,
-                Input::TrackerMessage {
+                Box::new(Input::TrackerMessage {
                     tracker: TrackerId::from_index(0),
                     text,
-                },
+                }),
             ),
         );
     }
@@ -1210,6 +1245,21 @@ impl Sim {
 /// Events at one instant beyond which the run is stuck (an agent or the player asking to
 /// be woken at a time already past, again and again).
 const LIVELOCK_EVENTS: u64 = 1_000_000;
+
+fn kind(ev: &Ev) -> usize {
+    match ev {
+        Ev::Join(_) | Ev::Leave(_) => 0,
+        Ev::Wake(..) => 1,
+        Ev::Input(..) => 2,
+        Ev::Frame(..) => 3,
+        Ev::UpDone(_) => 4,
+        Ev::Closed(..) => 5,
+        Ev::Tracker(..) => 6,
+        Ev::Http(..) | Ev::Fallback(..) => 7,
+        Ev::Refresh(_) => 8,
+        Ev::Player(..) => 9,
+    }
+}
 
 fn describe(ev: &Ev) -> String {
     match ev {

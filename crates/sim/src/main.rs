@@ -73,7 +73,14 @@ fn real_main() -> Result<(), String> {
     for n in sizes {
         let mut s = sc.clone();
         s.viewers = n;
-        let (mut summary, wall) = timed(|| Summary::of(&Sim::new(s).run()));
+        let (outcome, wall) = timed(|| Sim::new(s).run());
+        if std::env::var_os("HLSMESH_SIM_COUNTS").is_some() {
+            eprintln!(
+                "events by kind {:?}, stale wake-ups {}",
+                outcome.totals.by_kind, outcome.totals.stale_wakeups
+            );
+        }
+        let mut summary = Summary::of(&outcome);
         summary.wall_s = wall;
         summary.rss_mib = peak_rss_mib();
         if !quiet {

@@ -1,0 +1,129 @@
+//! Small swarms, asserted properties. The big runs are benchmarks (`make bench-sim`).
+
+use hlsmesh_sim::{run, Class, Scenario, Summary};
+
+/// A short live scenario of `n` viewers on fast links.
+fn small_live(n: usize, seed: u64) -> Scenario {
+    let mut sc = Scenario::builtin("steady-live").expect("builtin");
+    sc.viewers = n;
+    sc.seed = seed;
+    sc.duration_s = 80.0;
+    sc.join_over_s = 6.0;
+    sc.renditions_kbps = vec![1000.0];
+    sc.classes = vec![Class {
+        name: "fibre".into(),
+        weight: 1.0,
+        down_kbps: 100_000.0,
+        up_kbps: 20_000.0,
+        latency_ms: 10.0,
+        jitter_ms: 2.0,
+        loss: 0.0,
+    }];
+    sc
+}
+
+fn sane(s: &Summary) {
+    assert!(s.played_bytes > 0, "nothing played");
+    assert!(
+        s.cdn_share >= s.bound_cdn_share - 1e-9,
+        "CDN share {} below the physical bound {}",
+        s.cdn_share,
+        s.bound_cdn_share
+    );
+    assert!(s.ttff_ms[0] > 0.0);
+}
+
+#[test]
+fn no_stall_when_the_cdn_is_fast() {
+    let s = run(small_live(6, 1));
+    sane(&s);
+    assert_eq!(s.stalls_per_viewer, 0.0, "{}", s.table());
+    assert!(s.ttff_ms[2] < 2_000.0, "{}", s.table());
+}
+
+#[test]
+fn offload_rises_with_swarm_size() {
+    let small = run(small_live(2, 3));
+    let large = run(small_live(12, 3));
+    sane(&small);
+    sane(&large);
+    assert!(
+        large.offload > small.offload,
+        "offload {} at 12 viewers, {} at 2",
+        large.offload,
+        small.offload
+    );
+    assert!(large.p2p_share > 0.0);
+}
+
+#[test]
+fn churn_does_not_stall_survivors() {
+    let mut sc = small_live(10, 5);
+    sc.session_mean_s = 25.0;
+    sc.duration_s = 90.0;
+    let outcome = hlsmesh_sim::Sim::new(sc.clone()).run();
+    let s = Summary::of(&outcome);
+    sane(&s);
+    assert!(s.sessions > 10, "churn replaced nobody");
+    // Viewers that stayed to the end lost peers mid-transfer and still played on.
+    let survivors: Vec<_> = outcome
+        .viewers
+        .iter()
+        .filter(|v| v.left_s >= sc.duration_s - 1e-6 && v.ttff_ms.is_some())
+        .collect();
+    assert!(!survivors.is_empty());
+    for v in survivors {
+        assert_eq!(v.stall_s, 0.0, "a survivor stalled: {v:?}");
+    }
+}
+
+#[test]
+fn same_seed_same_result() {
+    let a = run(small_live(5, 7));
+    let b = run(small_live(5, 7));
+    let c = run(small_live(5, 8));
+    let json = |s: &Summary| serde_json::to_string(s).expect("json");
+    assert_eq!(json(&a), json(&b));
+    assert_ne!(json(&a), json(&c), "the seed changes nothing");
+}
+
+#[test]
+fn upload_starved_bound_follows_mean_upload() {
+    let mut sc = Scenario::builtin("upload-starved").expect("builtin");
+    sc.viewers = 8;
+    sc.duration_s = 60.0;
+    sc.join_over_s = 4.0;
+    let s = run(sc);
+    sane(&s);
+    // ū = r/2: at least half of what is played comes from the CDN, whatever the policy.
+    assert!(s.bound_cdn_share > 0.4, "{}", s.table());
+}
+
+#[test]
+fn vod_plays_and_ends() {
+    let mut sc = Scenario::builtin("vod-long-tail").expect("builtin");
+    sc.viewers = 5;
+    sc.duration_s = 60.0;
+    sc.join_over_s = 10.0;
+    sc.vod_segments = 40;
+    let s = run(sc);
+    sane(&s);
+    assert!(s.latency_s == [0.0, 0.0], "no live edge in VOD");
+}
+
+#[test]
+fn scenario_files_and_overrides() {
+    for name in Scenario::BUILTIN {
+        assert!(Scenario::builtin(name).is_some(), "{name}");
+    }
+    let sc = Scenario::parse_file(
+        "# a mobile-heavy crowd\nbase = flash-crowd\nname = mobile\nviewers = 42\nclasses = m:1:12000:1500:40:20:0.01\nrenditions = 500, 1000\n",
+    )
+    .expect("parses");
+    assert_eq!(sc.name, "mobile");
+    assert_eq!(sc.viewers, 42);
+    assert_eq!(sc.renditions_kbps, vec![500.0, 1000.0]);
+    assert_eq!(sc.classes[0].up_kbps, 1500.0);
+    assert!(Scenario::parse_file("viewers = many").is_err());
+    assert!(Scenario::parse_file("colour = blue").is_err());
+}
