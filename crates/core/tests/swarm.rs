@@ -364,6 +364,10 @@ fn a_joining_viewer_waits_within_its_buffer_for_neighbours_instead_of_the_cdn() 
     let got = delivered_ok(&net, joiner);
     assert_eq!(got.len(), 2);
     assert_eq!(got[0].1, Source::Cdn);
-    assert_eq!(got[1].1, Source::Peer, "the joiner took segment 1 from the CDN");
+    assert_eq!(
+        got[1].1,
+        Source::Peer,
+        "the joiner took segment 1 from the CDN"
+    );
     assert_eq!(got[1].0, segment_bytes(1, SEG_LEN));
 }
