@@ -695,7 +695,15 @@ impl Swarm {
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        let trackers = self.trackers.iter().filter_map(Tracker::poll_timeout);
+        // A tracker whose announce is waiting for offers stays due; its pending
+        // announce's deadline stands in for it (else the agent would ask to be woken in
+        // the past until gathering completes: a busy loop in the browser).
+        let trackers = self
+            .trackers
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.pending.iter().any(|p| p.tracker == *i))
+            .filter_map(|(_, t)| t.poll_timeout());
         let pending = self.pending.iter().map(|p| p.deadline);
         let conns = self.conns.values().filter_map(Conn::deadline);
         trackers.chain(pending).chain(conns).min()
