@@ -69,3 +69,24 @@ hashes: media
 clean:
 	cargo clean
 	rm -rf js/dist js/pkg target/media target/e2e target/demo
+
+## Simulator (crates/sim): many core agents over a simulated network, in virtual time.
+##   make sim SCENARIO=steady-live ARGS="viewers=1000"   one run: table, JSON in target/sim
+##   make bench-sim                                       every scenario of docs/BENCHMARKS.md
+## The release profile is tuned for wasm size (opt-level z); the simulator is built for
+## speed in its own target directory, so the wasm build is left alone.
+.PHONY: sim bench-sim
+SIM_ENV := CARGO_PROFILE_RELEASE_OPT_LEVEL=3 CARGO_PROFILE_RELEASE_LTO=thin \
+	CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_TARGET_DIR=target/sim-build
+SCENARIO ?= steady-live
+sim: tools
+	$(SIM_ENV) cargo run -p hlsmesh-sim --release -- $(SCENARIO) $(ARGS)
+
+bench-sim: tools
+	$(SIM_ENV) cargo build -p hlsmesh-sim --release
+	target/sim-build/release/hlsmesh-sim steady-live --sweep 100,1000,10000
+	target/sim-build/release/hlsmesh-sim upload-starved --sweep 100,1000
+	target/sim-build/release/hlsmesh-sim flash-crowd viewers=1000
+	target/sim-build/release/hlsmesh-sim heavy-churn viewers=1000
+	target/sim-build/release/hlsmesh-sim vod-long-tail viewers=1000
+	mkdir -p docs/sim && cp target/sim/*-sweep.svg docs/sim/
