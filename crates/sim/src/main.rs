@@ -73,7 +73,9 @@ fn real_main() -> Result<(), String> {
     for n in sizes {
         let mut s = sc.clone();
         s.viewers = n;
+        let cpu0 = cpu_seconds();
         let (outcome, wall) = timed(|| Sim::new(s).run());
+        let cpu = cpu_seconds() - cpu0;
         if std::env::var_os("HLSMESH_SIM_COUNTS").is_some() {
             eprintln!(
                 "events by kind {:?}, stale wake-ups {}",
@@ -82,6 +84,7 @@ fn real_main() -> Result<(), String> {
         }
         let mut summary = Summary::of(&outcome);
         summary.wall_s = wall;
+        summary.cpu_s = cpu;
         summary.rss_mib = peak_rss_mib();
         if !quiet {
             println!("{}", summary.table());
@@ -125,6 +128,21 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
     let start = std::time::Instant::now();
     let v = f();
     (v, start.elapsed().as_secs_f64())
+}
+
+/// CPU time this process has used (Linux `/proc/self/stat` utime + stime), seconds; 0
+/// elsewhere. On a shared machine this, not wall time, is what a run costs.
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name (which is in parentheses).
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(0.0)
 }
 
 /// Peak resident set size (Linux `VmHWM`), MiB; 0 elsewhere.

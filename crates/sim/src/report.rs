@@ -71,6 +71,8 @@ pub struct Summary {
     pub disconnects: Vec<(String, u64)>,
     /// Wall-clock seconds of the run (filled by the CLI).
     pub wall_s: f64,
+    /// CPU seconds of the run (filled by the CLI).
+    pub cpu_s: f64,
     /// Peak resident memory, MiB (filled by the CLI).
     pub rss_mib: f64,
 }
@@ -167,6 +169,7 @@ impl Summary {
             agent_inputs: t.agent_inputs,
             disconnects,
             wall_s: 0.0,
+            cpu_s: 0.0,
             rss_mib: 0.0,
         }
     }
@@ -248,8 +251,8 @@ impl Summary {
             (
                 "cost",
                 format!(
-                    "{} events, {} agent inputs, {:.1} s wall, {:.0} MiB peak RSS",
-                    self.events, self.agent_inputs, self.wall_s, self.rss_mib
+                    "{} events, {} agent inputs, {:.1} s wall, {:.1} s CPU, {:.0} MiB peak RSS",
+                    self.events, self.agent_inputs, self.wall_s, self.cpu_s, self.rss_mib
                 ),
             ),
         ];
