@@ -28,6 +28,11 @@ export interface HlsMeshOptions {
   cacheBytes?: number;
   /** ICE servers for RTCPeerConnection (default none: host candidates only). */
   iceServers?: RTCIceServer[];
+  /**
+   * Check every segment from a peer against the publisher's hash list (a sidecar beside
+   * each media playlist, see docs/SECURITY.md); a peer whose bytes differ is banned.
+   */
+  integrity?: boolean;
   /** Where the .wasm file is (default: beside this module). */
   wasmUrl?: string | URL;
   /** Log events to the console. */
@@ -57,6 +62,8 @@ export interface HlsMeshStats {
   cacheHits: number;
   segmentsDelivered: number;
   peerFallbacks: number;
+  /** Segments from peers refused by the integrity or structure check. */
+  rejectedSegments: number;
   peers: number;
   swarmSize: number;
 }
@@ -143,12 +150,25 @@ export class HlsMesh {
         maxPeers: options.maxPeers,
         cacheBytes: options.cacheBytes ?? defaultCacheBytes(),
         iceServers: options.iceServers,
+        integrity: options.integrity ?? false,
       });
       mesh.agent = new Agent(json, (text: string) => mesh.onAgentEvent(text));
     } catch (e) {
       mesh.fallback(`agent could not start: ${String(e)}`);
     }
     return mesh;
+  }
+
+  /**
+   * Starts fetching and compiling the wasm ahead of {@link HlsMesh.create}, which then
+   * awaits the same load. Optional; resolves whether or not the load worked.
+   */
+  static preload(wasmUrl?: string | URL): Promise<void> {
+    wasmReady ??= wasmUrl ? initWasm({ module_or_path: wasmUrl }) : initWasm();
+    return wasmReady.then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   /** Whether segments go through the agent (false after a failure or destroy()). */
@@ -201,6 +221,7 @@ export class HlsMesh {
       cacheHits: 0,
       segmentsDelivered: 0,
       peerFallbacks: 0,
+      rejectedSegments: 0,
       peers: 0,
       swarmSize: 0,
     };

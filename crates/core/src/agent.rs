@@ -382,6 +382,9 @@ pub struct Config {
     pub cache_bytes: usize,
     /// Seed for ids and jitter.
     pub seed: u64,
+    /// Fetch each media playlist's hash list (see [`crate::integrity`]) and check every
+    /// segment from a peer against it; a peer whose bytes differ is banned.
+    pub integrity: bool,
 }
 
 impl Default for Config {
@@ -392,6 +395,7 @@ impl Default for Config {
             max_peers: 12,
             cache_bytes: DEFAULT_CACHE_BYTES,
             seed: 0,
+            integrity: false,
         }
     }
 }
@@ -427,7 +431,7 @@ impl Agent {
             swarm.set_swarm_name(now, name);
         }
         Agent {
-            scheduler: Scheduler::new(config.cache_bytes),
+            scheduler: Scheduler::new(config.cache_bytes, config.integrity),
             swarm,
             rng,
             out: Outbox::default(),

@@ -19,6 +19,9 @@ pub struct Stats {
     pub segments_delivered: u64,
     /// Peer transfers abandoned (deadline, peer gone) and finished from the CDN.
     pub peer_fallbacks: u64,
+    /// Segments from peers that failed the integrity or structure check (the peer was
+    /// banned and the segment fetched elsewhere).
+    pub rejected_segments: u64,
     /// Peers connected now.
     pub peers: u32,
     /// Swarm size the tracker last reported (complete + incomplete).

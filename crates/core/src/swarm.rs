@@ -6,7 +6,7 @@
 //! For an offer we receive: `Answering` (the edge builds our answer) → `Connecting` →
 //! `Open`. Every stage has a deadline; a connection that misses it is closed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use core::time::Duration;
 
@@ -96,6 +96,8 @@ pub(crate) struct Swarm {
     started_at: Option<Instant>,
     /// Whether any tracker has answered an announce.
     heard_from_tracker: bool,
+    /// Peers caught lying (corrupted segments): refused for the rest of the session.
+    banned: BTreeSet<Id20>,
 }
 
 impl Swarm {
@@ -113,6 +115,7 @@ impl Swarm {
             gone: Vec::new(),
             started_at: None,
             heard_from_tracker: false,
+            banned: BTreeSet::new(),
         }
     }
 
@@ -339,7 +342,11 @@ impl Swarm {
         offer_id: Id20,
         sdp: String,
     ) {
-        if peer == self.peer_id || self.knows_peer(&peer) || self.live_conns() >= self.max_peers {
+        if peer == self.peer_id
+            || self.banned.contains(&peer)
+            || self.knows_peer(&peer)
+            || self.live_conns() >= self.max_peers
+        {
             return;
         }
         let conn = self.new_conn(
@@ -354,6 +361,17 @@ impl Swarm {
     }
 
     fn accept_answer(&mut self, ctx: &mut Ctx<'_>, peer: Id20, offer_id: Id20, sdp: String) {
+        if self.banned.contains(&peer) {
+            let offer = self
+                .conns
+                .iter()
+                .find(|(_, c)| c.role == Role::Offerer && c.offer_id == offer_id)
+                .map(|(id, _)| *id);
+            if let Some(id) = offer {
+                self.close(ctx, id, "answered by a banned peer", true);
+            }
+            return;
+        }
         let found = self.conns.iter_mut().find(|(_, c)| {
             c.role == Role::Offerer && c.offer_id == offer_id && matches!(c.stage, Stage::Offered)
         });
@@ -459,6 +477,9 @@ impl Swarm {
         if remote == self.peer_id {
             return Err("connected to ourselves");
         }
+        if self.banned.contains(&remote) {
+            return Err("banned earlier in this session");
+        }
         if c.remote.is_some_and(|r| r != remote) {
             return Err("peer id differs from the tracker's");
         }
@@ -498,6 +519,18 @@ impl Swarm {
         {
             s.handle_buffered(buffered);
         }
+    }
+
+    /// Bans the peer on `conn` for the rest of the session and disconnects it.
+    pub(crate) fn ban(&mut self, ctx: &mut Ctx<'_>, conn: ConnId, reason: &str) {
+        let remote = self
+            .conns
+            .get(&conn)
+            .and_then(|c| c.session().and_then(|s| s.remote_id()).or(c.remote));
+        if let Some(id) = remote {
+            self.banned.insert(id);
+        }
+        self.close(ctx, conn, reason, true);
     }
 
     /// The edge reports a connection closed.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hlsmesh_core::{Event, Instant, Source};
-use support::{media_playlist, playback, segment_bytes, Net};
+use support::{hash_list, media_playlist, playback, segment_bytes, ts_segment_bytes, Net};
 
 const BASE: &str = "http://cdn.test/live/";
 const PLAYLIST: &str = "http://cdn.test/live/index.m3u8";
@@ -370,4 +370,88 @@ fn a_joining_viewer_waits_within_its_buffer_for_neighbours_instead_of_the_cdn() 
         "the joiner took segment 1 from the CDN"
     );
     assert_eq!(got[1].0, segment_bytes(1, SEG_LEN));
+}
+
+fn disconnect_reasons(net: &Net, node: usize) -> Vec<String> {
+    net.nodes[node]
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::PeerDisconnected { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn with_a_hash_list_a_corrupted_segment_never_reaches_the_player_and_its_sender_is_banned() {
+    let seed = 11;
+    let mut net = Net::new(seed);
+    let segments: Vec<(u64, Bytes)> = (0..8).map(|sn| (sn, segment_bytes(sn, SEG_LEN))).collect();
+    for (sn, data) in &segments {
+        net.cdn.insert(url(*sn), data.clone());
+    }
+    net.cdn.insert(
+        format!("{PLAYLIST}.hashes"),
+        Bytes::from(hash_list(&segments)),
+    );
+    for i in 0..2 {
+        let node = net.add_node_with(hlsmesh_core::Config {
+            trackers: vec!["wss://tracker.test".into()],
+            seed: seed * 100 + i,
+            integrity: true,
+            ..hlsmesh_core::Config::default()
+        });
+        net.playlist(node, PLAYLIST, &media_playlist(0, 8, false));
+        net.run_for(Duration::from_millis(300));
+    }
+    net.run_for(Duration::from_secs(20));
+    assert_eq!(net.peers_of(1), 1);
+    net.load(0, &url(4), playback(0.0));
+    net.run_for(Duration::from_secs(1));
+    net.nodes[0].corrupt = true;
+    net.load(1, &url(4), playback(10.0));
+    net.run_for(Duration::from_secs(5));
+    let got = delivered_ok(&net, 1);
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0].0,
+        segment_bytes(4, SEG_LEN),
+        "corrupted bytes reached the player"
+    );
+    assert_eq!(
+        disconnect_reasons(&net, 1),
+        vec!["sent a corrupted segment".to_string()]
+    );
+    assert_eq!(net.nodes[1].agent.stats().rejected_segments, 1);
+    // The liar stays out, however often the tracker relays its offers.
+    net.run_for(Duration::from_secs(120));
+    assert_eq!(net.peers_of(1), 0, "a banned peer reconnected");
+}
+
+#[test]
+fn without_a_hash_list_malformed_transport_stream_bytes_are_refused() {
+    let mut net = Net::new(12);
+    for sn in 0..8 {
+        net.cdn.insert(url(sn), ts_segment_bytes(sn, 1000));
+    }
+    for i in 0..2 {
+        let node = net.add_node(1200 + i);
+        net.playlist(node, PLAYLIST, &media_playlist(0, 8, false));
+        net.run_for(Duration::from_millis(300));
+    }
+    net.run_for(Duration::from_secs(20));
+    // Node 1 learns the rendition's container from a CDN segment.
+    net.load(1, &url(0), playback(0.0));
+    net.load(0, &url(5), playback(0.0));
+    net.run_for(Duration::from_secs(1));
+    net.nodes[0].corrupt = true; // flips the sync byte that starts the chunk
+    net.load(1, &url(5), playback(10.0));
+    net.run_for(Duration::from_secs(5));
+    let got = delivered_ok(&net, 1);
+    assert_eq!(got[1].0, ts_segment_bytes(5, 1000));
+    assert_eq!(
+        disconnect_reasons(&net, 1),
+        vec!["sent a malformed segment".to_string()]
+    );
 }

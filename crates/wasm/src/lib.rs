@@ -32,6 +32,7 @@ struct Options {
     max_peers: Option<usize>,
     cache_bytes: Option<usize>,
     ice_servers: Option<serde_json::Value>,
+    integrity: bool,
 }
 
 thread_local! {
@@ -65,7 +66,8 @@ pub struct Agent {
 #[wasm_bindgen]
 impl Agent {
     /// Creates an agent. `options` is JSON: `{"trackers": ["wss://…"], "swarmId"?,
-    /// "maxPeers"?, "cacheBytes"?, "iceServers"?}`. `on_event` receives each event as JSON.
+    /// "maxPeers"?, "cacheBytes"?, "iceServers"?, "integrity"?}`. `on_event` receives each
+    /// event as JSON.
     #[wasm_bindgen(constructor)]
     pub fn new(options: &str, on_event: Function) -> Result<Agent, JsError> {
         let opts: Options = serde_json::from_str(options)?;
@@ -79,6 +81,7 @@ impl Agent {
             max_peers: opts.max_peers.unwrap_or(defaults.max_peers).clamp(1, 64),
             cache_bytes: opts.cache_bytes.unwrap_or(defaults.cache_bytes),
             seed,
+            integrity: opts.integrity,
         };
         let ice_servers = match opts.ice_servers {
             Some(v) => js_sys::JSON::parse(&v.to_string())

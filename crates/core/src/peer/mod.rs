@@ -19,6 +19,8 @@ pub const SEND_LOW_WATER: usize = 256 * 1024;
 pub const MAX_UPLOADS_PER_PEER: usize = 8;
 /// Requests a peer may send without waiting; beyond this it is flooding.
 const MAX_PENDING_REQUESTS_FROM_PEER: usize = 64;
+/// Most bytes reserved for an incoming segment before its bytes arrive.
+const INITIAL_RESERVE: usize = 1024 * 1024;
 /// Segment ids we remember per peer; beyond this the peer is lying or broken.
 const MAX_HAVE_PER_PEER: usize = 50_000;
 
@@ -236,7 +238,10 @@ impl PeerSession {
             return out.push(PeerEvent::Violation("chunk out of order"));
         }
         if dl.received.is_empty() {
-            dl.received.reserve((total - dl.start) as usize);
+            // The total is the peer's claim: reserve no more than a typical segment up
+            // front, so a lying peer cannot make us allocate its 64 MiB maximum.
+            dl.received
+                .reserve(((total - dl.start) as usize).min(INITIAL_RESERVE));
         }
         dl.received.extend_from_slice(&data);
         let received = dl.received.len();

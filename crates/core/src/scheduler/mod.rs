@@ -22,6 +22,7 @@
 //! Every delivery carries the time hls.js should see it take: the CDN path's measured
 //! time for those bytes, so that neither fast peers nor slow ones skew its ABR.
 
+pub mod container;
 pub mod election;
 pub mod estimate;
 
@@ -34,11 +35,13 @@ use hlsmesh_proto::SegmentId;
 
 use crate::agent::{ConnId, Ctx, Event, FetchId, HttpResponse, LoadId, Output, Playback, Source};
 use crate::cache::Cache;
+use crate::integrity::{sidecar_url, HashList, Key, Verdict};
 use crate::peer::PeerEvent;
 use crate::playlist::{Playlists, SegmentInfo};
 use crate::swarm::Swarm;
 use crate::time::Instant;
 use crate::url::without_query;
+use container::Container;
 use estimate::Estimate;
 
 /// Least time kept in reserve for a CDN fetch after a peer fails.
@@ -107,6 +110,8 @@ struct Transfer {
 enum FetchFor {
     Segment(SegmentId),
     Passthrough(LoadId, Instant),
+    /// The publisher's hash list for a variant.
+    HashList(u16, String),
 }
 
 #[derive(Default)]
@@ -135,10 +140,16 @@ pub(crate) struct Scheduler {
     delivered: u64,
     /// When the last segment went to the player, and its duration.
     last_delivery: Option<(Instant, f64)>,
+    /// Whether to fetch and enforce the publisher's hash lists.
+    integrity: bool,
+    /// The latest hash list of each variant.
+    hash_lists: BTreeMap<u16, HashList>,
+    /// The container each variant's CDN segments use, for checking peers' bytes.
+    containers: BTreeMap<u16, Container>,
 }
 
 impl Scheduler {
-    pub(crate) fn new(cache_bytes: usize) -> Scheduler {
+    pub(crate) fn new(cache_bytes: usize, integrity: bool) -> Scheduler {
         Scheduler {
             playlists: Playlists::default(),
             cache: Cache::new(cache_bytes),
@@ -154,6 +165,9 @@ impl Scheduler {
             anchor: None,
             delivered: 0,
             last_delivery: None,
+            integrity,
+            hash_lists: BTreeMap::new(),
+            containers: BTreeMap::new(),
         }
     }
 
@@ -226,6 +240,9 @@ impl Scheduler {
             }
         };
         let name = self.playlists.master_url().unwrap_or(url).to_string();
+        if let (true, Some(variant)) = (self.integrity, update.variant) {
+            self.fetch_hash_list(ctx, variant, url, text);
+        }
         // Live: the viewer elected for a new segment takes it from the CDN right away, so
         // it is at a peer by the time the other players ask.
         if update.live && update.refresh && update.variant == self.active_variant() {
@@ -571,6 +588,47 @@ impl Scheduler {
         }
     }
 
+    /// Fetches the hash list of a media playlist (once at a time per variant; a live
+    /// playlist's refresh fetches it again, as the publisher rewrites it with the playlist).
+    fn fetch_hash_list(&mut self, ctx: &mut Ctx<'_>, variant: u16, url: &str, text: &[u8]) {
+        let busy = self
+            .fetches
+            .values()
+            .any(|f| matches!(f, FetchFor::HashList(v, _) if *v == variant));
+        if busy {
+            return;
+        }
+        let list_url = sidecar_url(url, &String::from_utf8_lossy(text));
+        let fetch = self.new_fetch(FetchFor::HashList(variant, list_url.clone()));
+        ctx.out.push(Output::Fetch {
+            fetch,
+            url: list_url,
+            range: None,
+            from: None,
+        });
+    }
+
+    /// Checks a segment's bytes from a peer (or assembled with a peer's prefix) before
+    /// they reach the player or the cache: against the publisher's hash list when it
+    /// knows the segment, else against the container the CDN's copies use and a size
+    /// bound.
+    fn check_peer_bytes(&self, info: &SegmentInfo, data: &[u8]) -> Result<(), &'static str> {
+        if let Some(list) = self.hash_lists.get(&info.id.variant) {
+            match list.verify(Key::Sn(info.id.sn), data) {
+                Verdict::Ok => return Ok(()),
+                Verdict::Mismatch => return Err("sent a corrupted segment"),
+                Verdict::Unknown => {}
+            }
+        }
+        if data.len() > 8 * self.expected_bytes(info) + 256 * 1024 {
+            return Err("sent an implausibly large segment");
+        }
+        match self.containers.get(&info.id.variant) {
+            Some(c) if !container::well_formed(*c, data) => Err("sent a malformed segment"),
+            _ => Ok(()),
+        }
+    }
+
     fn new_fetch(&mut self, why: FetchFor) -> FetchId {
         let id = FetchId(self.next_fetch);
         self.next_fetch += 1;
@@ -618,6 +676,21 @@ impl Scheduler {
                     Err(reason) => ctx.out.push(Output::Fail { load, reason }),
                 }
             }
+            FetchFor::HashList(variant, url) => {
+                let parsed = ok.and_then(|resp| {
+                    let text = String::from_utf8_lossy(&resp.body);
+                    HashList::parse(&text).map_err(|e| e.to_string())
+                });
+                match parsed {
+                    Ok(list) => {
+                        self.hash_lists.insert(variant, list);
+                    }
+                    Err(reason) => ctx.out.event(Event::PlaylistError {
+                        url,
+                        reason: format!("hash list: {reason}"),
+                    }),
+                }
+            }
             FetchFor::Segment(seg) => {
                 // Only the fetch the transfer is waiting on may complete it.
                 match self.transfers.get(&seg).map(|t| &t.via) {
@@ -627,9 +700,32 @@ impl Scheduler {
                 let t = self.transfers.remove(&seg).expect("checked");
                 let took = ctx.now.saturating_since(t.started);
                 match ok.and_then(|resp| assemble(&t, resp)) {
+                    // Bytes that began at a peer are checked like any peer's.
+                    Ok((_, fetched))
+                        if !t.prefix.is_empty()
+                            && self.check_peer_bytes(&t.info, &t.prefix).is_err() =>
+                    {
+                        ctx.stats.cdn_bytes += fetched as u64;
+                        ctx.stats.rejected_segments += 1;
+                        self.start_cdn(ctx, t.info, Bytes::new());
+                    }
+                    Ok((data, fetched))
+                        if !t.prefix.is_empty()
+                            && self.check_peer_bytes(&t.info, &data).is_err() =>
+                    {
+                        let _ = data;
+                        ctx.stats.cdn_bytes += fetched as u64;
+                        ctx.stats.rejected_segments += 1;
+                        self.start_cdn(ctx, t.info, Bytes::new());
+                    }
                     Ok((data, fetched)) => {
                         self.cdn.sample(fetched, Duration::ZERO, took);
                         ctx.stats.cdn_bytes += fetched as u64;
+                        if t.info.range.is_none() {
+                            self.containers
+                                .entry(seg.variant)
+                                .or_insert_with(|| container::sniff(&data));
+                        }
                         self.complete(ctx, swarm, &t.info, data, Source::Cdn, Some(took));
                     }
                     // The peer's part and the CDN's disagree: start over, whole, from the CDN.
@@ -755,6 +851,20 @@ impl Scheduler {
                     };
                     let t = self.transfers.remove(&seg).expect("found");
                     let first = t.first_byte.unwrap_or(ctx.now);
+                    ctx.stats.peer_bytes += data.len() as u64;
+                    let whole = concat(&t.prefix, &data);
+                    if let Err(why) = self.check_peer_bytes(&t.info, &whole) {
+                        // A liar: banned for the session; the segment comes from elsewhere,
+                        // none of its bytes kept.
+                        ctx.stats.rejected_segments += 1;
+                        swarm.ban(ctx, conn, why);
+                        let retry = Transfer {
+                            prefix: Bytes::new(),
+                            ..t
+                        };
+                        self.retry_elsewhere(ctx, swarm, retry);
+                        continue;
+                    }
                     let record = self.peers.entry(conn).or_default();
                     record.estimate.sample(
                         data.len(),
@@ -762,8 +872,6 @@ impl Scheduler {
                         ctx.now.saturating_since(t.started),
                     );
                     record.failures = 0;
-                    ctx.stats.peer_bytes += data.len() as u64;
-                    let whole = concat(&t.prefix, &data);
                     self.complete(ctx, swarm, &t.info, whole, Source::Peer, None);
                 }
                 PeerEvent::Absent { req } => {

@@ -40,6 +40,9 @@ pub struct Node {
     chunks_sent: usize,
     /// When set, every frame this node sends is replaced by garbage.
     pub hostile: bool,
+    /// When set, the first payload byte of every chunk this node sends is flipped: the
+    /// frames stay valid, the segment bytes are wrong.
+    pub corrupt: bool,
     pub alive: bool,
 }
 
@@ -112,6 +115,7 @@ impl Net {
             stall_after_chunks: None,
             chunks_sent: 0,
             hostile: false,
+            corrupt: false,
             alive: true,
         });
         id
@@ -308,8 +312,14 @@ impl Net {
                     n.chunks_sent += 1;
                 }
                 let stalled = is_chunk && n.stall_after_chunks.is_some_and(|k| n.chunks_sent > k);
+                // Chunk frames: tag, length, req, total, offset (17 bytes), then the data.
+                const CHUNK_DATA_AT: usize = 17;
                 let data = if n.hostile {
                     Bytes::from_static(&[0xff, 0, 0, 0, 1, 9])
+                } else if n.corrupt && is_chunk && data.len() > CHUNK_DATA_AT {
+                    let mut v = data.to_vec();
+                    v[CHUNK_DATA_AT] ^= 0xff;
+                    Bytes::from(v)
                 } else {
                     data
                 };
@@ -519,4 +529,26 @@ pub fn playback(ahead_secs: f64) -> Playback {
         buffered_end: 10.0 + ahead_secs,
         rate: 1.0,
     }
+}
+
+/// MPEG-TS-shaped segment bytes: 188-byte packets starting with 0x47.
+pub fn ts_segment_bytes(sn: u64, packets: usize) -> Bytes {
+    let mut v = segment_bytes(sn, packets * 188).to_vec();
+    for p in v.chunks_mut(188) {
+        p[0] = 0x47;
+    }
+    v.into()
+}
+
+/// The publisher's hash list (sidecar) for segments `sns` at `BASE/seg<sn>.ts`.
+pub fn hash_list(segments: &[(u64, Bytes)]) -> String {
+    let mut s = String::from("#HLSMESH-HASHES:1\n");
+    for (sn, data) in segments {
+        let digest: String = hlsmesh_core::integrity::sha256(data)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        s.push_str(&format!("{sn} {} {digest} seg{sn}.ts\n", data.len()));
+    }
+    s
 }
