@@ -7,8 +7,15 @@ bin=node_modules/.bin
 rm -rf js/dist && mkdir -p js/dist
 "$bin/esbuild" js/src/index.ts --bundle --format=esm --target=es2020 --minify \
   --external:hls.js --outfile=js/dist/hlsmesh.js --log-level=warning
+# The drop-in script tag (js/src/drop-in.ts): one classic script that installs the loaders
+# into the page's window.Hls. It passes the .wasm URL (beside the script) explicitly, so
+# wasm-bindgen's import.meta.url default is never used.
+"$bin/esbuild" js/src/drop-in.ts --bundle --format=iife --target=es2020 --minify \
+  --define:import.meta.url=undefined --external:hls.js --outfile=js/dist/hlsmesh.drop-in.js --log-level=warning
 cp js/pkg/hlsmesh_wasm_bg.wasm js/dist/
 "$bin/tsc" -p js/tsconfig.json
 js=$(gzip -9 -c js/dist/hlsmesh.js | wc -c)
 wasm=$(gzip -9 -c js/dist/hlsmesh_wasm_bg.wasm | wc -c)
+dropin=$(gzip -9 -c js/dist/hlsmesh.drop-in.js | wc -c)
+echo "js/dist: hlsmesh.drop-in.js $(stat -c %s js/dist/hlsmesh.drop-in.js) bytes ($dropin gzipped)"
 echo "js/dist: hlsmesh.js $(stat -c %s js/dist/hlsmesh.js) bytes ($js gzipped), wasm $(stat -c %s js/dist/hlsmesh_wasm_bg.wasm) bytes ($wasm gzipped), total $((js + wasm)) gzipped"

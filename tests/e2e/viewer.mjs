@@ -1,19 +1,8 @@
-// End-to-end test viewer (see viewer.html for the query parameters).
-//
-// Measures playback independently of hlsmesh, from hls.js events and the video
-// element, and exposes it as `await window.__report()`:
-//   fragments  one entry per hls.js FRAG_LOADED: url, sn, level, bytes, sha256
-//   errors     every hls.js ERROR event (fatal or not), page errors
-//   ttffMs     ms from navigation start to the first 'playing' event
-//   stalls     after the first 'playing': 'waiting' until the next 'playing'
-//   mesh       hlsmesh's own view: segment events by source, mesh.stats()
-//
-// Fragment bytes: hls.js hands the payload to its transmux worker as a
-// transferable right after loading, so by FRAG_LOADED the ArrayBuffer is often
-// detached. The fragment loader in use (hlsmesh's, or hls.js's default) is
-// therefore subclassed to copy the payload the moment the loader delivers it;
-// the copy is what FRAG_LOADED's entry hashes. The subclass changes nothing else.
+// End-to-end test viewer (see viewer.html for the query parameters): hls.js as an ES
+// module, hlsmesh through its API (HlsMesh.create + hlsConfig + attach). What it
+// measures and reports (`await window.__report()`) is recorder.mjs's.
 import Hls from "/node_modules/hls.js/dist/hls.mjs";
+import { createRecorder } from "./recorder.mjs";
 
 const params = new URL(location.href).searchParams;
 const src = params.get("src");
@@ -24,142 +13,7 @@ const debug = params.get("debug") === "1";
 const extraConfig = JSON.parse(params.get("hls") ?? "{}");
 
 const video = document.getElementById("video");
-const statusEl = document.getElementById("status");
-const now = () => Math.round(performance.now()); // ms since navigation start
-
-const report = {
-  id,
-  src,
-  p2p,
-  userAgent: navigator.userAgent,
-  hlsVersion: Hls.version,
-  startedAt: Date.now(),
-  ttffMs: null,
-  playing: false,
-  ended: false,
-  stalls: { count: 0, totalMs: 0, events: [] },
-  fragments: [],
-  fragLoadedEvents: 0,
-  errors: [],
-  pageErrors: [],
-  levelSwitches: [],
-  mesh: {
-    enabled: p2p,
-    error: null,
-    segments: { cdn: { count: 0, bytes: 0, ms: 0 }, peer: { count: 0, bytes: 0, ms: 0 }, cache: { count: 0, bytes: 0, ms: 0 } },
-    otherSources: {},
-    stats: null,
-  },
-  playback: null,
-  reportAt: null,
-};
-const pendingHashes = [];
-const captured = new WeakMap(); // frag -> { chunks: ArrayBuffer[], data: ArrayBuffer|null }
-
-window.addEventListener("error", (e) => report.pageErrors.push({ t: now(), message: String(e.message ?? e) }));
-window.addEventListener("unhandledrejection", (e) => report.pageErrors.push({ t: now(), message: String(e.reason?.stack ?? e.reason) }));
-
-function hex(buf) {
-  return Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function copyOf(data) {
-  if (data instanceof ArrayBuffer) return data.byteLength ? data.slice(0) : null;
-  if (ArrayBuffer.isView(data)) {
-    return data.byteLength ? data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) : null;
-  }
-  return null;
-}
-
-/** Subclass of the fragment loader that copies what it delivers. */
-function recordingLoader(Base) {
-  return class RecordingFragmentLoader extends Base {
-    load(context, config, callbacks) {
-      const frag = context.frag;
-      const rec = { chunks: [], data: null };
-      if (frag) captured.set(context.part ?? frag, rec);
-      const wrapped = { ...callbacks };
-      if (callbacks.onProgress) {
-        wrapped.onProgress = (stats, ctx, data, details) => {
-          const c = copyOf(data);
-          if (c) rec.chunks.push(c);
-          return callbacks.onProgress(stats, ctx, data, details);
-        };
-      }
-      wrapped.onSuccess = (response, stats, ctx, details) => {
-        const c = copyOf(response?.data);
-        if (c) rec.data = c;
-        return callbacks.onSuccess(response, stats, ctx, details);
-      };
-      return super.load(context, config, wrapped);
-    }
-  };
-}
-
-function payloadFor(frag, part) {
-  const rec = captured.get(part ?? frag);
-  if (!rec) return null;
-  if (rec.data) return rec.data;
-  if (!rec.chunks.length) return null;
-  const total = rec.chunks.reduce((n, c) => n + c.byteLength, 0);
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of rec.chunks) {
-    out.set(new Uint8Array(c), off);
-    off += c.byteLength;
-  }
-  return out.buffer;
-}
-
-function addSegmentEvent(e) {
-  const s = report.mesh.segments[e.source] ?? (report.mesh.otherSources[e.source] ??= { count: 0, bytes: 0, ms: 0 });
-  s.count += 1;
-  s.bytes += e.bytes ?? 0;
-  s.ms += e.ms ?? 0;
-}
-
-function playbackState() {
-  const q = video.getVideoPlaybackQuality?.();
-  const b = video.buffered;
-  let ahead = 0;
-  for (let i = 0; i < b.length; i++) {
-    if (b.start(i) <= video.currentTime + 0.1 && b.end(i) > video.currentTime) ahead = b.end(i) - video.currentTime;
-  }
-  return {
-    currentTime: video.currentTime,
-    paused: video.paused,
-    readyState: video.readyState,
-    bufferAheadS: Math.round(ahead * 100) / 100,
-    droppedFrames: q?.droppedVideoFrames ?? null,
-    totalFrames: q?.totalVideoFrames ?? null,
-    latencyS: hls && Number.isFinite(hls.latency) ? Math.round(hls.latency * 100) / 100 : null,
-    level: hls ? hls.currentLevel : null,
-  };
-}
-
-// --- video element: time to first frame, stalls ---
-let stallStart = null;
-video.addEventListener("playing", () => {
-  const t = now();
-  if (report.ttffMs === null) report.ttffMs = t;
-  report.playing = true;
-  if (stallStart !== null) {
-    const ms = t - stallStart.t;
-    report.stalls.totalMs += ms;
-    report.stalls.events.push({ at: stallStart.t, ms, seeking: stallStart.seeking, position: stallStart.position });
-    stallStart = null;
-  }
-});
-video.addEventListener("waiting", () => {
-  if (report.ttffMs === null || stallStart !== null) return;
-  report.stalls.count += 1;
-  stallStart = { t: now(), seeking: video.seeking, position: video.currentTime };
-});
-video.addEventListener("ended", () => (report.ended = true));
-
-// --- hls.js (+ hlsmesh) ---
-let hls = null;
-let mesh = null;
+const rec = createRecorder({ Hls, video, id, src, p2p, statusEl: document.getElementById("status") });
 
 async function start() {
   if (!src) throw new Error("viewer: missing ?src=");
@@ -169,100 +23,28 @@ async function start() {
     workerPath: "/node_modules/hls.js/dist/hls.worker.js",
     ...extraConfig,
   };
+  let mesh = null;
   if (p2p) {
     try {
       const { HlsMesh } = await import("/js/dist/hlsmesh.js");
       mesh = await HlsMesh.create({ trackers: trackerUrl ? [trackerUrl] : [], debug });
       config = mesh.hlsConfig(config);
-      mesh.on("segment", addSegmentEvent);
+      mesh.on("segment", rec.segment);
+      rec.setStats(() => mesh.stats());
     } catch (err) {
-      report.mesh.error = String(err?.stack ?? err);
-      throw err;
+      rec.fail(err, { mesh: true });
+      return;
     }
   }
-  config.fLoader = recordingLoader(config.fLoader ?? config.loader ?? Hls.DefaultConfig.loader);
+  config.fLoader = rec.recordingLoader(config.fLoader ?? config.loader ?? Hls.DefaultConfig.loader);
 
-  hls = new Hls(config);
+  const hls = new Hls(config);
   window.__hls = hls;
   window.__mesh = mesh;
   if (mesh) mesh.attach(hls);
-
-  hls.on(Hls.Events.FRAG_LOADED, (_ev, data) => {
-    report.fragLoadedEvents += 1;
-    const frag = data.frag;
-    const entry = {
-      t: now(),
-      url: frag.url,
-      sn: frag.sn,
-      level: frag.level,
-      part: data.part ? data.part.index : null,
-      type: frag.type,
-      statsLoaded: frag.stats?.loaded ?? null,
-      loadMs: frag.stats ? Math.round(frag.stats.loading.end - frag.stats.loading.start) : null,
-      bytes: null,
-      sha256: null,
-    };
-    report.fragments.push(entry);
-    const direct = data.payload && data.payload.byteLength ? data.payload.slice(0) : null;
-    const payload = direct ?? payloadFor(frag, data.part);
-    if (!payload) {
-      entry.bytes = 0;
-      return;
-    }
-    entry.bytes = payload.byteLength;
-    pendingHashes.push(
-      crypto.subtle.digest("SHA-256", payload).then((h) => {
-        entry.sha256 = hex(h);
-      }),
-    );
-  });
-  hls.on(Hls.Events.ERROR, (_ev, data) => {
-    report.errors.push({
-      t: now(),
-      type: data.type,
-      details: data.details,
-      fatal: !!data.fatal,
-      url: data.frag?.url ?? data.context?.url ?? data.url ?? null,
-      code: data.response?.code ?? null,
-      reason: data.reason ?? data.error?.message ?? null,
-    });
-  });
-  hls.on(Hls.Events.LEVEL_SWITCHED, (_ev, data) => report.levelSwitches.push({ t: now(), level: data.level }));
-  hls.on(Hls.Events.MANIFEST_PARSED, () => video.play().catch((e) => report.pageErrors.push({ t: now(), message: `play(): ${e}` })));
-
+  rec.watch(hls);
   hls.loadSource(src);
   hls.attachMedia(video);
 }
 
-window.__report = async () => {
-  await Promise.allSettled(pendingHashes);
-  report.reportAt = now();
-  report.playback = playbackState();
-  if (stallStart !== null) {
-    // a stall still in progress counts up to now
-    report.stalls.openMs = report.reportAt - stallStart.t;
-  }
-  if (mesh) {
-    try {
-      report.mesh.stats = mesh.stats();
-    } catch (err) {
-      report.mesh.statsError = String(err);
-    }
-  }
-  return JSON.parse(JSON.stringify(report));
-};
-
-setInterval(() => {
-  const p = playbackState();
-  const s = report.mesh.segments;
-  statusEl.textContent =
-    `viewer ${id} p2p=${p2p} hls.js ${Hls.version}\n` +
-    `ttff ${report.ttffMs ?? "-"} ms  t=${p.currentTime.toFixed(1)}s  buffer ${p.bufferAheadS}s  level ${p.level}  latency ${p.latencyS ?? "-"}s\n` +
-    `fragments ${report.fragments.length}  stalls ${report.stalls.count} (${report.stalls.totalMs} ms)  errors ${report.errors.length}\n` +
-    (p2p ? `segments cdn ${s.cdn.count} peer ${s.peer.count} cache ${s.cache.count}` : "");
-}, 1000);
-
-start().catch((err) => {
-  report.errors.push({ t: now(), type: "viewerError", details: String(err?.message ?? err), fatal: true });
-  statusEl.textContent = `error: ${err?.stack ?? err}`;
-});
+start().catch((err) => rec.fail(err));

@@ -28,7 +28,8 @@ export const TIMEOUT_MS = (60 + VIEWERS * (STAGGER_S + 10) + WATCH_S + 60) * 100
 /**
  * Runs the scenario `kind` ("live" or "vod") and asserts what every scenario promises.
  * Options: `name` (run directory name), `limitRate` (origin bytes/s per response, 0 =
- * unlimited), `viewers`, `watchS`, `maxShare` (override the env knobs).
+ * unlimited), `viewers`, `watchS`, `maxShare` (override the env knobs), `page` (viewer
+ * page path, default viewer.html; see lib/viewers.mjs).
  */
 export async function runScenario(kind, opts = {}) {
   const name = opts.name ?? kind;
@@ -66,6 +67,7 @@ export async function runScenario(kind, opts = {}) {
       staggerMs: STAGGER_S * 1000,
       watchMs: watchS * 1000,
       logDir: dir,
+      page: opts.page,
       onJoin: (v) => console.log(`# ${v.id} joined at +${((Date.now() - t0) / 1000).toFixed(1)} s`),
     });
   } finally {

@@ -25,9 +25,12 @@ export const CHROMIUM_ARGS = [
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** The viewer page URL for `origin` (base URL) with the given query parameters. */
-export function viewerUrl(originBase, { src, tracker, p2p = true, id, hls, debug }) {
-  const u = new URL("/tests/e2e/viewer.html", originBase);
+/**
+ * The viewer page URL for `origin` (base URL) with the given query parameters; `page`
+ * picks another page taking the same parameters (default the API viewer, viewer.html).
+ */
+export function viewerUrl(originBase, { src, tracker, p2p = true, id, hls, debug, page = "/tests/e2e/viewer.html" }) {
+  const u = new URL(page, originBase);
   u.searchParams.set("src", src);
   if (tracker) u.searchParams.set("tracker", tracker);
   u.searchParams.set("p2p", p2p ? "1" : "0");
@@ -81,7 +84,7 @@ export async function closeViewer(viewer) {
  * watchMs, then its report is collected and its browser closed.
  * Returns the reports in viewer order. Browsers are closed even on failure.
  */
-export async function runViewers({ originBase, src, tracker, p2p, count, staggerMs, watchMs, logDir, hls, onJoin }) {
+export async function runViewers({ originBase, src, tracker, p2p, count, staggerMs, watchMs, logDir, hls, onJoin, page }) {
   const viewers = [];
   const closeAll = () => Promise.allSettled(viewers.map(closeViewer));
   try {
@@ -89,7 +92,7 @@ export async function runViewers({ originBase, src, tracker, p2p, count, stagger
     for (let i = 0; i < count; i++) {
       if (i > 0) await sleep(staggerMs);
       const id = `v${i + 1}`;
-      const url = viewerUrl(originBase, { src, tracker, p2p, id, hls });
+      const url = viewerUrl(originBase, { src, tracker, p2p, id, hls, page });
       const viewer = await launchViewer({ id, url, consoleLog: `${logDir}/viewer-${id}.console.log` });
       viewers.push(viewer);
       onJoin?.(viewer);

@@ -1,0 +1,253 @@
+// What an end-to-end test page measures, shared by viewer.html (ES module hls.js +
+// HlsMesh API) and dropin.html (classic hls.js + the drop-in script tag).
+//
+// Measures playback independently of hlsmesh, from hls.js events and the video
+// element, and exposes it as `await window.__report()`:
+//   fragments  one entry per hls.js FRAG_LOADED: url, sn, level, bytes, sha256
+//   errors     every hls.js ERROR event (fatal or not), page errors
+//   ttffMs     ms from navigation start to the first 'playing' event
+//   stalls     after the first 'playing': 'waiting' until the next 'playing'
+//   mesh       hlsmesh's own view: segment events by source, stats()
+//
+// Fragment bytes: hls.js hands the payload to its transmux worker as a
+// transferable right after loading, so by FRAG_LOADED the ArrayBuffer is often
+// detached. The fragment loader in use (hlsmesh's, or hls.js's default) is
+// therefore subclassed to copy the payload the moment the loader delivers it;
+// the copy is what FRAG_LOADED's entry hashes. The subclass changes nothing else.
+
+const now = () => Math.round(performance.now()); // ms since navigation start
+
+function hex(buf) {
+  return Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function copyOf(data) {
+  if (data instanceof ArrayBuffer) return data.byteLength ? data.slice(0) : null;
+  if (ArrayBuffer.isView(data)) {
+    return data.byteLength ? data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) : null;
+  }
+  return null;
+}
+
+/**
+ * A recorder for one page: `{ Hls, video, id, src, p2p }`. Call `recordingLoader(Base)`
+ * for the fLoader, `watch(hls)` once the Hls instance exists, `setStats(fn)` for
+ * hlsmesh's stats(), and feed hlsmesh "segment" events to `segment(e)`. Installs
+ * `window.__report` and a once-a-second status line into `statusEl`.
+ */
+export function createRecorder({ Hls, video, id, src, p2p, statusEl }) {
+  const report = {
+    id,
+    src,
+    p2p,
+    userAgent: navigator.userAgent,
+    hlsVersion: Hls.version,
+    startedAt: Date.now(),
+    ttffMs: null,
+    playing: false,
+    ended: false,
+    stalls: { count: 0, totalMs: 0, events: [] },
+    fragments: [],
+    fragLoadedEvents: 0,
+    errors: [],
+    pageErrors: [],
+    levelSwitches: [],
+    mesh: {
+      enabled: p2p,
+      error: null,
+      segments: { cdn: { count: 0, bytes: 0, ms: 0 }, peer: { count: 0, bytes: 0, ms: 0 }, cache: { count: 0, bytes: 0, ms: 0 } },
+      otherSources: {},
+      stats: null,
+    },
+    playback: null,
+    reportAt: null,
+  };
+  const pendingHashes = [];
+  const captured = new WeakMap(); // frag -> { chunks: ArrayBuffer[], data: ArrayBuffer|null }
+  let hls = null;
+  let statsFn = null;
+
+  window.addEventListener("error", (e) => report.pageErrors.push({ t: now(), message: String(e.message ?? e) }));
+  window.addEventListener("unhandledrejection", (e) => report.pageErrors.push({ t: now(), message: String(e.reason?.stack ?? e.reason) }));
+
+  /** Subclass of the fragment loader that copies what it delivers. */
+  function recordingLoader(Base) {
+    return class RecordingFragmentLoader extends Base {
+      load(context, config, callbacks) {
+        const frag = context.frag;
+        const rec = { chunks: [], data: null };
+        if (frag) captured.set(context.part ?? frag, rec);
+        const wrapped = { ...callbacks };
+        if (callbacks.onProgress) {
+          wrapped.onProgress = (stats, ctx, data, details) => {
+            const c = copyOf(data);
+            if (c) rec.chunks.push(c);
+            return callbacks.onProgress(stats, ctx, data, details);
+          };
+        }
+        wrapped.onSuccess = (response, stats, ctx, details) => {
+          const c = copyOf(response?.data);
+          if (c) rec.data = c;
+          return callbacks.onSuccess(response, stats, ctx, details);
+        };
+        return super.load(context, config, wrapped);
+      }
+    };
+  }
+
+  function payloadFor(frag, part) {
+    const rec = captured.get(part ?? frag);
+    if (!rec) return null;
+    if (rec.data) return rec.data;
+    if (!rec.chunks.length) return null;
+    const total = rec.chunks.reduce((n, c) => n + c.byteLength, 0);
+    const out = new Uint8Array(total);
+    let off = 0;
+    for (const c of rec.chunks) {
+      out.set(new Uint8Array(c), off);
+      off += c.byteLength;
+    }
+    return out.buffer;
+  }
+
+  function segment(e) {
+    const s = report.mesh.segments[e.source] ?? (report.mesh.otherSources[e.source] ??= { count: 0, bytes: 0, ms: 0 });
+    s.count += 1;
+    s.bytes += e.bytes ?? 0;
+    s.ms += e.ms ?? 0;
+  }
+
+  function playbackState() {
+    const q = video.getVideoPlaybackQuality?.();
+    const b = video.buffered;
+    let ahead = 0;
+    for (let i = 0; i < b.length; i++) {
+      if (b.start(i) <= video.currentTime + 0.1 && b.end(i) > video.currentTime) ahead = b.end(i) - video.currentTime;
+    }
+    return {
+      currentTime: video.currentTime,
+      paused: video.paused,
+      readyState: video.readyState,
+      bufferAheadS: Math.round(ahead * 100) / 100,
+      droppedFrames: q?.droppedVideoFrames ?? null,
+      totalFrames: q?.totalVideoFrames ?? null,
+      latencyS: hls && Number.isFinite(hls.latency) ? Math.round(hls.latency * 100) / 100 : null,
+      level: hls ? hls.currentLevel : null,
+    };
+  }
+
+  // --- video element: time to first frame, stalls ---
+  let stallStart = null;
+  video.addEventListener("playing", () => {
+    const t = now();
+    if (report.ttffMs === null) report.ttffMs = t;
+    report.playing = true;
+    if (stallStart !== null) {
+      const ms = t - stallStart.t;
+      report.stalls.totalMs += ms;
+      report.stalls.events.push({ at: stallStart.t, ms, seeking: stallStart.seeking, position: stallStart.position });
+      stallStart = null;
+    }
+  });
+  video.addEventListener("waiting", () => {
+    if (report.ttffMs === null || stallStart !== null) return;
+    report.stalls.count += 1;
+    stallStart = { t: now(), seeking: video.seeking, position: video.currentTime };
+  });
+  video.addEventListener("ended", () => (report.ended = true));
+
+  /** Record what this Hls instance does. */
+  function watch(instance) {
+    hls = instance;
+    hls.on(Hls.Events.FRAG_LOADED, (_ev, data) => {
+      report.fragLoadedEvents += 1;
+      const frag = data.frag;
+      const entry = {
+        t: now(),
+        url: frag.url,
+        sn: frag.sn,
+        level: frag.level,
+        part: data.part ? data.part.index : null,
+        type: frag.type,
+        statsLoaded: frag.stats?.loaded ?? null,
+        loadMs: frag.stats ? Math.round(frag.stats.loading.end - frag.stats.loading.start) : null,
+        bytes: null,
+        sha256: null,
+      };
+      report.fragments.push(entry);
+      const direct = data.payload && data.payload.byteLength ? data.payload.slice(0) : null;
+      const payload = direct ?? payloadFor(frag, data.part);
+      if (!payload) {
+        entry.bytes = 0;
+        return;
+      }
+      entry.bytes = payload.byteLength;
+      pendingHashes.push(
+        crypto.subtle.digest("SHA-256", payload).then((h) => {
+          entry.sha256 = hex(h);
+        }),
+      );
+    });
+    hls.on(Hls.Events.ERROR, (_ev, data) => {
+      report.errors.push({
+        t: now(),
+        type: data.type,
+        details: data.details,
+        fatal: !!data.fatal,
+        url: data.frag?.url ?? data.context?.url ?? data.url ?? null,
+        code: data.response?.code ?? null,
+        reason: data.reason ?? data.error?.message ?? null,
+      });
+    });
+    hls.on(Hls.Events.LEVEL_SWITCHED, (_ev, data) => report.levelSwitches.push({ t: now(), level: data.level }));
+    hls.on(Hls.Events.MANIFEST_PARSED, () => video.play().catch((e) => report.pageErrors.push({ t: now(), message: `play(): ${e}` })));
+  }
+
+  /** A fatal error of the page itself (no hls.js, hlsmesh failed to load, ...). */
+  function fail(err, { mesh = false } = {}) {
+    if (mesh) report.mesh.error = String(err?.stack ?? err);
+    report.errors.push({ t: now(), type: "viewerError", details: String(err?.message ?? err), fatal: true });
+    if (statusEl) statusEl.textContent = `error: ${err?.stack ?? err}`;
+  }
+
+  window.__report = async () => {
+    await Promise.allSettled(pendingHashes);
+    report.reportAt = now();
+    report.playback = playbackState();
+    if (stallStart !== null) {
+      // a stall still in progress counts up to now
+      report.stalls.openMs = report.reportAt - stallStart.t;
+    }
+    if (statsFn) {
+      try {
+        report.mesh.stats = statsFn();
+      } catch (err) {
+        report.mesh.statsError = String(err);
+      }
+    }
+    return JSON.parse(JSON.stringify(report));
+  };
+
+  if (statusEl) {
+    setInterval(() => {
+      const p = playbackState();
+      const s = report.mesh.segments;
+      statusEl.textContent =
+        `viewer ${id} p2p=${p2p} hls.js ${Hls.version}\n` +
+        `ttff ${report.ttffMs ?? "-"} ms  t=${p.currentTime.toFixed(1)}s  buffer ${p.bufferAheadS}s  level ${p.level}  latency ${p.latencyS ?? "-"}s\n` +
+        `fragments ${report.fragments.length}  stalls ${report.stalls.count} (${report.stalls.totalMs} ms)  errors ${report.errors.length}\n` +
+        (p2p ? `segments cdn ${s.cdn.count} peer ${s.peer.count} cache ${s.cache.count}` : "");
+    }, 1000);
+  }
+
+  return {
+    report,
+    recordingLoader,
+    watch,
+    segment,
+    fail,
+    setStats(fn) {
+      statsFn = fn;
+    },
+  };
+}
