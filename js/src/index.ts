@@ -33,6 +33,16 @@ export interface HlsMeshOptions {
    * each media playlist, see docs/SECURITY.md); a peer whose bytes differ is banned.
    */
   integrity?: boolean;
+  /** Upload rate cap in bytes per second (default: none). */
+  uploadBytesPerSec?: number;
+  /** Take segments from peers but upload nothing (default: false). */
+  downloadOnly?: boolean;
+  /**
+   * Upload on metered connections: when false (the default), a browser that reports a
+   * cellular connection or Save-Data through the Network Information API runs download
+   * only.
+   */
+  uploadOnMetered?: boolean;
   /** Where the .wasm file is (default: beside this module). */
   wasmUrl?: string | URL;
   /** Log events to the console. */
@@ -99,6 +109,12 @@ const EVENT_NAMES: Record<string, keyof HlsMeshEvents> = {
 
 let wasmReady: Promise<unknown> | null = null;
 
+/** Whether the browser reports a cellular or data-saving connection (Network Information API). */
+function onMeteredConnection(): boolean {
+  const c = (navigator as Navigator & { connection?: { type?: string; saveData?: boolean } }).connection;
+  return !!c && (c.type === "cellular" || c.saveData === true);
+}
+
 /** Cache bound by device class (`navigator.deviceMemory`, in GiB, where the browser tells). */
 function defaultCacheBytes(): number {
   const gib = (navigator as Navigator & { deviceMemory?: number }).deviceMemory;
@@ -151,6 +167,8 @@ export class HlsMesh {
         cacheBytes: options.cacheBytes ?? defaultCacheBytes(),
         iceServers: options.iceServers,
         integrity: options.integrity ?? false,
+        uploadBytesPerSec: options.uploadBytesPerSec,
+        downloadOnly: options.downloadOnly ?? (!options.uploadOnMetered && onMeteredConnection()),
       });
       mesh.agent = new Agent(json, (text: string) => mesh.onAgentEvent(text));
     } catch (e) {

@@ -385,6 +385,11 @@ pub struct Config {
     /// Fetch each media playlist's hash list (see [`crate::integrity`]) and check every
     /// segment from a peer against it; a peer whose bytes differ is banned.
     pub integrity: bool,
+    /// Upload rate cap in bytes per second (`None`: no cap).
+    pub upload_bytes_per_sec: Option<u64>,
+    /// Take from peers, give nothing back: announce no segments, refuse every request.
+    /// (The embedder sets it, e.g. on metered or cellular connections.)
+    pub download_only: bool,
 }
 
 impl Default for Config {
@@ -396,6 +401,8 @@ impl Default for Config {
             cache_bytes: DEFAULT_CACHE_BYTES,
             seed: 0,
             integrity: false,
+            upload_bytes_per_sec: None,
+            download_only: false,
         }
     }
 }

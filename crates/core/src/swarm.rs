@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use core::time::Duration;
 
 use bytes::Bytes;
-use hlsmesh_proto::{Id20, SegmentId};
+use hlsmesh_proto::{Id20, SegmentId, MAX_CHUNK_DATA};
 
 use crate::agent::{Config, ConnId, Ctx, Event, Output, TrackerId};
 use crate::peer::{PeerEvent, PeerSession};
@@ -29,6 +29,8 @@ const OFFER_TIMEOUT: Duration = Duration::from_secs(50);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// From an open channel to a valid hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a peer that announced nothing still counts in the live-edge election.
+const SILENT_GRACE: Duration = Duration::from_secs(10);
 /// How long a new viewer, not yet answered by any tracker, assumes neighbours are coming.
 pub const JOIN_GRACE: Duration = Duration::from_secs(5);
 
@@ -98,6 +100,36 @@ pub(crate) struct Swarm {
     heard_from_tracker: bool,
     /// Peers caught lying (corrupted segments): refused for the rest of the session.
     banned: BTreeSet<Id20>,
+    /// Upload rate cap, when configured.
+    upload_cap: Option<TokenBucket>,
+    /// Announce nothing, serve nothing.
+    download_only: bool,
+}
+
+/// A token bucket over upload bytes: `rate` per second, up to one second's worth (and
+/// at least two chunks) saved up.
+struct TokenBucket {
+    rate: f64,
+    tokens: f64,
+    at: Instant,
+}
+
+impl TokenBucket {
+    fn burst(&self) -> f64 {
+        self.rate.max(2.0 * MAX_CHUNK_DATA as f64)
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let secs = now.saturating_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + secs * self.rate).min(self.burst());
+        self.at = now;
+    }
+
+    /// When a full chunk's worth will be available.
+    fn ready_at(&self) -> Instant {
+        let missing = (MAX_CHUNK_DATA as f64 - self.tokens).max(0.0);
+        self.at + Duration::from_secs_f64(missing / self.rate)
+    }
 }
 
 impl Swarm {
@@ -116,6 +148,15 @@ impl Swarm {
             started_at: None,
             heard_from_tracker: false,
             banned: BTreeSet::new(),
+            upload_cap: config
+                .upload_bytes_per_sec
+                .filter(|r| *r > 0)
+                .map(|r| TokenBucket {
+                    rate: r as f64,
+                    tokens: 2.0 * MAX_CHUNK_DATA as f64,
+                    at: Instant::ZERO,
+                }),
+            download_only: config.download_only,
         }
     }
 
@@ -192,12 +233,20 @@ impl Swarm {
     }
 
     /// Peer ids of ready peers that play `variant`: their latest announced segment is of
-    /// it, or they have announced nothing yet (a viewer just starting).
-    pub(crate) fn peer_ids_on_variant(&self, variant: u16) -> impl Iterator<Item = Id20> + '_ {
+    /// it, or they have announced nothing yet and only just connected (a viewer starting;
+    /// one that stays silent, such as a download-only viewer, is nobody to wait for).
+    pub(crate) fn peer_ids_on_variant(
+        &self,
+        variant: u16,
+        now: Instant,
+    ) -> impl Iterator<Item = Id20> + '_ {
         self.conns
             .values()
             .filter_map(|c| c.session())
-            .filter(move |s| s.latest_variant().is_none_or(|v| v == variant))
+            .filter(move |s| match s.latest_variant() {
+                Some(v) => v == variant,
+                None => now < s.opened_at + SILENT_GRACE,
+            })
             .filter_map(|s| s.remote_id())
     }
 
@@ -209,6 +258,9 @@ impl Swarm {
     }
 
     pub(crate) fn broadcast_have(&mut self, segs: &[SegmentId]) {
+        if self.download_only {
+            return;
+        }
         for c in self.conns.values_mut() {
             if let Stage::Open(s) = &mut c.stage {
                 s.announce_have(segs);
@@ -428,7 +480,9 @@ impl Swarm {
                 Stage::Connecting | Stage::Answering | Stage::Offered
             ) {
                 let mut session = PeerSession::new(hash, self.peer_id, ctx.now);
-                session.announce_have(have);
+                if !self.download_only {
+                    session.announce_have(have);
+                }
                 c.stage = Stage::Open(Box::new(session));
                 c.since = ctx.now;
             }
@@ -717,13 +771,31 @@ impl Swarm {
     }
 
     /// Sends what the sessions have queued, as far as each channel's buffer allows.
+    /// Whether this viewer serves nobody.
+    pub(crate) fn download_only(&self) -> bool {
+        self.download_only
+    }
+
+    /// Sends what the sessions have queued, as far as each channel's buffer and the
+    /// upload cap allow.
     pub(crate) fn flush(&mut self, ctx: &mut Ctx<'_>) {
+        let mut allowance = match &mut self.upload_cap {
+            Some(bucket) => {
+                bucket.refill(ctx.now);
+                bucket.tokens as usize
+            }
+            None => usize::MAX,
+        };
+        let start = allowance;
         for (id, c) in &mut self.conns {
             if let Stage::Open(s) = &mut c.stage {
-                while let Some(data) = s.poll_transmit() {
+                while let Some(data) = s.poll_transmit_within(&mut allowance) {
                     ctx.out.push(Output::Transmit { conn: *id, data });
                 }
             }
+        }
+        if let Some(bucket) = &mut self.upload_cap {
+            bucket.tokens -= (start - allowance) as f64;
         }
     }
 
@@ -739,7 +811,15 @@ impl Swarm {
             .filter_map(|(_, t)| t.poll_timeout());
         let pending = self.pending.iter().map(|p| p.deadline);
         let conns = self.conns.values().filter_map(Conn::deadline);
-        trackers.chain(pending).chain(conns).min()
+        // Uploads held back by the cap resume when a chunk's worth of tokens is back.
+        let capped = self.upload_cap.as_ref().and_then(|b| {
+            let waiting = self
+                .conns
+                .values()
+                .any(|c| matches!(&c.stage, Stage::Open(s) if s.has_uploads()));
+            (waiting && b.tokens < MAX_CHUNK_DATA as f64).then(|| b.ready_at())
+        });
+        trackers.chain(pending).chain(conns).chain(capped).min()
     }
 }
 

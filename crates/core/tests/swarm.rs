@@ -455,3 +455,90 @@ fn without_a_hash_list_malformed_transport_stream_bytes_are_refused() {
         vec!["sent a malformed segment".to_string()]
     );
 }
+
+/// Two meshed viewers, the first built from `first`.
+fn pair_with(seed: u64, first: hlsmesh_core::Config) -> Net {
+    let mut net = Net::new(seed);
+    for sn in 0..40 {
+        net.cdn.insert(url(sn), segment_bytes(sn, SEG_LEN));
+    }
+    let a = net.add_node_with(first);
+    net.playlist(a, PLAYLIST, &media_playlist(0, 40, false));
+    net.run_for(Duration::from_millis(300));
+    let b = net.add_node(seed * 10 + 2);
+    net.playlist(b, PLAYLIST, &media_playlist(0, 40, false));
+    net.run_for(Duration::from_secs(20));
+    assert_eq!(net.peers_of(b), 1);
+    net
+}
+
+fn config(seed: u64) -> hlsmesh_core::Config {
+    hlsmesh_core::Config {
+        trackers: vec!["wss://tracker.test".into()],
+        seed,
+        ..hlsmesh_core::Config::default()
+    }
+}
+
+#[test]
+fn the_upload_cap_holds_over_a_long_transfer() {
+    let cap = 100_000u64;
+    let mut net = pair_with(
+        13,
+        hlsmesh_core::Config {
+            upload_bytes_per_sec: Some(cap),
+            ..config(131)
+        },
+    );
+    for sn in 0..4 {
+        net.load(0, &url(sn), playback(0.0));
+    }
+    net.run_for(Duration::from_secs(1));
+    let start = net.now;
+    for sn in 0..4 {
+        net.load(1, &url(sn), playback(60.0));
+    }
+    net.run_for(Duration::from_secs(30));
+    let got = delivered_ok(&net, 1);
+    assert_eq!(got.len(), 4);
+    assert!(got.iter().all(|g| g.1 == Source::Peer));
+    let last = got.iter().map(|g| g.2).max().unwrap();
+    let took = last.saturating_since(start).as_secs_f64();
+    // 800 kB at 100 kB/s, less the two chunks saved up at the start.
+    let floor = (4 * SEG_LEN - 2 * hlsmesh_core::proto::MAX_CHUNK_DATA) as f64 / cap as f64;
+    assert!(
+        took >= floor,
+        "uploaded 800 kB in {took:.2} s: over the cap"
+    );
+    assert!(
+        took < floor + 3.0,
+        "uploads stalled under the cap: {took:.2} s"
+    );
+}
+
+#[test]
+fn a_download_only_viewer_takes_from_peers_and_serves_nothing() {
+    let mut net = pair_with(
+        14,
+        hlsmesh_core::Config {
+            download_only: true,
+            ..config(141)
+        },
+    );
+    net.load(1, &url(2), playback(0.0));
+    net.run_for(Duration::from_secs(1));
+    net.load(0, &url(2), playback(10.0));
+    net.load(0, &url(6), playback(0.0));
+    net.run_for(Duration::from_secs(2));
+    assert_eq!(
+        delivered_ok(&net, 0)[0].1,
+        Source::Peer,
+        "download-only still downloads"
+    );
+    let cdn_before = net.cdn_bytes();
+    net.load(1, &url(6), playback(10.0));
+    net.run_for(Duration::from_secs(5));
+    assert_eq!(delivered_ok(&net, 1)[1].1, Source::Cdn);
+    assert!(net.cdn_bytes() > cdn_before);
+    assert_eq!(net.nodes[0].agent.stats().uploaded_bytes, 0);
+}

@@ -33,6 +33,8 @@ struct Options {
     cache_bytes: Option<usize>,
     ice_servers: Option<serde_json::Value>,
     integrity: bool,
+    upload_bytes_per_sec: Option<u64>,
+    download_only: bool,
 }
 
 thread_local! {
@@ -66,8 +68,8 @@ pub struct Agent {
 #[wasm_bindgen]
 impl Agent {
     /// Creates an agent. `options` is JSON: `{"trackers": ["wss://…"], "swarmId"?,
-    /// "maxPeers"?, "cacheBytes"?, "iceServers"?, "integrity"?}`. `on_event` receives each
-    /// event as JSON.
+    /// "maxPeers"?, "cacheBytes"?, "iceServers"?, "integrity"?, "uploadBytesPerSec"?,
+    /// "downloadOnly"?}`. `on_event` receives each event as JSON.
     #[wasm_bindgen(constructor)]
     pub fn new(options: &str, on_event: Function) -> Result<Agent, JsError> {
         let opts: Options = serde_json::from_str(options)?;
@@ -82,6 +84,8 @@ impl Agent {
             cache_bytes: opts.cache_bytes.unwrap_or(defaults.cache_bytes),
             seed,
             integrity: opts.integrity,
+            upload_bytes_per_sec: opts.upload_bytes_per_sec,
+            download_only: opts.download_only,
         };
         let ice_servers = match opts.ice_servers {
             Some(v) => js_sys::JSON::parse(&v.to_string())

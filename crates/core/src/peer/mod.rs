@@ -339,6 +339,18 @@ impl PeerSession {
     /// The next frame to send, while the channel's buffer is below the high-water mark.
     /// Control frames go first; uploads are interleaved a chunk at a time.
     pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        let mut unlimited = usize::MAX;
+        self.poll_transmit_within(&mut unlimited)
+    }
+
+    /// Whether uploads wait to be sent.
+    pub fn has_uploads(&self) -> bool {
+        !self.uploads.is_empty()
+    }
+
+    /// Like [`PeerSession::poll_transmit`], but sends upload data only while `allowance`
+    /// (bytes) covers it, and takes what it sends from it. Control frames always go.
+    pub fn poll_transmit_within(&mut self, allowance: &mut usize) -> Option<Bytes> {
         if self.buffered >= SEND_HIGH_WATER {
             return None;
         }
@@ -347,6 +359,10 @@ impl PeerSession {
         } else {
             let up = self.uploads.front_mut()?;
             let end = (up.offset + MAX_CHUNK_DATA).min(up.data.len());
+            if end - up.offset > *allowance {
+                return None;
+            }
+            *allowance -= end - up.offset;
             let frame = Message::Chunk {
                 req: up.req,
                 total: up.data.len() as u32,

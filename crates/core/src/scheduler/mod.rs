@@ -248,7 +248,10 @@ impl Scheduler {
         if update.live && update.refresh && update.variant == self.active_variant() {
             for info in update.new_segments {
                 let seg = info.id;
-                let alone = swarm.peer_ids_on_variant(seg.variant).next().is_none();
+                let alone = swarm
+                    .peer_ids_on_variant(seg.variant, ctx.now)
+                    .next()
+                    .is_none();
                 // A runner-up may have fetched it already (our refresh can lag theirs by a
                 // target duration): then the player takes it from that peer.
                 let at_peer = swarm.peers_with(seg).next().is_some();
@@ -261,7 +264,7 @@ impl Scheduler {
                 }
                 if election::rank(
                     &swarm.peer_id(),
-                    swarm.peer_ids_on_variant(seg.variant),
+                    swarm.peer_ids_on_variant(seg.variant, ctx.now),
                     seg,
                 ) == 0
                 {
@@ -339,13 +342,16 @@ impl Scheduler {
         let reserve = self.reserve(self.expected_bytes(&info));
         let mut rank = election::rank(
             &swarm.peer_id(),
-            swarm.peer_ids_on_variant(seg.variant),
+            swarm.peer_ids_on_variant(seg.variant, ctx.now),
             seg,
         );
         // Not alone, only not connected yet (a viewer that just joined): wait, within the
         // buffer, for the neighbours rather than electing ourselves.
         if rank == 0
-            && swarm.peer_ids_on_variant(seg.variant).next().is_none()
+            && swarm
+                .peer_ids_on_variant(seg.variant, ctx.now)
+                .next()
+                .is_none()
             && swarm.expecting_peers(now)
         {
             rank = 1;
@@ -826,7 +832,11 @@ impl Scheduler {
                     }
                 }
                 PeerEvent::Request { req, seg, offset } => {
-                    let data = self.cache.get(&seg);
+                    let data = if swarm.download_only() {
+                        None
+                    } else {
+                        self.cache.get(&seg)
+                    };
                     let Some(session) = swarm.session_mut(conn) else {
                         continue;
                     };
