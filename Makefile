@@ -9,7 +9,7 @@ export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH):/usr/sbin
 # Keep cargo's output readable and its network use predictable.
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all tools build wasm js media demo test test-rust lint test-wasm test-e2e size clean fuzz test-fuzz hashes
+.PHONY: all tools build wasm js media demo test test-rust lint test-wasm test-e2e test-vite size clean fuzz test-fuzz hashes
 
 all: build
 
@@ -31,7 +31,7 @@ demo: build media
 
 ## Tests: formatting and lints, Rust unit/property/swarm tests, browser glue tests,
 ## then the end-to-end live test with real Chromium viewers.
-test: build media lint test-rust test-fuzz test-wasm test-e2e
+test: build media lint test-rust test-fuzz test-wasm test-e2e test-vite size
 	@echo "make test: all suites passed"
 
 lint: tools
@@ -47,6 +47,21 @@ test-wasm: tools media
 
 test-e2e: build media
 	tests/e2e/run.sh
+
+## The npm package in a Vite-built page (npm pack, vite build, two Chromium viewers).
+test-vite: build media
+	tests/support/netns-run node --test --test-concurrency=1 --test-force-exit --test-reporter=spec tests/vite/vite.test.mjs
+
+## What hlsmesh adds to a page, gzipped (-9). Budget (issue 6): 45 KB, not enforced yet.
+SIZE_BUDGET_KB ?= 45
+size: js
+	@gz() { gzip -9 -c "$$1" | wc -c; }; \
+	w=$$(gz js/dist/hlsmesh_wasm_bg.wasm); e=$$(gz js/dist/hlsmesh.js); d=$$(gz js/dist/hlsmesh.drop-in.js); \
+	printf '%-34s %9s %9s\n' file bytes gzipped; \
+	for f in js/dist/hlsmesh_wasm_bg.wasm js/dist/hlsmesh.js js/dist/hlsmesh.drop-in.js; do \
+	  printf '%-34s %9d %9d\n' "$$f" "$$(stat -c %s $$f)" "$$(gz $$f)"; done; \
+	printf '%-34s %19d  (budget %d KB = %d: %+d)\n' "npm package (wasm + hlsmesh.js)" $$((w + e)) $(SIZE_BUDGET_KB) $$(($(SIZE_BUDGET_KB) * 1024)) $$((w + e - $(SIZE_BUDGET_KB) * 1024)); \
+	printf '%-34s %19d  (budget %d KB = %d: %+d)\n' "drop-in (wasm + drop-in.js)" $$((w + d)) $(SIZE_BUDGET_KB) $$(($(SIZE_BUDGET_KB) * 1024)) $$((w + d - $(SIZE_BUDGET_KB) * 1024))
 
 ## Fuzzing (crates/fuzz, libFuzzer through cargo-fuzz on stable; see crates/fuzz/run.sh).
 ## `make fuzz` runs every target FUZZ_SECONDS (FUZZ_TARGETS="agent ..." to pick);
