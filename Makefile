@@ -45,7 +45,7 @@ test-rust: tools
 test-wasm: tools media
 	scripts/test-wasm.sh
 
-test-e2e: build media
+test-e2e: build media hashes
 	tests/e2e/run.sh
 
 ## The npm package in a Vite-built page (npm pack, vite build, two Chromium viewers).

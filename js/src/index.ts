@@ -472,30 +472,34 @@ class MeshFragmentLoader implements Loader<FragmentLoaderContext> {
   }
 
   abort(): void {
-    const inFlight = this.stopInternal();
+    clearTimeout(this.watchdog);
+    this.mesh.track(this, false);
+    if (this.inner) {
+      // hls.js's own loader has the load and reports the abort itself.
+      this.inner.abort();
+      return;
+    }
+    if (this.loadId === null) return;
+    try {
+      this.mesh.agentOrNull?.abort(this.loadId);
+    } catch {
+      /* nothing to abort in a broken agent */
+    }
+    this.loadId = null;
     this.stats.aborted = true;
     const { callbacks, context } = this;
     this.callbacks = null;
-    if (inFlight && callbacks?.onAbort && context) callbacks.onAbort(this.stats, context, null);
+    if (callbacks?.onAbort && context) callbacks.onAbort(this.stats, context, null);
   }
 
   destroy(): void {
-    // Like hls.js's own loaders: forget the callbacks first, so destroying never reports
-    // an abort (hls.js destroys loaders from inside its own callbacks).
+    // Like hls.js's own loaders: forget the callbacks first and report nothing, since
+    // hls.js destroys loaders from inside its own callbacks (an abort reported from here
+    // would recurse).
     this.callbacks = null;
-    this.stopInternal();
-    this.inner?.destroy();
-    this.inner = null;
-    this.context = null;
-  }
-
-  /** Stops whatever is in flight; returns whether anything was. */
-  private stopInternal(): boolean {
     clearTimeout(this.watchdog);
     this.mesh.track(this, false);
-    let inFlight = false;
     if (this.loadId !== null) {
-      inFlight = true;
       try {
         this.mesh.agentOrNull?.abort(this.loadId);
       } catch {
@@ -503,11 +507,9 @@ class MeshFragmentLoader implements Loader<FragmentLoaderContext> {
       }
       this.loadId = null;
     }
-    if (this.inner) {
-      inFlight = true;
-      this.inner.abort();
-    }
-    return inFlight;
+    this.inner?.destroy();
+    this.inner = null;
+    this.context = null;
   }
 }
 

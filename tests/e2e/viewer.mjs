@@ -27,7 +27,9 @@ async function start() {
   if (p2p) {
     try {
       const { HlsMesh } = await import("/js/dist/hlsmesh.js");
-      mesh = await HlsMesh.create({ trackers: trackerUrl ? [trackerUrl] : [], debug });
+      // ?mesh={...}: further HlsMesh options (e.g. {"integrity":true}).
+      const meshOptions = JSON.parse(params.get("mesh") ?? "{}");
+      mesh = await HlsMesh.create({ ...meshOptions, trackers: trackerUrl ? [trackerUrl] : [], debug });
       config = mesh.hlsConfig(config);
       mesh.on("segment", rec.segment);
       rec.setStats(() => mesh.stats());

@@ -29,22 +29,24 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * The viewer page URL for `origin` (base URL) with the given query parameters; `page`
  * picks another page taking the same parameters (default the API viewer, viewer.html).
  */
-export function viewerUrl(originBase, { src, tracker, p2p = true, id, hls, debug, page = "/tests/e2e/viewer.html" }) {
+export function viewerUrl(originBase, { src, tracker, p2p = true, id, hls, mesh, debug, page = "/tests/e2e/viewer.html" }) {
   const u = new URL(page, originBase);
   u.searchParams.set("src", src);
   if (tracker) u.searchParams.set("tracker", tracker);
   u.searchParams.set("p2p", p2p ? "1" : "0");
   if (id) u.searchParams.set("id", id);
   if (hls) u.searchParams.set("hls", JSON.stringify(hls));
+  if (mesh) u.searchParams.set("mesh", JSON.stringify(mesh));
   if (debug) u.searchParams.set("debug", "1");
   return u.href;
 }
 
 /**
  * Launch one viewer: its own browser process, one page at `url`.
- * Console output and page errors go to `consoleLog`.
+ * Console output and page errors go to `consoleLog`; `init`, a function, runs in the
+ * page before its scripts.
  */
-export async function launchViewer({ id, url, consoleLog }) {
+export async function launchViewer({ id, url, consoleLog, init }) {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -57,6 +59,8 @@ export async function launchViewer({ id, url, consoleLog }) {
   page.on("console", (m) => log(`[${m.type()}] ${m.text()}`));
   page.on("pageerror", (e) => log(`[pageerror] ${e.stack ?? e}`));
   page.on("crash", () => log("[crash] page crashed"));
+  // A script to run in the page before its own (e.g. to make a hostile viewer).
+  if (init) await page.addInitScript(init);
   const launchedAt = Date.now();
   await page.goto(url, { waitUntil: "load", timeout: 30000 });
   return { id, url, browser, page, pid, launchedAt };
