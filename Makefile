@@ -73,7 +73,7 @@ fuzz: tools
 	crates/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 test-fuzz: tools
-	crates/fuzz/run.sh $(FUZZ_TEST_SECONDS)
+	FUZZ_SEED=1 crates/fuzz/run.sh $(FUZZ_TEST_SECONDS)
 
 ## Integrity sidecars (docs/SECURITY.md): <playlist>.hashes beside each VOD media playlist.
 hashes: media

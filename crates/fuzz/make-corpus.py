@@ -187,6 +187,17 @@ write("agent", "offerer-upload", [0, 4, 5] + PLAYLIST_V0 + TIMEOUT_100MS + TRACK
       + TIMEOUT_5S + ANSWER_FROM_PEER4 + CHANNEL_OPEN + HELLO + LOAD_V0_SN11
       + TIMEOUT_TO_WAKE + HTTP_OK_100 + PEER_REQUEST_11 + TIMEOUT_100MS + ABSENT)
 
+# With the integrity check on (setup byte 5 + 6: six peers, flag 1): the sidecar fetch is
+# answered with a list vouching for segments 11-13 as TS packets of 0x47; a peer then
+# sends segment 11 as exactly that (accepted) or as other bytes (peer banned).
+HASHES_11_13 = [6, 0, 0, 3, 1, 0, 3, 0, 0, 0, 0, 0, 0]
+def chunk_ts(fill):
+    return [13] + FIRST_CONN + [7, 1, 0, 4, 0x0f, 0xff, fill, 5]
+INTEGRITY = [0, 5, 11] + PLAYLIST_V0 + HASHES_11_13 + TIMEOUT_100MS + OFFER_FROM_PEER3 + TRACKER0_OPEN \
+    + ANSWER_CREATED + CHANNEL_OPEN + HELLO + HAVE_11_12 + LOAD_V0_SN11
+write("agent", "integrity-ok", INTEGRITY + chunk_ts(0x47) + TIMEOUT_TO_WAKE)
+write("agent", "integrity-mismatch", INTEGRITY + chunk_ts(0x09) + TIMEOUT_1S + HTTP_OK_100)
+
 # --- reproducers of known bugs (crates/fuzz/src/known_bugs.rs) -------------------------
 # Replayed by run.sh, skipped while the bug is known; HLSMESH_FUZZ_KNOWN_BUGS=1 shows it.
 REG = os.path.join(HERE, "regressions")

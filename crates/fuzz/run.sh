@@ -13,6 +13,7 @@
 # make-corpus.py); what the fuzzer finds goes to target/fuzz-corpus/<target>/, crashes to
 # target/fuzz-artifacts/<target>/. Reproducers of known bugs in crates/fuzz/regressions/
 # (named <target>-<bug>) are replayed first. Exits non-zero on any crash.
+# FUZZ_SEED=N fixes libFuzzer's seed (make test-fuzz uses 1, so CI runs alike).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -42,7 +43,8 @@ for t in "${targets[@]}"; do
   mkdir -p "$work" "$artifacts" "$(dirname "$log")"
   if ! "${fuzz[@]}" "$t" "$work" "crates/fuzz/corpus/$t" -- \
       -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-      -artifact_prefix="$artifacts" -print_final_stats=1 >"$log" 2>&1; then
+      -artifact_prefix="$artifacts" -print_final_stats=1 ${FUZZ_SEED:+-seed="$FUZZ_SEED"} \
+      >"$log" 2>&1; then
     tail -n 40 "$log" >&2
     echo "fuzz: $t crashed; reproducer in $artifacts (replay: cargo fuzz run --fuzz-dir crates/fuzz --sanitizer none $t <file>)" >&2
     exit 1

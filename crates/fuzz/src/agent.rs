@@ -12,8 +12,10 @@
 use std::collections::{BTreeSet, HashMap};
 
 use bytes::Bytes;
+use hlsmesh_core::integrity::{format_entry, HEADER};
 use hlsmesh_core::proto::{Id20, Message, SegmentId, MAX_CHUNK_DATA, PROTOCOL_VERSION};
 use hlsmesh_core::tracker::messages::id_to_string;
+use hlsmesh_core::url::without_query;
 use hlsmesh_core::{
     swarm_hash, Agent, Config, ConnId, FetchId, HttpResponse, Input, Instant, LoadId, Output,
     Playback, TrackerId,
@@ -42,6 +44,13 @@ fn trace() -> bool {
     *TRACE.get_or_init(|| std::env::var_os("HLSMESH_FUZZ_TRACE").is_some())
 }
 
+const TS_PACKET: usize = 188;
+
+/// The size the harness gives segment `sn` in hash lists and peer answers: whole TS packets.
+fn ts_size(sn: u64) -> usize {
+    TS_PACKET * (16 + (sn % 8) as usize)
+}
+
 fn fuzz_peer(i: u8) -> Id20 {
     let mut id = *b"-FZ0001-000000000000";
     id[19] = b'0' + i % 10;
@@ -67,6 +76,8 @@ pub struct World {
     conns: Vec<ConnId>,
     conn_state: HashMap<ConnId, ConnState>,
     fetches: Vec<FetchId>,
+    /// Fetches of integrity sidecars (`….hashes`).
+    hash_fetches: Vec<FetchId>,
     /// Offer ids the agent announced, per tracker.
     offer_ids: Vec<(usize, String)>,
     /// The peer id of the answer just relayed, for the `AcceptAnswer` it causes.
@@ -78,8 +89,11 @@ pub struct World {
 }
 
 impl World {
-    /// A fresh agent with a known swarm and our two trackers.
-    pub fn new(seed: u64, max_peers: usize) -> World {
+    /// A fresh agent with a known swarm and our two trackers; `flags` turn on the
+    /// integrity check (1), an upload cap (2) and download-only (4).
+    pub fn new(seed: u64, max_peers: usize, flags: u8) -> World {
+        // `..Config::default()` keeps the harness building when the config grows.
+        #[allow(clippy::needless_update)]
         let agent = Agent::new(
             Config {
                 trackers: TRACKERS.iter().map(|s| s.to_string()).collect(),
@@ -87,6 +101,10 @@ impl World {
                 max_peers,
                 cache_bytes: CACHE_BYTES,
                 seed,
+                integrity: flags & 1 != 0,
+                upload_bytes_per_sec: (flags & 2 != 0).then_some(100_000),
+                download_only: flags & 4 != 0,
+                ..Config::default()
             },
             Instant::ZERO,
         );
@@ -100,6 +118,7 @@ impl World {
             conns: Vec::new(),
             conn_state: HashMap::new(),
             fetches: Vec::new(),
+            hash_fetches: Vec::new(),
             offer_ids: Vec::new(),
             answering_as: None,
             loads_waiting: BTreeSet::new(),
@@ -114,8 +133,9 @@ impl World {
     pub fn run(data: &[u8]) {
         let mut src = Src::new(data);
         let seed = u64::from(src.u16());
-        let max_peers = 1 + usize::from(src.below(6));
-        let mut w = World::new(seed, max_peers);
+        let setup = src.u8();
+        let max_peers = 1 + usize::from(setup % 6);
+        let mut w = World::new(seed, max_peers, setup / 6);
         let mut steps = 0;
         while !src.is_empty() && steps < MAX_STEPS {
             w.step(&mut src);
@@ -152,7 +172,7 @@ impl World {
                 // Every input runs the due timers, so the next wake-up lies ahead; one in
                 // the past makes the embedder's timer fire at once, again and again.
                 assert!(
-                    self.wake > self.now || crate::known_bugs::past_deadline(),
+                    self.wake > self.now,
                     "drain at {}us ends with a wake-up in the past: {}us",
                     self.now,
                     self.wake
@@ -186,8 +206,17 @@ impl World {
                     load.0
                 );
             }
-            Output::Fetch { fetch, .. } => self.fetches.push(fetch),
-            Output::CancelFetch { fetch } => self.fetches.retain(|f| *f != fetch),
+            Output::Fetch { fetch, url, .. } => {
+                if without_query(&url).ends_with(".hashes") {
+                    self.hash_fetches.push(fetch);
+                } else {
+                    self.fetches.push(fetch);
+                }
+            }
+            Output::CancelFetch { fetch } => {
+                self.fetches.retain(|f| *f != fetch);
+                self.hash_fetches.retain(|f| *f != fetch);
+            }
             Output::TrackerSend { tracker, text } => {
                 let json: serde_json::Value =
                     serde_json::from_str(&text).expect("the agent sends JSON to trackers");
@@ -283,10 +312,12 @@ impl World {
     }
 
     fn body(src: &mut Src<'_>) -> Bytes {
-        let len = match src.below(4) {
+        let len = match src.below(5) {
             0 => 0,
             1 => usize::from(src.u8()),
             2 => usize::from(src.u16()) * 4,
+            // MPEG-TS-sized, as the peers' chunks below are (with fill 0x47, valid TS).
+            3 => TS_PACKET * (16 + usize::from(src.below(8))),
             _ => usize::from(src.u16()),
         };
         let fill = src.u8();
@@ -354,6 +385,26 @@ impl World {
             5 => {
                 let p = self.playback(src);
                 self.feed(Input::Playback(p));
+            }
+            6 | 7 if !self.hash_fetches.is_empty() && src.below(3) == 0 => {
+                let i = usize::from(src.u8()) % self.hash_fetches.len();
+                let fetch = self.hash_fetches.remove(i);
+                let result = match src.below(6) {
+                    0 => Err("network error".to_string()),
+                    1 => Ok(HttpResponse {
+                        status: 404,
+                        body: Bytes::new(),
+                    }),
+                    2 => Ok(HttpResponse {
+                        status: 200,
+                        body: Bytes::copy_from_slice(src.short_bytes()),
+                    }),
+                    _ => Ok(HttpResponse {
+                        status: 200,
+                        body: Bytes::from(self.hash_list(src)),
+                    }),
+                };
+                self.feed(Input::HttpDone { fetch, result });
             }
             6 | 7 => {
                 if self.fetches.is_empty() {
@@ -569,6 +620,23 @@ impl World {
         });
     }
 
+    /// A hash list for segments near the recent playlists: each entry vouches for a
+    /// segment of [`ts_size`] bytes all equal to a chosen byte (what `answer_request`
+    /// and `body` send when they pick the same), so verdicts can go either way.
+    fn hash_list(&mut self, src: &mut Src<'_>) -> String {
+        let mut text = format!("{HEADER}\n");
+        let base = self.pick_sn(src);
+        let mut sn = base;
+        for _ in 0..src.below(10) {
+            sn = sn.saturating_add(1 + u64::from(src.below(3)));
+            let fill = if src.below(2) == 0 { 0x47 } else { src.u8() };
+            let size = ts_size(sn);
+            text += &format_entry(sn, &vec![fill; size], Some(&format!("seg{sn}.ts")));
+            text.push('\n');
+        }
+        text
+    }
+
     fn known_req(&mut self, src: &mut Src<'_>, conn: ConnId) -> u32 {
         match self.conn_state.get(&conn).map(|s| &s.requests[..]) {
             Some(reqs) if !reqs.is_empty() && src.below(8) != 0 => {
@@ -597,7 +665,9 @@ impl World {
             0 => 0,
             1 => 1,
             2 => 200_000,
-            _ => 3_000 + u32::from(entry.1.sn as u8) * 1_000,
+            3 => 3_000 + u32::from(entry.1.sn as u8) * 1_000,
+            // The size `hash_list` gives this segment.
+            _ => ts_size(entry.1.sn) as u32,
         };
         let total = total.max(entry.2);
         let offset = entry.2 + entry.3;

@@ -41,10 +41,3 @@ pub fn playlist(text: &[u8]) -> bool {
     }
     false
 }
-
-/// past-deadline: a drain may end with `Output::Timeout(at)` where `at` is not after
-/// `now`, and stays there while nothing changes (swarm.rs: `Swarm::poll_timeout` reports
-/// a tracker's announce time while an announce for it waits on its offers).
-pub fn past_deadline() -> bool {
-    skipping()
-}
