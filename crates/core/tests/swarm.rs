@@ -542,3 +542,48 @@ fn a_download_only_viewer_takes_from_peers_and_serves_nothing() {
     assert!(net.cdn_bytes() > cdn_before);
     assert_eq!(net.nodes[0].agent.stats().uploaded_bytes, 0);
 }
+
+#[test]
+fn memory_stays_within_the_cache_bound_over_a_long_vod_session() {
+    // 300 segments of 200 kB (60 MB, 10 minutes of media) through a 4 MiB cache, with a
+    // second viewer behind taking what it can from the first.
+    let bound = 4 * 1024 * 1024;
+    let mut net = Net::new(15);
+    let n = 300u64;
+    for sn in 0..n {
+        net.cdn.insert(url(sn), segment_bytes(sn, SEG_LEN));
+    }
+    for i in 0..2 {
+        let node = net.add_node_with(hlsmesh_core::Config {
+            cache_bytes: bound,
+            ..config(1500 + i)
+        });
+        net.playlist(node, PLAYLIST, &media_playlist(0, n, false));
+        net.run_for(Duration::from_millis(300));
+    }
+    net.run_for(Duration::from_secs(20));
+    let mut peak = [0usize; 2];
+    for sn in 0..n {
+        net.load(0, &url(sn), playback(10.0));
+        if sn >= 3 {
+            net.load(1, &url(sn - 3), playback(10.0));
+        }
+        net.run_for(Duration::from_millis(500));
+        for (i, p) in peak.iter_mut().enumerate() {
+            *p = (*p).max(net.nodes[i].agent.cache_used());
+        }
+    }
+    net.run_for(Duration::from_secs(5));
+    assert_eq!(delivered_ok(&net, 0).len(), n as usize);
+    assert_eq!(delivered_ok(&net, 1).len(), n as usize - 3);
+    assert!(
+        peak.iter().all(|p| *p <= bound),
+        "cache peaked at {peak:?}, bound {bound}"
+    );
+    assert!(peak[0] > bound / 2, "the cache was never used: {peak:?}");
+    let from_peers = net.nodes[1].agent.stats().peer_bytes;
+    assert!(
+        from_peers > 0,
+        "the second viewer never took from the first"
+    );
+}
