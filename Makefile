@@ -67,7 +67,7 @@ size: js
 ## `make fuzz` runs every target FUZZ_SECONDS (FUZZ_TARGETS="agent ..." to pick);
 ## `make test-fuzz` is the short run inside `make test`.
 FUZZ_SECONDS ?= 60
-FUZZ_TEST_SECONDS ?= 12
+FUZZ_TEST_SECONDS ?= 11
 FUZZ_TARGETS ?=
 fuzz: tools
 	crates/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)

@@ -152,6 +152,14 @@ trackers = {
 for name, msg in trackers.items():
     write("tracker_parse", name, json.dumps(msg))
 
+# --- integrity sidecars (crates/core/src/integrity.rs tests) ----------------------
+D = hashlib.sha256(b"abc").hexdigest()
+write("integrity_parse", "entries", f"#HLSMESH-HASHES:1\n# comment\n\n7 3 {D} seg7.ts\n9 3 {D} /live/seg9.ts?x=1\n")
+write("integrity_parse", "byteranges", f"#HLSMESH-HASHES:1\n1 3 {D} all.ts\n2 3 {D} all.ts\n")
+write("integrity_parse", "crlf-bom-tabs", f"\ufeff#HLSMESH-HASHES:1\r\n7\t3\t{D}\tseg7.ts\r\n")
+write("integrity_parse", "out-of-order", f"#HLSMESH-HASHES:1\n5 3 {D}\n2 3 {D}\n")
+write("integrity_parse", "playlist-tag", '#EXTM3U\n#EXT-X-HLSMESH-HASHES:URI="../hashes/v0.txt?k=1"\n')
+
 # --- the whole agent ------------------------------------------------------------------
 # Header: seed (u16), max_peers choice. Then one step byte (% 20) per input and its
 # arguments, in the order agent.rs reads them.
