@@ -124,7 +124,10 @@ struct Node {
     lat_us: u64,
     jitter_us: u64,
     loss: f64,
+    /// When the agent wants its next timeout (µs; MAX: never).
     wake: u64,
+    /// Time of this agent's wake-up entry in the queue (MAX: none).
+    queued: u64,
     links: Vec<Link>,
     /// Connections we answered and whose answer the offerer has not applied yet.
     answering: Vec<ConnId>,
@@ -172,6 +175,8 @@ pub struct Totals {
     /// Events by kind: arrivals and departures, agent wake-ups, other agent inputs,
     /// frames, uplink slices, closes, tracker, CDN, playlist refreshes, player.
     pub by_kind: [u64; 10],
+    /// Most events queued at once.
+    pub peak_queue: u64,
     /// Viewer sessions (arrivals).
     pub sessions: u64,
     /// Peer disconnect reasons the agents reported.
@@ -305,6 +310,7 @@ impl Sim {
 
     fn push(&mut self, at: u64, ev: Ev) {
         self.seq += 1;
+        self.t.peak_queue = self.t.peak_queue.max(self.queue.len() as u64 + 1);
         self.queue.push(Entry {
             at: at.max(self.now),
             seq: self.seq,
@@ -344,6 +350,7 @@ impl Sim {
             jitter_us: us(c.jitter_ms / 1000.0),
             loss: c.loss,
             wake: u64::MAX,
+            queued: u64::MAX,
             links: Vec::new(),
             answering: Vec::new(),
             up_busy: None,
@@ -418,9 +425,19 @@ impl Sim {
                 }
             }
             Ev::Wake(n, at) => {
-                if self.nodes[n as usize].wake == at {
-                    self.nodes[n as usize].wake = u64::MAX;
+                let node = &mut self.nodes[n as usize];
+                if node.queued != at {
+                    return;
+                }
+                node.queued = u64::MAX;
+                if node.wake <= self.now {
+                    node.wake = u64::MAX;
                     self.input(n, Input::Timeout);
+                } else if node.wake <= self.end {
+                    // The agent moved its wake-up later since this entry was queued.
+                    let wake = node.wake;
+                    node.queued = wake;
+                    self.push(wake, Ev::Wake(n, wake));
                 }
             }
             Ev::Input(n, input) => self.input(n, *input),
@@ -529,6 +546,7 @@ impl Sim {
         node.answering.clear();
         node.up_busy = None;
         node.wake = u64::MAX;
+        node.queued = u64::MAX;
         node.fallback = None;
         let p = &mut node.player;
         if let Some(since) = p.stall_since.take() {
@@ -826,12 +844,13 @@ impl Sim {
                         self.t.stale_wakeups += 1;
                         at = self.now + 1_000;
                     }
+                    // One queue entry per agent at most, at its earliest wake-up: a
+                    // later wake-up is queued when that entry comes due.
                     let node = &mut self.nodes[n as usize];
-                    if at != node.wake {
-                        node.wake = at;
-                        if at <= self.end {
-                            self.push(at, Ev::Wake(n, at));
-                        }
+                    node.wake = at;
+                    if at < node.queued && at <= self.end {
+                        node.queued = at;
+                        self.push(at, Ev::Wake(n, at));
                     }
                     return;
                 }

@@ -314,7 +314,7 @@ pub fn svg(title: &str, runs: &[Summary]) -> String {
         .cloned()
         .fold(f64::INFINITY, f64::min)
         .floor()
-        .min(0.0);
+        .clamp(0.0, 9.0);
     let x1 = xs.iter().cloned().fold(0.0, f64::max).ceil().max(x0 + 1.0);
     let px = |x: f64| l + (x - x0) / (x1 - x0) * pw;
     let py = |y: f64| t + (1.0 - y.clamp(0.0, 1.0)) * ph;
