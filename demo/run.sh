@@ -28,15 +28,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 0' INT TERM
 
-wait_for_line() { # file pattern seconds
-  for _ in $(seq $(($3 * 10))); do
-    grep -q "$2" "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "demo: timed out waiting for '$2' in $1:" >&2
-  cat "$1" >&2
-  return 1
-}
 
 demo/media/make-stream.sh target/media
 node tests/support/tracker.mjs --port "$tport" >"$run/tracker.log" 2>&1 &
@@ -45,8 +36,8 @@ demo/origin/run.sh --port "$port" --media target/media --root "$root" --log "$ru
 pids+=($!)
 demo/media/live.sh target/media >"$run/live.log" 2>&1 &
 pids+=($!)
-wait_for_line "$run/tracker.log" "tracker listening" 20
-wait_for_line "$run/origin.log" "origin listening" 20
+tests/support/wait-for-line "$run/tracker.log" "tracker listening" 20
+tests/support/wait-for-line "$run/origin.log" "origin listening" 20
 for _ in $(seq 200); do [[ -f target/media/live/master.m3u8 ]] && break; sleep 0.1; done
 
 page="http://127.0.0.1:$port/demo/index.html"

@@ -20,22 +20,38 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_for_line() { # file pattern seconds
-  for _ in $(seq $(($3 * 10))); do
-    grep -q "$2" "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "test-wasm: timed out waiting for '$2' in $1:" >&2
-  cat "$1" >&2
-  return 1
-}
 
-node tests/support/tracker.mjs --port 18000 --quiet >"$run/tracker.log" 2>&1 &
-pids+=($!)
+# TRACKER=aquatic runs the same tests against aquatic_ws (crates.io) instead of the
+# bittorrent-tracker package: the client must depend on neither's quirks.
+case ${TRACKER:-bittorrent-tracker} in
+  aquatic)
+    command -v aquatic_ws >/dev/null || { echo "test-wasm: aquatic_ws not installed (make tools-aquatic)" >&2; exit 1; }
+    # Its own defaults, with the address set to loopback.
+    aquatic_ws -p | python3 -c '
+import re, sys
+text = sys.stdin.read()
+text = re.sub(r"(?m)^address = .*$", "address = \"127.0.0.1:18000\"", text, count=1)
+sys.stdout.write(text)' >"$run/aquatic.toml"
+    grep -q '^address = "127.0.0.1:18000"' "$run/aquatic.toml" || { echo "test-wasm: could not set aquatic_ws's address" >&2; exit 1; }
+    aquatic_ws -c "$run/aquatic.toml" >"$run/tracker.log" 2>&1 &
+    pids+=($!)
+    up=0
+    for _ in $(seq 100); do
+      if (exec 3<>/dev/tcp/127.0.0.1/18000) 2>/dev/null; then up=1; break; fi
+      sleep 0.1
+    done
+    [[ $up == 1 ]] || { echo "test-wasm: aquatic_ws did not start:" >&2; cat "$run/tracker.log" >&2; exit 1; }
+    echo "tracker listening (aquatic_ws)" >>"$run/tracker.log"
+    ;;
+  *)
+    node tests/support/tracker.mjs --port 18000 --quiet >"$run/tracker.log" 2>&1 &
+    pids+=($!)
+    ;;
+esac
 demo/origin/run.sh --port 18080 --media target/media --root "$root" --log "$run/access.log" >"$run/origin.log" 2>&1 &
 pids+=($!)
-wait_for_line "$run/tracker.log" "tracker listening" 20
-wait_for_line "$run/origin.log" "origin listening" 20
+tests/support/wait-for-line "$run/tracker.log" "tracker listening" 20
+tests/support/wait-for-line "$run/origin.log" "origin listening" 20
 
 export HLSMESH_TEST_TRACKER=ws://127.0.0.1:18000
 export HLSMESH_TEST_ORIGIN=http://127.0.0.1:18080

@@ -31,7 +31,7 @@
 //!
 //! `crates/hashlist` writes this file from a media playlist and its segments.
 
-use crate::url::{resolve, without_query};
+use crate::url::{path_of, resolve, without_query};
 
 /// Largest sidecar read.
 pub const MAX_SIDECAR_BYTES: usize = 4 * 1024 * 1024;
@@ -291,17 +291,6 @@ fn quoted_attr<'a>(attrs: &'a str, name: &str) -> Option<&'a str> {
         rest = after;
     }
     None
-}
-
-/// The path of a URL (without scheme and authority); a relative reference is its own path.
-fn path_of(url: &str) -> &str {
-    match url.find("://") {
-        Some(i) => {
-            let rest = &url[i + 3..];
-            &rest[rest.find('/').unwrap_or(rest.len())..]
-        }
-        None => url,
-    }
 }
 
 fn parse_decimal(s: &str) -> Option<u64> {

@@ -50,6 +50,18 @@ pub fn without_query(url: &str) -> &str {
     &url[..url.find(['?', '#']).unwrap_or(url.len())]
 }
 
+/// The path of a URL (without scheme and authority); a relative reference is its own
+/// path. Query and fragment are kept.
+pub fn path_of(url: &str) -> &str {
+    match url.find("://") {
+        Some(i) => {
+            let rest = &url[i + 3..];
+            &rest[rest.find('/').unwrap_or(rest.len())..]
+        }
+        None => url,
+    }
+}
+
 fn has_scheme(s: &str) -> bool {
     match s.find(':') {
         Some(i) if i > 0 => {
@@ -133,6 +145,13 @@ mod tests {
         );
         assert_eq!(resolve("http://a.test", "s.ts"), "http://a.test/s.ts");
         assert_eq!(resolve(base, "../../../../s.ts"), "http://a.test:8080/s.ts");
+    }
+
+    #[test]
+    fn paths_drop_scheme_and_authority() {
+        assert_eq!(path_of("http://a.test:8/x/y.ts?t=1"), "/x/y.ts?t=1");
+        assert_eq!(path_of("http://a.test"), "");
+        assert_eq!(path_of("seg1.ts"), "seg1.ts");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use hlsmesh_proto::SegmentId;
 
-use crate::url::{resolve, without_query};
+use crate::url::{path_of, resolve, without_query};
 
 /// A segment as the media playlist lists it.
 #[derive(Clone, Debug, PartialEq)]
@@ -213,16 +213,6 @@ fn range_key(url: &str, range_start: Option<u64>) -> String {
     match range_start {
         Some(start) => format!("{url}#{start}"),
         None => url.to_string(),
-    }
-}
-
-fn path_of(url: &str) -> &str {
-    match url.find("://") {
-        Some(i) => {
-            let rest = &url[i + 3..];
-            &rest[rest.find('/').unwrap_or(rest.len())..]
-        }
-        None => url,
     }
 }
 
