@@ -55,7 +55,7 @@ test-vite: build media
 ## What hlsmesh adds to a page, gzipped (-9). Budget (issue 6): 45 KB, not enforced yet.
 SIZE_BUDGET_KB ?= 45
 size: js
-	@gz() { gzip -9 -c "$$1" | wc -c; }; \
+	@gz() { gzip -9 < "$$1" | wc -c; }; \
 	w=$$(gz js/dist/hlsmesh_wasm_bg.wasm); e=$$(gz js/dist/hlsmesh.js); d=$$(gz js/dist/hlsmesh.drop-in.js); \
 	printf '%-34s %9s %9s\n' file bytes gzipped; \
 	for f in js/dist/hlsmesh_wasm_bg.wasm js/dist/hlsmesh.js js/dist/hlsmesh.drop-in.js; do \
