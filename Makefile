@@ -99,9 +99,16 @@ sim: tools
 
 bench-sim: tools
 	$(SIM_ENV) cargo build -p hlsmesh-sim --release
-	target/sim-build/release/hlsmesh-sim steady-live --sweep 100,1000,10000
+	target/sim-build/release/hlsmesh-sim steady-live --sweep 100,1000
 	target/sim-build/release/hlsmesh-sim upload-starved --sweep 100,1000
 	target/sim-build/release/hlsmesh-sim flash-crowd viewers=1000
 	target/sim-build/release/hlsmesh-sim heavy-churn viewers=1000
 	target/sim-build/release/hlsmesh-sim vod-long-tail viewers=1000
-	mkdir -p docs/sim && cp target/sim/*-sweep.svg docs/sim/
+	target/sim-build/release/hlsmesh-sim steady-live viewers=10000
+	mkdir -p docs/sim
+	target/sim-build/release/hlsmesh-sim plot docs/sim/steady-live.svg \
+	  "steady-live: offload vs viewers (r = 2 Mb/s, mean upload 7.9 Mb/s)" \
+	  target/sim/steady-live-sweep.json target/sim/steady-live-10000.json
+	target/sim-build/release/hlsmesh-sim plot docs/sim/upload-starved.svg \
+	  "upload-starved: offload vs viewers (r = 2 Mb/s, mean upload 1 Mb/s)" \
+	  target/sim/upload-starved-sweep.json

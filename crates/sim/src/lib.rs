@@ -31,7 +31,7 @@ mod scenario;
 
 pub use engine::{Outcome, Sim, Totals};
 pub use player::ViewerMetrics;
-pub use report::{svg, Summary};
+pub use report::{svg, Point, Summary};
 pub use scenario::{home_mix, starved_mix, Abr, Class, Join, Scenario};
 
 /// Runs a scenario to the end and sums it up.

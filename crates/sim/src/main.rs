@@ -6,9 +6,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use hlsmesh_sim::{svg, Scenario, Sim, Summary};
+use hlsmesh_sim::{svg, Point, Scenario, Sim, Summary};
 
 const USAGE: &str = "usage: hlsmesh-sim <scenario|file> [key=value ...] [--sweep N,N,...] [--out DIR] [--quiet]
+       hlsmesh-sim plot <out.svg> <title> <run.json>...   (offload vs viewers from earlier runs)
 scenarios: steady-live flash-crowd heavy-churn upload-starved vod-long-tail (or a file of key = value lines)
 keys: viewers seed duration live segment window vod_segments renditions start_level abr classes
       cdn_latency cdn_kbps tracker_latency max_peers cache_segments join join_over session_mean
@@ -31,6 +32,9 @@ fn real_main() -> Result<(), String> {
     if first == "--help" || first == "-h" {
         println!("{USAGE}");
         return Ok(());
+    }
+    if first == "plot" {
+        return plot(args.collect());
     }
     let mut sc = match Scenario::builtin(&first) {
         Some(s) => s,
@@ -115,10 +119,34 @@ fn real_main() -> Result<(), String> {
             runs.first().map(|r| r.played_kbps).unwrap_or(0.0),
             sc.mean_upload_kbps()
         );
-        std::fs::write(&path, svg(&title, &runs))
+        let points: Vec<Point> = runs.iter().map(Point::from).collect();
+        std::fs::write(&path, svg(&title, &points))
             .map_err(|e| format!("{}: {e}", path.display()))?;
         println!("wrote {}", path.display());
     }
+    Ok(())
+}
+
+/// `plot <out.svg> <title> <run.json>...`: one plot from the runs of several JSON files.
+fn plot(args: Vec<String>) -> Result<(), String> {
+    let [out, title, files @ ..] = args.as_slice() else {
+        return Err("plot needs <out.svg> <title> <run.json>...".into());
+    };
+    let mut points = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(f).map_err(|e| format!("{f}: {e}"))?;
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{f}: {e}"))?;
+        for r in v["runs"].as_array().ok_or(format!("{f}: no runs"))? {
+            points.push(Point {
+                viewers: r["peak_viewers"].as_u64().unwrap_or(0) as usize,
+                offload: r["offload"].as_f64().unwrap_or(0.0),
+                bound_offload: r["bound_offload"].as_f64().unwrap_or(0.0),
+            });
+        }
+    }
+    points.sort_by_key(|p| p.viewers);
+    std::fs::write(out, svg(title, &points)).map_err(|e| format!("{out}: {e}"))?;
+    println!("wrote {out}");
     Ok(())
 }
 

@@ -299,15 +299,36 @@ impl Summary {
     }
 }
 
+/// One point of the plot: viewers, measured offload, bound offload.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Point {
+    /// Viewers (peak present at once).
+    pub viewers: usize,
+    /// 1 − CDN share.
+    pub offload: f64,
+    /// 1 − the bound's CDN share.
+    pub bound_offload: f64,
+}
+
+impl From<&Summary> for Point {
+    fn from(s: &Summary) -> Point {
+        Point {
+            viewers: s.peak_viewers,
+            offload: s.offload,
+            bound_offload: s.bound_offload,
+        }
+    }
+}
+
 /// An SVG plot of offload against viewers (log scale), measured points and the bound.
-pub fn svg(title: &str, runs: &[Summary]) -> String {
+pub fn svg(title: &str, runs: &[Point]) -> String {
     let (w, h) = (640.0, 400.0);
     let (l, r, t, b) = (64.0, 20.0, 40.0, 56.0);
     let pw = w - l - r;
     let ph = h - t - b;
     let xs: Vec<f64> = runs
         .iter()
-        .map(|s| (s.peak_viewers.max(1) as f64).log10())
+        .map(|s| (s.viewers.max(1) as f64).log10())
         .collect();
     let x0 = xs
         .iter()
