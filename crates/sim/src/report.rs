@@ -289,13 +289,13 @@ impl Summary {
             self.latency_s[0],
             self.control_overhead * 100.0,
             self.wasted_upload * 100.0,
-            self.wall_s,
+            self.cpu_s,
         )
     }
 
     /// Header of the markdown table.
     pub fn markdown_header() -> &'static str {
-        "| viewers | CDN share | P2P share | bound (CDN ≥) | gap (points) | stall time | stall s/viewer | first frame p50 / p95 | behind edge p50 | control | wasted upload | wall |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+        "| viewers | CDN share | P2P share | bound (CDN ≥) | gap (points) | stall time | stall s/viewer | first frame p50 / p95 | behind edge p50 | control | wasted upload | CPU |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     }
 }
 
