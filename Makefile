@@ -9,7 +9,7 @@ export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH):/usr/sbin
 # Keep cargo's output readable and its network use predictable.
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all tools build wasm js media demo test test-rust lint test-wasm test-e2e test-vite size clean fuzz test-fuzz hashes
+.PHONY: all tools build wasm js media demo test test-rust lint test-wasm test-aquatic test-aquatic-e2e test-e2e test-vite size clean fuzz test-fuzz hashes
 
 all: build
 
@@ -31,7 +31,7 @@ demo: build media
 
 ## Tests: formatting and lints, Rust unit/property/swarm tests, browser glue tests,
 ## then the end-to-end live test with real Chromium viewers.
-test: build media lint test-rust test-fuzz test-wasm test-e2e test-vite size
+test: build media lint test-rust test-fuzz test-wasm test-aquatic test-e2e test-vite size
 	@echo "make test: all suites passed"
 
 lint: tools
@@ -44,6 +44,14 @@ test-rust: tools
 
 test-wasm: tools media
 	scripts/test-wasm.sh
+
+## The same browser tests against aquatic_ws instead of bittorrent-tracker: the client
+## depends on neither tracker's quirks. test-aquatic-e2e adds the live e2e scenario.
+test-aquatic: tools media
+	TRACKER=aquatic scripts/test-wasm.sh
+
+test-aquatic-e2e: build media
+	E2E_TRACKER=aquatic tests/e2e/run.sh tests/e2e/live.test.mjs
 
 test-e2e: build media hashes
 	tests/e2e/run.sh

@@ -10,7 +10,8 @@
 #
 #   apt:   chromium chromium-driver ffmpeg nginx (+ iproute2 for tests/support/netns-run)
 #   rust:  target wasm32-unknown-unknown, rustfmt, clippy; wasm-bindgen-cli at the
-#          version of the wasm-bindgen crate in Cargo.lock; wasm-pack 0.15.1; cargo-fuzz 0.13.2
+#          version of the wasm-bindgen crate in Cargo.lock; wasm-pack 0.15.1;
+#          aquatic_ws 0.9.0 (a second tracker for the tests); cargo-fuzz 0.13.2
 #   npm:   `npm ci` when node_modules is missing or older than package-lock.json
 #
 # wasm-opt: we use node_modules/.bin/wasm-opt (npm binaryen). Debian's binaryen
@@ -96,6 +97,13 @@ if [[ -f Cargo.toml ]]; then
     fi
   else
     log "warning: wasm-bindgen version not found in Cargo.lock or Cargo.toml; wasm-bindgen-cli not checked"
+  fi
+
+  # aquatic_ws: the second WebTorrent tracker the tests run against (make test-aquatic).
+  aquatic_version=0.9.0
+  if ! command -v aquatic_ws >/dev/null; then
+    log "installing aquatic_ws $aquatic_version (a few minutes)"
+    cargo install --quiet aquatic_ws --version "$aquatic_version"
   fi
 
   wasm_pack_version=0.15.1

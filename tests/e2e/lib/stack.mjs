@@ -1,9 +1,9 @@
 // The services an end-to-end run needs: media, origin (nginx), tracker, live
 // encoder. Each start* returns what the test needs to talk to it; every process
 // belongs to the given ProcessGroup, which stops them by pid.
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { execFile } from "node:child_process";
-import { mkdir, readFile, readdir, rm, stat, symlink } from "node:fs/promises";
+import { mkdir, readFile, readdir, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -81,6 +81,7 @@ export async function startOrigin(group, { mediaDir, accessLog, limitRate = 0 })
 
 /** The WebSocket tracker on a free port. */
 export async function startTracker(group, { interval = 30 } = {}) {
+  if (process.env.E2E_TRACKER === "aquatic") return startAquatic(group);
   const port = await freePort();
   const { match } = await group.start(
     "tracker",
@@ -140,4 +141,31 @@ export async function cpuSampler() {
 
 export async function fileSize(path) {
   return (await stat(path)).size;
+}
+
+/**
+ * aquatic_ws (crates.io) instead of the bittorrent-tracker package, for
+ * E2E_TRACKER=aquatic: its own defaults, with the address set to a free loopback port.
+ */
+async function startAquatic(group) {
+  const port = await freePort();
+  const { stdout } = await promisify(execFile)("aquatic_ws", ["-p"]);
+  const config = stdout.replace(/^address = .*$/m, `address = "127.0.0.1:${port}"`);
+  if (!config.includes(`127.0.0.1:${port}`)) throw new Error("aquatic_ws: could not set the address");
+  const file = join(group.logDir, "aquatic.toml");
+  await writeFile(file, config);
+  await group.start("tracker", "aquatic_ws", ["-c", file]);
+  const deadline = Date.now() + 15000;
+  for (;;) {
+    const up = await new Promise((resolve) => {
+      const sock = connect(port, "127.0.0.1", () => {
+        sock.destroy();
+        resolve(true);
+      });
+      sock.on("error", () => resolve(false));
+    });
+    if (up) return { port, url: `ws://127.0.0.1:${port}` };
+    if (Date.now() > deadline) throw new Error("aquatic_ws did not start listening");
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
