@@ -67,6 +67,8 @@ pub enum PeerEvent {
 
 struct Download {
     seg: SegmentId,
+    /// Largest segment size accepted for this request.
+    limit: u32,
     received: BytesMut,
     start: u32,
     total: Option<u32>,
@@ -201,8 +203,11 @@ impl PeerSession {
                 out.push(PeerEvent::Request { req, seg, offset });
             }
             Message::Cancel { req } => {
+                let before = self.uploads.len();
                 self.uploads.retain(|u| u.req != req);
-                self.pending_requests = self.uploads.len();
+                if self.uploads.len() < before {
+                    self.pending_requests = self.pending_requests.saturating_sub(1);
+                }
             }
             Message::Chunk {
                 req,
@@ -234,6 +239,9 @@ impl PeerSession {
         if *dl.total.get_or_insert(total) != total {
             return out.push(PeerEvent::Violation("segment size changed mid-transfer"));
         }
+        if total > dl.limit {
+            return out.push(PeerEvent::Violation("claims an implausibly large segment"));
+        }
         if offset as usize != dl.start as usize + dl.received.len() || total < dl.start {
             return out.push(PeerEvent::Violation("chunk out of order"));
         }
@@ -261,12 +269,15 @@ impl PeerSession {
         }
     }
 
-    /// Asks the peer for `seg` from `offset`, tagged `req`.
-    pub fn request(&mut self, req: u32, seg: SegmentId, offset: u32) {
+    /// Asks the peer for `seg` from `offset`, tagged `req`, accepting a segment of at
+    /// most `limit` bytes (a peer that claims more is in violation before any of its bytes
+    /// are buffered).
+    pub fn request(&mut self, req: u32, seg: SegmentId, offset: u32, limit: u32) {
         self.downloads.insert(
             req,
             Download {
                 seg,
+                limit,
                 received: BytesMut::new(),
                 start: offset,
                 total: None,

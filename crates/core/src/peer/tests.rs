@@ -43,7 +43,7 @@ fn pump(a: &mut PeerSession, b: &mut PeerSession) -> (Vec<PeerEvent>, Vec<PeerEv
 fn a_segment_moves_in_chunks_and_arrives_whole() {
     let (mut a, mut b) = pair();
     let data: Bytes = (0..200_000u32).map(|i| i as u8).collect::<Vec<_>>().into();
-    b.request(9, seg(4), 0);
+    b.request(9, seg(4), 0, u32::MAX);
     let (ea, _) = pump(&mut a, &mut b);
     assert_eq!(
         ea,
@@ -86,7 +86,7 @@ fn sending_stops_at_the_high_water_mark_until_the_channel_drains() {
 #[test]
 fn a_cancelled_request_keeps_its_prefix_and_ignores_late_chunks() {
     let (mut a, mut b) = pair();
-    b.request(3, seg(1), 0);
+    b.request(3, seg(1), 0, u32::MAX);
     pump(&mut a, &mut b);
     a.serve(3, Bytes::from(vec![7u8; 150_000]), 0);
     // Deliver only the first chunk.
@@ -138,7 +138,7 @@ fn protocol_violations_are_reported() {
 #[test]
 fn out_of_order_chunks_and_request_floods_are_violations() {
     let (mut a, mut b) = pair();
-    b.request(1, seg(1), 0);
+    b.request(1, seg(1), 0, u32::MAX);
     let mut ev = Vec::new();
     let skip = Message::Chunk {
         req: 1,
@@ -168,7 +168,7 @@ fn out_of_order_chunks_and_request_floods_are_violations() {
 fn uploads_beyond_the_per_peer_limit_are_refused() {
     let (mut a, mut b) = pair();
     for req in 0..(MAX_UPLOADS_PER_PEER as u32 + 2) {
-        b.request(req, seg(u64::from(req)), 0);
+        b.request(req, seg(u64::from(req)), 0, u32::MAX);
     }
     pump(&mut a, &mut b);
     for req in 0..(MAX_UPLOADS_PER_PEER as u32 + 2) {
@@ -197,4 +197,36 @@ fn have_and_lost_track_what_the_peer_holds() {
     a.announce_lost(&[seg(2)]);
     pump(&mut a, &mut b);
     assert!(b.has(&seg(1)) && !b.has(&seg(2)));
+}
+
+#[test]
+fn a_peer_claiming_more_than_the_limit_is_refused_before_its_bytes_are_kept() {
+    let (mut a, mut b) = pair();
+    b.request(5, seg(2), 0, 1000);
+    pump(&mut a, &mut b);
+    a.serve(5, Bytes::from(vec![1u8; 5000]), 0);
+    let (_, eb) = pump(&mut a, &mut b);
+    assert_eq!(
+        eb.first(),
+        Some(&PeerEvent::Violation("claims an implausibly large segment"))
+    );
+}
+
+#[test]
+fn cancelling_does_not_reset_the_flood_counter() {
+    let (mut a, _b) = pair();
+    let mut ev = Vec::new();
+    for req in 0..200u32 {
+        a.handle_frame(
+            Message::Request {
+                req,
+                seg: seg(1),
+                offset: 0,
+            }
+            .encode(),
+            &mut ev,
+        );
+        a.handle_frame(Message::Cancel { req: 10_000 + req }.encode(), &mut ev);
+    }
+    assert!(ev.contains(&PeerEvent::Violation("request flood")));
 }

@@ -121,6 +121,28 @@ impl Playlists {
         if media.segments.len() > MAX_SEGMENTS_PER_PLAYLIST {
             return Err(PlaylistError::TooLarge(media.segments.len()));
         }
+        // Sequence numbers and byte ranges first, checked, so that a playlist whose
+        // numbers overflow is refused before any state changes.
+        let mut placed = Vec::with_capacity(media.segments.len());
+        let mut next_range_start = 0u64;
+        for (i, seg) in media.segments.iter().enumerate() {
+            let sn = media
+                .media_sequence
+                .checked_add(i as u64)
+                .ok_or_else(|| PlaylistError::Malformed("media sequence overflows".into()))?;
+            let range = match &seg.byte_range {
+                Some(r) => {
+                    let start = r.offset.unwrap_or(next_range_start);
+                    let end = start
+                        .checked_add(r.length)
+                        .ok_or_else(|| PlaylistError::Malformed("byte range overflows".into()))?;
+                    next_range_start = end;
+                    Some((start, end))
+                }
+                None => None,
+            };
+            placed.push((sn, range));
+        }
         let key = without_query(url).to_string();
         let variant = self.variant_of(&key);
         let state = self.media.entry(key).or_default();
@@ -137,16 +159,9 @@ impl Playlists {
             new_segments: Vec::new(),
             refresh: state.highest_sn.is_some(),
         };
-        let mut next_range_start = 0u64;
         let mut highest = state.highest_sn;
-        for (i, seg) in media.segments.iter().enumerate() {
-            let sn = media.media_sequence + i as u64;
+        for (seg, &(sn, range)) in media.segments.iter().zip(&placed) {
             let seg_url = resolve(url, &seg.uri);
-            let range = seg.byte_range.as_ref().map(|r| {
-                let start = r.offset.unwrap_or(next_range_start);
-                next_range_start = start + r.length;
-                (start, start + r.length)
-            });
             let info = SegmentInfo {
                 id: SegmentId { variant, sn },
                 url: seg_url.clone(),

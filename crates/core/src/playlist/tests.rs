@@ -128,3 +128,31 @@ fn oversized_playlists_are_refused() {
         Err(PlaylistError::TooLarge(_))
     ));
 }
+
+#[test]
+fn numbers_that_overflow_are_refused_and_change_nothing() {
+    let mut p = Playlists::default();
+    let url = "http://o.test/v/index.m3u8";
+    p.update(url, media(0, 2, false).as_bytes()).unwrap();
+    let sn = format!(
+        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:{}\n#EXTINF:2,\na.ts\n#EXTINF:2,\nb.ts\n",
+        u64::MAX
+    );
+    assert_eq!(
+        p.update(url, sn.as_bytes()),
+        Err(PlaylistError::Malformed("media sequence overflows".into()))
+    );
+    let range = format!(
+        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\n#EXT-X-BYTERANGE:10@{}\nall.ts\n",
+        u64::MAX - 5
+    );
+    assert_eq!(
+        p.update(url, range.as_bytes()),
+        Err(PlaylistError::Malformed("byte range overflows".into()))
+    );
+    assert!(
+        p.segment_for("http://o.test/v/seg1.ts?token=xyz", None)
+            .is_some(),
+        "state kept"
+    );
+}

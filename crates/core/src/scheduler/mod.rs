@@ -214,6 +214,12 @@ impl Scheduler {
         (rate * info.duration.max(0.1)) as usize
     }
 
+    /// The largest segment a peer may deliver for `info`: far above any real size, far
+    /// below what would let a liar make us buffer its 64 MiB maximum.
+    fn max_plausible_bytes(&self, info: &SegmentInfo) -> usize {
+        8 * self.expected_bytes(info) + 256 * 1024
+    }
+
     /// Time kept for a CDN fetch of `bytes` should a peer fail.
     fn reserve(&self, bytes: usize) -> Duration {
         let cdn = self.cdn.time_for(bytes).unwrap_or(DEFAULT_CDN_TIME);
@@ -511,7 +517,8 @@ impl Scheduler {
         let Some(session) = swarm.session_mut(conn) else {
             return;
         };
-        session.request(req, info.id, prefix.len() as u32);
+        let limit = self.max_plausible_bytes(&info).min(u32::MAX as usize) as u32;
+        session.request(req, info.id, prefix.len() as u32, limit);
         self.peers.entry(conn).or_default();
         self.transfers.insert(
             info.id,
@@ -626,7 +633,7 @@ impl Scheduler {
                 Verdict::Unknown => {}
             }
         }
-        if data.len() > 8 * self.expected_bytes(info) + 256 * 1024 {
+        if data.len() > self.max_plausible_bytes(info) {
             return Err("sent an implausibly large segment");
         }
         match self.containers.get(&info.id.variant) {
