@@ -292,10 +292,11 @@ function patch(Hls: HlsStatic, options: HlsMeshOptions): void {
   /** Playlists: hls.js's loader loads; the agent reads what it got (now or once started). */
   class DropInPlaylistLoader implements Loader<PlaylistLoaderContext> {
     private readonly inner: Loader<LoaderContext>;
-    private readonly slot: Slot;
+    private readonly slot: Slot | null;
 
     constructor(config: HlsConfig) {
-      this.slot = slotFor(config);
+      // A config with a fragment loader of its own gets no agent: nothing would use it.
+      this.slot = usesMesh(config) ? slotFor(config) : null;
       const Base = config.loader as unknown as LoaderClass;
       this.inner = new Base(config);
     }
@@ -316,7 +317,7 @@ function patch(Hls: HlsStatic, options: HlsMeshOptions): void {
       this.inner.load(context, config, {
         ...callbacks,
         onSuccess: (response, stats, ctx, details) => {
-          if (typeof response.data === "string") this.slot.playlist(response.url || context.url, response.data);
+          if (this.slot && typeof response.data === "string") this.slot.playlist(response.url || context.url, response.data);
           callbacks.onSuccess(response, stats, ctx as PlaylistLoaderContext, details);
         },
       } as LoaderCallbacks<LoaderContext>);
