@@ -24,9 +24,6 @@ fuzz_target!(|data: &[u8]| {
         .take(4)
         .enumerate()
     {
-        if hlsmesh_fuzz::known_bugs::playlist(text) {
-            continue;
-        }
         let url = URLS[(usize::from(pick) >> (2 * i)) % URLS.len()];
         if let Ok(update) = model.update(url, text) {
             for seg in &update.new_segments {

@@ -348,7 +348,7 @@ impl World {
                         self.recent_sn.remove(0);
                     }
                 }
-                if crate::known_bugs::playlist(&text) {
+                if crate::known_bugs::agent_playlist(&text) {
                     return;
                 }
                 self.feed(Input::Playlist {

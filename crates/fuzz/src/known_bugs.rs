@@ -2,7 +2,10 @@
 //! in the core. The targets skip them so that `make test-fuzz` keeps looking for *new*
 //! bugs; set `HLSMESH_FUZZ_KNOWN_BUGS=1` to stop skipping (and reproduce). Each check
 //! names the bug; delete it once the fix lands (its reproducer is in
-//! `crates/fuzz/regressions/`).
+//! `crates/fuzz/regressions/`, replayed by `run.sh` as a regression test from then on).
+//!
+//! Fixed so far: playlist-sn-overflow and playlist-byterange-overflow (142f069),
+//! past-deadline (c7c7762).
 
 use std::sync::OnceLock;
 
@@ -11,33 +14,26 @@ fn skipping() -> bool {
     *SKIP.get_or_init(|| std::env::var_os("HLSMESH_FUZZ_KNOWN_BUGS").is_none())
 }
 
-/// Whether `Playlists::update` would hit a known bug on `text`.
-pub fn playlist(text: &[u8]) -> bool {
+/// Whether feeding `text` to an agent as a playlist could hit a known bug.
+pub fn agent_playlist(text: &[u8]) -> bool {
     if !skipping() {
         return false;
     }
-    let Ok(m3u8_rs::Playlist::MediaPlaylist(media)) = m3u8_rs::parse_playlist_res(text) else {
-        return false;
-    };
-    // playlist-sn-overflow: `media_sequence + i` overflows (playlist/mod.rs).
-    if media
-        .media_sequence
-        .checked_add(media.segments.len() as u64)
-        .is_none()
-    {
-        return true;
+    // plausible-bound-overflow: `Scheduler::max_plausible_bytes` computes
+    // `8 * expected_bytes + 256 KiB` unchecked, and `expected_bytes` saturates to
+    // `usize::MAX` for an absurd declared BANDWIDTH, an absurd or infinite EXTINF, or a
+    // huge byte range. Skip playlists that declare such numbers.
+    const ABSURD: u64 = 1 << 40;
+    match m3u8_rs::parse_playlist_res(text) {
+        Ok(m3u8_rs::Playlist::MasterPlaylist(master)) => master
+            .variants
+            .iter()
+            .any(|v| v.bandwidth >= ABSURD || v.average_bandwidth.is_some_and(|b| b >= ABSURD)),
+        Ok(m3u8_rs::Playlist::MediaPlaylist(media)) => media.segments.iter().any(|s| {
+            !s.duration.is_finite()
+                || s.duration > 1e6
+                || s.byte_range.as_ref().is_some_and(|r| r.length >= ABSURD)
+        }),
+        Err(_) => false,
     }
-    // playlist-byterange-overflow: `start + length` of an `#EXT-X-BYTERANGE` overflows
-    // (playlist/mod.rs), with `start` its offset or the end of the previous range.
-    let mut next = 0u64;
-    for seg in &media.segments {
-        if let Some(r) = &seg.byte_range {
-            let start = r.offset.unwrap_or(next);
-            match start.checked_add(r.length) {
-                Some(end) => next = end,
-                None => return true,
-            }
-        }
-    }
-    false
 }
