@@ -73,7 +73,7 @@ function chart(svg, times, series, { unit = "" } = {}) {
   }
   for (let t = Math.ceil(tStart / 30) * 30; t <= tEnd; t += 30) {
     if (t < 0) continue;
-    const label = el("text", { x: x(t), y: H - 4, "text-anchor": "middle" }, svg);
+    const label = el("text", { x: x(t), y: H - 4, "text-anchor": x(t) > W - 20 ? "end" : "middle" }, svg);
     label.textContent = `${t}s`;
   }
   for (const s of series) {
