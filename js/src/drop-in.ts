@@ -31,7 +31,7 @@ import type {
   LoaderStats,
   PlaylistLoaderContext,
 } from "hls.js";
-import { HlsMesh, type HlsMeshEvents, type HlsMeshOptions, type HlsMeshPeer, type HlsMeshStats } from "./index";
+import { DelegatingLoader, HlsMesh, PlaylistTap, type HlsMeshEvents, type HlsMeshOptions, type HlsMeshPeer, type HlsMeshStats } from "./index";
 
 type LoaderClass = new (config: HlsConfig) => Loader<LoaderContext>;
 type AnyHandler = (e: never) => void;
@@ -254,81 +254,20 @@ function patch(Hls: HlsStatic, options: HlsMeshOptions): void {
   };
 
   /** Segments: the agent's loader once this instance's agent runs, hls.js's until then. */
-  class DropInFragmentLoader implements Loader<FragmentLoaderContext> {
-    private readonly impl: Loader<LoaderContext>;
-
+  class DropInFragmentLoader extends DelegatingLoader<FragmentLoaderContext> {
     constructor(config: HlsConfig) {
       const Mesh = slotFor(config).fragmentLoader();
       const Base = config.loader as unknown as LoaderClass;
-      this.impl = Mesh ? new Mesh(config) : new Base(config);
-    }
-
-    get context(): FragmentLoaderContext | null {
-      return this.impl.context as FragmentLoaderContext | null;
-    }
-
-    // hls.js takes this object before load() and reads it after; it is the inner loader's.
-    get stats(): LoaderStats {
-      return this.impl.stats;
-    }
-
-    load(
-      context: FragmentLoaderContext,
-      config: LoaderConfiguration,
-      callbacks: LoaderCallbacks<FragmentLoaderContext>,
-    ): void {
-      this.impl.load(context, config, callbacks as LoaderCallbacks<LoaderContext>);
-    }
-
-    abort(): void {
-      this.impl.abort();
-    }
-
-    destroy(): void {
-      this.impl.destroy();
+      super(Mesh ? new Mesh(config) : new Base(config));
     }
   }
 
   /** Playlists: hls.js's loader loads; the agent reads what it got (now or once started). */
-  class DropInPlaylistLoader implements Loader<PlaylistLoaderContext> {
-    private readonly inner: Loader<LoaderContext>;
-    private readonly slot: Slot | null;
-
+  class DropInPlaylistLoader extends PlaylistTap {
     constructor(config: HlsConfig) {
       // A config with a fragment loader of its own gets no agent: nothing would use it.
-      this.slot = usesMesh(config) ? slotFor(config) : null;
-      const Base = config.loader as unknown as LoaderClass;
-      this.inner = new Base(config);
-    }
-
-    get context(): PlaylistLoaderContext | null {
-      return this.inner.context as PlaylistLoaderContext | null;
-    }
-
-    get stats(): LoaderStats {
-      return this.inner.stats;
-    }
-
-    load(
-      context: PlaylistLoaderContext,
-      config: LoaderConfiguration,
-      callbacks: LoaderCallbacks<PlaylistLoaderContext>,
-    ): void {
-      this.inner.load(context, config, {
-        ...callbacks,
-        onSuccess: (response, stats, ctx, details) => {
-          if (this.slot && typeof response.data === "string") this.slot.playlist(response.url || context.url, response.data);
-          callbacks.onSuccess(response, stats, ctx as PlaylistLoaderContext, details);
-        },
-      } as LoaderCallbacks<LoaderContext>);
-    }
-
-    abort(): void {
-      this.inner.abort();
-    }
-
-    destroy(): void {
-      this.inner.destroy();
+      const slot = usesMesh(config) ? slotFor(config) : null;
+      super(config, slot ? (url, text) => slot.playlist(url, text) : null);
     }
   }
 

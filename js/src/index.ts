@@ -290,6 +290,17 @@ export class HlsMesh {
     return { position: t, bufferedEnd: end, rate: media.paused ? 0 : media.playbackRate };
   }
 
+  /** @internal Hands a playlist hls.js loaded to the agent. */
+  tapPlaylist(url: string, text: string): void {
+    const agent = this.agent;
+    if (!agent) return;
+    try {
+      agent.playlist(url, text);
+    } catch (e) {
+      this.fallback(`agent failed: ${String(e)}`);
+    }
+  }
+
   /** @internal The agent, or null once it failed. */
   get agentOrNull(): Agent | null {
     return this.agent;
@@ -513,24 +524,42 @@ class MeshFragmentLoader implements Loader<FragmentLoaderContext> {
   }
 }
 
-/** Playlists: hls.js's own loader does the loading; the agent reads what it got. */
-class MeshPlaylistLoader implements Loader<PlaylistLoaderContext> {
-  private readonly inner: Loader<LoaderContext>;
+/** A loader that hands everything to another loader. @internal */
+export class DelegatingLoader<C extends LoaderContext> implements Loader<C> {
+  constructor(protected readonly inner: Loader<LoaderContext>) {}
 
-  constructor(
-    hlsConfig: HlsConfig,
-    private readonly mesh: HlsMesh,
-  ) {
-    const Base = hlsConfig.loader as unknown as LoaderClass;
-    this.inner = new Base(hlsConfig);
+  get context(): C | null {
+    return this.inner.context as C | null;
   }
 
-  get context(): PlaylistLoaderContext | null {
-    return this.inner.context as PlaylistLoaderContext | null;
-  }
-
+  // hls.js takes this object before load() and reads it after: the inner loader's.
   get stats(): LoaderStats {
     return this.inner.stats;
+  }
+
+  load(context: C, config: LoaderConfiguration, callbacks: LoaderCallbacks<C>): void {
+    this.inner.load(context, config, callbacks as unknown as LoaderCallbacks<LoaderContext>);
+  }
+
+  abort(): void {
+    this.inner.abort();
+  }
+
+  destroy(): void {
+    this.inner.destroy();
+  }
+}
+
+/**
+ * Playlists: hls.js's own loader does the loading; every playlist it loads is also handed
+ * to `sink` (the agent reads it there), unchanged for hls.js. @internal
+ */
+export class PlaylistTap extends DelegatingLoader<PlaylistLoaderContext> {
+  constructor(
+    hlsConfig: HlsConfig,
+    private readonly sink: ((url: string, text: string) => void) | null,
+  ) {
+    super(new (hlsConfig.loader as unknown as LoaderClass)(hlsConfig));
   }
 
   load(
@@ -541,25 +570,17 @@ class MeshPlaylistLoader implements Loader<PlaylistLoaderContext> {
     this.inner.load(context, config, {
       ...callbacks,
       onSuccess: (response, stats, ctx, details) => {
-        const agent = this.mesh.agentOrNull;
-        if (agent && typeof response.data === "string") {
-          try {
-            agent.playlist(response.url || context.url, response.data);
-          } catch (e) {
-            this.mesh.fallback(`agent failed: ${String(e)}`);
-          }
-        }
+        if (this.sink && typeof response.data === "string") this.sink(response.url || context.url, response.data);
         callbacks.onSuccess(response, stats, ctx as PlaylistLoaderContext, details);
       },
     } as LoaderCallbacks<LoaderContext>);
   }
+}
 
-  abort(): void {
-    this.inner.abort();
-  }
-
-  destroy(): void {
-    this.inner.destroy();
+/** Playlists for one {@link HlsMesh}. */
+class MeshPlaylistLoader extends PlaylistTap {
+  constructor(hlsConfig: HlsConfig, mesh: HlsMesh) {
+    super(hlsConfig, (url, text) => mesh.tapPlaylist(url, text));
   }
 }
 
