@@ -37,3 +37,12 @@ pub fn agent_playlist(text: &[u8]) -> bool {
         Err(_) => false,
     }
 }
+
+/// scheduler-wait-mismatch: with two loads of one segment waiting, `handle_timeout`
+/// finds the segment due when *any* load's `wait_until` has passed, but `advance` decides
+/// with the most urgent load (smallest `need_by`), whose `wait_until` can be later (its
+/// rank was computed while a peer was connected); nothing starts and `poll_timeout` keeps
+/// reporting the past `wait_until`. The agent target tolerates a past wake-up only then.
+pub fn scheduler_wait_mismatch() -> bool {
+    skipping()
+}
