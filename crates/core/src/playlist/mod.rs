@@ -165,7 +165,7 @@ impl Playlists {
             let info = SegmentInfo {
                 id: SegmentId { variant, sn },
                 url: seg_url.clone(),
-                duration: f64::from(seg.duration),
+                duration: sane_duration(seg.duration),
                 range,
             };
             if state.highest_sn.is_none_or(|h| sn > h) {
@@ -235,6 +235,21 @@ fn fnv1a(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
+}
+
+/// Longest segment duration believed; anything longer (or negative, or not a number)
+/// is a broken or hostile playlist and counts as this, or as zero.
+const MAX_SEGMENT_SECONDS: f64 = 3600.0;
+
+fn sane_duration(d: f32) -> f64 {
+    let d = f64::from(d);
+    if d.is_finite() {
+        d.clamp(0.0, MAX_SEGMENT_SECONDS)
+    } else if d == f64::INFINITY {
+        MAX_SEGMENT_SECONDS
+    } else {
+        0.0
+    }
 }
 
 /// A bounded description of a parse failure (nom's errors carry the rest of the input).

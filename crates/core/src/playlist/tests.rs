@@ -156,3 +156,23 @@ fn numbers_that_overflow_are_refused_and_change_nothing() {
         "state kept"
     );
 }
+
+#[test]
+fn absurd_durations_are_bounded() {
+    let mut p = Playlists::default();
+    let text = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:99999999,\na.ts\n#EXTINF:-5,\nb.ts\n#EXT-X-ENDLIST\n";
+    p.update("http://o.test/v/index.m3u8", text.as_bytes())
+        .unwrap();
+    assert_eq!(
+        p.segment_for("http://o.test/v/a.ts", None)
+            .unwrap()
+            .duration,
+        3600.0
+    );
+    assert_eq!(
+        p.segment_for("http://o.test/v/b.ts", None)
+            .unwrap()
+            .duration,
+        0.0
+    );
+}

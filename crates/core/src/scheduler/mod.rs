@@ -199,7 +199,7 @@ impl Scheduler {
     /// declared bandwidth, times its duration.
     fn expected_bytes(&self, info: &SegmentInfo) -> usize {
         if let Some((s, e)) = info.range {
-            return (e - s) as usize;
+            return usize::try_from(e - s).unwrap_or(usize::MAX);
         }
         let rate = self
             .media_rate
@@ -217,7 +217,10 @@ impl Scheduler {
     /// The largest segment a peer may deliver for `info`: far above any real size, far
     /// below what would let a liar make us buffer its 64 MiB maximum.
     fn max_plausible_bytes(&self, info: &SegmentInfo) -> usize {
-        8 * self.expected_bytes(info) + 256 * 1024
+        // Saturating: a playlist may declare absurd bandwidths, durations or ranges.
+        self.expected_bytes(info)
+            .saturating_mul(8)
+            .saturating_add(256 * 1024)
     }
 
     /// Time kept for a CDN fetch of `bytes` should a peer fail.
@@ -412,7 +415,8 @@ impl Scheduler {
             self.deliver_all(ctx, seg, data, Source::Cache, None);
             return;
         }
-        // The most urgent load for this segment sets the pace.
+        // The most urgent load for this segment sets the deadline; the least patient one
+        // decides when the CDN may step in (the two may be different loads).
         let Some(load) = self
             .loads
             .values()
@@ -421,7 +425,14 @@ impl Scheduler {
         else {
             return;
         };
-        let (need_by, wait_until) = (load.need_by, load.wait_until);
+        let need_by = load.need_by;
+        let wait_until = self
+            .loads
+            .values()
+            .filter(|l| l.seg == Some(seg))
+            .map(|l| l.wait_until)
+            .min()
+            .expect("at least the load above");
         let info = load.info.clone().expect("segment loads carry their info");
         let now = ctx.now;
         let size = self.expected_bytes(&info);
