@@ -173,9 +173,7 @@ impl World {
                 // Every input runs the due timers, so the next wake-up lies ahead; one in
                 // the past makes the embedder's timer fire at once, again and again.
                 assert!(
-                    self.wake > self.now
-                        || (crate::known_bugs::scheduler_wait_mismatch()
-                            && self.same_url_waiting_twice()),
+                    self.wake > self.now,
                     "drain at {}us ends with a wake-up in the past: {}us",
                     self.now,
                     self.wake
@@ -256,13 +254,6 @@ impl World {
             }
             _ => {}
         }
-    }
-
-    /// Whether two loads waiting now asked for the same URL.
-    fn same_url_waiting_twice(&self) -> bool {
-        let mut urls: Vec<&String> = self.loads_waiting.values().collect();
-        urls.sort_unstable();
-        urls.windows(2).any(|w| w[0] == w[1])
     }
 
     fn add_conn(&mut self, conn: ConnId, remote: Option<Id20>) {
@@ -357,9 +348,6 @@ impl World {
                     if self.recent_sn.len() > 8 {
                         self.recent_sn.remove(0);
                     }
-                }
-                if crate::known_bugs::agent_playlist(&text) {
-                    return;
                 }
                 self.feed(Input::Playlist {
                     url,
