@@ -88,9 +88,21 @@ test("faults: a hostile viewer serving corrupted bytes is banned; no corrupted s
       `# hostile: honest viewers checked ${checked} fragments, ${problems.length} differ from the origin; ` +
         `segments refused by the integrity check ${rejected}; bytes from honest peers ${fromPeers}`,
     );
+    // Every honest viewer that caught the liar must have banned it (no longer connected).
+    const hostileId = await hostile.page.evaluate(() => window.__mesh?.agentOrNull?.peerId() ?? null);
+    const stillConnected = await Promise.all(
+      honest.map((v, i) =>
+        (meshStats[i]?.rejectedSegments ?? 0) > 0
+          ? v.page.evaluate((id) => (window.__mesh?.peers() ?? []).some((p) => p.peer === id), hostileId)
+          : false,
+      ),
+    );
+    console.log(`# hostile: peer ${hostileId?.slice(0, 16)}…; still connected to a viewer that caught it: ${JSON.stringify(stillConnected)}`);
     await collectReport(hostile);
     assert.deepEqual(problems, [], "a corrupted segment reached a player");
     assert.ok(rejected >= 1, "the hostile peer's bytes were never refused (was it asked at all?)");
+    assert.ok(hostileId, "could not read the hostile viewer's peer id");
+    assert.ok(!stillConnected.some(Boolean), "a viewer that caught the hostile peer is still connected to it");
     reports.forEach((r, i) => assertPlayedCleanly(r, { label: honest[i].id }));
   } finally {
     await s.close();
