@@ -126,7 +126,14 @@ if [[ -f package-lock.json ]]; then
   marker=node_modules/.package-lock.json # written by npm at the end of every install
   if [[ ! -f $marker || package-lock.json -nt $marker ]]; then
     log "npm ci"
-    npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null
+    mkdir -p "$root/target"
+    # npm ci refuses a lock that lacks optional platform packages the registry does not
+    # serve (it has only some of rollup's prebuilt binaries); npm install from the same
+    # lock skips what it cannot get, as optional dependencies allow, and changes nothing.
+    if ! npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null 2>"$root/target/npm-ci.log"; then
+      log "npm ci refused the lock (see target/npm-ci.log); installing from it with npm install --no-save"
+      npm install --no-save --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null
+    fi
   fi
 fi
 
