@@ -587,3 +587,36 @@ fn memory_stays_within_the_cache_bound_over_a_long_vod_session() {
         "the second viewer never took from the first"
     );
 }
+
+#[test]
+fn a_transport_stream_resumed_by_range_is_kept_not_fetched_again_whole() {
+    let mut net = Net::new(16);
+    for sn in 0..8 {
+        net.cdn.insert(url(sn), ts_segment_bytes(sn, 1100));
+    }
+    for i in 0..2 {
+        let node = net.add_node(1600 + i);
+        net.playlist(node, PLAYLIST, &media_playlist(0, 8, false));
+        net.run_for(Duration::from_millis(300));
+    }
+    net.run_for(Duration::from_secs(20));
+    // Node 1 learns the container from the CDN; node 0 holds segment 5 and stalls.
+    net.load(1, &url(0), playback(0.0));
+    net.load(0, &url(5), playback(0.0));
+    net.run_for(Duration::from_secs(1));
+    net.nodes[0].stall_after_chunks = Some(net.nodes[0].stall_after_chunks.unwrap_or(0) + 1);
+    let before = net.cdn_log.len();
+    net.load(1, &url(5), playback(5.0));
+    net.run_for(Duration::from_secs(10));
+    assert_eq!(delivered_ok(&net, 1)[1].0, ts_segment_bytes(5, 1100));
+    let fetches: Vec<_> = net.cdn_log[before..]
+        .iter()
+        .map(|(_, _, _, r)| r.clone())
+        .collect();
+    let from = hlsmesh_core::proto::MAX_CHUNK_DATA;
+    assert_eq!(
+        fetches,
+        vec![Some(format!("bytes={from}-"))],
+        "the peer's part was thrown away"
+    );
+}

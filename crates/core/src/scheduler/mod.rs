@@ -724,20 +724,11 @@ impl Scheduler {
                 let t = self.transfers.remove(&seg).expect("checked");
                 let took = ctx.now.saturating_since(t.started);
                 match ok.and_then(|resp| assemble(&t, resp)) {
-                    // Bytes that began at a peer are checked like any peer's.
-                    Ok((_, fetched))
-                        if !t.prefix.is_empty()
-                            && self.check_peer_bytes(&t.info, &t.prefix).is_err() =>
-                    {
-                        ctx.stats.cdn_bytes += fetched as u64;
-                        ctx.stats.rejected_segments += 1;
-                        self.start_cdn(ctx, t.info, Bytes::new());
-                    }
+                    // A segment that began at a peer is checked whole, like any peer's.
                     Ok((data, fetched))
                         if !t.prefix.is_empty()
                             && self.check_peer_bytes(&t.info, &data).is_err() =>
                     {
-                        let _ = data;
                         ctx.stats.cdn_bytes += fetched as u64;
                         ctx.stats.rejected_segments += 1;
                         self.start_cdn(ctx, t.info, Bytes::new());
