@@ -197,11 +197,9 @@ impl Driver {
                     self.conns.remove(&conn);
                 }
                 Output::Event(ev) => {
-                    if let Ok(json) = serde_json::to_string(&ev) {
-                        let _ = shared
-                            .on_event
-                            .call1(&JsValue::NULL, &JsValue::from_str(&json));
-                    }
+                    let _ = shared
+                        .on_event
+                        .call1(&JsValue::NULL, &JsValue::from_str(&ev.to_json()));
                 }
                 _ => {}
             }
@@ -349,8 +347,6 @@ pub(crate) fn pump(shared: &Rc<Shared>) {
         handled = true;
     }
     if handled {
-        if let Ok(json) = serde_json::to_string(&driver.agent.stats()) {
-            *shared.last_stats.borrow_mut() = json;
-        }
+        *shared.last_stats.borrow_mut() = driver.agent.stats().to_json();
     }
 }

@@ -9,6 +9,7 @@
 
 mod driver;
 mod http;
+mod options;
 mod rtc;
 mod tracker_ws;
 
@@ -18,24 +19,10 @@ use std::rc::Rc;
 
 use hlsmesh_core::{Config, Input, LoadId, Playback};
 use js_sys::Function;
-use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
 use driver::{performance_now, pump, submit, Driver, Shared};
-
-/// Options the page passes, as JSON.
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-struct Options {
-    trackers: Vec<String>,
-    swarm_id: Option<String>,
-    max_peers: Option<usize>,
-    cache_bytes: Option<usize>,
-    ice_servers: Option<serde_json::Value>,
-    integrity: bool,
-    upload_bytes_per_sec: Option<u64>,
-    download_only: bool,
-}
+use options::Options;
 
 thread_local! {
     static PANIC_SINK: RefCell<Option<Function>> = const { RefCell::new(None) };
@@ -50,8 +37,10 @@ fn install_panic_hook(sink: &Function) {
         PANIC_SINK.with(|s| {
             if let Ok(sink) = s.try_borrow() {
                 if let Some(f) = sink.as_ref() {
-                    let json =
-                        serde_json::json!({ "type": "panic", "message": message }).to_string();
+                    let mut json = String::new();
+                    let mut o = hlsmesh_core::json::ObjectWriter::new(&mut json);
+                    o.string("type", "panic").string("message", &message);
+                    o.finish();
                     let _ = f.call1(&JsValue::NULL, &JsValue::from_str(&json));
                 }
             }
@@ -72,7 +61,7 @@ impl Agent {
     /// "downloadOnly"?}`. `on_event` receives each event as JSON.
     #[wasm_bindgen(constructor)]
     pub fn new(options: &str, on_event: Function) -> Result<Agent, JsError> {
-        let opts: Options = serde_json::from_str(options)?;
+        let opts = Options::parse(options).map_err(|e| JsError::new(&e))?;
         install_panic_hook(&on_event);
         let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64
             ^ ((js_sys::Math::random() * 4_294_967_296.0) as u64) << 32;
@@ -88,8 +77,9 @@ impl Agent {
             download_only: opts.download_only,
         };
         let ice_servers = match opts.ice_servers {
-            Some(v) => js_sys::JSON::parse(&v.to_string())
-                .map_err(|_| JsError::new("invalid iceServers"))?,
+            Some(text) => {
+                js_sys::JSON::parse(&text).map_err(|_| JsError::new("invalid iceServers"))?
+            }
             None => js_sys::Array::new().into(),
         };
         let epoch = performance_now();
@@ -178,7 +168,7 @@ impl Agent {
     /// Totals as JSON (`cdnBytes`, `peerBytes`, `uploadedBytes`, `peers`, …).
     pub fn stats(&self) -> String {
         match self.shared.driver.try_borrow() {
-            Ok(d) => serde_json::to_string(&d.agent.stats()).unwrap_or_default(),
+            Ok(d) => d.agent.stats().to_json(),
             Err(_) => self.shared.last_stats.borrow().clone(),
         }
     }
@@ -186,7 +176,7 @@ impl Agent {
     /// The connected peers as JSON: `[{peer, bytesFrom, bytesTo, bytesPerSec}]`.
     pub fn peers(&self) -> String {
         match self.shared.driver.try_borrow() {
-            Ok(d) => serde_json::to_string(&d.agent.peers()).unwrap_or_default(),
+            Ok(d) => hlsmesh_core::page::peers_to_json(&d.agent.peers()),
             Err(_) => "[]".into(),
         }
     }

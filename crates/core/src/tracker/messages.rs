@@ -4,7 +4,7 @@
 //! are bytes (U+0000–U+00FF). Only the fields the protocol defines are read; trackers
 //! differ in what else they send and in message order, and nothing here depends on that.
 
-use serde::{Deserialize, Serialize};
+use crate::json;
 
 use hlsmesh_proto::Id20;
 
@@ -63,72 +63,88 @@ pub enum TrackerError {
     BadId(&'static str),
 }
 
-#[derive(Deserialize)]
-struct Incoming {
-    action: Option<String>,
-    info_hash: Option<String>,
-    peer_id: Option<String>,
-    offer_id: Option<String>,
-    interval: Option<u64>,
-    complete: Option<u64>,
-    incomplete: Option<u64>,
-    offer: Option<Sdp>,
-    answer: Option<Sdp>,
-    #[serde(rename = "failure reason")]
-    failure: Option<String>,
-    #[serde(rename = "warning message")]
-    warning: Option<String>,
+/// A member that must be absent, `null`, or of the type `read` accepts.
+fn field<'v, T>(
+    msg: &'v json::Value<'_>,
+    key: &str,
+    read: impl Fn(&'v json::Value<'_>) -> Option<T>,
+) -> Result<Option<T>, TrackerError> {
+    match msg.get(key) {
+        None | Some(json::Value::Null) => Ok(None),
+        Some(v) => read(v).map(Some).ok_or_else(|| {
+            let mut why = String::from("invalid type for ");
+            why.push_str(key);
+            TrackerError::NotJson(why)
+        }),
+    }
 }
 
-#[derive(Deserialize, Serialize)]
-struct Sdp {
-    #[serde(rename = "type")]
-    kind: String,
-    sdp: String,
+/// The SDP of an `offer` or `answer` member (`{"type": …, "sdp": …}`).
+fn sdp_of(v: &json::Value<'_>) -> Option<String> {
+    v.get("type")?.as_str()?;
+    Some(v.get("sdp")?.as_str()?.to_owned())
 }
 
 /// Parses one text frame from the tracker into what it means for us.
 ///
-/// Messages for another swarm (another `info_hash`) yield nothing.
+/// Messages for another swarm (another `info_hash`) yield nothing. Members the protocol
+/// does not define are ignored; a defined member of the wrong type refuses the message.
 pub fn parse(text: &str, our_hash: &Id20) -> Result<Vec<TrackerEvent>, TrackerError> {
     if text.len() > MAX_TRACKER_MESSAGE {
         return Err(TrackerError::TooLarge(text.len()));
     }
-    let msg: Incoming = serde_json::from_str(text)
-        .map_err(|e| TrackerError::NotJson(e.to_string().chars().take(80).collect()))?;
+    let msg = json::parse(text).map_err(|e| TrackerError::NotJson(e.to_string()))?;
+    if !matches!(msg, json::Value::Object(_)) {
+        return Err(TrackerError::NotJson("not an object".into()));
+    }
+    let string = |key| field(&msg, key, |v| v.as_str());
+    let number = |key| field(&msg, key, |v| v.as_u64());
+    let (action, info_hash, peer_id, offer_id) = (
+        string("action")?,
+        string("info_hash")?,
+        string("peer_id")?,
+        string("offer_id")?,
+    );
+    let (interval, complete, incomplete) = (
+        number("interval")?,
+        number("complete")?,
+        number("incomplete")?,
+    );
+    let offer = field(&msg, "offer", sdp_of)?;
+    let answer = field(&msg, "answer", sdp_of)?;
     let mut events = Vec::new();
-    if let Some(reason) = msg.failure {
-        events.push(TrackerEvent::Failure(reason));
+    if let Some(reason) = string("failure reason")? {
+        events.push(TrackerEvent::Failure(reason.to_owned()));
         return Ok(events);
     }
-    if let Some(w) = msg.warning {
-        events.push(TrackerEvent::Warning(w));
+    if let Some(w) = string("warning message")? {
+        events.push(TrackerEvent::Warning(w.to_owned()));
     }
-    if let Some(hash) = &msg.info_hash {
+    if let Some(hash) = info_hash {
         if id_from_str(hash).as_ref() != Some(our_hash) {
             return Ok(events);
         }
     }
-    if msg.action.as_deref().is_some_and(|a| a != "announce") {
+    if action.is_some_and(|a| a != "announce") {
         return Ok(events);
     }
-    match (msg.offer, msg.answer) {
-        (Some(offer), _) => events.push(TrackerEvent::Offer {
-            peer: required_id(&msg.peer_id, "peer_id")?,
-            offer_id: required_id(&msg.offer_id, "offer_id")?,
-            sdp: offer.sdp,
+    match (offer, answer) {
+        (Some(sdp), _) => events.push(TrackerEvent::Offer {
+            peer: required_id(peer_id, "peer_id")?,
+            offer_id: required_id(offer_id, "offer_id")?,
+            sdp,
         }),
-        (None, Some(answer)) => events.push(TrackerEvent::Answer {
-            peer: required_id(&msg.peer_id, "peer_id")?,
-            offer_id: required_id(&msg.offer_id, "offer_id")?,
-            sdp: answer.sdp,
+        (None, Some(sdp)) => events.push(TrackerEvent::Answer {
+            peer: required_id(peer_id, "peer_id")?,
+            offer_id: required_id(offer_id, "offer_id")?,
+            sdp,
         }),
         (None, None) => {
-            if msg.interval.is_some() || msg.complete.is_some() || msg.incomplete.is_some() {
+            if interval.is_some() || complete.is_some() || incomplete.is_some() {
                 events.push(TrackerEvent::Announced {
-                    interval: msg.interval,
-                    complete: msg.complete,
-                    incomplete: msg.incomplete,
+                    interval,
+                    complete,
+                    incomplete,
                 });
             }
         }
@@ -136,10 +152,8 @@ pub fn parse(text: &str, our_hash: &Id20) -> Result<Vec<TrackerEvent>, TrackerEr
     Ok(events)
 }
 
-fn required_id(s: &Option<String>, what: &'static str) -> Result<Id20, TrackerError> {
-    s.as_deref()
-        .and_then(id_from_str)
-        .ok_or(TrackerError::BadId(what))
+fn required_id(s: Option<&str>, what: &'static str) -> Result<Id20, TrackerError> {
+    s.and_then(id_from_str).ok_or(TrackerError::BadId(what))
 }
 
 /// A 20-byte id from its tracker string form (each character one byte).
@@ -176,44 +190,6 @@ pub struct AnnounceTotals {
     pub downloaded: u64,
 }
 
-#[derive(Serialize)]
-struct Announce<'a> {
-    action: &'static str,
-    info_hash: String,
-    peer_id: String,
-    numwant: usize,
-    uploaded: u64,
-    downloaded: u64,
-    left: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    event: Option<&'static str>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    offers: Vec<OfferJson<'a>>,
-}
-
-#[derive(Serialize)]
-struct OfferJson<'a> {
-    offer: SdpRef<'a>,
-    offer_id: String,
-}
-
-#[derive(Serialize)]
-struct SdpRef<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    sdp: &'a str,
-}
-
-#[derive(Serialize)]
-struct AnswerJson<'a> {
-    action: &'static str,
-    info_hash: String,
-    peer_id: String,
-    to_peer_id: String,
-    offer_id: String,
-    answer: SdpRef<'a>,
-}
-
 /// Announce event names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AnnounceEvent {
@@ -232,30 +208,48 @@ pub fn announce(
     offers: &[OutgoingOffer<'_>],
     totals: AnnounceTotals,
 ) -> String {
-    let msg = Announce {
-        action: "announce",
-        info_hash: id_to_string(info_hash),
-        peer_id: id_to_string(peer_id),
-        numwant: offers.len(),
-        uploaded: totals.uploaded,
-        downloaded: totals.downloaded,
-        left: 0,
-        event: event.map(|e| match e {
-            AnnounceEvent::Started => "started",
-            AnnounceEvent::Stopped => "stopped",
-        }),
-        offers: offers
-            .iter()
-            .map(|o| OfferJson {
-                offer: SdpRef {
-                    kind: "offer",
-                    sdp: o.sdp,
-                },
-                offer_id: id_to_string(&o.offer_id),
-            })
-            .collect(),
-    };
-    serde_json::to_string(&msg).expect("announce serialises")
+    let mut out =
+        String::with_capacity(256 + offers.iter().map(|o| o.sdp.len() + 96).sum::<usize>());
+    let mut o = json::ObjectWriter::new(&mut out);
+    o.string("action", "announce")
+        .string("info_hash", &id_to_string(info_hash))
+        .string("peer_id", &id_to_string(peer_id))
+        .uint("numwant", offers.len() as u64)
+        .uint("uploaded", totals.uploaded)
+        .uint("downloaded", totals.downloaded)
+        .uint("left", 0);
+    if let Some(e) = event {
+        o.string(
+            "event",
+            match e {
+                AnnounceEvent::Started => "started",
+                AnnounceEvent::Stopped => "stopped",
+            },
+        );
+    }
+    if !offers.is_empty() {
+        let list = o.key("offers");
+        list.push('[');
+        for (i, offer) in offers.iter().enumerate() {
+            if i > 0 {
+                list.push(',');
+            }
+            let mut item = json::ObjectWriter::new(list);
+            sdp_member(&mut item, "offer", "offer", offer.sdp);
+            item.string("offer_id", &id_to_string(&offer.offer_id));
+            item.finish();
+        }
+        list.push(']');
+    }
+    o.finish();
+    out
+}
+
+/// `key: {"type": kind, "sdp": sdp}`.
+fn sdp_member(o: &mut json::ObjectWriter<'_>, key: &str, kind: &str, sdp: &str) {
+    let mut inner = json::ObjectWriter::new(o.key(key));
+    inner.string("type", kind).string("sdp", sdp);
+    inner.finish();
 }
 
 /// The announce that carries our answer to `to_peer`'s offer `offer_id`.
@@ -266,18 +260,16 @@ pub fn answer(
     offer_id: &Id20,
     sdp: &str,
 ) -> String {
-    serde_json::to_string(&AnswerJson {
-        action: "announce",
-        info_hash: id_to_string(info_hash),
-        peer_id: id_to_string(peer_id),
-        to_peer_id: id_to_string(to_peer),
-        offer_id: id_to_string(offer_id),
-        answer: SdpRef {
-            kind: "answer",
-            sdp,
-        },
-    })
-    .expect("answer serialises")
+    let mut out = String::with_capacity(256 + sdp.len());
+    let mut o = json::ObjectWriter::new(&mut out);
+    o.string("action", "announce")
+        .string("info_hash", &id_to_string(info_hash))
+        .string("peer_id", &id_to_string(peer_id))
+        .string("to_peer_id", &id_to_string(to_peer))
+        .string("offer_id", &id_to_string(offer_id));
+    sdp_member(&mut o, "answer", "answer", sdp);
+    o.finish();
+    out
 }
 
 #[cfg(test)]
@@ -403,5 +395,34 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&ans).unwrap();
         assert_eq!(v["answer"]["type"], "answer");
         assert_eq!(v["to_peer_id"], "bbbbbbbbbbbbbbbbbbbb");
+    }
+
+    #[test]
+    fn null_members_are_absent_and_mistyped_ones_refuse_the_message() {
+        let with_nulls = format!(
+            r#"{{"action":null,"info_hash":{},"interval":7,"offer":null,"x":[{{}}]}}"#,
+            s(&HASH)
+        );
+        assert_eq!(
+            parse(&with_nulls, &HASH).unwrap(),
+            vec![TrackerEvent::Announced {
+                interval: Some(7),
+                complete: None,
+                incomplete: None
+            }]
+        );
+        for bad in [
+            r#"{"interval":"7"}"#,
+            r#"{"interval":-1}"#,
+            r#"{"complete":1.5}"#,
+            r#"{"peer_id":5}"#,
+            r#"{"offer":{"type":"offer"}}"#,
+            r#"{"failure reason":{}}"#,
+        ] {
+            assert!(
+                matches!(parse(bad, &HASH), Err(TrackerError::NotJson(_))),
+                "{bad}"
+            );
+        }
     }
 }
