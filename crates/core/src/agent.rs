@@ -31,7 +31,7 @@ pub struct ConnId(pub(crate) u64);
 pub struct FetchId(pub(crate) u64);
 
 /// A tracker, by position in [`Config::trackers`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TrackerId(pub(crate) usize);
 
 impl ConnId {

@@ -1,7 +1,7 @@
 //! Segments held in memory, bounded in bytes. Whatever it holds is offered to peers;
 //! what it evicts is withdrawn from them.
 
-use std::collections::{BTreeMap, HashMap};
+use crate::vecmap::VecMap;
 
 use bytes::Bytes;
 use hlsmesh_proto::SegmentId;
@@ -19,8 +19,8 @@ pub struct Cache {
     limit: usize,
     used: usize,
     clock: u64,
-    entries: HashMap<SegmentId, Entry>,
-    by_age: BTreeMap<u64, SegmentId>,
+    entries: VecMap<SegmentId, Entry>,
+    by_age: VecMap<u64, SegmentId>,
 }
 
 impl Cache {
@@ -30,8 +30,8 @@ impl Cache {
             limit,
             used: 0,
             clock: 0,
-            entries: HashMap::new(),
-            by_age: BTreeMap::new(),
+            entries: VecMap::new(),
+            by_age: VecMap::new(),
         }
     }
 

@@ -41,6 +41,7 @@ mod swarm;
 pub mod time;
 pub mod tracker;
 pub mod url;
+pub mod vecmap;
 
 pub use agent::{
     Agent, Config, ConnId, Event, FetchId, HttpResponse, Input, LoadId, Output, Playback, Source,

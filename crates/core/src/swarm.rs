@@ -6,7 +6,7 @@
 //! For an offer we receive: `Answering` (the edge builds our answer) → `Connecting` →
 //! `Open`. Every stage has a deadline; a connection that misses it is closed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use crate::vecmap::{VecMap, VecSet};
 
 use core::time::Duration;
 
@@ -89,7 +89,7 @@ pub(crate) struct Swarm {
     trackers: Vec<Tracker>,
     info_hash: Option<Id20>,
     max_peers: usize,
-    conns: BTreeMap<ConnId, Conn>,
+    conns: VecMap<ConnId, Conn>,
     next_conn: u64,
     pending: Vec<PendingAnnounce>,
     swarm_size: u32,
@@ -99,7 +99,7 @@ pub(crate) struct Swarm {
     /// Whether any tracker has answered an announce.
     heard_from_tracker: bool,
     /// Peers caught lying (corrupted segments): refused for the rest of the session.
-    banned: BTreeSet<Id20>,
+    banned: VecSet<Id20>,
     /// Upload rate cap, when configured.
     upload_cap: Option<TokenBucket>,
     /// Announce nothing, serve nothing.
@@ -140,14 +140,14 @@ impl Swarm {
             trackers: Vec::new(),
             info_hash: None,
             max_peers: config.max_peers,
-            conns: BTreeMap::new(),
+            conns: VecMap::new(),
             next_conn: 1,
             pending: Vec::new(),
             swarm_size: 0,
             gone: Vec::new(),
             started_at: None,
             heard_from_tracker: false,
-            banned: BTreeSet::new(),
+            banned: VecSet::new(),
             upload_cap: config
                 .upload_bytes_per_sec
                 .filter(|r| *r > 0)

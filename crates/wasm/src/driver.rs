@@ -6,7 +6,9 @@
 //! drains it before returning.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use hlsmesh_core::vecmap::VecMap;
 use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::Timeout;
@@ -22,7 +24,7 @@ use crate::tracker_ws::TrackerSocket;
 pub(crate) struct Shared {
     pub queue: RefCell<VecDeque<Input>>,
     pub driver: RefCell<Driver>,
-    pub loads: RefCell<HashMap<LoadId, Function>>,
+    pub loads: RefCell<VecMap<LoadId, Function>>,
     pub next_load: Cell<u64>,
     pub last_stats: RefCell<String>,
     pub on_event: Function,
@@ -32,9 +34,9 @@ pub(crate) struct Shared {
 pub(crate) struct Driver {
     pub agent: Agent,
     epoch_ms: f64,
-    conns: HashMap<ConnId, PeerConn>,
-    fetches: HashMap<FetchId, HttpFetch>,
-    trackers: HashMap<TrackerId, TrackerSocket>,
+    conns: VecMap<ConnId, PeerConn>,
+    fetches: VecMap<FetchId, HttpFetch>,
+    trackers: VecMap<TrackerId, TrackerSocket>,
     timer: Option<(Instant, Timeout)>,
     ice_servers: JsValue,
     stopped: bool,
@@ -53,9 +55,9 @@ impl Driver {
         Driver {
             agent,
             epoch_ms,
-            conns: HashMap::new(),
-            fetches: HashMap::new(),
-            trackers: HashMap::new(),
+            conns: VecMap::new(),
+            fetches: VecMap::new(),
+            trackers: VecMap::new(),
             timer: None,
             ice_servers,
             stopped: false,

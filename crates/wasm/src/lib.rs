@@ -14,7 +14,9 @@ mod rtc;
 mod tracker_ws;
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use hlsmesh_core::vecmap::VecMap;
 use std::rc::Rc;
 
 use hlsmesh_core::{Config, Input, LoadId, Playback};
@@ -87,7 +89,7 @@ impl Agent {
         let shared = Rc::new(Shared {
             queue: RefCell::new(VecDeque::new()),
             driver: RefCell::new(Driver::new(agent, epoch, ice_servers)),
-            loads: RefCell::new(HashMap::new()),
+            loads: RefCell::new(VecMap::new()),
             next_load: Cell::new(1),
             last_stats: RefCell::new("{}".into()),
             on_event,

@@ -4,7 +4,9 @@
 //! It never decides *what* to fetch; it reports what the peer did as [`PeerEvent`]s and
 //! sends what it is told to, no faster than the channel drains.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
+
+use crate::vecmap::{VecMap, VecSet};
 
 use bytes::{Bytes, BytesMut};
 use hlsmesh_proto::{Id20, Message, SegmentId, MAX_CHUNK_DATA, PROTOCOL_VERSION};
@@ -85,11 +87,11 @@ pub struct PeerSession {
     swarm: Id20,
     remote: Option<Id20>,
     ready: bool,
-    have: HashSet<SegmentId>,
+    have: VecSet<SegmentId>,
     latest_variant: Option<u16>,
     control: VecDeque<Bytes>,
     uploads: VecDeque<Upload>,
-    downloads: HashMap<u32, Download>,
+    downloads: VecMap<u32, Download>,
     buffered: usize,
     pending_requests: usize,
     /// Bytes received from this peer over all transfers.
@@ -107,11 +109,11 @@ impl PeerSession {
             swarm,
             remote: None,
             ready: false,
-            have: HashSet::new(),
+            have: VecSet::new(),
             latest_variant: None,
             control: VecDeque::new(),
             uploads: VecDeque::new(),
-            downloads: HashMap::new(),
+            downloads: VecMap::new(),
             buffered: 0,
             pending_requests: 0,
             bytes_in: 0,

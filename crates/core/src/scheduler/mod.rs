@@ -26,7 +26,7 @@ pub mod container;
 pub mod election;
 pub mod estimate;
 
-use std::collections::BTreeMap;
+use crate::vecmap::VecMap;
 
 use core::time::Duration;
 
@@ -125,13 +125,13 @@ pub(crate) struct Scheduler {
     playlists: Playlists,
     cache: Cache,
     playback: Playback,
-    loads: BTreeMap<LoadId, Load>,
-    transfers: BTreeMap<SegmentId, Transfer>,
-    fetches: BTreeMap<FetchId, FetchFor>,
-    peers: BTreeMap<ConnId, PeerRecord>,
+    loads: VecMap<LoadId, Load>,
+    transfers: VecMap<SegmentId, Transfer>,
+    fetches: VecMap<FetchId, FetchFor>,
+    peers: VecMap<ConnId, PeerRecord>,
     cdn: Estimate,
     /// Media bytes per second of each variant, from segments received.
-    media_rate: BTreeMap<u16, f64>,
+    media_rate: VecMap<u16, f64>,
     next_fetch: u64,
     next_req: u32,
     /// The segment the player asked for last: where prefetch looks ahead from.
@@ -143,9 +143,9 @@ pub(crate) struct Scheduler {
     /// Whether to fetch and enforce the publisher's hash lists.
     integrity: bool,
     /// The latest hash list of each variant.
-    hash_lists: BTreeMap<u16, HashList>,
+    hash_lists: VecMap<u16, HashList>,
     /// The container each variant's CDN segments use, for checking peers' bytes.
-    containers: BTreeMap<u16, Container>,
+    containers: VecMap<u16, Container>,
 }
 
 impl Scheduler {
@@ -154,20 +154,20 @@ impl Scheduler {
             playlists: Playlists::default(),
             cache: Cache::new(cache_bytes),
             playback: Playback::default(),
-            loads: BTreeMap::new(),
-            transfers: BTreeMap::new(),
-            fetches: BTreeMap::new(),
-            peers: BTreeMap::new(),
+            loads: VecMap::new(),
+            transfers: VecMap::new(),
+            fetches: VecMap::new(),
+            peers: VecMap::new(),
             cdn: Estimate::default(),
-            media_rate: BTreeMap::new(),
+            media_rate: VecMap::new(),
             next_fetch: 1,
             next_req: 1,
             anchor: None,
             delivered: 0,
             last_delivery: None,
             integrity,
-            hash_lists: BTreeMap::new(),
-            containers: BTreeMap::new(),
+            hash_lists: VecMap::new(),
+            containers: VecMap::new(),
         }
     }
 
@@ -530,7 +530,7 @@ impl Scheduler {
         };
         let limit = self.max_plausible_bytes(&info).min(u32::MAX as usize) as u32;
         session.request(req, info.id, prefix.len() as u32, limit);
-        self.peers.entry(conn).or_default();
+        self.peers.get_or_default(conn);
         self.transfers.insert(
             info.id,
             Transfer {
@@ -738,8 +738,7 @@ impl Scheduler {
                         ctx.stats.cdn_bytes += fetched as u64;
                         if t.info.range.is_none() {
                             self.containers
-                                .entry(seg.variant)
-                                .or_insert_with(|| container::sniff(&data));
+                                .get_or_insert_with(seg.variant, || container::sniff(&data));
                         }
                         self.complete(ctx, swarm, &t.info, data, Source::Cdn, Some(took));
                     }
@@ -765,7 +764,7 @@ impl Scheduler {
         let seg = info.id;
         if info.range.is_none() && info.duration > 0.0 {
             let rate = data.len() as f64 / info.duration;
-            let r = self.media_rate.entry(seg.variant).or_insert(rate);
+            let r = self.media_rate.get_or_insert_with(seg.variant, || rate);
             *r += 0.3 * (rate - *r);
         }
         let playlists = &self.playlists;
@@ -884,7 +883,7 @@ impl Scheduler {
                         self.retry_elsewhere(ctx, swarm, retry);
                         continue;
                     }
-                    let record = self.peers.entry(conn).or_default();
+                    let record = self.peers.get_or_default(conn);
                     record.estimate.sample(
                         data.len(),
                         first.saturating_since(t.started),
@@ -908,7 +907,7 @@ impl Scheduler {
 
     /// Counts a failure against a peer; drops it after too many in a row.
     fn peer_failed(&mut self, ctx: &mut Ctx<'_>, swarm: &mut Swarm, conn: ConnId, why: &str) {
-        let record = self.peers.entry(conn).or_default();
+        let record = self.peers.get_or_default(conn);
         record.failures += 1;
         if record.failures >= MAX_PEER_FAILURES {
             swarm.close(ctx, conn, &format!("unreliable peer: {why}"), true);
