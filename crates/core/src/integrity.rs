@@ -58,7 +58,7 @@ pub enum IntegrityError {
     #[error("not a hash list: the first line must be {HEADER}")]
     MissingHeader,
     /// A header of another version.
-    #[error("hash list version {0:?} is not supported")]
+    #[error("hash list version `{0}` is not supported")]
     UnsupportedVersion(String),
     /// More than [`MAX_ENTRIES`] entries.
     #[error("hash list has more than {MAX_ENTRIES} entries")]
