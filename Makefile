@@ -60,8 +60,11 @@ test-e2e: build media hashes
 test-vite: build media
 	tests/support/netns-run node --test --test-concurrency=1 --test-force-exit --test-reporter=spec tests/vite/vite.test.mjs
 
-## What hlsmesh adds to a page, gzipped (-9). Budget (issue 6): 45 KB, not enforced yet.
+## What hlsmesh adds to a page, gzipped (-9). The budget (issue 6) is 45 KB; until the
+## wasm fits it, SIZE_MAX_BYTES is a ratchet: `make size` (part of `make test`) fails when
+## the larger of the two ways in grows past it, and each size reduction lowers it.
 SIZE_BUDGET_KB ?= 45
+SIZE_MAX_BYTES ?= 136000
 size: js
 	@gz() { gzip -9 < "$$1" | wc -c; }; \
 	w=$$(gz js/dist/hlsmesh_wasm_bg.wasm); e=$$(gz js/dist/hlsmesh.js); d=$$(gz js/dist/hlsmesh.drop-in.js); \
@@ -69,7 +72,11 @@ size: js
 	for f in js/dist/hlsmesh_wasm_bg.wasm js/dist/hlsmesh.js js/dist/hlsmesh.drop-in.js; do \
 	  printf '%-34s %9d %9d\n' "$$f" "$$(stat -c %s $$f)" "$$(gz $$f)"; done; \
 	printf '%-34s %19d  (budget %d KB = %d: %+d)\n' "npm package (wasm + hlsmesh.js)" $$((w + e)) $(SIZE_BUDGET_KB) $$(($(SIZE_BUDGET_KB) * 1024)) $$((w + e - $(SIZE_BUDGET_KB) * 1024)); \
-	printf '%-34s %19d  (budget %d KB = %d: %+d)\n' "drop-in (wasm + drop-in.js)" $$((w + d)) $(SIZE_BUDGET_KB) $$(($(SIZE_BUDGET_KB) * 1024)) $$((w + d - $(SIZE_BUDGET_KB) * 1024))
+	printf '%-34s %19d  (budget %d KB = %d: %+d)\n' "drop-in (wasm + drop-in.js)" $$((w + d)) $(SIZE_BUDGET_KB) $$(($(SIZE_BUDGET_KB) * 1024)) $$((w + d - $(SIZE_BUDGET_KB) * 1024)); \
+	big=$$((w + e > w + d ? w + e : w + d)); \
+	if [ $$big -gt $(SIZE_MAX_BYTES) ]; then \
+	  echo "size: $$big bytes gzipped is over the ratchet SIZE_MAX_BYTES=$(SIZE_MAX_BYTES): find what grew (docs/BENCHMARKS.md, 'What the wasm is made of')" >&2; exit 1; \
+	else echo "size: $$big bytes gzipped, within the ratchet SIZE_MAX_BYTES=$(SIZE_MAX_BYTES) (budget $$(($(SIZE_BUDGET_KB) * 1024)))"; fi
 
 ## Fuzzing (crates/fuzz, libFuzzer through cargo-fuzz on stable; see crates/fuzz/run.sh).
 ## `make fuzz` runs every target FUZZ_SECONDS (FUZZ_TARGETS="agent ..." to pick);
