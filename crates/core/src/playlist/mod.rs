@@ -8,6 +8,8 @@ use hlsmesh_proto::SegmentId;
 
 use crate::url::{path_of, resolve, without_query};
 
+mod parse;
+
 /// A segment as the media playlist lists it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SegmentInfo {
@@ -40,9 +42,9 @@ pub struct PlaylistUpdate {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PlaylistError {
-    /// The text is not an HLS playlist m3u8-rs can read.
+    /// The text is not an HLS playlist the agent can read (what is wrong, in a few words).
     #[error("malformed playlist: {0}")]
-    Malformed(String),
+    Malformed(&'static str),
     /// The playlist lists more segments than the agent keeps track of.
     #[error("playlist lists {0} segments, over the limit")]
     TooLarge(usize),
@@ -83,66 +85,26 @@ impl Playlists {
 
     /// Reads a playlist hls.js loaded from `url`.
     pub fn update(&mut self, url: &str, text: &[u8]) -> Result<PlaylistUpdate, PlaylistError> {
-        let parsed = m3u8_rs::parse_playlist_res(text)
-            .map_err(|e| PlaylistError::Malformed(short_error(&e)))?;
-        match parsed {
-            m3u8_rs::Playlist::MasterPlaylist(master) => {
+        match parse::parse(text)? {
+            parse::Playlist::Master(master) => {
                 self.master_url = Some(url.to_string());
-                self.bandwidth = master
-                    .variants
-                    .iter()
-                    .filter(|v| !v.is_i_frame)
-                    .map(|v| v.bandwidth)
-                    .collect();
+                self.bandwidth = master.variants.iter().map(|v| v.1).collect();
                 self.variants = master
                     .variants
                     .iter()
-                    .filter(|v| !v.is_i_frame)
-                    .map(|v| without_query(&resolve(url, &v.uri)).to_string())
-                    .chain(
-                        master
-                            .alternatives
-                            .iter()
-                            .filter_map(|a| a.uri.as_ref())
-                            .map(|u| without_query(&resolve(url, u)).to_string()),
-                    )
+                    .map(|v| v.0)
+                    .chain(master.renditions)
+                    .map(|u| without_query(&resolve(url, u)).to_string())
                     .collect();
                 Ok(PlaylistUpdate::default())
             }
-            m3u8_rs::Playlist::MediaPlaylist(media) => self.update_media(url, media),
+            parse::Playlist::Media(media) => Ok(self.update_media(url, media)),
         }
     }
 
-    fn update_media(
-        &mut self,
-        url: &str,
-        media: m3u8_rs::MediaPlaylist,
-    ) -> Result<PlaylistUpdate, PlaylistError> {
-        if media.segments.len() > MAX_SEGMENTS_PER_PLAYLIST {
-            return Err(PlaylistError::TooLarge(media.segments.len()));
-        }
-        // Sequence numbers and byte ranges first, checked, so that a playlist whose
-        // numbers overflow is refused before any state changes.
-        let mut placed = Vec::with_capacity(media.segments.len());
-        let mut next_range_start = 0u64;
-        for (i, seg) in media.segments.iter().enumerate() {
-            let sn = media
-                .media_sequence
-                .checked_add(i as u64)
-                .ok_or_else(|| PlaylistError::Malformed("media sequence overflows".into()))?;
-            let range = match &seg.byte_range {
-                Some(r) => {
-                    let start = r.offset.unwrap_or(next_range_start);
-                    let end = start
-                        .checked_add(r.length)
-                        .ok_or_else(|| PlaylistError::Malformed("byte range overflows".into()))?;
-                    next_range_start = end;
-                    Some((start, end))
-                }
-                None => None,
-            };
-            placed.push((sn, range));
-        }
+    /// Takes in a media playlist the parser has checked (sequence numbers and byte
+    /// ranges included), so that nothing here can fail half-way through a change.
+    fn update_media(&mut self, url: &str, media: parse::Media<'_>) -> PlaylistUpdate {
         let key = without_query(url).to_string();
         let variant = self.variant_of(&key);
         let state = self.media.entry(key).or_default();
@@ -160,8 +122,9 @@ impl Playlists {
             refresh: state.highest_sn.is_some(),
         };
         let mut highest = state.highest_sn;
-        for (seg, &(sn, range)) in media.segments.iter().zip(&placed) {
-            let seg_url = resolve(url, &seg.uri);
+        for seg in media.segments {
+            let (sn, range) = (seg.sn, seg.range);
+            let seg_url = resolve(url, seg.uri);
             let info = SegmentInfo {
                 id: SegmentId { variant, sn },
                 url: seg_url.clone(),
@@ -179,7 +142,7 @@ impl Playlists {
             self.by_url.insert(map_key, info);
         }
         state.highest_sn = highest;
-        Ok(update)
+        update
     }
 
     /// The segment hls.js asks for with `url` (and byte range start, if any).
@@ -241,8 +204,7 @@ fn fnv1a(s: &str) -> u64 {
 /// is a broken or hostile playlist and counts as this, or as zero.
 const MAX_SEGMENT_SECONDS: f64 = 3600.0;
 
-fn sane_duration(d: f32) -> f64 {
-    let d = f64::from(d);
+fn sane_duration(d: f64) -> f64 {
     if d.is_finite() {
         d.clamp(0.0, MAX_SEGMENT_SECONDS)
     } else if d == f64::INFINITY {
@@ -250,11 +212,6 @@ fn sane_duration(d: f32) -> f64 {
     } else {
         0.0
     }
-}
-
-/// A bounded description of a parse failure (nom's errors carry the rest of the input).
-fn short_error(e: &impl core::fmt::Debug) -> String {
-    format!("{e:?}").chars().take(120).collect()
 }
 
 #[cfg(test)]

@@ -140,7 +140,7 @@ fn numbers_that_overflow_are_refused_and_change_nothing() {
     );
     assert_eq!(
         p.update(url, sn.as_bytes()),
-        Err(PlaylistError::Malformed("media sequence overflows".into()))
+        Err(PlaylistError::Malformed("media sequence overflows"))
     );
     let range = format!(
         "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\n#EXT-X-BYTERANGE:10@{}\nall.ts\n",
@@ -148,7 +148,7 @@ fn numbers_that_overflow_are_refused_and_change_nothing() {
     );
     assert_eq!(
         p.update(url, range.as_bytes()),
-        Err(PlaylistError::Malformed("byte range overflows".into()))
+        Err(PlaylistError::Malformed("byte range overflows"))
     );
     assert!(
         p.segment_for("http://o.test/v/seg1.ts?token=xyz", None)
