@@ -215,4 +215,6 @@ fn sane_duration(d: f64) -> f64 {
 }
 
 #[cfg(test)]
+mod differential;
+#[cfg(test)]
 mod tests;

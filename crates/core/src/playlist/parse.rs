@@ -6,9 +6,11 @@
 //! Read: `#EXTM3U` (required first line), `#EXTINF`, `#EXT-X-BYTERANGE`,
 //! `#EXT-X-TARGETDURATION`, `#EXT-X-MEDIA-SEQUENCE`, `#EXT-X-ENDLIST` (media);
 //! `#EXT-X-STREAM-INF` with its URI line and `BANDWIDTH`, the `URI` of `#EXT-X-MEDIA`
-//! (master). `#EXT-X-I-FRAME-STREAM-INF` marks a master and is otherwise skipped;
-//! `#EXT-X-SKIP` (a delta update) is refused, as its segments could not be numbered.
-//! Every other tag and comment is skipped, as the RFC asks of clients.
+//! (master). Other master tags (`#EXT-X-I-FRAME-STREAM-INF`, `#EXT-X-SESSION-DATA`,
+//! `#EXT-X-SESSION-KEY`) and media tags (`#EXT-X-DISCONTINUITY`, `#EXT-X-KEY`,
+//! `#EXT-X-MAP`, …) only tell which kind of playlist this is. `#EXT-X-SKIP` (a delta
+//! update) is refused, as the segments after it could not be numbered. Every other tag
+//! and comment is skipped, as the RFC asks of clients.
 //!
 //! Strict: a tag the agent reads must be well formed, every `#EXTINF` and
 //! `#EXT-X-STREAM-INF` needs its URI line and every URI line its tag, master and media
@@ -175,7 +177,17 @@ pub(super) fn parse(text: &[u8]) -> Result<Playlist<'_>, PlaylistError> {
                 }
                 true
             }
-            "#EXT-X-I-FRAME-STREAM-INF" => true,
+            "#EXT-X-I-FRAME-STREAM-INF" | "#EXT-X-SESSION-DATA" | "#EXT-X-SESSION-KEY" => true,
+            // Media playlist tags the agent does not read, named so that a master
+            // carrying them is refused rather than half read.
+            "#EXT-X-DISCONTINUITY"
+            | "#EXT-X-DISCONTINUITY-SEQUENCE"
+            | "#EXT-X-PLAYLIST-TYPE"
+            | "#EXT-X-I-FRAMES-ONLY"
+            | "#EXT-X-KEY"
+            | "#EXT-X-MAP"
+            | "#EXT-X-PROGRAM-DATE-TIME"
+            | "#EXT-X-DATERANGE" => false,
             _ => continue,
         };
         if *is_master.get_or_insert(master_tag) != master_tag {
@@ -213,9 +225,9 @@ fn attribute<'a>(list: &'a str, name: &str) -> Result<Option<&'a str>, PlaylistE
         };
         let (value, after) = after.split_at(value_len);
         rest = match after.strip_prefix(',') {
-            Some(next) => next,
+            Some(next) if !next.is_empty() => next,
             None if after.is_empty() => after,
-            None => return Err(bad()),
+            _ => return Err(bad()),
         };
         if key.is_empty() || value.is_empty() {
             return Err(bad());
