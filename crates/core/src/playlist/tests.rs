@@ -503,3 +503,39 @@ mod parser {
         }
     }
 }
+
+#[test]
+fn lookups_prefer_the_latest_playlist_and_keep_ranged_and_plain_urls_apart() {
+    let mut p = Playlists::default();
+    let a = "#EXTM3U\n#EXTINF:2,\nshared.ts\n#EXTINF:2,\nshared.ts#5\n";
+    let b = "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:7\n#EXTINF:2,\n#EXT-X-BYTERANGE:10@5\nshared.ts\n";
+    p.update("http://o.test/a.m3u8", a.as_bytes()).unwrap();
+    let vb = p
+        .update("http://o.test/b.m3u8", b.as_bytes())
+        .unwrap()
+        .variant
+        .unwrap();
+    let url = "http://o.test/shared.ts";
+    assert_eq!(p.segment_for(url, None).unwrap().id.sn, 0);
+    assert_eq!(p.segment_for(url, Some(5)).unwrap().id.sn, 7);
+    assert_eq!(p.segment_for(&format!("{url}#5"), None).unwrap().id.sn, 1);
+    assert!(p.segment_for(url, Some(0)).is_none());
+    let seg = SegmentId { variant: vb, sn: 7 };
+    assert_eq!(p.segment(seg).unwrap().range, Some((5, 15)));
+    assert!(!p.is_listed(SegmentId { variant: vb, sn: 6 }));
+    assert!(!p.is_listed(SegmentId { variant: vb, sn: 8 }));
+    assert_eq!(p.known_segments(), 3);
+    // A playlist loaded again moves to the front of the lookups.
+    let a2 = "#EXTM3U\n#EXTINF:2,\n#EXT-X-BYTERANGE:10@5\nshared.ts\n";
+    let va = p
+        .update("http://o.test/a.m3u8", a2.as_bytes())
+        .unwrap()
+        .variant
+        .unwrap();
+    assert_eq!(
+        p.segment_for(url, Some(5)).unwrap().id,
+        SegmentId { variant: va, sn: 0 }
+    );
+    assert!(p.segment_for(url, None).is_none());
+    assert_eq!(p.known_segments(), 2);
+}
