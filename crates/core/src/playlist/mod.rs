@@ -56,13 +56,13 @@ pub const MAX_SEGMENTS_PER_PLAYLIST: usize = 20_000;
 ///
 /// No maps: a handful of media playlists, each a run of consecutive sequence numbers,
 /// so an id is found by arithmetic and a URL by a scan of URL hashes (once per player
-/// load: about a microsecond for 3,000 segments), in less code than hash maps.
+/// load: under 2 µs natively among 2,700 segments), in less code than hash maps.
 #[derive(Debug, Default)]
 pub struct Playlists {
     master_url: Option<String>,
     /// Variant playlist URLs (query stripped) in master order: the index is the variant id.
     variants: Vec<String>,
-    /// Declared `BANDWIDTH` of each variant, bits per second (0 when not declared).
+    /// Declared `BANDWIDTH` of each `#EXT-X-STREAM-INF` variant, bits per second.
     bandwidth: Vec<u64>,
     /// The media playlists loaded, least recently updated first.
     media: Vec<MediaState>,
