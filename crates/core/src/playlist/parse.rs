@@ -12,10 +12,14 @@
 //! update) is refused, as the segments after it could not be numbered. Every other tag
 //! and comment is skipped, as the RFC asks of clients.
 //!
-//! Strict: a tag the agent reads must be well formed, every `#EXTINF` and
-//! `#EXT-X-STREAM-INF` needs its URI line and every URI line its tag, master and media
-//! tags do not mix, `#EXT-X-MEDIA-SEQUENCE` comes once and before the first segment,
-//! and sequence numbers and byte ranges must not overflow.
+//! Strict where the agent's segment ids depend on it: a tag the agent reads must be
+//! well formed, every `#EXTINF` and `#EXT-X-STREAM-INF` needs its URI line and every
+//! URI line of a media playlist its `#EXTINF`, master and media tags do not mix,
+//! `#EXT-X-MEDIA-SEQUENCE` comes once and before the first segment, and sequence
+//! numbers and byte ranges must not overflow. Lenient where real masters are sloppy
+//! and nothing depends on it (a refused master leaves the agent without variants):
+//! stray URI lines in a master are skipped, `BANDWIDTH` may be missing, attribute
+//! lists may have spaces after commas and a trailing comma.
 
 use super::{PlaylistError, MAX_SEGMENTS_PER_PLAYLIST};
 
@@ -111,9 +115,11 @@ pub(super) fn parse(text: &[u8]) -> Result<Playlist<'_>, PlaylistError> {
                     });
                 }
                 count += 1;
-            } else {
+            } else if is_master != Some(true) {
                 return Err(malformed("URI line without #EXTINF or #EXT-X-STREAM-INF"));
             }
+            // A stray line in a master (after an I-frame or rendition tag, say) names
+            // nothing the agent reads; refusing the master would cost more.
             continue;
         }
         let (tag, value) = line.split_once(':').unwrap_or((line, ""));
@@ -160,8 +166,11 @@ pub(super) fn parse(text: &[u8]) -> Result<Playlist<'_>, PlaylistError> {
             }
             "#EXT-X-SKIP" => return Err(malformed("#EXT-X-SKIP (delta update) not supported")),
             "#EXT-X-STREAM-INF" => {
-                let bits = attribute(value, "BANDWIDTH")?.and_then(integer);
-                let bits = bits.ok_or(malformed("bad or missing BANDWIDTH"))?;
+                // Required by the RFC, but hls.js plays without; 0 means "not declared".
+                let bits = match attribute(value, "BANDWIDTH")? {
+                    Some(bits) => integer(bits).ok_or(malformed("bad BANDWIDTH"))?,
+                    None => 0,
+                };
                 if bandwidth.replace(bits).is_some() {
                     return Err(malformed("#EXT-X-STREAM-INF without a URI line"));
                 }
@@ -212,11 +221,17 @@ pub(super) fn parse(text: &[u8]) -> Result<Playlist<'_>, PlaylistError> {
 
 /// The raw value (quotes kept) of attribute `name` in an attribute list
 /// (`NAME=VALUE,NAME="quoted, with commas"`); an error if the list is malformed.
+/// Tolerated, as servers in the wild write them: spaces after a comma (Apple's old
+/// examples) and a trailing comma (Wowza).
 fn attribute<'a>(list: &'a str, name: &str) -> Result<Option<&'a str>, PlaylistError> {
     let bad = || malformed("bad attribute list");
     let mut found = None;
     let mut rest = list;
-    while !rest.is_empty() {
+    loop {
+        rest = rest.trim_start_matches([' ', '\t']);
+        if rest.is_empty() {
+            break;
+        }
         let (key, after) = rest.split_once('=').ok_or_else(bad)?;
         let value_len = if let Some(quoted) = after.strip_prefix('"') {
             quoted.find('"').ok_or_else(bad)? + 2
@@ -225,11 +240,12 @@ fn attribute<'a>(list: &'a str, name: &str) -> Result<Option<&'a str>, PlaylistE
         };
         let (value, after) = after.split_at(value_len);
         rest = match after.strip_prefix(',') {
-            Some(next) if !next.is_empty() => next,
+            Some(next) => next,
             None if after.is_empty() => after,
-            _ => return Err(bad()),
+            None => return Err(bad()),
         };
-        if key.is_empty() || value.is_empty() {
+        let name_ok = |b: u8| b.is_ascii_alphanumeric() || b == b'-';
+        if key.is_empty() || !key.bytes().all(name_ok) || value.is_empty() {
             return Err(bad());
         }
         if key == name && found.is_none() {
