@@ -87,6 +87,18 @@ write("playlist_bytes", "live-refresh", b"\x05" + media(10, 6, False).encode() +
 write("playlist_bytes", "byteranges", b"\x03" + BYTERANGES.encode())
 write("playlist_bytes", "fmp4", b"\x01" + FMP4.encode())
 write("playlist_bytes", "garbage", b"\x00<html></html>")
+# Forms the parser tolerates (its tests): a sloppy master, a CRLF media playlist.
+SLOPPY_MASTER = (
+    '#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="a",NAME="en",URI="audio/index.m3u8"\n'
+    "#EXT-X-STREAM-INF:PROGRAM-ID=1, BANDWIDTH=300000,\nv0/index.m3u8?token=abc\n"
+    '#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=90000,URI="iframes.m3u8"\niframes.m3u8\n'
+)
+CRLF_MEDIA = (
+    "#EXTM3U\r\n# comment\r\n#EXT-X-TARGETDURATION:2\r\n#EXT-X-MEDIA-SEQUENCE:7\r\n"
+    "#EXT-X-CUE-OUT:DURATION=30\r\n#EXTINF:2.002,title\r\n\r\nseg7.ts\r\n"
+    "#EXT-X-BYTERANGE:10@5\r\n#EXTINF:2\r\nall.ts\r\n"
+)
+write("playlist_bytes", "sloppy-master", b"\x24" + SLOPPY_MASTER.encode() + b"\0" + CRLF_MEDIA.encode())
 
 # Structured playlists: the bytes m3u8.rs reads, in its order.
 def media_choices(first_u16, count, endlist):

@@ -140,7 +140,7 @@ fn numbers_that_overflow_are_refused_and_change_nothing() {
     );
     assert_eq!(
         p.update(url, sn.as_bytes()),
-        Err(PlaylistError::Malformed("media sequence overflows".into()))
+        Err(PlaylistError::Malformed("media sequence overflows"))
     );
     let range = format!(
         "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\n#EXT-X-BYTERANGE:10@{}\nall.ts\n",
@@ -148,7 +148,7 @@ fn numbers_that_overflow_are_refused_and_change_nothing() {
     );
     assert_eq!(
         p.update(url, range.as_bytes()),
-        Err(PlaylistError::Malformed("byte range overflows".into()))
+        Err(PlaylistError::Malformed("byte range overflows"))
     );
     assert!(
         p.segment_for("http://o.test/v/seg1.ts?token=xyz", None)
@@ -175,4 +175,370 @@ fn absurd_durations_are_bounded() {
             .duration,
         0.0
     );
+}
+
+mod parser {
+    use proptest::prelude::*;
+
+    use super::super::parse::{parse, Media, Playlist};
+    use super::*;
+
+    fn media_of(text: &str) -> Media<'_> {
+        match parse(text.as_bytes()) {
+            Ok(Playlist::Media(m)) => m,
+            other => panic!("not a media playlist: {other:?}"),
+        }
+    }
+
+    fn refusal(text: &str) -> &'static str {
+        match parse(text.as_bytes()) {
+            Err(PlaylistError::Malformed(why)) => why,
+            other => panic!("accepted {text:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn crlf_blank_lines_comments_and_unknown_tags_are_read_past() {
+        let m = media_of(
+            "#EXTM3U\r\n\r\n# a comment\r\n#EXT-X-VERSION:3\r\n#EXT-X-TARGETDURATION:6\r\n\
+             #EXT-X-MEDIA-SEQUENCE:7\r\n#EXT-X-CUE-OUT:DURATION=30\r\n#EXTINF:5.5,title\r\n\
+             #EXT-X-GAP\r\n  a.ts  \r\n#EXTINF:6\r\nb.ts\r\n#EXT-X-ENDLIST\r\n",
+        );
+        assert_eq!(m.target_duration, 6);
+        assert!(m.end_list);
+        let got: Vec<_> = m
+            .segments
+            .iter()
+            .map(|s| (s.uri, s.sn, s.duration))
+            .collect();
+        assert_eq!(got, vec![("a.ts", 7, 5.5), ("b.ts", 8, 6.0)]);
+    }
+
+    #[test]
+    fn durations_are_read_as_decimals() {
+        for (text, want) in [
+            ("2", 2.0),
+            ("2.", 2.0),
+            ("2.002", 2.002),
+            ("0.000001", 0.000_001),
+            ("10.00000000000000000000001", 10.0),
+            ("-5", -5.0),
+            ("3600.5,a, b, c", 3600.5),
+        ] {
+            let text = format!("#EXTM3U\n#EXTINF:{text}\na.ts\n");
+            let m = media_of(&text);
+            assert!((m.segments[0].duration - want).abs() < 1e-12, "{text}");
+        }
+        for bad in [
+            "", ",", ".5", "-", "nan", "inf", "1e3", " 2", "2.0.0", "0x10", "٣",
+        ] {
+            let text = format!("#EXTM3U\n#EXTINF:{bad},\na.ts\n");
+            assert_eq!(refusal(&text), "bad #EXTINF duration", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn byte_ranges_are_checked() {
+        let m = media_of(
+            "#EXTM3U\n#EXT-X-BYTERANGE:10@5\n#EXTINF:1,\na.ts\n#EXTINF:1,\nb.ts\n\
+             #EXTINF:1,\n#EXT-X-BYTERANGE:7\na.ts\n#EXT-X-BYTERANGE:0@0\n#EXTINF:1,\nc.ts\n",
+        );
+        let ranges: Vec<_> = m.segments.iter().map(|s| s.range).collect();
+        // The implicit offset follows the last ranged segment, as Playlists did with m3u8-rs.
+        assert_eq!(
+            ranges,
+            vec![Some((5, 15)), None, Some((15, 22)), Some((0, 0))]
+        );
+        for bad in [
+            "",
+            "@5",
+            "10@",
+            "a@1",
+            "1@a",
+            "-1",
+            "1@2@3",
+            "18446744073709551616",
+        ] {
+            let text = format!("#EXTM3U\n#EXTINF:1,\n#EXT-X-BYTERANGE:{bad}\na.ts\n");
+            assert_eq!(refusal(&text), "bad #EXT-X-BYTERANGE", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn integers_are_digits_that_fit() {
+        let max = format!(
+            "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:{}\n#EXTINF:1,\na.ts\n",
+            u64::MAX
+        );
+        assert_eq!(media_of(&max).segments[0].sn, u64::MAX);
+        for bad in ["", "-1", "+1", "1.5", "18446744073709551616", "1 "] {
+            let text = format!("#EXTM3U\n#EXT-X-TARGETDURATION:{bad}x\n");
+            assert_eq!(refusal(&text), "bad #EXT-X-TARGETDURATION", "{bad:?}");
+            let text = format!("#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:{bad}x\n");
+            assert_eq!(refusal(&text), "bad #EXT-X-MEDIA-SEQUENCE", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn segments_need_their_tags_and_uris() {
+        assert_eq!(
+            refusal("#EXTM3U\n#EXTINF:1,\na.ts\nb.ts\n"),
+            "URI line without #EXTINF or #EXT-X-STREAM-INF"
+        );
+        assert_eq!(
+            refusal("#EXTM3U\n#EXTINF:1,\n#EXTINF:1,\na.ts\n"),
+            "#EXTINF without a URI line"
+        );
+        assert_eq!(
+            refusal("#EXTM3U\n#EXTINF:1,\na.ts\n#EXTINF:1,\n"),
+            "#EXTINF without a URI line"
+        );
+        assert_eq!(
+            refusal("#EXTM3U\n#EXT-X-BYTERANGE:1\n#EXT-X-BYTERANGE:1\n#EXTINF:1,\na.ts\n"),
+            "#EXT-X-BYTERANGE without a URI line"
+        );
+        assert_eq!(
+            refusal("#EXTM3U\n#EXT-X-BYTERANGE:1\n"),
+            "#EXTINF without a URI line"
+        );
+    }
+
+    #[test]
+    fn the_media_sequence_comes_once_before_the_segments() {
+        for text in [
+            "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-MEDIA-SEQUENCE:1\n",
+            "#EXTM3U\n#EXTINF:1,\na.ts\n#EXT-X-MEDIA-SEQUENCE:1\n",
+            "#EXTM3U\n#EXTINF:1,\n#EXT-X-MEDIA-SEQUENCE:1\na.ts\n",
+        ] {
+            assert_eq!(
+                refusal(text),
+                "#EXT-X-MEDIA-SEQUENCE repeated or after a segment"
+            );
+        }
+    }
+
+    #[test]
+    fn playlists_start_with_the_header_and_are_utf8() {
+        for bad in [
+            "",
+            "\n#EXTM3U\n",
+            "#EXTM3U8\n",
+            "\u{feff}#EXTM3U\n",
+            "#EXT-X-VERSION:3\n",
+        ] {
+            assert_eq!(refusal(bad), "first line is not #EXTM3U", "{bad:?}");
+        }
+        assert_eq!(
+            parse(b"#EXTM3U\n#EXTINF:1,\n\xff.ts\n"),
+            Err(PlaylistError::Malformed("not UTF-8"))
+        );
+        assert_eq!(media_of("#EXTM3U"), Media::default());
+    }
+
+    #[test]
+    fn master_playlists_are_read_strictly_where_it_matters() {
+        let text = "#EXTM3U\n#EXT-X-INDEPENDENT-SEGMENTS\n\
+            #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"English, main\",URI=\"audio/en.m3u8\"\n\
+            #EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID=\"cc\",NAME=\"CC\",INSTREAM-ID=\"CC1\"\n\
+            #EXT-X-STREAM-INF:CODECS=\"avc1.4d401f,mp4a.40.2\",BANDWIDTH=800000,AUDIO=\"a\"\n\
+            # a comment\n\
+            v0.m3u8\n\
+            #EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=1,URI=\"if.m3u8\"\n\
+            if.m3u8\n\
+            #EXT-X-STREAM-INF:X-URI=\"no.m3u8\"\n\
+            https://cdn.test/v1.m3u8\n\
+            #EXT-X-STREAM-INF:PROGRAM-ID=1, BANDWIDTH=300000,\n\
+            v2.m3u8\n";
+        match parse(text.as_bytes()) {
+            Ok(Playlist::Master(m)) => {
+                // The stray `if.m3u8` line is skipped; a missing BANDWIDTH reads as 0.
+                assert_eq!(
+                    m.variants,
+                    vec![
+                        ("v0.m3u8", 800_000),
+                        ("https://cdn.test/v1.m3u8", 0),
+                        ("v2.m3u8", 300_000),
+                    ]
+                );
+                assert_eq!(m.renditions, vec!["audio/en.m3u8"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        for (bad, why) in [
+            ("#EXT-X-STREAM-INF:BANDWIDTH=\"1\"\nv.m3u8", "bad BANDWIDTH"),
+            ("#EXT-X-STREAM-INF:BANDWIDTH=1x\nv.m3u8", "bad BANDWIDTH"),
+            ("#EXT-X-STREAM-INF:BANDWIDTH= 1\nv.m3u8", "bad BANDWIDTH"),
+            (
+                "#EXT-X-STREAM-INF:BANDWIDTH=1,,X=1\nv.m3u8",
+                "bad attribute list",
+            ),
+            (
+                "#EXT-X-STREAM-INF:BANDWIDTH=1,X\nv.m3u8",
+                "bad attribute list",
+            ),
+            (
+                "#EXT-X-STREAM-INF:BANDWIDTH=1,X=\"a\nv.m3u8",
+                "bad attribute list",
+            ),
+            (
+                "#EXT-X-STREAM-INF:BANDWIDTH=1,X=\"a\"b\nv.m3u8",
+                "bad attribute list",
+            ),
+            (
+                "#EXT-X-STREAM-INF:BANDWIDTH=1,=1\nv.m3u8",
+                "bad attribute list",
+            ),
+            ("#EXT-X-STREAM-INF:BANDWIDTH=\nv.m3u8", "bad attribute list"),
+            (
+                "#EXT-X-STREAM-INF:BANDWIDTH=1\n",
+                "#EXT-X-STREAM-INF without a URI line",
+            ),
+            (
+                "#EXT-X-STREAM-INF:BANDWIDTH=1\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv.m3u8",
+                "#EXT-X-STREAM-INF without a URI line",
+            ),
+            ("#EXT-X-MEDIA:TYPE=AUDIO,URI=a.m3u8", "bad #EXT-X-MEDIA URI"),
+            ("#EXT-X-MEDIA:TYPE=AUDIO,URI=\"\"", "bad #EXT-X-MEDIA URI"),
+            (
+                "v.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=1\nv.m3u8",
+                "URI line without #EXTINF or #EXT-X-STREAM-INF",
+            ),
+            (
+                "#EXT-X-STREAM-INF:BANDWIDTH=1\nv.m3u8\n#EXTINF:1,\na.ts",
+                "master and media playlist tags mixed",
+            ),
+            (
+                "#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA:TYPE=AUDIO",
+                "master and media playlist tags mixed",
+            ),
+            (
+                "#EXT-X-SESSION-KEY:METHOD=NONE\n#EXT-X-KEY:METHOD=NONE",
+                "master and media playlist tags mixed",
+            ),
+        ] {
+            assert_eq!(refusal(&format!("#EXTM3U\n{bad}\n")), why, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn delta_updates_are_refused_rather_than_misnumbered() {
+        assert_eq!(
+            refusal("#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:10\n#EXT-X-SKIP:SKIPPED-SEGMENTS=3\n"),
+            "#EXT-X-SKIP (delta update) not supported"
+        );
+    }
+
+    #[test]
+    fn the_segment_limit_counts_every_segment_but_keeps_none_past_it() {
+        let n = MAX_SEGMENTS_PER_PLAYLIST + 5;
+        assert_eq!(
+            parse(media(0, n as u64, true).as_bytes()),
+            Err(PlaylistError::TooLarge(n))
+        );
+        let m = media(0, MAX_SEGMENTS_PER_PLAYLIST as u64, true);
+        assert_eq!(media_of(&m).segments.len(), MAX_SEGMENTS_PER_PLAYLIST);
+    }
+
+    /// Lines from the parser's vocabulary, with odd values: what a fuzzer would try.
+    fn line() -> impl Strategy<Value = String> {
+        let value = prop_oneof![
+            "[0-9]{0,21}",
+            "-?[0-9]{1,4}\\.[0-9]{0,20}",
+            "[0-9]{1,20}@[0-9]{0,21}",
+            "[A-Z-]{0,6}=(\"[^\"\n]{0,6}\"?|[0-9a-z,\"]{0,6})(,[A-Z-]{0,6}=[0-9\"]{0,4}){0,3}",
+            "[ -~]{0,10}",
+        ];
+        let tag = prop::sample::select(vec![
+            "#EXTINF:",
+            "#EXT-X-BYTERANGE:",
+            "#EXT-X-TARGETDURATION:",
+            "#EXT-X-MEDIA-SEQUENCE:",
+            "#EXT-X-ENDLIST",
+            "#EXT-X-STREAM-INF:BANDWIDTH=",
+            "#EXT-X-STREAM-INF:",
+            "#EXT-X-MEDIA:",
+            "#EXT-X-MEDIA:URI=",
+            "#EXT-X-SKIP:",
+            "#EXT-X-KEY:",
+            "#",
+            "",
+            "#EXTM3U",
+        ]);
+        (tag, value).prop_map(|(t, v)| format!("{t}{v}"))
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_are_read_or_refused_without_panicking(
+            bytes in prop::collection::vec(any::<u8>(), 0..400)
+        ) {
+            let mut text = b"#EXTM3U\n".to_vec();
+            text.extend(&bytes);
+            let _ = parse(&bytes);
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn what_is_read_is_consistent(
+            lines in prop::collection::vec(line(), 0..40),
+            crlf in any::<bool>(),
+        ) {
+            let eol = if crlf { "\r\n" } else { "\n" };
+            let text = format!("#EXTM3U{eol}{}", lines.join(eol));
+            match parse(text.as_bytes()) {
+                Ok(Playlist::Media(m)) => {
+                    let first = m.segments.first().map_or(0, |s| s.sn);
+                    for (i, s) in m.segments.iter().enumerate() {
+                        prop_assert_eq!(s.sn, first + i as u64);
+                        prop_assert!(!s.uri.is_empty() && !s.uri.starts_with('#'));
+                        prop_assert!(s.range.is_none_or(|(a, b)| a <= b));
+                    }
+                }
+                Ok(Playlist::Master(m)) => {
+                    for (uri, _) in m.variants {
+                        prop_assert!(!uri.is_empty() && !uri.starts_with('#'));
+                    }
+                    prop_assert!(m.renditions.iter().all(|u| !u.is_empty()));
+                }
+                Err(PlaylistError::Malformed(why)) => prop_assert!(why.len() <= 60),
+                Err(e) => prop_assert!(false, "{e}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn lookups_prefer_the_latest_playlist_and_keep_ranged_and_plain_urls_apart() {
+    let mut p = Playlists::default();
+    let a = "#EXTM3U\n#EXTINF:2,\nshared.ts\n#EXTINF:2,\nshared.ts#5\n";
+    let b = "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:7\n#EXTINF:2,\n#EXT-X-BYTERANGE:10@5\nshared.ts\n";
+    p.update("http://o.test/a.m3u8", a.as_bytes()).unwrap();
+    let vb = p
+        .update("http://o.test/b.m3u8", b.as_bytes())
+        .unwrap()
+        .variant
+        .unwrap();
+    let url = "http://o.test/shared.ts";
+    assert_eq!(p.segment_for(url, None).unwrap().id.sn, 0);
+    assert_eq!(p.segment_for(url, Some(5)).unwrap().id.sn, 7);
+    assert_eq!(p.segment_for(&format!("{url}#5"), None).unwrap().id.sn, 1);
+    assert!(p.segment_for(url, Some(0)).is_none());
+    let seg = SegmentId { variant: vb, sn: 7 };
+    assert_eq!(p.segment(seg).unwrap().range, Some((5, 15)));
+    assert!(!p.is_listed(SegmentId { variant: vb, sn: 6 }));
+    assert!(!p.is_listed(SegmentId { variant: vb, sn: 8 }));
+    assert_eq!(p.known_segments(), 3);
+    // A playlist loaded again moves to the front of the lookups.
+    let a2 = "#EXTM3U\n#EXTINF:2,\n#EXT-X-BYTERANGE:10@5\nshared.ts\n";
+    let va = p
+        .update("http://o.test/a.m3u8", a2.as_bytes())
+        .unwrap()
+        .variant
+        .unwrap();
+    assert_eq!(
+        p.segment_for(url, Some(5)).unwrap().id,
+        SegmentId { variant: va, sn: 0 }
+    );
+    assert!(p.segment_for(url, None).is_none());
+    assert_eq!(p.known_segments(), 2);
 }
