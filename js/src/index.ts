@@ -20,8 +20,13 @@ import type {
 export interface HlsMeshOptions {
   /** WebTorrent tracker URLs (`wss://…`). */
   trackers: string[];
-  /** Names the swarm; default: the master playlist URL without its query string. */
-  swarmId?: string;
+  /**
+   * Names the swarm: viewers share segments only within one swarm. Default: the master
+   * playlist URL without its query string. Give a string, or a function of the master
+   * playlist URL for URLs that carry per-viewer tokens in the path or differ per CDN
+   * (e.g. `(url) => new URL(url).pathname`).
+   */
+  swarmId?: string | ((masterUrl: string) => string);
   /** Most peers connected at once (default 12). */
   maxPeers?: number;
   /** Segment cache bound in bytes (default by device memory: 16 MiB at 1 GiB up to 128 MiB above 4 GiB; 64 MiB when unknown). */
@@ -144,6 +149,8 @@ export class HlsMesh {
   private active = new Set<MeshFragmentLoader>();
   private readonly debug: boolean;
   private fellBack = false;
+  /** `swarmId` as a function, until the first playlist names the swarm with it. */
+  private swarmNamer: ((masterUrl: string) => string) | null = null;
 
   private constructor(agent: Agent | null, debug: boolean) {
     this.agent = agent;
@@ -162,7 +169,7 @@ export class HlsMesh {
       await wasmReady;
       const json = JSON.stringify({
         trackers: options.trackers,
-        swarmId: options.swarmId,
+        swarmId: typeof options.swarmId === "string" ? options.swarmId : undefined,
         maxPeers: options.maxPeers,
         cacheBytes: options.cacheBytes ?? defaultCacheBytes(),
         iceServers: options.iceServers,
@@ -171,6 +178,7 @@ export class HlsMesh {
         downloadOnly: options.downloadOnly ?? (!options.uploadOnMetered && onMeteredConnection()),
       });
       mesh.agent = new Agent(json, (text: string) => mesh.onAgentEvent(text));
+      if (typeof options.swarmId === "function") mesh.swarmNamer = options.swarmId;
     } catch (e) {
       mesh.fallback(`agent could not start: ${String(e)}`);
     }
@@ -294,6 +302,18 @@ export class HlsMesh {
   tapPlaylist(url: string, text: string): void {
     const agent = this.agent;
     if (!agent) return;
+    const namer = this.swarmNamer;
+    if (namer) {
+      this.swarmNamer = null;
+      let name: unknown;
+      try {
+        name = namer(url);
+      } catch (e) {
+        console.warn("[hlsmesh] swarmId function failed; naming the swarm by the playlist URL", e);
+      }
+      if (typeof name === "string" && name) agent.nameSwarm(name);
+      else if (name !== undefined) console.warn("[hlsmesh] swarmId function returned no name; naming the swarm by the playlist URL");
+    }
     try {
       agent.playlist(url, text);
     } catch (e) {

@@ -29,6 +29,8 @@ async function start() {
       const { HlsMesh } = await import("/js/dist/hlsmesh.js");
       // ?mesh={...}: further HlsMesh options (e.g. {"integrity":true}).
       const meshOptions = JSON.parse(params.get("mesh") ?? "{}");
+      // ?swarm=path: name the swarm by the master playlist's path (any host).
+      if (params.get("swarm") === "path") meshOptions.swarmId = (u) => new URL(u).pathname;
       mesh = await HlsMesh.create({ ...meshOptions, trackers: trackerUrl ? [trackerUrl] : [], debug });
       config = mesh.hlsConfig(config);
       mesh.on("segment", rec.segment);

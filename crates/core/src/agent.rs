@@ -451,6 +451,13 @@ impl Agent {
         self.swarm.peer_id()
     }
 
+    /// Names the swarm, as [`Config::swarm_id`] would, unless it is named already (by the
+    /// config or by the first master playlist). For embedders that build the name from
+    /// the first playlist's URL: call it before handing that playlist over.
+    pub fn name_swarm(&mut self, now: Instant, name: &str) {
+        self.swarm.set_swarm_name(now, name);
+    }
+
     /// Totals so far.
     pub fn stats(&self) -> Stats {
         let mut s = self.stats.clone();

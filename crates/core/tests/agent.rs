@@ -86,3 +86,72 @@ fn wake_ups_are_never_in_the_past_during_a_session() {
         );
     }
 }
+
+/// Runs one agent up to its first announce and returns the announce's `info_hash`.
+fn first_announce_hash(name: Option<&str>, master_url: &str) -> String {
+    let config = Config {
+        trackers: vec!["wss://tracker.test".into()],
+        seed: 3,
+        ..Config::default()
+    };
+    let t0 = Instant::from_micros(1_000);
+    let mut agent = Agent::new(config, t0);
+    if let Some(name) = name {
+        agent.name_swarm(t0, name);
+    }
+    agent.handle_input(
+        t0,
+        Input::Playlist {
+            url: master_url.into(),
+            text: "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=400000\nlow/index.m3u8\n".into(),
+        },
+    );
+    drain(&mut agent);
+    let t1 = Instant::from_micros(50_000);
+    agent.handle_input(
+        t1,
+        Input::TrackerOpen {
+            tracker: TrackerId::from_index(0),
+        },
+    );
+    let mut now = t1;
+    for _ in 0..50 {
+        let mut offers = Vec::new();
+        let next = loop {
+            match agent.poll_output() {
+                Output::CreateOffer { conn } => offers.push(conn),
+                Output::TrackerSend { text, .. } => {
+                    let v = hlsmesh_core::json::parse(&text).unwrap();
+                    return v.get("info_hash").unwrap().as_str().unwrap().to_owned();
+                }
+                Output::Timeout(at) => break at,
+                _ => {}
+            }
+        };
+        for conn in offers {
+            agent.handle_input(
+                now,
+                Input::OfferCreated {
+                    conn,
+                    sdp: "v=0\r\n".into(),
+                },
+            );
+        }
+        now = next.max(now);
+        agent.handle_input(now, Input::Timeout);
+    }
+    panic!("no announce");
+}
+
+/// Viewers of one stream through two CDNs (or with per-viewer tokens in the path) share a
+/// swarm when the embedder names it; without a name, the master URL names it.
+#[test]
+fn an_embedder_named_swarm_overrides_the_master_url() {
+    let a = first_announce_hash(Some("show-42"), "https://cdn-a.test/show/master.m3u8");
+    let b = first_announce_hash(Some("show-42"), "https://cdn-b.test/show/master.m3u8");
+    assert_eq!(a, b);
+    let plain_a = first_announce_hash(None, "https://cdn-a.test/show/master.m3u8");
+    let plain_b = first_announce_hash(None, "https://cdn-b.test/show/master.m3u8");
+    assert_ne!(plain_a, plain_b);
+    assert_ne!(a, plain_a);
+}

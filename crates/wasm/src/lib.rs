@@ -109,6 +109,17 @@ impl Agent {
         );
     }
 
+    /// Names the swarm before the first playlist (see `hlsmesh_core::Agent::name_swarm`);
+    /// ignored once it is named.
+    #[wasm_bindgen(js_name = nameSwarm)]
+    pub fn name_swarm(&self, name: String) {
+        if let Ok(mut d) = self.shared.driver.try_borrow_mut() {
+            let now = d.now();
+            d.agent.name_swarm(now, &name);
+        }
+        submit(&self.shared, Input::Timeout);
+    }
+
     /// hls.js asks for a segment. `callback(error, bytes, source, timingMs)` is called
     /// once, with `error` a string (then load it another way) or `bytes` a `Uint8Array`,
     /// `source` one of `"cache"`, `"peer"`, `"cdn"`, and `timingMs` how long the player's
