@@ -4,7 +4,8 @@
 // loopback-only namespace: tests/bench/run.sh).
 //
 // Knobs (env): VIEWERS (8), BENCH_MODES (live,vod), BENCH_SYSTEMS (plain,p2pml,hlsmesh;
-// also p2pml-worker, see HLS_CONFIG), STAGGER_S (3), WATCH_S (60).
+// also p2pml-worker, see HLS_CONFIG), STAGGER_S (3), WATCH_S (60), LIVE_WINDOW (6: the
+// live playlist's sliding window in 2-s segments; the first viewer joins once it is full).
 //
 // Per system and mode it reports: CDN bytes (segments + playlists under /media/<mode>/ in
 // the origin's own access log, attributed to a system by the viewer page in the Referer)
@@ -29,6 +30,7 @@ const VIEWERS = Number(env.VIEWERS ?? 8);
 const MODES = (env.BENCH_MODES ?? "live,vod").split(",");
 const STAGGER_S = Number(env.STAGGER_S ?? 3);
 const WATCH_S = Number(env.WATCH_S ?? 60);
+const LIVE_WINDOW = Number(env.LIVE_WINDOW ?? 6); // read by demo/media/live.sh too
 const OUT = join(ROOT, "target/bench");
 
 // hls.js runs with the same configuration under every system: its defaults, with
@@ -80,7 +82,7 @@ async function runMode(kind, t0) {
   try {
     const origin = await startOrigin(group, { mediaDir, accessLog });
     const tracker = await startTracker(group);
-    if (kind === "live") await startLive(group, { mediaDir });
+    if (kind === "live") await startLive(group, { mediaDir, minSegments: LIVE_WINDOW, timeoutMs: LIVE_WINDOW * 2000 + 30000 });
     else await symlink(join(await ensureMedia(), "vod"), join(mediaDir, "vod"));
     console.log(`# ${kind}: run dir ${dir}; origin ${origin.base}; tracker ${tracker.url}`);
     for (const sys of systems) {
@@ -130,6 +132,8 @@ async function runMode(kind, t0) {
       cdnBytesPerPlayedS: playedS > 0 ? cdnBytes / playedS : null,
       playerBytes: playerBytes(rs).total,
       peerBytes: sum(rs.map((r) => r.mesh?.stats?.peerBytes ?? 0)),
+      // p2p-media-loader: connections opened over the session; hlsmesh: peers at the end
+      peersPerViewer: SYSTEMS[sys].p2p ? sum(rs.map((r) => r.mesh?.stats?.peerConnects ?? r.mesh?.stats?.peers ?? 0)) / rs.length : null,
       stalls: sum(rs.map((r) => r.stalls?.count ?? 0)),
       stallS: sum(rs.map((r) => (r.stalls?.totalMs ?? 0) + (r.stalls?.openMs ?? 0))) / 1000,
       ttffMedianMs: median(ttff),
@@ -166,7 +170,13 @@ function printMode({ kind, results, unattributedCdnBytes }) {
       pct(r.playerBytes ? r.cdnBytes / r.playerBytes : null),
     ]);
   }
-  console.log(`\n## ${kind}: ${VIEWERS} viewers, ${STAGGER_S} s apart, ${WATCH_S} s each\n\n${markdownTable(rows)}\n`);
+  const stream = kind === "live" ? `live, ${LIVE_WINDOW} × 2 s window` : "VOD, 120 s";
+  console.log(`\n## ${stream}: ${VIEWERS} viewers, ${STAGGER_S} s apart, ${WATCH_S} s each\n\n${markdownTable(rows)}\n`);
+  for (const r of Object.values(results)) {
+    if (r.peersPerViewer === null) continue;
+    const what = r.system.startsWith("p2p-media-loader") ? "peer connections opened" : "peers connected at the end";
+    console.log(`${r.system}: ${pct(r.peerBytes / r.playerBytes)} of loaded bytes came from peers (its own count); ${r.peersPerViewer.toFixed(1)} ${what} per viewer`);
+  }
   for (const r of Object.values(results)) {
     const notes = [];
     if (r.fatalErrors) notes.push(`${r.fatalErrors} fatal errors`);
@@ -200,7 +210,7 @@ for (const kind of MODES) {
 const wallS = (Date.now() - t0) / 1000;
 await mkdir(OUT, { recursive: true });
 const file = join(OUT, `bench-${started.replace(/[:.]/g, "-")}.json`);
-const json = JSON.stringify({ started, wallS, viewers: VIEWERS, staggerS: STAGGER_S, watchS: WATCH_S, systems, modes }, null, 2);
+const json = JSON.stringify({ started, wallS, viewers: VIEWERS, staggerS: STAGGER_S, watchS: WATCH_S, liveWindow: LIVE_WINDOW, hlsConfig: HLS_CONFIG, systems, modes }, null, 2);
 await writeFile(file, json);
 await writeFile(join(OUT, "latest.json"), json);
 console.log(`bench: ${MODES.join(", ")} with ${VIEWERS} viewers in ${(wallS / 60).toFixed(1)} min; JSON ${file}`);

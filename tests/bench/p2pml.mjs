@@ -22,7 +22,7 @@ function start() {
   if (!src) throw new Error("viewer: missing ?src=");
   if (!trackerUrl) throw new Error("viewer: missing ?tracker=");
   let engine;
-  const stats = { cdnBytes: 0, peerBytes: 0, uploadedBytes: 0, peers: 0, peerConnects: 0, peerErrors: 0, trackerErrors: 0, segmentErrors: 0 };
+  const stats = { cdnBytes: 0, peerBytes: 0, uploadedBytes: 0, peerConnects: 0, peerCloses: 0, peerErrors: 0, trackerErrors: 0, segmentErrors: 0 };
   try {
     engine = new HlsJsP2PEngine({ core: { announceTrackers: [trackerUrl], rtcConfig: { iceServers: [] } } });
     engine.addEventListener("onSegmentLoaded", (d) =>
@@ -30,8 +30,8 @@ function start() {
     );
     engine.addEventListener("onChunkDownloaded", (n, source) => (stats[source === "p2p" ? "peerBytes" : "cdnBytes"] += n));
     engine.addEventListener("onChunkUploaded", (n) => (stats.uploadedBytes += n));
-    engine.addEventListener("onPeerConnect", () => ((stats.peers += 1), (stats.peerConnects += 1)));
-    engine.addEventListener("onPeerClose", () => (stats.peers -= 1));
+    engine.addEventListener("onPeerConnect", () => (stats.peerConnects += 1));
+    engine.addEventListener("onPeerClose", () => (stats.peerCloses += 1));
     engine.addEventListener("onPeerError", () => (stats.peerErrors += 1));
     engine.addEventListener("onTrackerError", () => (stats.trackerErrors += 1));
     engine.addEventListener("onSegmentError", () => (stats.segmentErrors += 1));
