@@ -62,7 +62,7 @@ test-vite: build media
 
 ## Side-by-side benchmark (issue 6): plain hls.js, p2p-media-loader 2.3.1 and hlsmesh on the
 ## same origin, tracker and stream; VIEWERS (8) headless viewers, live and VOD (BENCH_MODES).
-## Not part of `make test`; about 11 minutes. Tables on stdout, JSON in target/bench/.
+## Not part of `make test`; about 10 minutes. Tables on stdout, JSON in target/bench/.
 bench: build media
 	tests/bench/run.sh
 
