@@ -56,6 +56,7 @@ const systems = (env.BENCH_SYSTEMS ?? "plain,p2pml,hlsmesh").split(",");
 for (const s of systems) if (!SYSTEMS[s]) throw new Error(`bench: unknown system ${s} (BENCH_SYSTEMS)`);
 for (const m of MODES) if (m !== "live" && m !== "vod") throw new Error(`bench: unknown mode ${m} (BENCH_MODES)`);
 
+// Of a sorted list; with an even count, the lower of the two middle values.
 const median = (xs) => (xs.length ? xs[Math.floor((xs.length - 1) / 2)] : null);
 const sum = (xs) => xs.reduce((a, b) => a + b, 0);
 const systemOf = (entry) => {
