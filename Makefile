@@ -9,7 +9,7 @@ export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH):/usr/sbin
 # Keep cargo's output readable and its network use predictable.
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all tools build wasm js media demo test test-rust lint test-wasm test-aquatic test-aquatic-e2e test-e2e test-vite size clean fuzz test-fuzz hashes
+.PHONY: all tools build wasm js media demo test bench test-rust lint test-wasm test-aquatic test-aquatic-e2e test-e2e test-vite size clean fuzz test-fuzz hashes
 
 all: build
 
@@ -59,6 +59,12 @@ test-e2e: build media hashes
 ## The npm package in a Vite-built page (npm pack, vite build, two Chromium viewers).
 test-vite: build media
 	tests/support/netns-run node --test --test-concurrency=1 --test-force-exit --test-reporter=spec tests/vite/vite.test.mjs
+
+## Side-by-side benchmark (issue 6): plain hls.js, p2p-media-loader 2.3.1 and hlsmesh on the
+## same origin, tracker and stream; VIEWERS (8) headless viewers, live and VOD (BENCH_MODES).
+## Not part of `make test`; about 10 minutes. Tables on stdout, JSON in target/bench/.
+bench: build media
+	tests/bench/run.sh
 
 ## What hlsmesh adds to a page, gzipped (-9). The budget (issue 6) is 45 KB; until the
 ## wasm fits it, SIZE_MAX_BYTES is a ratchet: `make size` (part of `make test`) fails when

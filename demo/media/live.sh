@@ -6,7 +6,7 @@
 # Wipes OUTDIR/live, writes OUTDIR/live/master.m3u8 at once, then execs ffmpeg,
 # which loops OUTDIR/source/source.mkv in real time (-re -stream_loop -1, stream
 # copy, next to no CPU) into OUTDIR/live/v{0,1,2}/index.m3u8 (sliding window of
-# 6 x 2-s segments) + segNNNNN.ts. Segments are never deleted, and their names
+# LIVE_WINDOW (default 6) x 2-s segments) + segNNNNN.ts. Segments are never deleted, and their names
 # carry the media sequence number, so they are unique across the run and tests
 # can compare what players received with the bytes on disk afterwards.
 #
@@ -42,7 +42,7 @@ mv "$live/.master.m3u8.tmp" "$live/master.m3u8"
 exec ffmpeg -hide_banner -loglevel error -nostdin -y \
   -re -stream_loop -1 -i "$src" \
   -map 0:v:0 -map 0:a:0 -map 0:v:1 -map 0:a:0 -map 0:v:2 -map 0:a:0 -c copy \
-  -f hls -hls_time 2 -hls_list_size 6 \
+  -f hls -hls_time 2 -hls_list_size "${LIVE_WINDOW:-6}" \
   -hls_flags temp_file+independent_segments+program_date_time \
   -hls_segment_filename "$live/v%v/seg%05d.ts" \
   -var_stream_map "v:0,a:0 v:1,a:1 v:2,a:2" \

@@ -7,6 +7,8 @@
 //   errors     every hls.js ERROR event (fatal or not), page errors
 //   ttffMs     ms from navigation start to the first 'playing' event
 //   stalls     after the first 'playing': 'waiting' until the next 'playing'
+//   playback   at report time: position, buffer, level, latency, playedS (seconds of
+//              media played, from video.played)
 //   mesh       hlsmesh's own view: segment events by source, stats()
 //
 // Fragment bytes: hls.js hands the payload to its transmux worker as a
@@ -124,11 +126,14 @@ export function createRecorder({ Hls, video, id, src, p2p, statusEl }) {
     for (let i = 0; i < b.length; i++) {
       if (b.start(i) <= video.currentTime + 0.1 && b.end(i) > video.currentTime) ahead = b.end(i) - video.currentTime;
     }
+    let played = 0;
+    for (let i = 0; i < video.played.length; i++) played += video.played.end(i) - video.played.start(i);
     return {
       currentTime: video.currentTime,
       paused: video.paused,
       readyState: video.readyState,
       bufferAheadS: Math.round(ahead * 100) / 100,
+      playedS: Math.round(played * 100) / 100,
       droppedFrames: q?.droppedVideoFrames ?? null,
       totalFrames: q?.totalVideoFrames ?? null,
       latencyS: hls && Number.isFinite(hls.latency) ? Math.round(hls.latency * 100) / 100 : null,

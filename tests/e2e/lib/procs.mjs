@@ -1,8 +1,9 @@
 // Child processes of a test run: started with output to a log file, waited on
 // for a readiness line, and stopped by pid (SIGTERM, then SIGKILL) at the end,
 // also when the test fails or the runner is interrupted.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
+import { readFile, readdir } from "node:fs/promises";
 import { once } from "node:events";
 
 const live = new Set(); // every group not yet stopped, for the exit handlers
@@ -116,4 +117,55 @@ export class ProcessGroup {
     for (const p of [...this.procs].reverse()) await this.stop(p);
     live.delete(this);
   }
+}
+
+/**
+ * The pid of the process whose command line contains `marker` and whose parent's does not
+ * (the top of a process tree started with a unique marker argument), or null.
+ */
+export async function pidByMarker(marker) {
+  const found = new Map(); // pid -> ppid, for processes carrying the marker
+  for (const name of await readdir("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (!(await readFile(`/proc/${name}/cmdline`, "utf8")).includes(marker)) continue;
+      const stat = await readFile(`/proc/${name}/stat`, "utf8");
+      found.set(Number(name), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {
+      // exited while we looked
+    }
+  }
+  for (const [pid, ppid] of found) if (!found.has(ppid)) return pid;
+  return null;
+}
+
+let clockTicks = null;
+
+/**
+ * CPU time (user + system, seconds) of process `pid` and all its descendants alive now,
+ * plus what their reaped children used (cutime/cstime), from /proc. Null if `pid` is gone.
+ */
+export async function processTreeCpuS(pid) {
+  clockTicks ??= Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
+  const procs = new Map(); // pid -> { ppid, ticks }
+  for (const name of await readdir("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = await readFile(`/proc/${name}/stat`, "utf8");
+      // fields after "(comm)": state ppid ... utime(12) stime(13) cutime(14) cstime(15)
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      procs.set(Number(name), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]) });
+    } catch {
+      // exited while we looked
+    }
+  }
+  if (!procs.has(pid)) return null;
+  let ticks = 0;
+  const todo = [pid];
+  while (todo.length) {
+    const p = todo.pop();
+    ticks += procs.get(p).ticks;
+    for (const [child, c] of procs) if (c.ppid === p) todo.push(child);
+  }
+  return ticks / clockTicks;
 }

@@ -74,6 +74,12 @@ function table(rows) {
     .join("\n");
 }
 
+/** A Markdown table (first row = header); reads as a plain table in a terminal too. */
+export function markdownTable(rows) {
+  const line = (r) => `| ${r.join(" | ")} |`;
+  return [line(rows[0]), line(rows[0].map(() => "---")), ...rows.slice(1).map(line)].join("\n");
+}
+
 /** Human-readable summary: one row per viewer plus totals. */
 export function summaryTable(reports, { origin, players }) {
   const rows = [["viewer", "ttff ms", "frags", "player MB", "origin MB", "p2p MB", "up MB", "cdn/peer/cache", "stalls", "stall s", "errors f/nf", "levels", "latency s"]];

@@ -39,20 +39,20 @@ export async function inLoopbackNetns() {
 }
 
 /**
- * A fresh directory for this run's logs and live media, target/e2e/<name>-<time>.
- * Keeps the `keep` most recent runs, removes older ones.
+ * A fresh directory for this run's logs and live media, <base>/<name>-<time> (base:
+ * target/e2e). Keeps the `keep` most recent runs, removes older ones.
  */
-export async function runDir(name, keep = 3) {
-  await mkdir(RUNS, { recursive: true });
+export async function runDir(name, keep = 3, base = RUNS) {
+  await mkdir(base, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  const dir = join(RUNS, `${name}-${stamp}`);
+  const dir = join(base, `${name}-${stamp}`);
   await mkdir(dir, { recursive: true });
   // Only this test's runs ("live-<time>", not "live-p2p0-<time>"), oldest first by the
   // timestamp in the name; never the one just made.
   const ours = new RegExp(`^${name}-\\d{4}-\\d{2}-\\d{2}T`);
-  const old = (await readdir(RUNS)).filter((d) => ours.test(d)).sort((a, b) => a.slice(-24).localeCompare(b.slice(-24)));
+  const old = (await readdir(base)).filter((d) => ours.test(d)).sort((a, b) => a.slice(-24).localeCompare(b.slice(-24)));
   for (const d of old.slice(0, Math.max(0, old.length - keep))) {
-    if (join(RUNS, d) !== dir) await rm(join(RUNS, d), { recursive: true, force: true });
+    if (join(base, d) !== dir) await rm(join(base, d), { recursive: true, force: true });
   }
   return dir;
 }

@@ -3,6 +3,8 @@
 // with a stagger, each watching for a fixed time, then reporting.
 import { chromium } from "playwright-core";
 import { appendFile } from "node:fs/promises";
+import { randomUUID } from "node:crypto";
+import { pidByMarker, processTreeCpuS } from "./procs.mjs";
 
 export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
@@ -27,9 +29,10 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The viewer page URL for `origin` (base URL) with the given query parameters; `page`
- * picks another page taking the same parameters (default the API viewer, viewer.html).
+ * picks another page taking the same parameters (default the API viewer, viewer.html);
+ * `params` adds further query parameters (they also reach the origin's log in the Referer).
  */
-export function viewerUrl(originBase, { src, tracker, p2p = true, id, hls, mesh, debug, page = "/tests/e2e/viewer.html" }) {
+export function viewerUrl(originBase, { src, tracker, p2p = true, id, hls, mesh, debug, params = {}, page = "/tests/e2e/viewer.html" }) {
   const u = new URL(page, originBase);
   u.searchParams.set("src", src);
   if (tracker) u.searchParams.set("tracker", tracker);
@@ -38,6 +41,7 @@ export function viewerUrl(originBase, { src, tracker, p2p = true, id, hls, mesh,
   if (hls) u.searchParams.set("hls", JSON.stringify(hls));
   if (mesh) u.searchParams.set("mesh", JSON.stringify(mesh));
   if (debug) u.searchParams.set("debug", "1");
+  for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
   return u.href;
 }
 
@@ -47,13 +51,16 @@ export function viewerUrl(originBase, { src, tracker, p2p = true, id, hls, mesh,
  * page before its scripts.
  */
 export async function launchViewer({ id, url, consoleLog, init }) {
+  // Playwright's Browser does not expose its process: a switch Chromium ignores marks the
+  // command line, to find the browser's pid (for its CPU time) in /proc.
+  const marker = `--hlsmesh-viewer=${randomUUID()}`;
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, marker],
     timeout: 30000,
   });
-  const pid = browser.process?.()?.pid ?? null; // only on launch(); kept for the report
+  const pid = await pidByMarker(marker);
   const page = await browser.newPage();
   const log = (line) => appendFile(consoleLog, `${new Date().toISOString()} ${line}\n`).catch(() => {});
   page.on("console", (m) => log(`[${m.type()}] ${m.text()}`));
@@ -84,19 +91,20 @@ export async function closeViewer(viewer) {
 }
 
 /**
- * Run `count` viewers of `src`: viewer i joins at i*staggerMs, watches for
- * watchMs, then its report is collected and its browser closed.
+ * Run `count` viewers of `src`: viewer i (id `${idPrefix}${i + 1}`) joins at i*staggerMs,
+ * watches for watchMs, then its report is collected, with the CPU time its browser's
+ * processes used (report.harness.cpuS), and its browser closed.
  * Returns the reports in viewer order. Browsers are closed even on failure.
  */
-export async function runViewers({ originBase, src, tracker, p2p, count, staggerMs, watchMs, logDir, hls, onJoin, page }) {
+export async function runViewers({ originBase, src, tracker, p2p, count, staggerMs, watchMs, logDir, hls, onJoin, page, params, idPrefix = "v" }) {
   const viewers = [];
   const closeAll = () => Promise.allSettled(viewers.map(closeViewer));
   try {
     const runs = [];
     for (let i = 0; i < count; i++) {
       if (i > 0) await sleep(staggerMs);
-      const id = `v${i + 1}`;
-      const url = viewerUrl(originBase, { src, tracker, p2p, id, hls, page });
+      const id = `${idPrefix}${i + 1}`;
+      const url = viewerUrl(originBase, { src, tracker, p2p, id, hls, page, params });
       const viewer = await launchViewer({ id, url, consoleLog: `${logDir}/viewer-${id}.console.log` });
       viewers.push(viewer);
       onJoin?.(viewer);
@@ -104,7 +112,8 @@ export async function runViewers({ originBase, src, tracker, p2p, count, stagger
         (async () => {
           await sleep(Math.max(0, watchMs - (Date.now() - viewer.launchedAt)));
           const report = await collectReport(viewer);
-          report.harness = { launchedAt: viewer.launchedAt, collectedAt: Date.now(), pid: viewer.pid };
+          const cpuS = viewer.pid ? await processTreeCpuS(viewer.pid) : null;
+          report.harness = { launchedAt: viewer.launchedAt, collectedAt: Date.now(), pid: viewer.pid, cpuS };
           await closeViewer(viewer);
           return report;
         })(),
