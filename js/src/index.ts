@@ -149,24 +149,49 @@ export class HlsMesh {
   private active = new Set<MeshFragmentLoader>();
   private readonly debug: boolean;
   private fellBack = false;
+  private destroyed = false;
   /** `swarmId` as a function, until the first playlist names the swarm with it. */
   private swarmNamer: ((masterUrl: string) => string) | null = null;
 
-  private constructor(agent: Agent | null, debug: boolean) {
-    this.agent = agent;
-    this.debug = debug;
+  /** Playlists hls.js loaded before the agent ran, for it (null once it runs or failed). */
+  private early: Array<[string, string]> | null = [];
+  /** Resolves once the agent runs or hlsmesh has stepped aside; never rejects. */
+  readonly ready: Promise<void>;
+
+  private constructor(options: HlsMeshOptions) {
+    this.agent = null;
+    this.debug = !!options.debug;
+    this.ready = this.boot(options);
   }
 
   /**
-   * Loads the wasm and starts an agent. Never rejects for a browser that cannot run it
-   * (no WebAssembly, no WebRTC): the result then passes every load to hls.js.
+   * Starts an agent without waiting for the wasm: hls.js can be created and start loading
+   * at once. Until the agent runs, segments load through hls.js's own loader and the
+   * playlists it loads are kept for the agent; `ready` resolves when it runs. Never throws
+   * for a browser that cannot run it (no WebAssembly, no WebRTC): every load then goes to
+   * hls.js.
+   */
+  static start(options: HlsMeshOptions): HlsMesh {
+    return new HlsMesh(options);
+  }
+
+  /**
+   * Loads the wasm and starts an agent, resolving once it runs ({@link HlsMesh.start},
+   * awaited). Never rejects for a browser that cannot run it (no WebAssembly, no
+   * WebRTC): the result then passes every load to hls.js.
    */
   static async create(options: HlsMeshOptions): Promise<HlsMesh> {
-    const mesh = new HlsMesh(null, !!options.debug);
+    const mesh = new HlsMesh(options);
+    await mesh.ready;
+    return mesh;
+  }
+
+  private async boot(options: HlsMeshOptions): Promise<void> {
     try {
       if (typeof RTCPeerConnection === "undefined") throw new Error("WebRTC unavailable");
       wasmReady ??= options.wasmUrl ? initWasm({ module_or_path: options.wasmUrl }) : initWasm();
       await wasmReady;
+      if (this.destroyed || this.fellBack) return; // gone while the wasm loaded
       const json = JSON.stringify({
         trackers: options.trackers,
         swarmId: typeof options.swarmId === "string" ? options.swarmId : undefined,
@@ -177,12 +202,14 @@ export class HlsMesh {
         uploadBytesPerSec: options.uploadBytesPerSec,
         downloadOnly: options.downloadOnly ?? (!options.uploadOnMetered && onMeteredConnection()),
       });
-      mesh.agent = new Agent(json, (text: string) => mesh.onAgentEvent(text));
-      if (typeof options.swarmId === "function") mesh.swarmNamer = options.swarmId;
+      this.agent = new Agent(json, (text: string) => this.onAgentEvent(text));
+      if (typeof options.swarmId === "function") this.swarmNamer = options.swarmId;
+      const early = this.early ?? [];
+      this.early = null;
+      for (const [url, text] of early) this.tapPlaylist(url, text);
     } catch (e) {
-      mesh.fallback(`agent could not start: ${String(e)}`);
+      this.fallback(`agent could not start: ${String(e)}`);
     }
-    return mesh;
   }
 
   /**
@@ -275,6 +302,8 @@ export class HlsMesh {
   destroy(): void {
     const agent = this.agent;
     this.agent = null;
+    this.early = null;
+    this.destroyed = true;
     if (agent) {
       try {
         agent.destroy();
@@ -301,7 +330,14 @@ export class HlsMesh {
   /** @internal Hands a playlist hls.js loaded to the agent. */
   tapPlaylist(url: string, text: string): void {
     const agent = this.agent;
-    if (!agent) return;
+    if (!agent) {
+      // Not running yet: keep the first playlist (the master) and the latest ones.
+      if (this.early) {
+        if (this.early.length >= 32) this.early.splice(1, 1);
+        this.early.push([url, text]);
+      }
+      return;
+    }
     const namer = this.swarmNamer;
     if (namer) {
       this.swarmNamer = null;
@@ -329,6 +365,7 @@ export class HlsMesh {
   /** @internal Stops using the agent after an error; active loads move to hls.js's loader. */
   fallback(reason: string): void {
     this.agent = null;
+    this.early = null;
     for (const loader of [...this.active]) loader.switchToFallback();
     if (this.fellBack) return;
     this.fellBack = true;

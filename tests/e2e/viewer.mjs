@@ -1,5 +1,5 @@
 // End-to-end test viewer (see viewer.html for the query parameters): hls.js as an ES
-// module, hlsmesh through its API (HlsMesh.create + hlsConfig + attach). What it
+// module, hlsmesh through its API (HlsMesh.start + hlsConfig + attach). What it
 // measures and reports (`await window.__report()`) is recorder.mjs's.
 import Hls from "/node_modules/hls.js/dist/hls.mjs";
 import { createRecorder } from "./recorder.mjs";
@@ -31,7 +31,8 @@ async function start() {
       const meshOptions = JSON.parse(params.get("mesh") ?? "{}");
       // ?swarm=path: name the swarm by the master playlist's path (any host).
       if (params.get("swarm") === "path") meshOptions.swarmId = (u) => new URL(u).pathname;
-      mesh = await HlsMesh.create({ ...meshOptions, trackers: trackerUrl ? [trackerUrl] : [], debug });
+      // start(), not create(): hls.js starts at once while the wasm loads.
+      mesh = HlsMesh.start({ ...meshOptions, trackers: trackerUrl ? [trackerUrl] : [], debug });
       config = mesh.hlsConfig(config);
       mesh.on("segment", rec.segment);
       rec.setStats(() => mesh.stats());
