@@ -78,6 +78,10 @@ struct Upload {
     req: u32,
     data: Bytes,
     offset: usize,
+    /// Where the request stands in the agent's order of arrival (older first).
+    seq: u64,
+    /// Whether any of its bytes went out yet.
+    started: bool,
 }
 
 /// Protocol state for one connected peer.
@@ -304,8 +308,9 @@ impl PeerSession {
     }
 
     /// Serves the peer's request `req` with `data` (the whole segment) from `offset`,
-    /// or refuses it when too many uploads are open.
-    pub fn serve(&mut self, req: u32, data: Bytes, offset: u32) {
+    /// or refuses it when too many uploads are open. `seq` orders uploads across all
+    /// peers (older first): see [`PeerSession::poll_upload`].
+    pub fn serve(&mut self, req: u32, data: Bytes, offset: u32, seq: u64) {
         if self.uploads.len() >= MAX_UPLOADS_PER_PEER || offset as usize > data.len() {
             return self.refuse(req);
         }
@@ -313,6 +318,8 @@ impl PeerSession {
             req,
             data,
             offset: offset as usize,
+            seq,
+            started: false,
         });
     }
 
@@ -347,54 +354,84 @@ impl PeerSession {
         self.buffered = buffered;
     }
 
-    /// The next frame to send, while the channel's buffer is below the high-water mark.
-    /// Control frames go first; uploads are interleaved a chunk at a time.
-    pub fn poll_transmit(&mut self) -> Option<Bytes> {
-        let mut unlimited = usize::MAX;
-        self.poll_transmit_within(&mut unlimited)
-    }
-
     /// Whether uploads wait to be sent.
     pub fn has_uploads(&self) -> bool {
         !self.uploads.is_empty()
     }
 
+    /// The order (`seq`) of the upload sent next, when one waits.
+    pub fn next_upload(&self) -> Option<u64> {
+        self.uploads.front().map(|u| u.seq)
+    }
+
+    /// Whether this channel is busy uploading: an upload is part-sent, or the channel
+    /// still holds at least [`SEND_LOW_WATER`] bytes (the edge reports when it drains
+    /// below that, so a finished upload's tail overlaps the next one's start).
+    pub fn is_uploading(&self) -> bool {
+        self.uploads.front().is_some_and(|u| u.started) || self.buffered >= SEND_LOW_WATER
+    }
+
+    /// The next frame to send, while the channel's buffer is below the high-water mark.
+    /// Control frames go first; then upload chunks, oldest request first.
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        let mut unlimited = usize::MAX;
+        self.poll_transmit_within(&mut unlimited)
+    }
+
     /// Like [`PeerSession::poll_transmit`], but sends upload data only while `allowance`
     /// (bytes) covers it, and takes what it sends from it. Control frames always go.
     pub fn poll_transmit_within(&mut self, allowance: &mut usize) -> Option<Bytes> {
+        self.poll_control().or_else(|| self.poll_upload(allowance))
+    }
+
+    /// The next control frame (anything but upload data), while the channel's buffer is
+    /// below the high-water mark.
+    pub fn poll_control(&mut self) -> Option<Bytes> {
         if self.buffered >= SEND_HIGH_WATER {
             return None;
         }
-        let frame = if let Some(f) = self.control.pop_front() {
-            f
-        } else {
-            let up = self.uploads.front_mut()?;
-            let end = (up.offset + MAX_CHUNK_DATA).min(up.data.len());
-            if end - up.offset > *allowance {
-                return None;
-            }
-            *allowance -= end - up.offset;
-            let frame = Message::Chunk {
-                req: up.req,
-                total: up.data.len() as u32,
-                offset: up.offset as u32,
-                data: up.data.slice(up.offset..end),
-            }
-            .encode();
-            up.offset = end;
-            if up.offset >= up.data.len() {
-                self.uploads.pop_front();
-                self.pending_requests = self.pending_requests.saturating_sub(1);
-            } else {
-                // Round-robin between uploads so one large segment does not starve others.
-                let up = self.uploads.pop_front().expect("present");
-                self.uploads.push_back(up);
-            }
-            frame
-        };
-        self.buffered += frame.len();
-        self.bytes_out += frame.len() as u64;
+        let frame = self.control.pop_front()?;
+        self.sent(frame.len());
         Some(frame)
+    }
+
+    /// The next chunk of upload data, while the channel's buffer is below the
+    /// high-water mark and `allowance` covers it (taken from it).
+    ///
+    /// Uploads go one after the other, oldest request first, never round-robin: on a
+    /// slow uplink one copy that arrives in time is worth more than several that all
+    /// arrive late (the requester's deadline cancels them and their bytes are wasted),
+    /// and a finished copy is announced and served onwards sooner.
+    pub fn poll_upload(&mut self, allowance: &mut usize) -> Option<Bytes> {
+        if self.buffered >= SEND_HIGH_WATER {
+            return None;
+        }
+        let up = self.uploads.front_mut()?;
+        let end = (up.offset + MAX_CHUNK_DATA).min(up.data.len());
+        if end - up.offset > *allowance {
+            return None;
+        }
+        *allowance -= end - up.offset;
+        let frame = Message::Chunk {
+            req: up.req,
+            total: up.data.len() as u32,
+            offset: up.offset as u32,
+            data: up.data.slice(up.offset..end),
+        }
+        .encode();
+        up.offset = end;
+        up.started = true;
+        if up.offset >= up.data.len() {
+            self.uploads.pop_front();
+            self.pending_requests = self.pending_requests.saturating_sub(1);
+        }
+        self.sent(frame.len());
+        Some(frame)
+    }
+
+    fn sent(&mut self, bytes: usize) {
+        self.buffered += bytes;
+        self.bytes_out += bytes as u64;
     }
 }
 

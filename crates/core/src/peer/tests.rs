@@ -53,7 +53,7 @@ fn a_segment_moves_in_chunks_and_arrives_whole() {
             offset: 0
         }]
     );
-    a.serve(9, data.clone(), 0);
+    a.serve(9, data.clone(), 0, 0);
     let (_, eb) = pump(&mut a, &mut b);
     let completed: Vec<_> = eb
         .iter()
@@ -69,7 +69,7 @@ fn a_segment_moves_in_chunks_and_arrives_whole() {
 #[test]
 fn sending_stops_at_the_high_water_mark_until_the_channel_drains() {
     let (mut a, _b) = pair();
-    a.serve(1, Bytes::from(vec![0u8; 4 * SEND_HIGH_WATER]), 0);
+    a.serve(1, Bytes::from(vec![0u8; 4 * SEND_HIGH_WATER]), 0, 0);
     let mut sent = 0;
     while let Some(f) = a.poll_transmit() {
         sent += f.len();
@@ -88,7 +88,7 @@ fn a_cancelled_request_keeps_its_prefix_and_ignores_late_chunks() {
     let (mut a, mut b) = pair();
     b.request(3, seg(1), 0, u32::MAX);
     pump(&mut a, &mut b);
-    a.serve(3, Bytes::from(vec![7u8; 150_000]), 0);
+    a.serve(3, Bytes::from(vec![7u8; 150_000]), 0, 0);
     // Deliver only the first chunk.
     let first = a.poll_transmit().unwrap();
     let mut eb = Vec::new();
@@ -172,7 +172,7 @@ fn uploads_beyond_the_per_peer_limit_are_refused() {
     }
     pump(&mut a, &mut b);
     for req in 0..(MAX_UPLOADS_PER_PEER as u32 + 2) {
-        a.serve(req, Bytes::from(vec![1u8; 10]), 0);
+        a.serve(req, Bytes::from(vec![1u8; 10]), 0, 0);
     }
     let (_, eb) = pump(&mut a, &mut b);
     let absent = eb
@@ -204,7 +204,7 @@ fn a_peer_claiming_more_than_the_limit_is_refused_before_its_bytes_are_kept() {
     let (mut a, mut b) = pair();
     b.request(5, seg(2), 0, 1000);
     pump(&mut a, &mut b);
-    a.serve(5, Bytes::from(vec![1u8; 5000]), 0);
+    a.serve(5, Bytes::from(vec![1u8; 5000]), 0, 0);
     let (_, eb) = pump(&mut a, &mut b);
     assert_eq!(
         eb.first(),

@@ -69,8 +69,10 @@ const MAX_PREFETCH: usize = 2;
 const MAX_LOOKAHEAD: u64 = 4;
 /// Buffer below which the player's own loads have the link to themselves.
 const PREFETCH_MIN_BUFFER: f64 = 4.0;
-/// Consecutive failures (missed deadline, refused announced segment) that drop a peer.
+/// Consecutive failures (missed deadline, refused announced segment) that demote a peer.
 const MAX_PEER_FAILURES: u32 = 3;
+/// How long a demoted peer is not asked for segments.
+const DEMOTION: Duration = Duration::from_secs(30);
 /// Segment size assumed when neither the master nor earlier segments say better.
 const DEFAULT_BYTES_PER_SEC_OF_MEDIA: f64 = 125_000.0;
 
@@ -118,6 +120,15 @@ enum FetchFor {
 struct PeerRecord {
     estimate: Estimate,
     failures: u32,
+    /// After too many failures in a row, not asked for segments until then (it stays
+    /// connected: it still counts in the election and may download from us).
+    demoted_until: Option<Instant>,
+}
+
+impl PeerRecord {
+    fn demoted(&self, now: Instant) -> bool {
+        self.demoted_until.is_some_and(|t| now < t)
+    }
 }
 
 /// Loads, transfers, estimates and the cache of one agent.
@@ -461,7 +472,7 @@ impl Scheduler {
         }
         swarm
             .peers_with(seg)
-            .filter(|(_, s)| s.downloads_open() < MAX_REQUESTS_PER_PEER)
+            .filter(|(c, s)| s.downloads_open() < MAX_REQUESTS_PER_PEER && !self.demoted(*c, now))
             .min_by_key(|(c, s)| (s.downloads_open(), *c))
             .map(|(c, _)| c)
     }
@@ -483,7 +494,7 @@ impl Scheduler {
         let mut untried: Option<(usize, ConnId)> = None;
         for (conn, session) in swarm.peers_with(seg) {
             let open = session.downloads_open();
-            if open >= MAX_REQUESTS_PER_PEER {
+            if open >= MAX_REQUESTS_PER_PEER || self.demoted(conn, now) {
                 continue;
             }
             match self
@@ -846,6 +857,7 @@ impl Scheduler {
                     } else {
                         self.cache.get(&seg)
                     };
+                    let seq = swarm.next_upload_seq();
                     let Some(session) = swarm.session_mut(conn) else {
                         continue;
                     };
@@ -853,7 +865,7 @@ impl Scheduler {
                         Some(data) => {
                             ctx.stats.uploaded_bytes +=
                                 data.len().saturating_sub(offset as usize) as u64;
-                            session.serve(req, data, offset);
+                            session.serve(req, data, offset, seq);
                         }
                         None => session.refuse(req),
                     }
@@ -896,7 +908,7 @@ impl Scheduler {
                 PeerEvent::Absent { req } => {
                     if let Some(seg) = self.transfer_of(conn, req) {
                         let t = self.transfers.remove(&seg).expect("found");
-                        self.peer_failed(ctx, swarm, conn, "refused segments it announced");
+                        self.peer_failed(ctx, conn);
                         self.retry_elsewhere(ctx, swarm, t);
                     }
                 }
@@ -906,13 +918,21 @@ impl Scheduler {
         self.prefetch(ctx, swarm);
     }
 
-    /// Counts a failure against a peer; drops it after too many in a row.
-    fn peer_failed(&mut self, ctx: &mut Ctx<'_>, swarm: &mut Swarm, conn: ConnId, why: &str) {
+    /// Counts a failure against a peer; after too many in a row it is demoted: not asked
+    /// for segments for a while, but kept (a slow uplink is still a neighbour that counts
+    /// in the election and takes our uploads; reconnecting costs the tracker a round).
+    fn peer_failed(&mut self, ctx: &mut Ctx<'_>, conn: ConnId) {
         let record = self.peers.entry(conn).or_default();
         record.failures += 1;
         if record.failures >= MAX_PEER_FAILURES {
-            swarm.close(ctx, conn, &format!("unreliable peer: {why}"), true);
+            record.failures = 0;
+            record.demoted_until = Some(ctx.now + DEMOTION);
+            ctx.stats.peers_demoted += 1;
         }
+    }
+
+    fn demoted(&self, conn: ConnId, now: Instant) -> bool {
+        self.peers.get(&conn).is_some_and(|p| p.demoted(now))
     }
 
     /// A peer connection closed: its transfers go elsewhere.
@@ -979,7 +999,7 @@ impl Scheduler {
                     let got = session.cancel(req);
                     t.prefix = concat(&t.prefix, &got);
                 }
-                self.peer_failed(ctx, swarm, conn, "missed deadlines");
+                self.peer_failed(ctx, conn);
             }
             if t.prefetch {
                 continue;
