@@ -181,6 +181,15 @@ pub struct Totals {
     pub sessions: u64,
     /// Peer disconnect reasons the agents reported.
     pub disconnects: std::collections::BTreeMap<String, u64>,
+    /// CDN segment fetches by the agents: whole segments, and the rest of a segment a
+    /// peer started (HTTP Range).
+    pub cdn_fetches: [u64; 2],
+    /// Summed over agents: peer transfers finished from the CDN, peers demoted, queued
+    /// 
+    pub peer_fallbacks: u64,
+    /// See `peer_fallbacks`.
+    pub peers_demoted: u64,
+
 }
 
 /// Everything a finished run produced.
@@ -402,6 +411,10 @@ impl Sim {
         let live: Vec<&Node> = self.nodes.iter().collect();
         let peers: f64 = live.iter().map(|n| n.stats.peers as f64).sum();
         let mean_peers = peers / live.len().max(1) as f64;
+        for node in &self.nodes {
+            self.t.peer_fallbacks += node.stats.peer_fallbacks;
+            self.t.peers_demoted += node.stats.peers_demoted;
+        }
         self.t.p2p_used = self
             .nodes
             .iter()
@@ -888,6 +901,8 @@ impl Sim {
             } => {
                 let (status, body) = match parse_segment_url(&url) {
                     Some((level, sn)) => {
+                        let rest = usize::from(range.is_some() || from.is_some());
+                        self.t.cdn_fetches[rest] += 1;
                         let body = self.body(level, sn);
                         match (range, from) {
                             (Some((s, e)), _) => (

@@ -69,6 +69,13 @@ pub struct Summary {
     pub agent_inputs: u64,
     /// Most frequent reasons agents gave for dropping a peer.
     pub disconnects: Vec<(String, u64)>,
+    /// CDN segment fetches by the agents: whole, and rest-of-segment (Range).
+    pub cdn_fetches: [u64; 2],
+    /// Peer transfers finished from the CDN, and peer demotions.
+    pub peer_fallbacks: u64,
+    /// See `peer_fallbacks`.
+    pub peers_demoted: u64,
+
     /// Wall-clock seconds of the run (filled by the CLI).
     pub wall_s: f64,
     /// CPU seconds of the run (filled by the CLI).
@@ -168,6 +175,9 @@ impl Summary {
             events: t.events,
             agent_inputs: t.agent_inputs,
             disconnects,
+            cdn_fetches: t.cdn_fetches,
+            peer_fallbacks: t.peer_fallbacks,
+            peers_demoted: t.peers_demoted,
             wall_s: 0.0,
             cpu_s: 0.0,
             rss_mib: 0.0,
@@ -260,6 +270,14 @@ impl Summary {
         for (k, v) in rows {
             s.push_str(&format!("{k:<22}{v}\n"));
         }
+        s.push_str(&format!(
+            "{:<22}{} whole, {} rest (Range); {} peer fallbacks, {} demotions\n",
+            "CDN fetches",
+            self.cdn_fetches[0],
+            self.cdn_fetches[1],
+            self.peer_fallbacks,
+            self.peers_demoted
+        ));
         if !self.disconnects.is_empty() {
             s.push_str("peer drops            ");
             let d: Vec<String> = self
