@@ -778,6 +778,17 @@ impl Swarm {
 
     /// Sends what the sessions have queued, as far as each channel's buffer allows.
     /// Whether this viewer serves nobody.
+    /// Uploads accepted and not started yet, across all peers.
+    pub(crate) fn uploads_waiting(&self) -> usize {
+        self.conns
+            .values()
+            .filter_map(|c| match &c.stage {
+                Stage::Open(s) => Some(s.uploads_waiting()),
+                _ => None,
+            })
+            .sum()
+    }
+
     /// The order of a request about to be served (uploads go oldest first).
     pub(crate) fn next_upload_seq(&mut self) -> u64 {
         self.upload_seq += 1;

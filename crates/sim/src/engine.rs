@@ -185,11 +185,10 @@ pub struct Totals {
     /// peer started (HTTP Range).
     pub cdn_fetches: [u64; 2],
     /// Summed over agents: peer transfers finished from the CDN, peers demoted, queued
-    /// 
+    ///
     pub peer_fallbacks: u64,
     /// See `peer_fallbacks`.
     pub peers_demoted: u64,
-
 }
 
 /// Everything a finished run produced.

@@ -359,6 +359,11 @@ impl PeerSession {
         !self.uploads.is_empty()
     }
 
+    /// Uploads accepted and not started yet.
+    pub fn uploads_waiting(&self) -> usize {
+        self.uploads.iter().filter(|u| !u.started).count()
+    }
+
     /// The order (`seq`) of the upload sent next, when one waits.
     pub fn next_upload(&self) -> Option<u64> {
         self.uploads.front().map(|u| u.seq)

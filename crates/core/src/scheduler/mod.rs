@@ -50,9 +50,11 @@ pub const CDN_MARGIN: Duration = Duration::from_millis(1000);
 const SAFETY: Duration = Duration::from_millis(500);
 /// CDN time assumed before any CDN transfer was measured.
 const DEFAULT_CDN_TIME: Duration = Duration::from_millis(1000);
-/// Throughput assumed for a peer not measured yet (8 Mb/s). A trial that turns out
-/// slower costs no stall: its deadline still leaves the reserve for the CDN.
-const TRIAL_BYTES_PER_SEC: f64 = 1_000_000.0;
+/// Throughput assumed for a peer not measured yet, in multiples of the stream's media
+/// rate (8 Mb/s for a 2 Mb/s stream). Relative, not absolute: what decides whether a
+/// trial can make it is how many segment-durations of upload it needs. A trial that
+/// turns out slower costs no stall: its deadline still leaves the reserve for the CDN.
+const TRIAL_SPEEDUP: f64 = 4.0;
 /// Latency assumed for a peer not measured yet.
 const TRIAL_LATENCY: Duration = Duration::from_millis(150);
 /// Shortest time a peer is given for a transfer.
@@ -71,6 +73,7 @@ const MAX_LOOKAHEAD: u64 = 4;
 const PREFETCH_MIN_BUFFER: f64 = 4.0;
 /// Consecutive failures (missed deadline, refused announced segment) that demote a peer.
 const MAX_PEER_FAILURES: u32 = 3;
+const MAX_WAITING_UPLOADS: usize = 1;
 /// How long a demoted peer is not asked for segments.
 const DEMOTION: Duration = Duration::from_secs(30);
 /// Segment size assumed when neither the master nor earlier segments say better.
@@ -212,17 +215,22 @@ impl Scheduler {
         if let Some((s, e)) = info.range {
             return usize::try_from(e - s).unwrap_or(usize::MAX);
         }
-        let rate = self
-            .media_rate
-            .get(&info.id.variant)
+        (self.media_bytes_per_sec(info.id.variant) * info.duration.max(0.1)) as usize
+    }
+
+    /// Media bytes per second of a variant: measured, else the master's declared
+    /// bandwidth, else a default.
+    fn media_bytes_per_sec(&self, variant: u16) -> f64 {
+        self.media_rate
+            .get(&variant)
             .copied()
             .or_else(|| {
                 self.playlists
-                    .declared_bandwidth(info.id.variant)
+                    .declared_bandwidth(variant)
                     .map(|b| b as f64 / 8.0)
             })
-            .unwrap_or(DEFAULT_BYTES_PER_SEC_OF_MEDIA);
-        (rate * info.duration.max(0.1)) as usize
+            .unwrap_or(DEFAULT_BYTES_PER_SEC_OF_MEDIA)
+            .max(1.0)
     }
 
     /// The largest segment a peer may deliver for `info`: far above any real size, far
@@ -479,8 +487,9 @@ impl Scheduler {
 
     /// The peer to ask for `seg` (of about `size` bytes) so that it arrives by
     /// `deadline`: a peer not measured yet gets a trial when there is room for its
-    /// assumed speed with half again to spare; otherwise the fastest measured peer that
-    /// makes it with the same spare.
+    /// assumed speed twice over with half again to spare; otherwise the fastest
+    /// measured peer that makes it with half again to spare; otherwise a trial that
+    /// fits with that spare.
     fn choose_peer(
         &self,
         swarm: &Swarm,
@@ -489,9 +498,11 @@ impl Scheduler {
         now: Instant,
         deadline: Instant,
     ) -> Option<ConnId> {
-        let trial = TRIAL_LATENCY + Duration::from_secs_f64(size as f64 / TRIAL_BYTES_PER_SEC);
+        let trial_rate = TRIAL_SPEEDUP * self.media_bytes_per_sec(seg.variant);
+        let trial = TRIAL_LATENCY + Duration::from_secs_f64(size as f64 / trial_rate);
         let mut best: Option<(Duration, usize, ConnId)> = None;
         let mut untried: Option<(usize, ConnId)> = None;
+        let mut roomy = false;
         for (conn, session) in swarm.peers_with(seg) {
             let open = session.downloads_open();
             if open >= MAX_REQUESTS_PER_PEER || self.demoted(conn, now) {
@@ -516,11 +527,18 @@ impl Scheduler {
                         && untried.is_none_or(|u| (open, conn) < u)
                     {
                         untried = Some((open, conn));
+                        roomy = now + trial.mul_f64(3.0) <= deadline;
                     }
                 }
             }
         }
-        untried.map(|(_, c)| c).or(best.map(|(_, _, c)| c))
+        let best = best.map(|(_, _, c)| c);
+        let untried = untried.map(|(_, c)| c);
+        if roomy {
+            untried.or(best)
+        } else {
+            best.or(untried)
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -857,6 +875,8 @@ impl Scheduler {
                     } else {
                         self.cache.get(&seg)
                     };
+                    let busy = swarm.uploads_waiting() >= MAX_WAITING_UPLOADS;
+                    let data = data.filter(|_| !busy);
                     let seq = swarm.next_upload_seq();
                     let Some(session) = swarm.session_mut(conn) else {
                         continue;
@@ -908,8 +928,9 @@ impl Scheduler {
                 PeerEvent::Absent { req } => {
                     if let Some(seg) = self.transfer_of(conn, req) {
                         let t = self.transfers.remove(&seg).expect("found");
-                        self.peer_failed(ctx, conn);
-                        self.retry_elsewhere(ctx, swarm, t);
+                        if !t.prefetch {
+                            self.advance(ctx, swarm, seg);
+                        }
                     }
                 }
                 PeerEvent::Ready | PeerEvent::Violation(_) => {}
@@ -924,7 +945,8 @@ impl Scheduler {
     fn peer_failed(&mut self, ctx: &mut Ctx<'_>, conn: ConnId) {
         let record = self.peers.entry(conn).or_default();
         record.failures += 1;
-        if record.failures >= MAX_PEER_FAILURES {
+        // A failed trial (a peer never measured) is not repeated for a while either.
+        if record.failures >= MAX_PEER_FAILURES || !record.estimate.is_known() {
             record.failures = 0;
             record.demoted_until = Some(ctx.now + DEMOTION);
             ctx.stats.peers_demoted += 1;
