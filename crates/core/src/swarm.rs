@@ -778,11 +778,12 @@ impl Swarm {
 
     /// Sends what the sessions have queued, as far as each channel's buffer allows.
     /// Whether this viewer serves nobody.
-    /// Uploads accepted and not started yet, across all peers.
-    pub(crate) fn uploads_waiting(&self) -> usize {
+    /// Uploads accepted and not started yet, for peers other than `conn`.
+    pub(crate) fn uploads_waiting_for_others(&self, conn: ConnId) -> usize {
         self.conns
-            .values()
-            .filter_map(|c| match &c.stage {
+            .iter()
+            .filter(|(id, _)| **id != conn)
+            .filter_map(|(_, c)| match &c.stage {
                 Stage::Open(s) => Some(s.uploads_waiting()),
                 _ => None,
             })

@@ -95,6 +95,8 @@ pub struct PeerSession {
     uploads: VecDeque<Upload>,
     downloads: HashMap<u32, Download>,
     buffered: usize,
+    /// Chunks sent whose `bufferedAmount` reading has not come back yet.
+    unreported_chunks: usize,
     pending_requests: usize,
     /// Bytes received from this peer over all transfers.
     pub bytes_in: u64,
@@ -117,6 +119,7 @@ impl PeerSession {
             uploads: VecDeque::new(),
             downloads: HashMap::new(),
             buffered: 0,
+            unreported_chunks: 0,
             pending_requests: 0,
             bytes_in: 0,
             bytes_out: 0,
@@ -350,7 +353,19 @@ impl PeerSession {
     }
 
     /// The edge's reading of the channel's `bufferedAmount`.
+    ///
+    /// The edge reads it right after each send but the agent may see the readings only
+    /// after it sent more: while readings for chunks sent since are still to come, a
+    /// lower reading is an old one and does not lower the count (else a finished
+    /// upload would look drained, and the next one would start alongside it).
     pub fn handle_buffered(&mut self, buffered: usize) {
+        if self.unreported_chunks > 0 {
+            self.unreported_chunks -= 1;
+            if self.unreported_chunks > 0 {
+                self.buffered = self.buffered.max(buffered);
+                return;
+            }
+        }
         self.buffered = buffered;
     }
 
@@ -426,6 +441,7 @@ impl PeerSession {
         .encode();
         up.offset = end;
         up.started = true;
+        self.unreported_chunks += 1;
         if up.offset >= up.data.len() {
             self.uploads.pop_front();
             self.pending_requests = self.pending_requests.saturating_sub(1);

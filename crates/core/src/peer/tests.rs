@@ -71,10 +71,17 @@ fn sending_stops_at_the_high_water_mark_until_the_channel_drains() {
     let (mut a, _b) = pair();
     a.serve(1, Bytes::from(vec![0u8; 4 * SEND_HIGH_WATER]), 0, 0);
     let mut sent = 0;
+    let mut readings = Vec::new();
     while let Some(f) = a.poll_transmit() {
         sent += f.len();
+        readings.push(sent);
     }
     assert!((SEND_HIGH_WATER..SEND_HIGH_WATER + hlsmesh_proto::MAX_FRAME).contains(&sent));
+    assert!(a.poll_transmit().is_none());
+    // The edge's reading after each send, seen late: nothing drained yet.
+    for r in readings {
+        a.handle_buffered(r);
+    }
     assert!(a.poll_transmit().is_none());
     a.handle_buffered(SEND_LOW_WATER);
     assert!(
@@ -229,4 +236,47 @@ fn cancelling_does_not_reset_the_flood_counter() {
         a.handle_frame(Message::Cancel { req: 10_000 + req }.encode(), &mut ev);
     }
     assert!(ev.contains(&PeerEvent::Violation("request flood")));
+}
+
+#[test]
+fn uploads_go_one_after_the_other_oldest_first() {
+    let (mut a, _b) = pair();
+    while a.poll_transmit().is_some() {}
+    a.serve(1, Bytes::from(vec![1u8; 150_000]), 0, 7);
+    a.serve(2, Bytes::from(vec![2u8; 150_000]), 0, 8);
+    assert_eq!(a.next_upload(), Some(7));
+    let mut order = Vec::new();
+    while let Some(f) = a.poll_transmit() {
+        if let Message::Chunk { req, .. } = Message::decode(f).unwrap() {
+            order.push(req);
+        }
+    }
+    assert_eq!(order, vec![1, 1, 1, 2, 2, 2], "not interleaved");
+}
+
+#[test]
+fn late_buffer_readings_do_not_make_a_finished_upload_look_drained() {
+    let (mut a, _b) = pair();
+    while a.poll_transmit().is_some() {}
+    a.handle_buffered(0);
+    a.serve(1, Bytes::from(vec![1u8; 400_000]), 0, 1);
+    let mut readings = Vec::new();
+    let mut sent = 0;
+    while let Some(f) = a.poll_transmit() {
+        sent += f.len();
+        readings.push(sent);
+    }
+    assert!(!a.has_uploads());
+    assert!(a.is_uploading(), "400 kB still in the channel");
+    // The first reading (one chunk buffered) arrives after all were sent: stale.
+    let last = readings.pop().unwrap();
+    for r in readings {
+        a.handle_buffered(r);
+        assert!(a.is_uploading(), "a stale reading of {r} bytes counted");
+    }
+    a.handle_buffered(last);
+    assert!(a.is_uploading());
+    // Then the channel drains: the low-water event.
+    a.handle_buffered(SEND_LOW_WATER - 1);
+    assert!(!a.is_uploading());
 }

@@ -51,10 +51,11 @@ const SAFETY: Duration = Duration::from_millis(500);
 /// CDN time assumed before any CDN transfer was measured.
 const DEFAULT_CDN_TIME: Duration = Duration::from_millis(1000);
 /// Throughput assumed for a peer not measured yet, in multiples of the stream's media
-/// rate (8 Mb/s for a 2 Mb/s stream). Relative, not absolute: what decides whether a
+/// rate (20 Mb/s for a 2 Mb/s stream; 8 Mb/s at 800 kb/s, the absolute figure used
+/// before). Relative, not absolute: what decides whether a
 /// trial can make it is how many segment-durations of upload it needs. A trial that
 /// turns out slower costs no stall: its deadline still leaves the reserve for the CDN.
-const TRIAL_SPEEDUP: f64 = 4.0;
+const TRIAL_SPEEDUP: f64 = 10.0;
 /// Latency assumed for a peer not measured yet.
 const TRIAL_LATENCY: Duration = Duration::from_millis(150);
 /// Shortest time a peer is given for a transfer.
@@ -73,6 +74,8 @@ const MAX_LOOKAHEAD: u64 = 4;
 const PREFETCH_MIN_BUFFER: f64 = 4.0;
 /// Consecutive failures (missed deadline, refused announced segment) that demote a peer.
 const MAX_PEER_FAILURES: u32 = 3;
+/// Uploads to other peers that may wait behind the one being sent before a request is
+/// answered `Absent` (a requester's own requests queue freely: it chose to).
 const MAX_WAITING_UPLOADS: usize = 1;
 /// How long a demoted peer is not asked for segments.
 const DEMOTION: Duration = Duration::from_secs(30);
@@ -610,7 +613,7 @@ impl Scheduler {
     fn prefetch(&mut self, ctx: &mut Ctx<'_>, swarm: &mut Swarm) {
         let Some(anchor) = self.anchor else { return };
         let ahead = self.playback.buffer_ahead();
-        if ahead < PREFETCH_MIN_BUFFER || swarm.ready_peers() == 0 {
+        if ahead < PREFETCH_MIN_BUFFER || swarm.ready_sessions().next().is_none() {
             return;
         }
         let lookahead = (1 + ((ahead - PREFETCH_MIN_BUFFER) / 8.0) as u64).min(MAX_LOOKAHEAD);
@@ -875,7 +878,7 @@ impl Scheduler {
                     } else {
                         self.cache.get(&seg)
                     };
-                    let busy = swarm.uploads_waiting() >= MAX_WAITING_UPLOADS;
+                    let busy = swarm.uploads_waiting_for_others(conn) >= MAX_WAITING_UPLOADS;
                     let data = data.filter(|_| !busy);
                     let seq = swarm.next_upload_seq();
                     let Some(session) = swarm.session_mut(conn) else {
