@@ -14,10 +14,12 @@
 //! fetched from the CDN (HTTP Range). A peer that goes away mid-transfer costs a CDN fetch.
 //! With an empty buffer after the first segment, a peer holding the segment gets a short
 //! [`SPRINT`] before the CDN takes over the missing bytes.
-//! Peers that miss deadlines or refuse what they announced three times in a row are
-//! dropped. Ahead of the player, segments peers hold are prefetched from them within a
-//! look-ahead that grows with the buffer; the CDN is never used to prefetch, except by
-//! the viewer elected for a new live segment, which takes it when the playlist shows it.
+//! A peer that misses its deadline three times in a row (or fails its first trial) is
+//! demoted for a while: kept connected, not asked. A refusal (`Absent`) is no failure:
+//! the load waits for another holder. Ahead of the player, segments peers hold are
+//! prefetched from them within a look-ahead that grows with the buffer; the CDN is never
+//! used to prefetch, except by the viewer elected for a new live segment, which takes it
+//! when the playlist shows it.
 //!
 //! Every delivery carries the time hls.js should see it take: the CDN path's measured
 //! time for those bytes, so that neither fast peers nor slow ones skew its ABR.
