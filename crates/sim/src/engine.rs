@@ -181,6 +181,9 @@ pub struct Totals {
     pub sessions: u64,
     /// Peer disconnect reasons the agents reported.
     pub disconnects: std::collections::BTreeMap<String, u64>,
+    /// Frames delivered, by tag (index = tag: hello 1, have 2, lost 3, request 4,
+    /// cancel 5, chunk 6, absent 7; 0 = other).
+    pub frames_by_tag: [u64; 8],
     /// CDN segment fetches by the agents: whole segments, and the rest of a segment a
     /// peer started (HTTP Range).
     pub cdn_fetches: [u64; 2],
@@ -1196,6 +1199,8 @@ impl Sim {
         if data.first() == Some(&CHUNK_TAG) {
             self.t.p2p_arrived += nominal(&data, self.scale) - CHUNK_HEADER as u64;
         }
+        let tag = data.first().map_or(0, |&t| usize::from(t)).min(7);
+        self.t.frames_by_tag[tag] += 1;
         self.input(n, Input::ChannelMessage { conn, data });
     }
 

@@ -69,6 +69,11 @@ pub struct Summary {
     pub agent_inputs: u64,
     /// Most frequent reasons agents gave for dropping a peer.
     pub disconnects: Vec<(String, u64)>,
+    /// Events by kind: arrivals and departures, agent wake-ups, other agent inputs,
+    /// frames, uplink slices, closes, tracker, CDN, playlist refreshes, player.
+    pub events_by_kind: [u64; 10],
+    /// Frames delivered by tag (see `Totals::frames_by_tag`).
+    pub frames_by_tag: [u64; 8],
     /// CDN segment fetches by the agents: whole, and rest-of-segment (Range).
     pub cdn_fetches: [u64; 2],
     /// Peer transfers finished from the CDN, and peer demotions.
@@ -176,6 +181,8 @@ impl Summary {
             agent_inputs: t.agent_inputs,
             disconnects,
             cdn_fetches: t.cdn_fetches,
+            events_by_kind: t.by_kind,
+            frames_by_tag: t.frames_by_tag,
             peer_fallbacks: t.peer_fallbacks,
             peers_demoted: t.peers_demoted,
             wall_s: 0.0,
