@@ -274,13 +274,37 @@ impl Swarm {
         }
     }
 
-    pub(crate) fn broadcast_lost(&mut self, segs: &[SegmentId]) {
+    /// Tells each peer about segments we dropped, except those `expired` (slid out of a
+    /// live window) of the rendition the peer plays: it reads the same playlist and
+    /// forgets them itself ([`Swarm::forget_expired`]). Half of all frames in a live
+    /// swarm were such `Lost`s.
+    pub(crate) fn broadcast_lost(
+        &mut self,
+        segs: &[SegmentId],
+        expired: impl Fn(&SegmentId) -> bool,
+    ) {
         if segs.is_empty() {
             return;
         }
+        let mut tell = Vec::with_capacity(segs.len());
         for c in self.conns.values_mut() {
             if let Stage::Open(s) = &mut c.stage {
-                s.announce_lost(segs);
+                let plays = s.latest_variant();
+                tell.clear();
+                tell.extend(
+                    segs.iter()
+                        .filter(|seg| !(Some(seg.variant) == plays && expired(seg))),
+                );
+                s.announce_lost(&tell);
+            }
+        }
+    }
+
+    /// Forgets, for every peer, the segments it announced that are `expired`.
+    pub(crate) fn forget_expired(&mut self, expired: impl Fn(&SegmentId) -> bool) {
+        for c in self.conns.values_mut() {
+            if let Stage::Open(s) = &mut c.stage {
+                s.forget(&expired);
             }
         }
     }

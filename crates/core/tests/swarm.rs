@@ -696,3 +696,51 @@ fn a_failed_trial_is_not_repeated_at_once() {
     assert_eq!(net.nodes[1].agent.stats().peer_fallbacks, 1);
     assert_eq!(sources(&net, 1), vec![Source::Cdn, Source::Cdn]);
 }
+
+#[test]
+fn segments_sliding_out_of_the_live_window_are_not_announced_lost() {
+    // Node 0's cache holds three segments. The live window moves on: the segments that
+    // left it are evicted first, and nobody is told (every viewer of the rendition reads
+    // the same playlist and forgets them itself). A listed segment evicted is still
+    // announced lost.
+    let mut net = Net::new(21);
+    for sn in 0..40 {
+        net.cdn.insert(url(sn), segment_bytes(sn, SEG_LEN));
+    }
+    let a = net.add_node_with(hlsmesh_core::Config {
+        cache_bytes: 3 * SEG_LEN + 1000,
+        ..config(211)
+    });
+    let b = net.add_node_with(config(212));
+    for n in [a, b] {
+        net.playlist(n, PLAYLIST, &media_playlist(0, 6, true));
+        net.run_for(Duration::from_millis(300));
+    }
+    net.run_for(Duration::from_secs(20));
+    assert_eq!(net.peers_of(a), 1);
+    for sn in 0..3 {
+        net.load(a, &url(sn), playback(0.0));
+        net.load(b, &url(sn), playback(0.0));
+        net.run_for(Duration::from_secs(2));
+    }
+    // The window slides past 0..2 (no new segment, so no live-edge fetch); both
+    // refresh; node 0 takes 3, 4 and 5.
+    for sn in 3..6 {
+        for n in [a, b] {
+            net.playlist(n, PLAYLIST, &media_playlist(sn - 2, 8 - sn, true));
+        }
+        net.load(a, &url(sn), playback(0.0));
+        net.run_for(Duration::from_secs(2));
+    }
+    assert_eq!(
+        net.nodes[a].sent_by_tag[3], 0,
+        "Lost sent for segments that left the window"
+    );
+    // A segment still listed, evicted to make room, is announced lost.
+    for n in [a, b] {
+        net.playlist(n, PLAYLIST, &media_playlist(3, 4, true));
+    }
+    net.load(a, &url(6), playback(0.0));
+    net.run_for(Duration::from_secs(2));
+    assert!(net.nodes[a].sent_by_tag[3] >= 1);
+}

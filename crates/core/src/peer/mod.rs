@@ -339,8 +339,17 @@ impl PeerSession {
         }
     }
 
+    /// Forgets the segments the peer announced that `expired` says are gone everywhere
+    /// (slid out of a live window): the peer does not send `Lost` for those.
+    pub fn forget(&mut self, expired: impl Fn(&SegmentId) -> bool) {
+        self.have.retain(|s| !expired(s));
+    }
+
     /// Tells the peer about segments we dropped.
     pub fn announce_lost(&mut self, segments: &[SegmentId]) {
+        if segments.is_empty() {
+            return;
+        }
         for part in segments.chunks(hlsmesh_proto::MAX_IDS_PER_FRAME) {
             self.queue(Message::Lost {
                 segments: part.to_vec(),

@@ -280,3 +280,14 @@ fn late_buffer_readings_do_not_make_a_finished_upload_look_drained() {
     a.handle_buffered(SEND_LOW_WATER - 1);
     assert!(!a.is_uploading());
 }
+
+#[test]
+fn expired_segments_are_forgotten_without_a_lost() {
+    let (mut a, mut b) = pair();
+    a.announce_have(&[seg(1), seg(2), seg(3)]);
+    pump(&mut a, &mut b);
+    assert!(b.has(&seg(1)));
+    b.forget(|s| s.sn < 3);
+    assert!(!b.has(&seg(1)) && !b.has(&seg(2)));
+    assert!(b.has(&seg(3)));
+}

@@ -151,6 +151,8 @@ pub(crate) struct Scheduler {
     cdn: Estimate,
     /// Media bytes per second of each variant, from segments received.
     media_rate: BTreeMap<u16, f64>,
+    /// The newest media sequence number each variant's playlist listed.
+    newest: BTreeMap<u16, u64>,
     next_fetch: u64,
     next_req: u32,
     /// The segment the player asked for last: where prefetch looks ahead from.
@@ -179,6 +181,7 @@ impl Scheduler {
             peers: BTreeMap::new(),
             cdn: Estimate::default(),
             media_rate: BTreeMap::new(),
+            newest: BTreeMap::new(),
             next_fetch: 1,
             next_req: 1,
             anchor: None,
@@ -273,6 +276,15 @@ impl Scheduler {
             }
         };
         let name = self.playlists.master_url().unwrap_or(url).to_string();
+        if let Some(variant) = update.variant {
+            if let Some(last) = update.new_segments.iter().map(|i| i.id.sn).max() {
+                let n = self.newest.entry(variant).or_insert(last);
+                *n = (*n).max(last);
+            }
+            // Peers do not announce segments leaving the window as lost: forget them.
+            let (playlists, newest) = (&self.playlists, &self.newest);
+            swarm.forget_expired(|s| s.variant == variant && expired(playlists, newest, s));
+        }
         if let (true, Some(variant)) = (self.integrity, update.variant) {
             self.fetch_hash_list(ctx, variant, url, text);
         }
@@ -806,7 +818,8 @@ impl Scheduler {
         let evicted = self
             .cache
             .insert_evicting(seg, data.clone(), |s| !playlists.is_listed(*s));
-        swarm.broadcast_lost(&evicted);
+        let newest = &self.newest;
+        swarm.broadcast_lost(&evicted, |s| expired(playlists, newest, s));
         if self.cache.contains(&seg) {
             swarm.broadcast_have(&[seg]);
         }
@@ -1058,6 +1071,13 @@ impl Scheduler {
             .map(|l| l.wait_until);
         deadlines.chain(waits).min()
     }
+}
+
+/// Whether `seg` slid out of its rendition's live window: no longer listed, and older
+/// than the newest segment listed (a segment newer than what we have seen is not
+/// expired: a peer may read the playlist before us).
+fn expired(playlists: &Playlists, newest: &BTreeMap<u16, u64>, seg: &SegmentId) -> bool {
+    !playlists.is_listed(*seg) && newest.get(&seg.variant).is_some_and(|n| seg.sn < *n)
 }
 
 fn deliver(

@@ -38,6 +38,9 @@ pub struct Node {
     /// When set, this node stops sending chunk frames after this many (a stalling peer).
     pub stall_after_chunks: Option<usize>,
     pub chunks_sent: usize,
+    /// Frames sent, by tag (hello 1, have 2, lost 3, request 4, cancel 5, chunk 6,
+    /// absent 7; 0 for anything else).
+    pub sent_by_tag: [usize; 8],
     /// When set, this node's channels never drain: each reports as buffered every chunk
     /// byte sent on it so far (a slow uplink, seen from the agent).
     pub slow_uplink: bool,
@@ -118,6 +121,7 @@ impl Net {
             fetches: HashMap::new(),
             stall_after_chunks: None,
             chunks_sent: 0,
+            sent_by_tag: [0; 8],
             slow_uplink: false,
             chunk_bytes: HashMap::new(),
             hostile: false,
@@ -313,6 +317,7 @@ impl Net {
             }
             Output::Transmit { conn, data } => {
                 let n = &mut self.nodes[node];
+                n.sent_by_tag[data.first().map_or(0, |&t| usize::from(t)).min(7)] += 1;
                 let is_chunk = data.first() == Some(&6);
                 if is_chunk {
                     n.chunks_sent += 1;
