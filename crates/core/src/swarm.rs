@@ -263,13 +263,15 @@ impl Swarm {
         }
     }
 
-    pub(crate) fn broadcast_have(&mut self, segs: &[SegmentId]) {
+    /// Tells every peer about segments we now hold (but not a peer that announced them
+    /// itself: see [`PeerSession::announce_have_at`]).
+    pub(crate) fn broadcast_have(&mut self, segs: &[SegmentId], now: Instant) {
         if self.download_only {
             return;
         }
         for c in self.conns.values_mut() {
             if let Stage::Open(s) = &mut c.stage {
-                s.announce_have(segs);
+                s.announce_have_at(segs, now);
             }
         }
     }

@@ -291,3 +291,21 @@ fn expired_segments_are_forgotten_without_a_lost() {
     assert!(!b.has(&seg(1)) && !b.has(&seg(2)));
     assert!(b.has(&seg(3)));
 }
+
+#[test]
+fn a_segment_the_peer_announced_is_not_announced_back_unless_it_heard_nothing_lately() {
+    let (mut a, mut b) = pair();
+    pump(&mut a, &mut b);
+    let t0 = Instant::from_micros(1_000_000);
+    b.announce_have_at(&[seg(2)], t0);
+    assert!(b.poll_transmit().is_some(), "a does not hold 2: told");
+    a.announce_have(&[seg(1)]);
+    pump(&mut a, &mut b);
+    b.announce_have_at(&[seg(1)], t0 + core::time::Duration::from_secs(1));
+    assert!(b.poll_transmit().is_none(), "a announced 1 itself");
+    b.announce_have_at(&[seg(1)], t0 + HAVE_REFRESH);
+    assert!(
+        b.poll_transmit().is_some(),
+        "nothing for a while: told anyway"
+    );
+}

@@ -821,7 +821,7 @@ impl Scheduler {
         let newest = &self.newest;
         swarm.broadcast_lost(&evicted, |s| expired(playlists, newest, s));
         if self.cache.contains(&seg) {
-            swarm.broadcast_have(&[seg]);
+            swarm.broadcast_have(&[seg], ctx.now);
         }
         self.deliver_all(ctx, seg, data, source, took);
     }
