@@ -804,6 +804,32 @@ impl Swarm {
 
     /// Sends what the sessions have queued, as far as each channel's buffer allows.
     /// Whether this viewer serves nobody.
+    /// Refuses the waiting upload for another peer whose `worse` key is largest, if it
+    /// is larger than `key`; whether one was.
+    pub(crate) fn withdraw_worse(
+        &mut self,
+        conn: ConnId,
+        key: u64,
+        worse: impl Fn(ConnId) -> u64,
+    ) -> bool {
+        let victim = self
+            .conns
+            .iter()
+            .filter(|(id, _)| **id != conn)
+            .filter_map(|(id, c)| match &c.stage {
+                Stage::Open(s) => s.waiting_seqs().next().map(|q| (worse(*id), q, *id)),
+                _ => None,
+            })
+            .max();
+        match victim {
+            Some((k, q, id)) if k > key => match self.conns.get_mut(&id).map(|c| &mut c.stage) {
+                Some(Stage::Open(s)) => s.withdraw(q),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
     /// Uploads accepted and not started yet, for peers other than `conn`.
     pub(crate) fn uploads_waiting_for_others(&self, conn: ConnId) -> usize {
         self.conns

@@ -744,3 +744,36 @@ fn segments_sliding_out_of_the_live_window_are_not_announced_lost() {
     net.run_for(Duration::from_secs(2));
     assert!(net.nodes[a].sent_by_tag[3] >= 1);
 }
+
+#[test]
+fn a_fast_relay_takes_the_place_of_a_slow_one_waiting_for_an_upload() {
+    // Node 0 has measured node 1 as slow (its frames take 800 ms more) and node 2 as
+    // fast. While node 0 is busy sending a segment to node 3, node 1 asks for it and
+    // waits; then node 2 asks: node 2, which will pass it on sooner, takes node 1's
+    // place and node 1 is refused (it looks elsewhere).
+    let mut net = meshed(4, 31, None);
+    net.cdn.insert(url(3), segment_bytes(3, 400_000));
+    net.nodes[1].extra_delay = Duration::from_millis(800);
+    net.load(1, &url(1), playback(0.0));
+    net.load(2, &url(2), playback(0.0));
+    net.load(0, &url(3), playback(0.0));
+    net.run_for(Duration::from_secs(2));
+    net.load(0, &url(1), playback(8.0));
+    net.load(0, &url(2), playback(8.0));
+    net.run_for(Duration::from_secs(4));
+    assert_eq!(
+        sources(&net, 0),
+        vec![Source::Cdn, Source::Peer, Source::Peer]
+    );
+    // Its channel to node 3 stays full: the upload holds the slot.
+    net.nodes[0].slow_uplink = true;
+    net.nodes[0].stall_after_chunks = Some(net.nodes[0].chunks_sent);
+    net.load(3, &url(3), playback(8.0));
+    net.run_for(Duration::from_millis(200));
+    net.load(1, &url(3), playback(8.0));
+    net.run_for(Duration::from_millis(2000));
+    assert!(net.nodes[0].absent_to.is_empty(), "node 1 may wait");
+    net.load(2, &url(3), playback(8.0));
+    net.run_for(Duration::from_millis(300));
+    assert_eq!(net.nodes[0].absent_to, vec![1], "the slow relay makes way");
+}

@@ -403,6 +403,21 @@ impl PeerSession {
         !self.uploads.is_empty()
     }
 
+    /// Refuses (`Absent`) the upload `seq` if it has not started; whether it did.
+    pub fn withdraw(&mut self, seq: u64) -> bool {
+        let Some(i) = self.uploads.iter().position(|u| u.seq == seq && !u.started) else {
+            return false;
+        };
+        let up = self.uploads.remove(i).expect("found");
+        self.refuse(up.req);
+        true
+    }
+
+    /// The waiting (not started) uploads' orders.
+    pub fn waiting_seqs(&self) -> impl Iterator<Item = u64> + '_ {
+        self.uploads.iter().filter(|u| !u.started).map(|u| u.seq)
+    }
+
     /// Uploads accepted and not started yet.
     pub fn uploads_waiting(&self) -> usize {
         self.uploads.iter().filter(|u| !u.started).count()

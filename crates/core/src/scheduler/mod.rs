@@ -893,7 +893,13 @@ impl Scheduler {
                     } else {
                         self.cache.get(&seg)
                     };
-                    let busy = swarm.uploads_waiting_for_others(conn) >= MAX_WAITING_UPLOADS;
+                    let mut busy = swarm.uploads_waiting_for_others(conn) >= MAX_WAITING_UPLOADS;
+                    if busy && data.is_some() {
+                        // A faster relay takes the place of a slower one waiting.
+                        let size = data.as_ref().map_or(0, |d| d.len());
+                        let key = self.relay_key(conn, size);
+                        busy = !swarm.withdraw_worse(conn, key, |c| self.relay_key(c, size));
+                    }
                     let data = data.filter(|_| !busy);
                     let seq = swarm.next_upload_seq();
                     let Some(session) = swarm.session_mut(conn) else {
@@ -955,6 +961,15 @@ impl Scheduler {
             }
         }
         self.prefetch(ctx, swarm);
+    }
+
+    /// How slow a peer is as a relay, as we measured it: its expected time for `size`
+    /// bytes in ms (unmeasured: a middling 1 s).
+    fn relay_key(&self, conn: ConnId, size: usize) -> u64 {
+        self.peers
+            .get(&conn)
+            .and_then(|p| p.estimate.time_for(size))
+            .map_or(1000, |t| t.as_millis() as u64)
     }
 
     /// Counts a failure against a peer; after too many in a row it is demoted: not asked

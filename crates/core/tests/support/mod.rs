@@ -41,6 +41,11 @@ pub struct Node {
     /// Frames sent, by tag (hello 1, have 2, lost 3, request 4, cancel 5, chunk 6,
     /// absent 7; 0 for anything else).
     pub sent_by_tag: [usize; 8],
+    /// The nodes this node answered `Absent`, in order.
+    pub absent_to: Vec<usize>,
+    /// Added to the latency of every frame this node sends (a slow uplink, seen from
+    /// its peers' measurements).
+    pub extra_delay: Duration,
     /// When set, this node's channels never drain: each reports as buffered every chunk
     /// byte sent on it so far (a slow uplink, seen from the agent).
     pub slow_uplink: bool,
@@ -122,6 +127,8 @@ impl Net {
             stall_after_chunks: None,
             chunks_sent: 0,
             sent_by_tag: [0; 8],
+            absent_to: Vec::new(),
+            extra_delay: Duration::ZERO,
             slow_uplink: false,
             chunk_bytes: HashMap::new(),
             hostile: false,
@@ -341,6 +348,10 @@ impl Net {
                     data
                 };
                 if let Some(&(peer, peer_conn)) = n.links.get(&conn) {
+                    if data.first() == Some(&7) {
+                        n.absent_to.push(peer);
+                    }
+                    let lat = lat + n.extra_delay;
                     if !stalled {
                         self.schedule(
                             now + lat,
