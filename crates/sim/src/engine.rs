@@ -711,9 +711,11 @@ impl Sim {
             && p.started
             && p.next_sn >= sc.vod_segments
             && p.loading.is_none()
-            && p.ahead(now) <= 1e-6
+            && p.position(now) >= p.buffered_end - 1e-6
         {
             // The title ended: the viewer leaves (and, with churn, someone else comes).
+            // The same test as a stall's (a wake-up rounded to the µs can leave a
+            // microsecond of buffer: not ended, yet dry, was a stall to the end).
             p.finished = true;
             self.leave(n, true);
             return;
