@@ -212,6 +212,7 @@ function install(): HlsMeshDropIn {
         segmentsDelivered: 0,
         peerFallbacks: 0,
         rejectedSegments: 0,
+        peersDemoted: 0,
         peers: 0,
         swarmSize: 0,
       };

@@ -79,6 +79,8 @@ export interface HlsMeshStats {
   peerFallbacks: number;
   /** Segments from peers refused by the integrity or structure check. */
   rejectedSegments: number;
+  /** Times a peer was demoted (not asked for segments for a while) after failing. */
+  peersDemoted: number;
   peers: number;
   swarmSize: number;
 }
@@ -275,6 +277,7 @@ export class HlsMesh {
       segmentsDelivered: 0,
       peerFallbacks: 0,
       rejectedSegments: 0,
+      peersDemoted: 0,
       peers: 0,
       swarmSize: 0,
     };

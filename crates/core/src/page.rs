@@ -83,6 +83,7 @@ impl Stats {
             .uint("segmentsDelivered", self.segments_delivered)
             .uint("peerFallbacks", self.peer_fallbacks)
             .uint("rejectedSegments", self.rejected_segments)
+            .uint("peersDemoted", self.peers_demoted)
             .uint("peers", u64::from(self.peers))
             .uint("swarmSize", u64::from(self.swarm_size));
         o.finish();
@@ -174,6 +175,7 @@ mod tests {
             segments_delivered: 5,
             peer_fallbacks: 6,
             rejected_segments: 7,
+            peers_demoted: 10,
             peers: 8,
             swarm_size: 9,
         };

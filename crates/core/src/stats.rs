@@ -22,6 +22,9 @@ pub struct Stats {
     /// Segments from peers that failed the integrity or structure check (the peer was
     /// banned and the segment fetched elsewhere).
     pub rejected_segments: u64,
+    /// Times a peer was demoted (not asked for segments for a while) after missing
+    /// deadlines or refusing segments it announced, several times in a row.
+    pub peers_demoted: u64,
     /// Peers connected now.
     pub peers: u32,
     /// Swarm size the tracker last reported (complete + incomplete).

@@ -31,6 +31,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a peer that announced nothing still counts in the live-edge election.
 const SILENT_GRACE: Duration = Duration::from_secs(10);
+/// Uploads sent at once, across all peers. One: on a slow uplink, copies sent one after
+/// the other each arrive as early as they can, where copies sharing it all arrive late.
+const UPLOAD_SLOTS: usize = 1;
 /// How long a new viewer, not yet answered by any tracker, assumes neighbours are coming.
 pub const JOIN_GRACE: Duration = Duration::from_secs(5);
 
@@ -104,6 +107,8 @@ pub(crate) struct Swarm {
     upload_cap: Option<TokenBucket>,
     /// Announce nothing, serve nothing.
     download_only: bool,
+    /// Order of arrival of the requests we serve, across all peers.
+    upload_seq: u64,
 }
 
 /// A token bucket over upload bytes: `rate` per second, up to one second's worth (and
@@ -157,6 +162,7 @@ impl Swarm {
                     at: Instant::ZERO,
                 }),
             download_only: config.download_only,
+            upload_seq: 0,
         }
     }
 
@@ -257,24 +263,50 @@ impl Swarm {
         }
     }
 
-    pub(crate) fn broadcast_have(&mut self, segs: &[SegmentId]) {
+    /// Tells every peer about segments we now hold (but not a peer that announced them
+    /// itself: see [`PeerSession::announce_have_at`]).
+    pub(crate) fn broadcast_have(&mut self, segs: &[SegmentId], now: Instant) {
         if self.download_only {
             return;
         }
         for c in self.conns.values_mut() {
             if let Stage::Open(s) = &mut c.stage {
-                s.announce_have(segs);
+                s.announce_have_at(segs, now);
             }
         }
     }
 
-    pub(crate) fn broadcast_lost(&mut self, segs: &[SegmentId]) {
+    /// Tells each peer about segments we dropped, except those `expired` (slid out of a
+    /// live window) of the rendition the peer plays: it reads the same playlist and
+    /// forgets them itself ([`Swarm::forget_expired`]). Half of all frames in a live
+    /// swarm were such `Lost`s.
+    pub(crate) fn broadcast_lost(
+        &mut self,
+        segs: &[SegmentId],
+        expired: impl Fn(&SegmentId) -> bool,
+    ) {
         if segs.is_empty() {
             return;
         }
+        let mut tell = Vec::with_capacity(segs.len());
         for c in self.conns.values_mut() {
             if let Stage::Open(s) = &mut c.stage {
-                s.announce_lost(segs);
+                let plays = s.latest_variant();
+                tell.clear();
+                tell.extend(
+                    segs.iter()
+                        .filter(|seg| !(Some(seg.variant) == plays && expired(seg))),
+                );
+                s.announce_lost(&tell);
+            }
+        }
+    }
+
+    /// Forgets, for every peer, the segments it announced that are `expired`.
+    pub(crate) fn forget_expired(&mut self, expired: impl Fn(&SegmentId) -> bool) {
+        for c in self.conns.values_mut() {
+            if let Stage::Open(s) = &mut c.stage {
+                s.forget(&expired);
             }
         }
     }
@@ -772,12 +804,58 @@ impl Swarm {
 
     /// Sends what the sessions have queued, as far as each channel's buffer allows.
     /// Whether this viewer serves nobody.
+    /// Refuses the waiting upload for another peer whose `worse` key is largest, if it
+    /// is larger than `key`; whether one was.
+    pub(crate) fn withdraw_worse(
+        &mut self,
+        conn: ConnId,
+        key: u64,
+        worse: impl Fn(ConnId) -> u64,
+    ) -> bool {
+        let victim = self
+            .conns
+            .iter()
+            .filter(|(id, _)| **id != conn)
+            .filter_map(|(id, c)| match &c.stage {
+                Stage::Open(s) => s.waiting_seqs().next().map(|q| (worse(*id), q, *id)),
+                _ => None,
+            })
+            .max();
+        match victim {
+            Some((k, q, id)) if k > key => match self.conns.get_mut(&id).map(|c| &mut c.stage) {
+                Some(Stage::Open(s)) => s.withdraw(q),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
+    /// Uploads accepted and not started yet, for peers other than `conn`.
+    pub(crate) fn uploads_waiting_for_others(&self, conn: ConnId) -> usize {
+        self.conns
+            .iter()
+            .filter(|(id, _)| **id != conn)
+            .filter_map(|(_, c)| match &c.stage {
+                Stage::Open(s) => Some(s.uploads_waiting()),
+                _ => None,
+            })
+            .sum()
+    }
+
+    /// The order of a request about to be served (uploads go oldest first).
+    pub(crate) fn next_upload_seq(&mut self) -> u64 {
+        self.upload_seq += 1;
+        self.upload_seq
+    }
+
     pub(crate) fn download_only(&self) -> bool {
         self.download_only
     }
 
     /// Sends what the sessions have queued, as far as each channel's buffer and the
     /// upload cap allow.
+    /// Sends what the sessions queued: every control frame, then upload data, one upload
+    /// at a time across all peers ([`UPLOAD_SLOTS`]), oldest request first.
     pub(crate) fn flush(&mut self, ctx: &mut Ctx<'_>) {
         let mut allowance = match &mut self.upload_cap {
             Some(bucket) => {
@@ -787,12 +865,56 @@ impl Swarm {
             None => usize::MAX,
         };
         let start = allowance;
+        let mut busy = 0;
+        let mut waiting = false;
         for (id, c) in &mut self.conns {
             if let Stage::Open(s) = &mut c.stage {
-                while let Some(data) = s.poll_transmit_within(&mut allowance) {
+                while let Some(data) = s.poll_control() {
                     ctx.out.push(Output::Transmit { conn: *id, data });
                 }
+                if s.is_uploading() {
+                    busy += 1;
+                } else if s.has_uploads() {
+                    waiting = true;
+                }
             }
+        }
+        // Uploads under way carry on.
+        if busy > 0 {
+            for (id, c) in &mut self.conns {
+                if let Stage::Open(s) = &mut c.stage {
+                    if s.is_uploading() {
+                        while let Some(data) = s.poll_upload(&mut allowance) {
+                            ctx.out.push(Output::Transmit { conn: *id, data });
+                        }
+                    }
+                }
+            }
+        }
+        // Then the oldest waiting ones, while a slot is free.
+        while waiting && busy < UPLOAD_SLOTS {
+            let next = self
+                .conns
+                .iter()
+                .filter_map(|(id, c)| match &c.stage {
+                    Stage::Open(s) if !s.is_uploading() => s.next_upload().map(|q| (q, *id)),
+                    _ => None,
+                })
+                .min();
+            let Some((_, id)) = next else { break };
+            let Some(Stage::Open(s)) = self.conns.get_mut(&id).map(|c| &mut c.stage) else {
+                break;
+            };
+            let mut sent = false;
+            while let Some(data) = s.poll_upload(&mut allowance) {
+                ctx.out.push(Output::Transmit { conn: id, data });
+                sent = true;
+            }
+            if !sent {
+                // Held back by the upload cap: nothing more goes out now.
+                break;
+            }
+            busy += 1;
         }
         if let Some(bucket) = &mut self.upload_cap {
             bucket.tokens -= (start - allowance) as f64;

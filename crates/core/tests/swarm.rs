@@ -620,3 +620,160 @@ fn a_transport_stream_resumed_by_range_is_kept_not_fetched_again_whole() {
         "the peer's part was thrown away"
     );
 }
+
+/// Which source delivered each of `node`'s loads.
+fn sources(net: &Net, node: usize) -> Vec<Source> {
+    delivered_ok(net, node).iter().map(|d| d.1).collect()
+}
+
+#[test]
+fn a_viewer_uploads_one_copy_at_a_time_rather_than_sharing_its_uplink() {
+    // Node 0 holds a large segment; its channels drain slowly (each reports every chunk
+    // byte as still buffered). Two neighbours ask for it at once: one copy goes out
+    // whole, the other waits instead of splitting the uplink (where both would arrive
+    // late). The waiting one gets it in time from the first one served, or the CDN.
+    let mut net = meshed(3, 11, None);
+    net.cdn.insert(url(5), segment_bytes(5, 400_000));
+    net.load(0, &url(5), playback(0.0));
+    net.run_for(Duration::from_secs(1));
+    net.nodes[0].slow_uplink = true;
+    net.load(1, &url(5), playback(6.0));
+    net.load(2, &url(5), playback(6.0));
+    net.run_for(Duration::from_secs(10));
+    assert_eq!(delivered_ok(&net, 1).len(), 1);
+    assert_eq!(delivered_ok(&net, 2).len(), 1);
+    let sent = net.chunk_bytes_sent(0);
+    assert!(
+        (400_000..500_000).contains(&sent),
+        "one copy, not two sharing the uplink: {sent} chunk bytes sent"
+    );
+}
+
+#[test]
+fn a_peer_that_keeps_missing_deadlines_is_demoted_not_disconnected() {
+    let mut net = meshed(2, 12, None);
+    net.load(0, &url(1), playback(0.0));
+    net.load(0, &url(2), playback(0.0));
+    net.load(0, &url(3), playback(0.0));
+    net.load(0, &url(4), playback(0.0));
+    net.load(0, &url(5), playback(0.0));
+    net.run_for(Duration::from_secs(2));
+    // One good transfer: node 1 has measured node 0.
+    net.load(1, &url(1), playback(3.0));
+    net.run_for(Duration::from_secs(3));
+    assert_eq!(sources(&net, 1), vec![Source::Peer]);
+    // Then node 0 stalls: three missed deadlines in a row.
+    let sent = net.nodes[0].chunks_sent;
+    net.nodes[0].stall_after_chunks = Some(sent);
+    for sn in 2..=4 {
+        net.load(1, &url(sn), playback(3.0));
+        net.run_for(Duration::from_secs(5));
+    }
+    assert_eq!(net.nodes[1].agent.stats().peer_fallbacks, 3);
+    assert_eq!(net.nodes[1].agent.stats().peers_demoted, 1);
+    assert_eq!(net.peers_of(1), 1, "a slow peer stays connected");
+    assert!(disconnect_reasons(&net, 1).is_empty());
+    // Demoted: the next segment goes to the CDN without asking it.
+    net.load(1, &url(5), playback(3.0));
+    net.run_for(Duration::from_secs(5));
+    assert_eq!(net.nodes[1].agent.stats().peer_fallbacks, 3);
+    assert_eq!(sources(&net, 1).last(), Some(&Source::Cdn));
+}
+
+#[test]
+fn a_failed_trial_is_not_repeated_at_once() {
+    // Node 0 was never measured by node 1 and stalls: after one failed trial node 1 does
+    // not try it again for the next segment.
+    let mut net = meshed(2, 13, None);
+    net.load(0, &url(1), playback(0.0));
+    net.load(0, &url(2), playback(0.0));
+    net.run_for(Duration::from_secs(2));
+    net.nodes[0].stall_after_chunks = Some(net.nodes[0].chunks_sent);
+    net.load(1, &url(1), playback(3.0));
+    net.run_for(Duration::from_secs(5));
+    net.load(1, &url(2), playback(3.0));
+    net.run_for(Duration::from_secs(5));
+    assert_eq!(net.nodes[1].agent.stats().peer_fallbacks, 1);
+    assert_eq!(sources(&net, 1), vec![Source::Cdn, Source::Cdn]);
+}
+
+#[test]
+fn segments_sliding_out_of_the_live_window_are_not_announced_lost() {
+    // Node 0's cache holds three segments. The live window moves on: the segments that
+    // left it are evicted first, and nobody is told (every viewer of the rendition reads
+    // the same playlist and forgets them itself). A listed segment evicted is still
+    // announced lost.
+    let mut net = Net::new(21);
+    for sn in 0..40 {
+        net.cdn.insert(url(sn), segment_bytes(sn, SEG_LEN));
+    }
+    let a = net.add_node_with(hlsmesh_core::Config {
+        cache_bytes: 3 * SEG_LEN + 1000,
+        ..config(211)
+    });
+    let b = net.add_node_with(config(212));
+    for n in [a, b] {
+        net.playlist(n, PLAYLIST, &media_playlist(0, 6, true));
+        net.run_for(Duration::from_millis(300));
+    }
+    net.run_for(Duration::from_secs(20));
+    assert_eq!(net.peers_of(a), 1);
+    for sn in 0..3 {
+        net.load(a, &url(sn), playback(0.0));
+        net.load(b, &url(sn), playback(0.0));
+        net.run_for(Duration::from_secs(2));
+    }
+    // The window slides past 0..2 (no new segment, so no live-edge fetch); both
+    // refresh; node 0 takes 3, 4 and 5.
+    for sn in 3..6 {
+        for n in [a, b] {
+            net.playlist(n, PLAYLIST, &media_playlist(sn - 2, 8 - sn, true));
+        }
+        net.load(a, &url(sn), playback(0.0));
+        net.run_for(Duration::from_secs(2));
+    }
+    assert_eq!(
+        net.nodes[a].sent_by_tag[3], 0,
+        "Lost sent for segments that left the window"
+    );
+    // A segment still listed, evicted to make room, is announced lost.
+    for n in [a, b] {
+        net.playlist(n, PLAYLIST, &media_playlist(3, 4, true));
+    }
+    net.load(a, &url(6), playback(0.0));
+    net.run_for(Duration::from_secs(2));
+    assert!(net.nodes[a].sent_by_tag[3] >= 1);
+}
+
+#[test]
+fn a_fast_relay_takes_the_place_of_a_slow_one_waiting_for_an_upload() {
+    // Node 0 has measured node 1 as slow (its frames take 800 ms more) and node 2 as
+    // fast. While node 0 is busy sending a segment to node 3, node 1 asks for it and
+    // waits; then node 2 asks: node 2, which will pass it on sooner, takes node 1's
+    // place and node 1 is refused (it looks elsewhere).
+    let mut net = meshed(4, 31, None);
+    net.cdn.insert(url(3), segment_bytes(3, 400_000));
+    net.nodes[1].extra_delay = Duration::from_millis(800);
+    net.load(1, &url(1), playback(0.0));
+    net.load(2, &url(2), playback(0.0));
+    net.load(0, &url(3), playback(0.0));
+    net.run_for(Duration::from_secs(2));
+    net.load(0, &url(1), playback(8.0));
+    net.load(0, &url(2), playback(8.0));
+    net.run_for(Duration::from_secs(4));
+    assert_eq!(
+        sources(&net, 0),
+        vec![Source::Cdn, Source::Peer, Source::Peer]
+    );
+    // Its channel to node 3 stays full: the upload holds the slot.
+    net.nodes[0].slow_uplink = true;
+    net.nodes[0].stall_after_chunks = Some(net.nodes[0].chunks_sent);
+    net.load(3, &url(3), playback(8.0));
+    net.run_for(Duration::from_millis(200));
+    net.load(1, &url(3), playback(8.0));
+    net.run_for(Duration::from_millis(2000));
+    assert!(net.nodes[0].absent_to.is_empty(), "node 1 may wait");
+    net.load(2, &url(3), playback(8.0));
+    net.run_for(Duration::from_millis(300));
+    assert_eq!(net.nodes[0].absent_to, vec![1], "the slow relay makes way");
+}

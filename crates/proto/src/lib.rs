@@ -22,7 +22,10 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 /// The protocol version this crate speaks. Peers with another version are refused.
-pub const PROTOCOL_VERSION: u16 = 1;
+///
+/// 2: `Lost` is no longer sent for segments that slid out of a live window to peers on
+/// that rendition; they forget those themselves.
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// Largest frame, header included: the portable data-channel message size.
 pub const MAX_FRAME: usize = 64 * 1024;

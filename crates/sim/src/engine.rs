@@ -181,6 +181,17 @@ pub struct Totals {
     pub sessions: u64,
     /// Peer disconnect reasons the agents reported.
     pub disconnects: std::collections::BTreeMap<String, u64>,
+    /// Frames delivered, by tag (index = tag: hello 1, have 2, lost 3, request 4,
+    /// cancel 5, chunk 6, absent 7; 0 = other).
+    pub frames_by_tag: [u64; 8],
+    /// CDN segment fetches by the agents: whole segments, and the rest of a segment a
+    /// peer started (HTTP Range).
+    pub cdn_fetches: [u64; 2],
+    /// Summed over agents: peer transfers finished from the CDN, peers demoted, queued
+    ///
+    pub peer_fallbacks: u64,
+    /// See `peer_fallbacks`.
+    pub peers_demoted: u64,
 }
 
 /// Everything a finished run produced.
@@ -402,6 +413,10 @@ impl Sim {
         let live: Vec<&Node> = self.nodes.iter().collect();
         let peers: f64 = live.iter().map(|n| n.stats.peers as f64).sum();
         let mean_peers = peers / live.len().max(1) as f64;
+        for node in &self.nodes {
+            self.t.peer_fallbacks += node.stats.peer_fallbacks;
+            self.t.peers_demoted += node.stats.peers_demoted;
+        }
         self.t.p2p_used = self
             .nodes
             .iter()
@@ -696,9 +711,11 @@ impl Sim {
             && p.started
             && p.next_sn >= sc.vod_segments
             && p.loading.is_none()
-            && p.ahead(now) <= 1e-6
+            && p.position(now) >= p.buffered_end - 1e-6
         {
             // The title ended: the viewer leaves (and, with churn, someone else comes).
+            // The same test as a stall's (a wake-up rounded to the µs can leave a
+            // microsecond of buffer: not ended, yet dry, was a stall to the end).
             p.finished = true;
             self.leave(n, true);
             return;
@@ -888,6 +905,8 @@ impl Sim {
             } => {
                 let (status, body) = match parse_segment_url(&url) {
                     Some((level, sn)) => {
+                        let rest = usize::from(range.is_some() || from.is_some());
+                        self.t.cdn_fetches[rest] += 1;
                         let body = self.body(level, sn);
                         match (range, from) {
                             (Some((s, e)), _) => (
@@ -1182,6 +1201,8 @@ impl Sim {
         if data.first() == Some(&CHUNK_TAG) {
             self.t.p2p_arrived += nominal(&data, self.scale) - CHUNK_HEADER as u64;
         }
+        let tag = data.first().map_or(0, |&t| usize::from(t)).min(7);
+        self.t.frames_by_tag[tag] += 1;
         self.input(n, Input::ChannelMessage { conn, data });
     }
 

@@ -69,6 +69,18 @@ pub struct Summary {
     pub agent_inputs: u64,
     /// Most frequent reasons agents gave for dropping a peer.
     pub disconnects: Vec<(String, u64)>,
+    /// Events by kind: arrivals and departures, agent wake-ups, other agent inputs,
+    /// frames, uplink slices, closes, tracker, CDN, playlist refreshes, player.
+    pub events_by_kind: [u64; 10],
+    /// Frames delivered by tag (see `Totals::frames_by_tag`).
+    pub frames_by_tag: [u64; 8],
+    /// CDN segment fetches by the agents: whole, and rest-of-segment (Range).
+    pub cdn_fetches: [u64; 2],
+    /// Peer transfers finished from the CDN, and peer demotions.
+    pub peer_fallbacks: u64,
+    /// See `peer_fallbacks`.
+    pub peers_demoted: u64,
+
     /// Wall-clock seconds of the run (filled by the CLI).
     pub wall_s: f64,
     /// CPU seconds of the run (filled by the CLI).
@@ -168,6 +180,11 @@ impl Summary {
             events: t.events,
             agent_inputs: t.agent_inputs,
             disconnects,
+            cdn_fetches: t.cdn_fetches,
+            events_by_kind: t.by_kind,
+            frames_by_tag: t.frames_by_tag,
+            peer_fallbacks: t.peer_fallbacks,
+            peers_demoted: t.peers_demoted,
             wall_s: 0.0,
             cpu_s: 0.0,
             rss_mib: 0.0,
@@ -260,6 +277,14 @@ impl Summary {
         for (k, v) in rows {
             s.push_str(&format!("{k:<22}{v}\n"));
         }
+        s.push_str(&format!(
+            "{:<22}{} whole, {} rest (Range); {} peer fallbacks, {} demotions\n",
+            "CDN fetches",
+            self.cdn_fetches[0],
+            self.cdn_fetches[1],
+            self.peer_fallbacks,
+            self.peers_demoted
+        ));
         if !self.disconnects.is_empty() {
             s.push_str("peer drops            ");
             let d: Vec<String> = self

@@ -23,6 +23,10 @@ pub const MAX_UPLOADS_PER_PEER: usize = 8;
 const MAX_PENDING_REQUESTS_FROM_PEER: usize = 64;
 /// Most bytes reserved for an incoming segment before its bytes arrive.
 const INITIAL_RESERVE: usize = 1024 * 1024;
+/// A segment the peer already announced is not announced back to it, unless nothing
+/// was announced to it for this long (its view of what we play must stay fresh: the
+/// live-edge election counts neighbours by the rendition they last announced).
+pub const HAVE_REFRESH: core::time::Duration = core::time::Duration::from_secs(5);
 /// Segment ids we remember per peer; beyond this the peer is lying or broken.
 const MAX_HAVE_PER_PEER: usize = 50_000;
 
@@ -80,6 +84,10 @@ struct Upload {
     req: u32,
     data: Bytes,
     offset: usize,
+    /// Where the request stands in the agent's order of arrival (older first).
+    seq: u64,
+    /// Whether any of its bytes went out yet.
+    started: bool,
 }
 
 /// Protocol state for one connected peer.
@@ -93,6 +101,10 @@ pub struct PeerSession {
     uploads: VecDeque<Upload>,
     downloads: VecMap<u32, Download>,
     buffered: usize,
+    /// Chunks sent whose `bufferedAmount` reading has not come back yet.
+    unreported_chunks: usize,
+    /// When a `Have` last went to the peer through [`PeerSession::announce_have_at`].
+    last_have_sent: Option<Instant>,
     pending_requests: usize,
     /// Bytes received from this peer over all transfers.
     pub bytes_in: u64,
@@ -115,6 +127,8 @@ impl PeerSession {
             uploads: VecDeque::new(),
             downloads: VecMap::new(),
             buffered: 0,
+            unreported_chunks: 0,
+            last_have_sent: None,
             pending_requests: 0,
             bytes_in: 0,
             bytes_out: 0,
@@ -306,8 +320,9 @@ impl PeerSession {
     }
 
     /// Serves the peer's request `req` with `data` (the whole segment) from `offset`,
-    /// or refuses it when too many uploads are open.
-    pub fn serve(&mut self, req: u32, data: Bytes, offset: u32) {
+    /// or refuses it when too many uploads are open. `seq` orders uploads across all
+    /// peers (older first): see [`PeerSession::poll_upload`].
+    pub fn serve(&mut self, req: u32, data: Bytes, offset: u32, seq: u64) {
         if self.uploads.len() >= MAX_UPLOADS_PER_PEER || offset as usize > data.len() {
             return self.refuse(req);
         }
@@ -315,6 +330,8 @@ impl PeerSession {
             req,
             data,
             offset: offset as usize,
+            seq,
+            started: false,
         });
     }
 
@@ -324,6 +341,19 @@ impl PeerSession {
         self.queue(Message::Absent { req });
     }
 
+    /// Tells the peer about segments we now hold that it does not hold itself (it
+    /// announced them): those it needs no word of, unless nothing went to it for
+    /// [`HAVE_REFRESH`]. In a live swarm most viewers complete a segment after several
+    /// neighbours did; a third of all frames were such `Have`s.
+    pub fn announce_have_at(&mut self, segments: &[SegmentId], now: Instant) {
+        let stale = self.last_have_sent.is_none_or(|t| now >= t + HAVE_REFRESH);
+        if !stale && segments.iter().all(|s| self.have.contains(s)) {
+            return;
+        }
+        self.last_have_sent = Some(now);
+        self.announce_have(segments);
+    }
+
     /// Tells the peer about segments we now hold.
     pub fn announce_have(&mut self, segments: &[SegmentId]) {
         for msg in Message::have_frames(segments) {
@@ -331,8 +361,17 @@ impl PeerSession {
         }
     }
 
+    /// Forgets the segments the peer announced that `expired` says are gone everywhere
+    /// (slid out of a live window): the peer does not send `Lost` for those.
+    pub fn forget(&mut self, expired: impl Fn(&SegmentId) -> bool) {
+        self.have.retain(|s| !expired(s));
+    }
+
     /// Tells the peer about segments we dropped.
     pub fn announce_lost(&mut self, segments: &[SegmentId]) {
+        if segments.is_empty() {
+            return;
+        }
         for part in segments.chunks(hlsmesh_proto::MAX_IDS_PER_FRAME) {
             self.queue(Message::Lost {
                 segments: part.to_vec(),
@@ -345,15 +384,20 @@ impl PeerSession {
     }
 
     /// The edge's reading of the channel's `bufferedAmount`.
+    ///
+    /// The edge reads it right after each send but the agent may see the readings only
+    /// after it sent more: while readings for chunks sent since are still to come, a
+    /// lower reading is an old one and does not lower the count (else a finished
+    /// upload would look drained, and the next one would start alongside it).
     pub fn handle_buffered(&mut self, buffered: usize) {
+        if self.unreported_chunks > 0 {
+            self.unreported_chunks -= 1;
+            if self.unreported_chunks > 0 {
+                self.buffered = self.buffered.max(buffered);
+                return;
+            }
+        }
         self.buffered = buffered;
-    }
-
-    /// The next frame to send, while the channel's buffer is below the high-water mark.
-    /// Control frames go first; uploads are interleaved a chunk at a time.
-    pub fn poll_transmit(&mut self) -> Option<Bytes> {
-        let mut unlimited = usize::MAX;
-        self.poll_transmit_within(&mut unlimited)
     }
 
     /// Whether uploads wait to be sent.
@@ -361,42 +405,100 @@ impl PeerSession {
         !self.uploads.is_empty()
     }
 
+    /// Refuses (`Absent`) the upload `seq` if it has not started; whether it did.
+    pub fn withdraw(&mut self, seq: u64) -> bool {
+        let Some(i) = self.uploads.iter().position(|u| u.seq == seq && !u.started) else {
+            return false;
+        };
+        let up = self.uploads.remove(i).expect("found");
+        self.refuse(up.req);
+        true
+    }
+
+    /// The waiting (not started) uploads' orders.
+    pub fn waiting_seqs(&self) -> impl Iterator<Item = u64> + '_ {
+        self.uploads.iter().filter(|u| !u.started).map(|u| u.seq)
+    }
+
+    /// Uploads accepted and not started yet.
+    pub fn uploads_waiting(&self) -> usize {
+        self.uploads.iter().filter(|u| !u.started).count()
+    }
+
+    /// The order (`seq`) of the upload sent next, when one waits.
+    pub fn next_upload(&self) -> Option<u64> {
+        self.uploads.front().map(|u| u.seq)
+    }
+
+    /// Whether this channel is busy uploading: an upload is part-sent, or the channel
+    /// still holds at least [`SEND_LOW_WATER`] bytes (the edge reports when it drains
+    /// below that, so a finished upload's tail overlaps the next one's start).
+    pub fn is_uploading(&self) -> bool {
+        self.uploads.front().is_some_and(|u| u.started) || self.buffered >= SEND_LOW_WATER
+    }
+
+    /// The next frame to send, while the channel's buffer is below the high-water mark.
+    /// Control frames go first; then upload chunks, oldest request first.
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        let mut unlimited = usize::MAX;
+        self.poll_transmit_within(&mut unlimited)
+    }
+
     /// Like [`PeerSession::poll_transmit`], but sends upload data only while `allowance`
     /// (bytes) covers it, and takes what it sends from it. Control frames always go.
     pub fn poll_transmit_within(&mut self, allowance: &mut usize) -> Option<Bytes> {
+        self.poll_control().or_else(|| self.poll_upload(allowance))
+    }
+
+    /// The next control frame (anything but upload data), while the channel's buffer is
+    /// below the high-water mark.
+    pub fn poll_control(&mut self) -> Option<Bytes> {
         if self.buffered >= SEND_HIGH_WATER {
             return None;
         }
-        let frame = if let Some(f) = self.control.pop_front() {
-            f
-        } else {
-            let up = self.uploads.front_mut()?;
-            let end = (up.offset + MAX_CHUNK_DATA).min(up.data.len());
-            if end - up.offset > *allowance {
-                return None;
-            }
-            *allowance -= end - up.offset;
-            let frame = Message::Chunk {
-                req: up.req,
-                total: up.data.len() as u32,
-                offset: up.offset as u32,
-                data: up.data.slice(up.offset..end),
-            }
-            .encode();
-            up.offset = end;
-            if up.offset >= up.data.len() {
-                self.uploads.pop_front();
-                self.pending_requests = self.pending_requests.saturating_sub(1);
-            } else {
-                // Round-robin between uploads so one large segment does not starve others.
-                let up = self.uploads.pop_front().expect("present");
-                self.uploads.push_back(up);
-            }
-            frame
-        };
-        self.buffered += frame.len();
-        self.bytes_out += frame.len() as u64;
+        let frame = self.control.pop_front()?;
+        self.sent(frame.len());
         Some(frame)
+    }
+
+    /// The next chunk of upload data, while the channel's buffer is below the
+    /// high-water mark and `allowance` covers it (taken from it).
+    ///
+    /// Uploads go one after the other, oldest request first, never round-robin: on a
+    /// slow uplink one copy that arrives in time is worth more than several that all
+    /// arrive late (the requester's deadline cancels them and their bytes are wasted),
+    /// and a finished copy is announced and served onwards sooner.
+    pub fn poll_upload(&mut self, allowance: &mut usize) -> Option<Bytes> {
+        if self.buffered >= SEND_HIGH_WATER {
+            return None;
+        }
+        let up = self.uploads.front_mut()?;
+        let end = (up.offset + MAX_CHUNK_DATA).min(up.data.len());
+        if end - up.offset > *allowance {
+            return None;
+        }
+        *allowance -= end - up.offset;
+        let frame = Message::Chunk {
+            req: up.req,
+            total: up.data.len() as u32,
+            offset: up.offset as u32,
+            data: up.data.slice(up.offset..end),
+        }
+        .encode();
+        up.offset = end;
+        up.started = true;
+        self.unreported_chunks += 1;
+        if up.offset >= up.data.len() {
+            self.uploads.pop_front();
+            self.pending_requests = self.pending_requests.saturating_sub(1);
+        }
+        self.sent(frame.len());
+        Some(frame)
+    }
+
+    fn sent(&mut self, bytes: usize) {
+        self.buffered += bytes;
+        self.bytes_out += bytes as u64;
     }
 }
 

@@ -53,7 +53,7 @@ fn a_segment_moves_in_chunks_and_arrives_whole() {
             offset: 0
         }]
     );
-    a.serve(9, data.clone(), 0);
+    a.serve(9, data.clone(), 0, 0);
     let (_, eb) = pump(&mut a, &mut b);
     let completed: Vec<_> = eb
         .iter()
@@ -69,12 +69,19 @@ fn a_segment_moves_in_chunks_and_arrives_whole() {
 #[test]
 fn sending_stops_at_the_high_water_mark_until_the_channel_drains() {
     let (mut a, _b) = pair();
-    a.serve(1, Bytes::from(vec![0u8; 4 * SEND_HIGH_WATER]), 0);
+    a.serve(1, Bytes::from(vec![0u8; 4 * SEND_HIGH_WATER]), 0, 0);
     let mut sent = 0;
+    let mut readings = Vec::new();
     while let Some(f) = a.poll_transmit() {
         sent += f.len();
+        readings.push(sent);
     }
     assert!((SEND_HIGH_WATER..SEND_HIGH_WATER + hlsmesh_proto::MAX_FRAME).contains(&sent));
+    assert!(a.poll_transmit().is_none());
+    // The edge's reading after each send, seen late: nothing drained yet.
+    for r in readings {
+        a.handle_buffered(r);
+    }
     assert!(a.poll_transmit().is_none());
     a.handle_buffered(SEND_LOW_WATER);
     assert!(
@@ -88,7 +95,7 @@ fn a_cancelled_request_keeps_its_prefix_and_ignores_late_chunks() {
     let (mut a, mut b) = pair();
     b.request(3, seg(1), 0, u32::MAX);
     pump(&mut a, &mut b);
-    a.serve(3, Bytes::from(vec![7u8; 150_000]), 0);
+    a.serve(3, Bytes::from(vec![7u8; 150_000]), 0, 0);
     // Deliver only the first chunk.
     let first = a.poll_transmit().unwrap();
     let mut eb = Vec::new();
@@ -172,7 +179,7 @@ fn uploads_beyond_the_per_peer_limit_are_refused() {
     }
     pump(&mut a, &mut b);
     for req in 0..(MAX_UPLOADS_PER_PEER as u32 + 2) {
-        a.serve(req, Bytes::from(vec![1u8; 10]), 0);
+        a.serve(req, Bytes::from(vec![1u8; 10]), 0, 0);
     }
     let (_, eb) = pump(&mut a, &mut b);
     let absent = eb
@@ -204,7 +211,7 @@ fn a_peer_claiming_more_than_the_limit_is_refused_before_its_bytes_are_kept() {
     let (mut a, mut b) = pair();
     b.request(5, seg(2), 0, 1000);
     pump(&mut a, &mut b);
-    a.serve(5, Bytes::from(vec![1u8; 5000]), 0);
+    a.serve(5, Bytes::from(vec![1u8; 5000]), 0, 0);
     let (_, eb) = pump(&mut a, &mut b);
     assert_eq!(
         eb.first(),
@@ -229,4 +236,76 @@ fn cancelling_does_not_reset_the_flood_counter() {
         a.handle_frame(Message::Cancel { req: 10_000 + req }.encode(), &mut ev);
     }
     assert!(ev.contains(&PeerEvent::Violation("request flood")));
+}
+
+#[test]
+fn uploads_go_one_after_the_other_oldest_first() {
+    let (mut a, _b) = pair();
+    while a.poll_transmit().is_some() {}
+    a.serve(1, Bytes::from(vec![1u8; 150_000]), 0, 7);
+    a.serve(2, Bytes::from(vec![2u8; 150_000]), 0, 8);
+    assert_eq!(a.next_upload(), Some(7));
+    let mut order = Vec::new();
+    while let Some(f) = a.poll_transmit() {
+        if let Message::Chunk { req, .. } = Message::decode(f).unwrap() {
+            order.push(req);
+        }
+    }
+    assert_eq!(order, vec![1, 1, 1, 2, 2, 2], "not interleaved");
+}
+
+#[test]
+fn late_buffer_readings_do_not_make_a_finished_upload_look_drained() {
+    let (mut a, _b) = pair();
+    while a.poll_transmit().is_some() {}
+    a.handle_buffered(0);
+    a.serve(1, Bytes::from(vec![1u8; 400_000]), 0, 1);
+    let mut readings = Vec::new();
+    let mut sent = 0;
+    while let Some(f) = a.poll_transmit() {
+        sent += f.len();
+        readings.push(sent);
+    }
+    assert!(!a.has_uploads());
+    assert!(a.is_uploading(), "400 kB still in the channel");
+    // The first reading (one chunk buffered) arrives after all were sent: stale.
+    let last = readings.pop().unwrap();
+    for r in readings {
+        a.handle_buffered(r);
+        assert!(a.is_uploading(), "a stale reading of {r} bytes counted");
+    }
+    a.handle_buffered(last);
+    assert!(a.is_uploading());
+    // Then the channel drains: the low-water event.
+    a.handle_buffered(SEND_LOW_WATER - 1);
+    assert!(!a.is_uploading());
+}
+
+#[test]
+fn expired_segments_are_forgotten_without_a_lost() {
+    let (mut a, mut b) = pair();
+    a.announce_have(&[seg(1), seg(2), seg(3)]);
+    pump(&mut a, &mut b);
+    assert!(b.has(&seg(1)));
+    b.forget(|s| s.sn < 3);
+    assert!(!b.has(&seg(1)) && !b.has(&seg(2)));
+    assert!(b.has(&seg(3)));
+}
+
+#[test]
+fn a_segment_the_peer_announced_is_not_announced_back_unless_it_heard_nothing_lately() {
+    let (mut a, mut b) = pair();
+    pump(&mut a, &mut b);
+    let t0 = Instant::from_micros(1_000_000);
+    b.announce_have_at(&[seg(2)], t0);
+    assert!(b.poll_transmit().is_some(), "a does not hold 2: told");
+    a.announce_have(&[seg(1)]);
+    pump(&mut a, &mut b);
+    b.announce_have_at(&[seg(1)], t0 + core::time::Duration::from_secs(1));
+    assert!(b.poll_transmit().is_none(), "a announced 1 itself");
+    b.announce_have_at(&[seg(1)], t0 + HAVE_REFRESH);
+    assert!(
+        b.poll_transmit().is_some(),
+        "nothing for a while: told anyway"
+    );
 }

@@ -14,10 +14,12 @@
 //! fetched from the CDN (HTTP Range). A peer that goes away mid-transfer costs a CDN fetch.
 //! With an empty buffer after the first segment, a peer holding the segment gets a short
 //! [`SPRINT`] before the CDN takes over the missing bytes.
-//! Peers that miss deadlines or refuse what they announced three times in a row are
-//! dropped. Ahead of the player, segments peers hold are prefetched from them within a
-//! look-ahead that grows with the buffer; the CDN is never used to prefetch, except by
-//! the viewer elected for a new live segment, which takes it when the playlist shows it.
+//! A peer that misses its deadline three times in a row (or fails its first trial) is
+//! demoted for a while: kept connected, not asked. A refusal (`Absent`) is no failure:
+//! the load waits for another holder. Ahead of the player, segments peers hold are
+//! prefetched from them within a look-ahead that grows with the buffer; the CDN is never
+//! used to prefetch, except by the viewer elected for a new live segment, which takes it
+//! when the playlist shows it.
 //!
 //! Every delivery carries the time hls.js should see it take: the CDN path's measured
 //! time for those bytes, so that neither fast peers nor slow ones skew its ABR.
@@ -50,9 +52,12 @@ pub const CDN_MARGIN: Duration = Duration::from_millis(1000);
 const SAFETY: Duration = Duration::from_millis(500);
 /// CDN time assumed before any CDN transfer was measured.
 const DEFAULT_CDN_TIME: Duration = Duration::from_millis(1000);
-/// Throughput assumed for a peer not measured yet (8 Mb/s). A trial that turns out
-/// slower costs no stall: its deadline still leaves the reserve for the CDN.
-const TRIAL_BYTES_PER_SEC: f64 = 1_000_000.0;
+/// Throughput assumed for a peer not measured yet, in multiples of the stream's media
+/// rate (20 Mb/s for a 2 Mb/s stream; 8 Mb/s at 800 kb/s, the absolute figure used
+/// before). Relative, not absolute: what decides whether a
+/// trial can make it is how many segment-durations of upload it needs. A trial that
+/// turns out slower costs no stall: its deadline still leaves the reserve for the CDN.
+const TRIAL_SPEEDUP: f64 = 10.0;
 /// Latency assumed for a peer not measured yet.
 const TRIAL_LATENCY: Duration = Duration::from_millis(150);
 /// Shortest time a peer is given for a transfer.
@@ -69,8 +74,13 @@ const MAX_PREFETCH: usize = 2;
 const MAX_LOOKAHEAD: u64 = 4;
 /// Buffer below which the player's own loads have the link to themselves.
 const PREFETCH_MIN_BUFFER: f64 = 4.0;
-/// Consecutive failures (missed deadline, refused announced segment) that drop a peer.
+/// Consecutive failures (missed deadline, refused announced segment) that demote a peer.
 const MAX_PEER_FAILURES: u32 = 3;
+/// Uploads to other peers that may wait behind the one being sent before a request is
+/// answered `Absent` (a requester's own requests queue freely: it chose to).
+const MAX_WAITING_UPLOADS: usize = 1;
+/// How long a demoted peer is not asked for segments.
+const DEMOTION: Duration = Duration::from_secs(30);
 /// Segment size assumed when neither the master nor earlier segments say better.
 const DEFAULT_BYTES_PER_SEC_OF_MEDIA: f64 = 125_000.0;
 
@@ -118,6 +128,15 @@ enum FetchFor {
 struct PeerRecord {
     estimate: Estimate,
     failures: u32,
+    /// After too many failures in a row, not asked for segments until then (it stays
+    /// connected: it still counts in the election and may download from us).
+    demoted_until: Option<Instant>,
+}
+
+impl PeerRecord {
+    fn demoted(&self, now: Instant) -> bool {
+        self.demoted_until.is_some_and(|t| now < t)
+    }
 }
 
 /// Loads, transfers, estimates and the cache of one agent.
@@ -132,6 +151,8 @@ pub(crate) struct Scheduler {
     cdn: Estimate,
     /// Media bytes per second of each variant, from segments received.
     media_rate: VecMap<u16, f64>,
+    /// The newest media sequence number each variant's playlist listed.
+    newest: VecMap<u16, u64>,
     next_fetch: u64,
     next_req: u32,
     /// The segment the player asked for last: where prefetch looks ahead from.
@@ -160,6 +181,7 @@ impl Scheduler {
             peers: VecMap::new(),
             cdn: Estimate::default(),
             media_rate: VecMap::new(),
+            newest: VecMap::new(),
             next_fetch: 1,
             next_req: 1,
             anchor: None,
@@ -201,17 +223,22 @@ impl Scheduler {
         if let Some((s, e)) = info.range {
             return usize::try_from(e - s).unwrap_or(usize::MAX);
         }
-        let rate = self
-            .media_rate
-            .get(&info.id.variant)
+        (self.media_bytes_per_sec(info.id.variant) * info.duration.max(0.1)) as usize
+    }
+
+    /// Media bytes per second of a variant: measured, else the master's declared
+    /// bandwidth, else a default.
+    fn media_bytes_per_sec(&self, variant: u16) -> f64 {
+        self.media_rate
+            .get(&variant)
             .copied()
             .or_else(|| {
                 self.playlists
-                    .declared_bandwidth(info.id.variant)
+                    .declared_bandwidth(variant)
                     .map(|b| b as f64 / 8.0)
             })
-            .unwrap_or(DEFAULT_BYTES_PER_SEC_OF_MEDIA);
-        (rate * info.duration.max(0.1)) as usize
+            .unwrap_or(DEFAULT_BYTES_PER_SEC_OF_MEDIA)
+            .max(1.0)
     }
 
     /// The largest segment a peer may deliver for `info`: far above any real size, far
@@ -249,6 +276,15 @@ impl Scheduler {
             }
         };
         let name = self.playlists.master_url().unwrap_or(url).to_string();
+        if let Some(variant) = update.variant {
+            if let Some(last) = update.new_segments.iter().map(|i| i.id.sn).max() {
+                let n = self.newest.get_or_insert_with(variant, || last);
+                *n = (*n).max(last);
+            }
+            // Peers do not announce segments leaving the window as lost: forget them.
+            let (playlists, newest) = (&self.playlists, &self.newest);
+            swarm.forget_expired(|s| s.variant == variant && expired(playlists, newest, s));
+        }
         if let (true, Some(variant)) = (self.integrity, update.variant) {
             self.fetch_hash_list(ctx, variant, url, text);
         }
@@ -461,15 +497,16 @@ impl Scheduler {
         }
         swarm
             .peers_with(seg)
-            .filter(|(_, s)| s.downloads_open() < MAX_REQUESTS_PER_PEER)
+            .filter(|(c, s)| s.downloads_open() < MAX_REQUESTS_PER_PEER && !self.demoted(*c, now))
             .min_by_key(|(c, s)| (s.downloads_open(), *c))
             .map(|(c, _)| c)
     }
 
     /// The peer to ask for `seg` (of about `size` bytes) so that it arrives by
     /// `deadline`: a peer not measured yet gets a trial when there is room for its
-    /// assumed speed with half again to spare; otherwise the fastest measured peer that
-    /// makes it with the same spare.
+    /// assumed speed twice over with half again to spare; otherwise the fastest
+    /// measured peer that makes it with half again to spare; otherwise a trial that
+    /// fits with that spare.
     fn choose_peer(
         &self,
         swarm: &Swarm,
@@ -478,12 +515,14 @@ impl Scheduler {
         now: Instant,
         deadline: Instant,
     ) -> Option<ConnId> {
-        let trial = TRIAL_LATENCY + Duration::from_secs_f64(size as f64 / TRIAL_BYTES_PER_SEC);
+        let trial_rate = TRIAL_SPEEDUP * self.media_bytes_per_sec(seg.variant);
+        let trial = TRIAL_LATENCY + Duration::from_secs_f64(size as f64 / trial_rate);
         let mut best: Option<(Duration, usize, ConnId)> = None;
         let mut untried: Option<(usize, ConnId)> = None;
+        let mut roomy = false;
         for (conn, session) in swarm.peers_with(seg) {
             let open = session.downloads_open();
-            if open >= MAX_REQUESTS_PER_PEER {
+            if open >= MAX_REQUESTS_PER_PEER || self.demoted(conn, now) {
                 continue;
             }
             match self
@@ -505,11 +544,18 @@ impl Scheduler {
                         && untried.is_none_or(|u| (open, conn) < u)
                     {
                         untried = Some((open, conn));
+                        roomy = now + trial.mul_f64(3.0) <= deadline;
                     }
                 }
             }
         }
-        untried.map(|(_, c)| c).or(best.map(|(_, _, c)| c))
+        let best = best.map(|(_, _, c)| c);
+        let untried = untried.map(|(_, c)| c);
+        if roomy {
+            untried.or(best)
+        } else {
+            best.or(untried)
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -581,7 +627,7 @@ impl Scheduler {
     fn prefetch(&mut self, ctx: &mut Ctx<'_>, swarm: &mut Swarm) {
         let Some(anchor) = self.anchor else { return };
         let ahead = self.playback.buffer_ahead();
-        if ahead < PREFETCH_MIN_BUFFER || swarm.ready_peers() == 0 {
+        if ahead < PREFETCH_MIN_BUFFER || swarm.ready_sessions().next().is_none() {
             return;
         }
         let lookahead = (1 + ((ahead - PREFETCH_MIN_BUFFER) / 8.0) as u64).min(MAX_LOOKAHEAD);
@@ -771,9 +817,10 @@ impl Scheduler {
         let evicted = self
             .cache
             .insert_evicting(seg, data.clone(), |s| !playlists.is_listed(*s));
-        swarm.broadcast_lost(&evicted);
+        let newest = &self.newest;
+        swarm.broadcast_lost(&evicted, |s| expired(playlists, newest, s));
         if self.cache.contains(&seg) {
-            swarm.broadcast_have(&[seg]);
+            swarm.broadcast_have(&[seg], ctx.now);
         }
         self.deliver_all(ctx, seg, data, source, took);
     }
@@ -845,6 +892,15 @@ impl Scheduler {
                     } else {
                         self.cache.get(&seg)
                     };
+                    let mut busy = swarm.uploads_waiting_for_others(conn) >= MAX_WAITING_UPLOADS;
+                    if busy && data.is_some() {
+                        // A faster relay takes the place of a slower one waiting.
+                        let size = data.as_ref().map_or(0, |d| d.len());
+                        let key = self.relay_key(conn, size);
+                        busy = !swarm.withdraw_worse(conn, key, |c| self.relay_key(c, size));
+                    }
+                    let data = data.filter(|_| !busy);
+                    let seq = swarm.next_upload_seq();
                     let Some(session) = swarm.session_mut(conn) else {
                         continue;
                     };
@@ -852,7 +908,7 @@ impl Scheduler {
                         Some(data) => {
                             ctx.stats.uploaded_bytes +=
                                 data.len().saturating_sub(offset as usize) as u64;
-                            session.serve(req, data, offset);
+                            session.serve(req, data, offset, seq);
                         }
                         None => session.refuse(req),
                     }
@@ -895,8 +951,9 @@ impl Scheduler {
                 PeerEvent::Absent { req } => {
                     if let Some(seg) = self.transfer_of(conn, req) {
                         let t = self.transfers.remove(&seg).expect("found");
-                        self.peer_failed(ctx, swarm, conn, "refused segments it announced");
-                        self.retry_elsewhere(ctx, swarm, t);
+                        if !t.prefetch {
+                            self.advance(ctx, swarm, seg);
+                        }
                     }
                 }
                 PeerEvent::Ready | PeerEvent::Violation(_) => {}
@@ -905,13 +962,31 @@ impl Scheduler {
         self.prefetch(ctx, swarm);
     }
 
-    /// Counts a failure against a peer; drops it after too many in a row.
-    fn peer_failed(&mut self, ctx: &mut Ctx<'_>, swarm: &mut Swarm, conn: ConnId, why: &str) {
+    /// How slow a peer is as a relay, as we measured it: its expected time for `size`
+    /// bytes in ms (unmeasured: a middling 1 s).
+    fn relay_key(&self, conn: ConnId, size: usize) -> u64 {
+        self.peers
+            .get(&conn)
+            .and_then(|p| p.estimate.time_for(size))
+            .map_or(1000, |t| t.as_millis() as u64)
+    }
+
+    /// Counts a failure against a peer; after too many in a row it is demoted: not asked
+    /// for segments for a while, but kept (a slow uplink is still a neighbour that counts
+    /// in the election and takes our uploads; reconnecting costs the tracker a round).
+    fn peer_failed(&mut self, ctx: &mut Ctx<'_>, conn: ConnId) {
         let record = self.peers.get_or_default(conn);
         record.failures += 1;
-        if record.failures >= MAX_PEER_FAILURES {
-            swarm.close(ctx, conn, &format!("unreliable peer: {why}"), true);
+        // A failed trial (a peer never measured) is not repeated for a while either.
+        if record.failures >= MAX_PEER_FAILURES || !record.estimate.is_known() {
+            record.failures = 0;
+            record.demoted_until = Some(ctx.now + DEMOTION);
+            ctx.stats.peers_demoted += 1;
         }
+    }
+
+    fn demoted(&self, conn: ConnId, now: Instant) -> bool {
+        self.peers.get(&conn).is_some_and(|p| p.demoted(now))
     }
 
     /// A peer connection closed: its transfers go elsewhere.
@@ -978,7 +1053,7 @@ impl Scheduler {
                     let got = session.cancel(req);
                     t.prefix = concat(&t.prefix, &got);
                 }
-                self.peer_failed(ctx, swarm, conn, "missed deadlines");
+                self.peer_failed(ctx, conn);
             }
             if t.prefetch {
                 continue;
@@ -1010,6 +1085,13 @@ impl Scheduler {
             .map(|l| l.wait_until);
         deadlines.chain(waits).min()
     }
+}
+
+/// Whether `seg` slid out of its rendition's live window: no longer listed, and older
+/// than the newest segment listed (a segment newer than what we have seen is not
+/// expired: a peer may read the playlist before us).
+fn expired(playlists: &Playlists, newest: &VecMap<u16, u64>, seg: &SegmentId) -> bool {
+    !playlists.is_listed(*seg) && newest.get(&seg.variant).is_some_and(|n| seg.sn < *n)
 }
 
 fn deliver(

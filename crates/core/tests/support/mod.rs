@@ -37,7 +37,19 @@ pub struct Node {
     fetches: HashMap<FetchId, ()>,
     /// When set, this node stops sending chunk frames after this many (a stalling peer).
     pub stall_after_chunks: Option<usize>,
-    chunks_sent: usize,
+    pub chunks_sent: usize,
+    /// Frames sent, by tag (hello 1, have 2, lost 3, request 4, cancel 5, chunk 6,
+    /// absent 7; 0 for anything else).
+    pub sent_by_tag: [usize; 8],
+    /// The nodes this node answered `Absent`, in order.
+    pub absent_to: Vec<usize>,
+    /// Added to the latency of every frame this node sends (a slow uplink, seen from
+    /// its peers' measurements).
+    pub extra_delay: Duration,
+    /// When set, this node's channels never drain: each reports as buffered every chunk
+    /// byte sent on it so far (a slow uplink, seen from the agent).
+    pub slow_uplink: bool,
+    chunk_bytes: HashMap<ConnId, usize>,
     /// When set, every frame this node sends is replaced by garbage.
     pub hostile: bool,
     /// When set, the first payload byte of every chunk this node sends is flipped: the
@@ -114,6 +126,11 @@ impl Net {
             fetches: HashMap::new(),
             stall_after_chunks: None,
             chunks_sent: 0,
+            sent_by_tag: [0; 8],
+            absent_to: Vec::new(),
+            extra_delay: Duration::ZERO,
+            slow_uplink: false,
+            chunk_bytes: HashMap::new(),
             hostile: false,
             corrupt: false,
             alive: true,
@@ -307,10 +324,17 @@ impl Net {
             }
             Output::Transmit { conn, data } => {
                 let n = &mut self.nodes[node];
+                n.sent_by_tag[data.first().map_or(0, |&t| usize::from(t)).min(7)] += 1;
                 let is_chunk = data.first() == Some(&6);
                 if is_chunk {
                     n.chunks_sent += 1;
+                    *n.chunk_bytes.entry(conn).or_default() += data.len();
                 }
+                let buffered = if n.slow_uplink {
+                    n.chunk_bytes.get(&conn).copied().unwrap_or(0)
+                } else {
+                    0
+                };
                 let stalled = is_chunk && n.stall_after_chunks.is_some_and(|k| n.chunks_sent > k);
                 // Chunk frames: tag, length, req, total, offset (17 bytes), then the data.
                 const CHUNK_DATA_AT: usize = 17;
@@ -324,6 +348,10 @@ impl Net {
                     data
                 };
                 if let Some(&(peer, peer_conn)) = n.links.get(&conn) {
+                    if data.first() == Some(&7) {
+                        n.absent_to.push(peer);
+                    }
+                    let lat = lat + n.extra_delay;
                     if !stalled {
                         self.schedule(
                             now + lat,
@@ -339,7 +367,7 @@ impl Net {
                 }
                 self.schedule(
                     now,
-                    Ev::Input(node, Input::ChannelBuffered { conn, buffered: 0 }),
+                    Ev::Input(node, Input::ChannelBuffered { conn, buffered }),
                 );
             }
             Output::CloseConn { conn } => {
@@ -488,6 +516,11 @@ impl Net {
 
     pub fn cdn_bytes(&self) -> usize {
         self.cdn_log.iter().map(|(_, _, n, _)| n).sum()
+    }
+
+    /// Chunk frame bytes `node` has sent, over all its connections.
+    pub fn chunk_bytes_sent(&self, node: usize) -> usize {
+        self.nodes[node].chunk_bytes.values().sum()
     }
 
     pub fn peers_of(&self, node: usize) -> u32 {
