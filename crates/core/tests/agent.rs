@@ -2,6 +2,26 @@
 
 use hlsmesh_core::{Agent, Config, Input, Instant, Output, TrackerId};
 
+/// An agent with one tracker, as an embedder starts it.
+fn agent_with_tracker(seed: u64, now: Instant) -> Agent {
+    let config = Config {
+        trackers: vec!["wss://tracker.test".into()],
+        seed,
+        ..Config::default()
+    };
+    Agent::new(config, now)
+}
+
+/// Tells the agent its tracker's socket opened.
+fn open_tracker(agent: &mut Agent, now: Instant) {
+    agent.handle_input(
+        now,
+        Input::TrackerOpen {
+            tracker: TrackerId::from_index(0),
+        },
+    );
+}
+
 /// Drains the agent; returns the wake-up it asked for.
 fn drain(agent: &mut Agent) -> Instant {
     loop {
@@ -16,13 +36,8 @@ fn drain(agent: &mut Agent) -> Instant {
 /// the browser would spin until gathering completes. (Found by the simulator.)
 #[test]
 fn no_busy_wakeups_while_offers_are_gathered() {
-    let config = Config {
-        trackers: vec!["wss://tracker.test".into()],
-        seed: 1,
-        ..Config::default()
-    };
     let t0 = Instant::from_micros(1_000);
-    let mut agent = Agent::new(config, t0);
+    let mut agent = agent_with_tracker(1, t0);
     agent.handle_input(
         t0,
         Input::Playlist {
@@ -32,12 +47,7 @@ fn no_busy_wakeups_while_offers_are_gathered() {
     );
     drain(&mut agent);
     let t1 = Instant::from_micros(50_000);
-    agent.handle_input(
-        t1,
-        Input::TrackerOpen {
-            tracker: TrackerId::from_index(0),
-        },
-    );
+    open_tracker(&mut agent, t1);
     // The agent now asks for offers (Output::CreateOffer); they are not answered yet.
     let mut now = drain(&mut agent).max(t1);
     for _ in 0..3 {
@@ -54,13 +64,8 @@ fn no_busy_wakeups_while_offers_are_gathered() {
 /// After any input, the wake-up the agent asks for is never in the past.
 #[test]
 fn wake_ups_are_never_in_the_past_during_a_session() {
-    let config = Config {
-        trackers: vec!["wss://tracker.test".into()],
-        seed: 2,
-        ..Config::default()
-    };
     let mut now = Instant::from_micros(10);
-    let mut agent = Agent::new(config, now);
+    let mut agent = agent_with_tracker(2, now);
     agent.handle_input(
         now,
         Input::Playlist {
@@ -69,12 +74,7 @@ fn wake_ups_are_never_in_the_past_during_a_session() {
         },
     );
     let mut at = drain(&mut agent);
-    agent.handle_input(
-        now,
-        Input::TrackerOpen {
-            tracker: TrackerId::from_index(0),
-        },
-    );
+    open_tracker(&mut agent, now);
     at = at.min(drain(&mut agent));
     for _ in 0..50 {
         now = at.max(now);
@@ -89,13 +89,8 @@ fn wake_ups_are_never_in_the_past_during_a_session() {
 
 /// Runs one agent up to its first announce and returns the announce's `info_hash`.
 fn first_announce_hash(name: Option<&str>, master_url: &str) -> String {
-    let config = Config {
-        trackers: vec!["wss://tracker.test".into()],
-        seed: 3,
-        ..Config::default()
-    };
     let t0 = Instant::from_micros(1_000);
-    let mut agent = Agent::new(config, t0);
+    let mut agent = agent_with_tracker(3, t0);
     if let Some(name) = name {
         agent.name_swarm(t0, name);
     }
@@ -108,12 +103,7 @@ fn first_announce_hash(name: Option<&str>, master_url: &str) -> String {
     );
     drain(&mut agent);
     let t1 = Instant::from_micros(50_000);
-    agent.handle_input(
-        t1,
-        Input::TrackerOpen {
-            tracker: TrackerId::from_index(0),
-        },
-    );
+    open_tracker(&mut agent, t1);
     let mut now = t1;
     for _ in 0..50 {
         let mut offers = Vec::new();
