@@ -31,7 +31,7 @@ import type {
   LoaderStats,
   PlaylistLoaderContext,
 } from "hls.js";
-import { DelegatingLoader, HlsMesh, PlaylistTap, type HlsMeshEvents, type HlsMeshOptions, type HlsMeshPeer, type HlsMeshStats } from "./index";
+import { DelegatingLoader, emptyStats, HlsMesh, PlaylistTap, type HlsMeshEvents, type HlsMeshOptions, type HlsMeshPeer, type HlsMeshStats } from "./index";
 
 type LoaderClass = new (config: HlsConfig) => Loader<LoaderContext>;
 type AnyHandler = (e: never) => void;
@@ -204,18 +204,7 @@ function install(): HlsMeshDropIn {
     installed,
     options,
     stats() {
-      const total: HlsMeshStats = {
-        cdnBytes: 0,
-        peerBytes: 0,
-        uploadedBytes: 0,
-        cacheHits: 0,
-        segmentsDelivered: 0,
-        peerFallbacks: 0,
-        rejectedSegments: 0,
-        peersDemoted: 0,
-        peers: 0,
-        swarmSize: 0,
-      };
+      const total = emptyStats();
       for (const slot of running) {
         const s = slot.mesh?.stats();
         if (!s) continue;

@@ -143,6 +143,22 @@ function newStats(): LoaderStats {
   };
 }
 
+/** @internal All-zero totals: what {@link HlsMesh.stats} reports before or without an agent. */
+export function emptyStats(): HlsMeshStats {
+  return {
+    cdnBytes: 0,
+    peerBytes: 0,
+    uploadedBytes: 0,
+    cacheHits: 0,
+    segmentsDelivered: 0,
+    peerFallbacks: 0,
+    rejectedSegments: 0,
+    peersDemoted: 0,
+    peers: 0,
+    swarmSize: 0,
+  };
+}
+
 /** One player's peer-to-peer agent. */
 export class HlsMesh {
   private agent: Agent | null;
@@ -269,18 +285,7 @@ export class HlsMesh {
 
   /** Totals so far. */
   stats(): HlsMeshStats {
-    const empty: HlsMeshStats = {
-      cdnBytes: 0,
-      peerBytes: 0,
-      uploadedBytes: 0,
-      cacheHits: 0,
-      segmentsDelivered: 0,
-      peerFallbacks: 0,
-      rejectedSegments: 0,
-      peersDemoted: 0,
-      peers: 0,
-      swarmSize: 0,
-    };
+    const empty = emptyStats();
     if (!this.agent) return empty;
     try {
       return { ...empty, ...JSON.parse(this.agent.stats()) };

@@ -392,7 +392,14 @@ impl<'a> Reader<'a> {
 }
 
 /// `n` in decimal, without the formatting machinery.
-pub fn decimal(mut n: u64) -> String {
+pub fn decimal(n: u64) -> String {
+    let mut out = String::new();
+    push_decimal(&mut out, n);
+    out
+}
+
+/// Appends `n` in decimal.
+pub fn push_decimal(out: &mut String, mut n: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {
@@ -403,7 +410,7 @@ pub fn decimal(mut n: u64) -> String {
             break;
         }
     }
-    buf[i..].iter().map(|&b| char::from(b)).collect()
+    out.extend(buf[i..].iter().map(|&b| char::from(b)));
 }
 
 /// Appends `s` as a quoted JSON string.
@@ -470,8 +477,7 @@ impl<'o> ObjectWriter<'o> {
 
     /// An integer member.
     pub fn uint(&mut self, key: &str, value: u64) -> &mut Self {
-        let d = decimal(value);
-        self.key(key).push_str(&d);
+        push_decimal(self.key(key), value);
         self
     }
 
