@@ -9,7 +9,7 @@ export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH):/usr/sbin
 # Keep cargo's output readable and its network use predictable.
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all tools build wasm js media demo test bench test-rust lint test-wasm test-aquatic test-aquatic-e2e test-e2e test-vite size clean fuzz test-fuzz hashes
+.PHONY: all tools build wasm js media demo test bench bench-ttff test-rust lint test-wasm test-aquatic test-aquatic-e2e test-e2e test-vite size clean fuzz test-fuzz hashes
 
 all: build
 
@@ -65,6 +65,11 @@ test-vite: build media
 ## Not part of `make test`; about 10 minutes. Tables on stdout, JSON in target/bench/.
 bench: build media
 	tests/bench/run.sh
+
+## Start-up benchmark: time to first frame of the same three systems, as paired rounds of
+## fresh joiners (TTFF_ROUNDS=12) into a playing swarm; about 6 minutes.
+bench-ttff: build media
+	tests/bench/run.sh tests/bench/ttff.mjs
 
 ## What hlsmesh adds to a page, gzipped (-9). The budget (issue 6) is 45 KB; until the
 ## wasm fits it, SIZE_MAX_BYTES is a ratchet: `make size` (part of `make test`) fails when

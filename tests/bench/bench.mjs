@@ -16,8 +16,6 @@
 // page. Two columns for context: segment bytes the players loaded per second played (hls.js
 // buffers ahead: loaded exceeds played), and CDN bytes ÷ loaded bytes (the e2e tests' CDN
 // share). Tables go to stdout (Markdown), everything to target/bench/bench-<time>.json.
-import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ProcessGroup } from "../e2e/lib/procs.mjs";
@@ -25,39 +23,15 @@ import { ROOT, cpuSampler, ensureMedia, inLoopbackNetns, runDir, startLive, star
 import { runViewers } from "../e2e/lib/viewers.mjs";
 import { markdownTable, playerBytes, verifyFragments } from "../e2e/lib/report.mjs";
 import { readOriginLog, summarizeOriginLog } from "../support/origin-log.mjs";
+import { HLS_CONFIG, MODES, SYSTEMS, median, shippedBytes, systems } from "./systems.mjs";
 
 const env = process.env;
 const VIEWERS = Number(env.VIEWERS ?? 8);
-const MODES = (env.BENCH_MODES ?? "live,vod").split(",");
 const STAGGER_S = Number(env.STAGGER_S ?? 3);
 const WATCH_S = Number(env.WATCH_S ?? 60);
 const LIVE_WINDOW = Number(env.LIVE_WINDOW ?? 6); // read by demo/media/live.sh too
 const OUT = join(ROOT, "target/bench");
 
-// hls.js runs with the same configuration under every system: its defaults, with
-// transmuxing on the main thread (no worker), which is what its ES module build does when
-// no workerPath is given (`import Hls from "hls.js"` in a bundler). With the worker,
-// hls.js transfers each fragment's ArrayBuffer to it, and p2p-media-loader 2.3.1 keeps
-// and shares that same buffer: every segment the player has consumed is left detached
-// (0 bytes) in its cache, so it can share only what it prefetched and the player has not
-// yet used. The optional system p2pml-worker measures that case.
-const HLS_CONFIG = { enableWorker: false };
-
-// What each system's viewer page is, and which files it adds to a page (hls.js not counted:
-// every system needs it).
-const P2PML_FILES = ["node_modules/p2p-media-loader-core/dist/p2p-media-loader-core.es.min.js", "node_modules/p2p-media-loader-hlsjs/dist/p2p-media-loader-hlsjs.es.min.js"];
-const SYSTEMS = {
-  plain: { label: "hls.js only (CDN)", page: "/tests/e2e/viewer.html", p2p: false, ships: [] },
-  p2pml: { label: "p2p-media-loader 2.3.1", page: "/tests/bench/p2pml.html", p2p: true, ships: P2PML_FILES },
-  "p2pml-worker": { label: "p2p-media-loader 2.3.1, hls.js worker", page: "/tests/bench/p2pml.html", p2p: true, ships: P2PML_FILES, hls: {} },
-  hlsmesh: { label: "hlsmesh", page: "/tests/e2e/viewer.html", p2p: true, ships: ["js/dist/hlsmesh_wasm_bg.wasm", "js/dist/hlsmesh.js"] },
-};
-const systems = (env.BENCH_SYSTEMS ?? "plain,p2pml,hlsmesh").split(",");
-for (const s of systems) if (!SYSTEMS[s]) throw new Error(`bench: unknown system ${s} (BENCH_SYSTEMS)`);
-for (const m of MODES) if (m !== "live" && m !== "vod") throw new Error(`bench: unknown mode ${m} (BENCH_MODES)`);
-
-// Of a sorted list; with an even count, the lower of the two middle values.
-const median = (xs) => (xs.length ? xs[Math.floor((xs.length - 1) / 2)] : null);
 const sum = (xs) => xs.reduce((a, b) => a + b, 0);
 const systemOf = (entry) => {
   try {
@@ -66,13 +40,6 @@ const systemOf = (entry) => {
     return "";
   }
 };
-
-/** Gzipped size of `files` (GNU gzip -9 from stdin, so no file name inside, as `make size`). */
-function shippedBytes(files) {
-  let total = 0;
-  for (const f of files) total += execFileSync("gzip", ["-9"], { input: readFileSync(join(ROOT, f)), maxBuffer: 64 << 20 }).length;
-  return total;
-}
 
 /** One mode: origin, tracker and stream started once; each system's viewers in turn. */
 async function runMode(kind, t0) {
