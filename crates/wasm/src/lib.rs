@@ -13,6 +13,12 @@ mod options;
 mod rtc;
 mod tracker_ws;
 
+/// The heap: a TLSF allocator (constant-time, with in-place reallocation and adjacent
+/// memory growths merged; about 1.6 KB of wasm) in place of std's dlmalloc (about 8 KB).
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static HEAP: rlsf::GlobalTlsf = rlsf::GlobalTlsf::new();
+
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 
