@@ -4,7 +4,8 @@
 // (cache, peer or CDN, and when) is the agent's. If the agent cannot start, panics, or
 // stops answering, loads go back to hls.js's own loader and playback goes on.
 
-import initWasm, { Agent } from "../pkg/hlsmesh_wasm.js";
+import initWasm from "../pkg/hlsmesh_wasm.js";
+import { Agent } from "./agent.js";
 import type {
   FragmentLoaderContext,
   HlsConfig,
@@ -215,12 +216,11 @@ export class HlsMesh {
         swarmId: typeof options.swarmId === "string" ? options.swarmId : undefined,
         maxPeers: options.maxPeers,
         cacheBytes: options.cacheBytes ?? defaultCacheBytes(),
-        iceServers: options.iceServers,
         integrity: options.integrity ?? false,
         uploadBytesPerSec: options.uploadBytesPerSec,
         downloadOnly: options.downloadOnly ?? (!options.uploadOnMetered && onMeteredConnection()),
       });
-      this.agent = new Agent(json, (text: string) => this.onAgentEvent(text));
+      this.agent = new Agent(json, options.iceServers ?? [], (text: string) => this.onAgentEvent(text));
       if (typeof options.swarmId === "function") this.swarmNamer = options.swarmId;
       const early = this.early ?? [];
       this.early = null;
@@ -315,7 +315,6 @@ export class HlsMesh {
     if (agent) {
       try {
         agent.destroy();
-        agent.free();
       } catch {
         /* already broken: nothing left to release */
       }

@@ -52,6 +52,11 @@ impl FetchId {
     pub fn get(self) -> u64 {
         self.0
     }
+
+    /// The id whose [`FetchId::get`] is `raw`, for an edge that carries ids as numbers.
+    pub fn from_raw(raw: u64) -> FetchId {
+        FetchId(raw)
+    }
 }
 
 impl TrackerId {

@@ -9,8 +9,6 @@ pub(crate) struct Options {
     pub swarm_id: Option<String>,
     pub max_peers: Option<usize>,
     pub cache_bytes: Option<usize>,
-    /// `iceServers` as JSON text, for `JSON.parse` on the JS side.
-    pub ice_servers: Option<String>,
     pub integrity: bool,
     pub upload_bytes_per_sec: Option<u64>,
     pub download_only: bool,
@@ -54,7 +52,8 @@ fn size(n: Option<u64>, key: &str) -> Result<Option<usize>, String> {
 
 impl Options {
     /// Reads `{"trackers": ["wss://…"], "swarmId"?, "maxPeers"?, "cacheBytes"?,
-    /// "iceServers"?, "integrity"?, "uploadBytesPerSec"?, "downloadOnly"?}`.
+    /// "integrity"?, "uploadBytesPerSec"?, "downloadOnly"?}`. Other members (the shim's
+    /// own `iceServers`, say) are ignored.
     pub(crate) fn parse(text: &str) -> Result<Options, String> {
         let v = json::parse(text).map_err(|e| {
             let mut s = String::from("options are not JSON: ");
@@ -76,17 +75,11 @@ impl Options {
                 })
                 .ok_or_else(|| invalid("trackers"))?,
         };
-        let ice_servers = member(&v, "iceServers").map(|m| {
-            let mut text = String::new();
-            m.write(&mut text);
-            text
-        });
         Ok(Options {
             trackers,
             swarm_id: string(&v, "swarmId")?,
             max_peers: size(number(&v, "maxPeers")?, "maxPeers")?,
             cache_bytes: size(number(&v, "cacheBytes")?, "cacheBytes")?,
-            ice_servers,
             integrity: flag(&v, "integrity")?,
             upload_bytes_per_sec: number(&v, "uploadBytesPerSec")?,
             download_only: flag(&v, "downloadOnly")?,
@@ -109,11 +102,10 @@ mod tests {
         assert_eq!(o.trackers, ["ws://a", "ws://b"]);
         assert_eq!(o.swarm_id.as_deref(), Some("s"));
         assert_eq!((o.max_peers, o.cache_bytes), (Some(5), Some(1024)));
-        assert_eq!(o.ice_servers.as_deref(), Some(r#"[{"urls":"stun:x"}]"#));
         assert!(o.integrity && !o.download_only);
         assert_eq!(o.upload_bytes_per_sec, Some(9));
         let d = Options::parse(r#"{"swarmId":null}"#).unwrap();
-        assert!(d.trackers.is_empty() && d.swarm_id.is_none() && d.ice_servers.is_none());
+        assert!(d.trackers.is_empty() && d.swarm_id.is_none());
     }
 
     #[test]

@@ -1,149 +1,202 @@
-//! The glue in a real browser: two agents in one page find each other through a real
-//! WebTorrent tracker, connect over a real RTCDataChannel and move a segment that one
-//! of them fetched from a real HTTP origin.
+//! The wasm surface in a real browser: what the TypeScript shim hands `Core` and what it
+//! gets back, kind by kind (crates/wasm/src/lib.rs, `mod input` and `mod output`).
 //!
-//! Run by `make test-wasm`, which starts the tracker and the origin inside a
-//! loopback-only network namespace and passes their addresses at build time.
+//! The shim's side of the same contract, with real RTCPeerConnections, trackers and an
+//! origin, is tested by the end-to-end suites (tests/e2e). Run by `make test-wasm`.
 #![cfg(target_arch = "wasm32")]
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
-use gloo_timers::future::sleep;
-use hlsmesh_wasm::Agent;
-use js_sys::{Array, Function, Promise, Uint8Array};
-use std::time::Duration;
+use hlsmesh_wasm::{input, output, Core};
+use js_sys::{Array, Function, Uint8Array};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn endpoints() -> (&'static str, &'static str) {
-    match (
-        option_env!("HLSMESH_TEST_TRACKER"),
-        option_env!("HLSMESH_TEST_ORIGIN"),
-    ) {
-        (Some(t), Some(o)) => (t, o),
-        _ => panic!("build with HLSMESH_TEST_TRACKER and HLSMESH_TEST_ORIGIN set (make test-wasm)"),
+const MASTER: &str = "https://cdn.test/live/master.m3u8";
+const MEDIA: &str = "https://cdn.test/live/v0/index.m3u8";
+const SEGMENT: &str = "https://cdn.test/live/v0/seg7.ts";
+
+fn core(options: &str) -> Core {
+    Core::new(options, 1.0, Function::new_with_args("message", "")).unwrap()
+}
+
+/// Polls until an output of `kind` (panics after 1,000 outputs without one).
+fn next(core: &mut Core, kind: u8) -> Array {
+    for _ in 0..1000 {
+        let out = core.poll();
+        if out.get(0).as_f64() == Some(f64::from(kind)) {
+            return out;
+        }
+    }
+    panic!("no output of kind {kind}");
+}
+
+/// All outputs up to the round's closing `TIMEOUT`.
+fn round(core: &mut Core) -> Vec<Array> {
+    let mut outs = Vec::new();
+    loop {
+        let out = core.poll();
+        if out.get(0).as_f64() == Some(f64::from(output::TIMEOUT)) {
+            return outs;
+        }
+        outs.push(out);
     }
 }
 
-async fn fetch_text(url: &str) -> String {
-    let window = web_sys::window().unwrap();
-    let resp: web_sys::Response = JsFuture::from(window.fetch_with_str(url))
-        .await
-        .unwrap()
-        .dyn_into()
-        .unwrap();
-    assert_eq!(resp.status(), 200, "origin did not serve {url}");
-    JsFuture::from(resp.text().unwrap())
-        .await
-        .unwrap()
-        .as_string()
-        .unwrap()
-}
-
-/// Calls `agent.load` and waits for its callback: (error, bytes, source).
-async fn load(agent: &Agent, url: &str, buffered_ahead: f64) -> (JsValue, Vec<u8>, String) {
-    let mut resolve: Option<Function> = None;
-    let promise = Promise::new(&mut |res, _| resolve = Some(res));
-    let resolve = resolve.unwrap();
-    let cb = Closure::once_into_js(move |err: JsValue, data: JsValue, source: JsValue| {
-        resolve
-            .call1(&JsValue::NULL, &Array::of3(&err, &data, &source))
-            .unwrap();
-    });
-    agent.load(
-        url.into(),
-        None,
-        None,
+fn with_playlists(core: &mut Core) {
+    core.playlist(
         0.0,
-        buffered_ahead,
+        MASTER.into(),
+        "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000\nv0/index.m3u8\n".into(),
+    );
+    core.playlist(
         1.0,
-        cb.unchecked_into(),
+        MEDIA.into(),
+        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:7\n#EXTINF:2.0,\nseg7.ts\n#EXTINF:2.0,\nseg8.ts\n".into(),
     );
-    let result: Array = JsFuture::from(promise).await.unwrap().unchecked_into();
-    let bytes = result
-        .get(1)
-        .dyn_into::<Uint8Array>()
-        .map(|a| a.to_vec())
-        .unwrap_or_default();
-    (
-        result.get(0),
-        bytes,
-        result.get(2).as_string().unwrap_or_default(),
-    )
-}
-
-fn new_agent(tracker: &str, swarm: &str, events: Rc<RefCell<Vec<String>>>) -> Agent {
-    let on_event = Closure::<dyn FnMut(String)>::new(move |e: String| events.borrow_mut().push(e));
-    let options = format!(r#"{{"trackers":["{tracker}"],"swarmId":"{swarm}"}}"#);
-    // Handed to JS: the page's garbage collector owns the handler from here on.
-    Agent::new(&options, on_event.into_js_value().unchecked_into()).unwrap()
+    round(core);
 }
 
 #[wasm_bindgen_test]
-async fn two_agents_move_a_segment_over_a_real_data_channel() {
-    let (tracker, origin) = endpoints();
-    let playlist_url = format!("{origin}/media/vod/v0/index.m3u8");
-    let playlist = fetch_text(&playlist_url).await;
-    let first_segment = playlist
-        .lines()
-        .find(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .expect("playlist lists a segment")
-        .trim()
-        .to_string();
-    let seg_url = format!("{origin}/media/vod/v0/{first_segment}");
-    let swarm = format!("wasm-test-{}", js_sys::Math::random());
+fn a_load_goes_out_as_a_fetch_and_comes_back_as_a_delivery() {
+    let mut c = core(r#"{"trackers":[]}"#);
+    with_playlists(&mut c);
+    c.load(10.0, 7.0, SEGMENT.into(), None, None, 0.0, 0.0, 1.0);
+    let fetch = next(&mut c, output::FETCH);
+    assert_eq!(fetch.get(2).as_string().as_deref(), Some(SEGMENT));
+    // No range: both ends and the open-ended start are -1.
+    assert_eq!(
+        (
+            fetch.get(3).as_f64(),
+            fetch.get(4).as_f64(),
+            fetch.get(5).as_f64()
+        ),
+        (Some(-1.0), Some(-1.0), Some(-1.0))
+    );
+    let body: Vec<u8> = (0..188 * 4)
+        .map(|i| if i % 188 == 0 { 0x47 } else { i as u8 })
+        .collect();
+    let id = fetch.get(1).as_f64().unwrap();
+    c.input(40.0, input::HTTP_DONE, id, 200.0, None, Some(body.clone()));
+    let deliver = next(&mut c, output::DELIVER);
+    assert_eq!(deliver.get(1).as_f64(), Some(7.0), "the shim's load number");
+    let bytes: Uint8Array = deliver.get(2).dyn_into().unwrap();
+    assert_eq!(bytes.to_vec(), body);
+    assert_eq!(deliver.get(3).as_f64(), Some(2.0), "source: CDN");
+    assert!(deliver.get(4).as_f64().unwrap() >= 0.0, "a timing in ms");
+    let stats = c.stats();
+    assert!(
+        stats.contains(&format!("\"cdnBytes\":{}", body.len())),
+        "{stats}"
+    );
+}
 
-    let events_a = Rc::new(RefCell::new(Vec::new()));
-    let a = new_agent(tracker, &swarm, events_a.clone());
-    a.playlist(playlist_url.clone(), playlist.clone());
-    let (err, from_cdn, source) = load(&a, &seg_url, 0.0).await;
-    assert!(err.is_null(), "first load failed: {err:?}");
-    assert_eq!(source, "cdn");
-    assert!(!from_cdn.is_empty());
+#[wasm_bindgen_test]
+fn a_range_load_carries_its_byte_range() {
+    let mut c = core(r#"{"trackers":[]}"#);
+    with_playlists(&mut c);
+    c.load(
+        10.0,
+        1.0,
+        SEGMENT.into(),
+        Some(100.0),
+        Some(300.0),
+        0.0,
+        0.0,
+        1.0,
+    );
+    let fetch = next(&mut c, output::FETCH);
+    assert_eq!(
+        (fetch.get(3).as_f64(), fetch.get(4).as_f64()),
+        (Some(100.0), Some(300.0))
+    );
+}
 
-    // Let A's first announce reach the tracker before B offers.
-    sleep(Duration::from_millis(500)).await;
-    let events_b = Rc::new(RefCell::new(Vec::new()));
-    let b = new_agent(tracker, &swarm, events_b.clone());
-    b.playlist(playlist_url, playlist);
-    let mut waited = 0;
-    while !b.stats().contains("\"peers\":1") {
-        assert!(
-            waited < 150,
-            "no peer connection after 15 s; events: {:?}",
-            events_b.borrow()
-        );
-        sleep(Duration::from_millis(100)).await;
-        waited += 1;
+#[wasm_bindgen_test]
+fn a_refused_or_failed_fetch_fails_the_load_for_the_shim_to_retry() {
+    let mut c = core(r#"{"trackers":[]}"#);
+    with_playlists(&mut c);
+    c.load(10.0, 1.0, SEGMENT.into(), None, None, 0.0, 0.0, 1.0);
+    let id = next(&mut c, output::FETCH).get(1).as_f64().unwrap();
+    c.input(20.0, input::HTTP_DONE, id, 404.0, None, Some(Vec::new()));
+    let fail = next(&mut c, output::FAIL);
+    assert_eq!(fail.get(1).as_f64(), Some(1.0));
+    assert_eq!(fail.get(2).as_string().as_deref(), Some("HTTP status 404"));
+
+    c.load(30.0, 2.0, SEGMENT.into(), None, None, 0.0, 0.0, 1.0);
+    let id = next(&mut c, output::FETCH).get(1).as_f64().unwrap();
+    c.input(
+        40.0,
+        input::HTTP_FAILED,
+        id,
+        0.0,
+        Some("Failed to fetch".into()),
+        None,
+    );
+    let fail = next(&mut c, output::FAIL);
+    assert_eq!(fail.get(1).as_f64(), Some(2.0));
+}
+
+#[wasm_bindgen_test]
+fn a_tracker_is_dialled_and_hears_an_announce_once_open() {
+    let mut c = core(r#"{"trackers":["ws://127.0.0.1:1/announce"],"swarmId":"wasm-test"}"#);
+    c.input(0.0, input::TIMEOUT, 0.0, 0.0, None, None);
+    let connect = next(&mut c, output::TRACKER_CONNECT);
+    assert_eq!(connect.get(1).as_f64(), Some(0.0));
+    assert_eq!(
+        connect.get(2).as_string().as_deref(),
+        Some("ws://127.0.0.1:1/announce")
+    );
+    with_playlists(&mut c);
+    c.input(5.0, input::TRACKER_OPEN, 0.0, 0.0, None, None);
+    // The announce waits for its offers: answer each with an SDP.
+    let mut announce = None;
+    for _ in 0..20 {
+        for out in round(&mut c) {
+            match out.get(0).as_f64().map(|k| k as u8) {
+                Some(output::CREATE_OFFER) => {
+                    let conn = out.get(1).as_f64().unwrap();
+                    c.input(
+                        6.0,
+                        input::OFFER_CREATED,
+                        conn,
+                        0.0,
+                        Some("v=0\r\n".into()),
+                        None,
+                    );
+                }
+                Some(output::TRACKER_SEND) => announce = out.get(2).as_string(),
+                _ => {}
+            }
+        }
+        if announce.is_some() {
+            break;
+        }
+        c.input(6.0, input::TIMEOUT, 0.0, 0.0, None, None);
     }
-    let (err, from_peer, source) = load(&b, &seg_url, 10.0).await;
-    assert!(err.is_null(), "peer load failed: {err:?}");
-    assert_eq!(source, "peer", "events: {:?}", events_b.borrow());
-    assert_eq!(from_peer, from_cdn, "bytes differ between peer and origin");
-    assert!(a
-        .stats()
-        .contains(&format!("\"uploadedBytes\":{}", from_cdn.len())));
-
-    a.destroy();
-    b.destroy();
-    assert!(a.is_destroyed() && b.is_destroyed());
+    let announce = announce.expect("an announce");
+    assert!(announce.contains("\"action\":\"announce\""), "{announce}");
+    assert!(announce.contains("\"info_hash\""), "{announce}");
+    // A tracker that goes away is reported as an event, and dialled again later.
+    c.input(
+        7.0,
+        input::TRACKER_CLOSED,
+        0.0,
+        0.0,
+        Some("closed (1006)".into()),
+        None,
+    );
+    let event = next(&mut c, output::EVENT).get(2).as_string().unwrap();
+    assert!(event.contains("tracker-error"), "{event}");
 }
 
 #[wasm_bindgen_test]
-async fn a_load_the_origin_refuses_fails_cleanly_for_the_shim_to_retry() {
-    let (tracker, origin) = endpoints();
-    let agent = new_agent(
-        tracker,
-        "wasm-test-missing",
-        Rc::new(RefCell::new(Vec::new())),
-    );
-    let (err, bytes, _) = load(&agent, &format!("{origin}/media/does-not-exist.ts"), 0.0).await;
-    assert_eq!(err.as_string().as_deref(), Some("HTTP status 404"));
-    assert!(bytes.is_empty());
-    agent.destroy();
+fn malformed_options_are_refused_with_a_reason() {
+    for bad in [r#"{"maxPeers":"many"}"#, "[1]", "{"] {
+        assert!(
+            Core::new(bad, 1.0, Function::new_with_args("m", "")).is_err(),
+            "{bad}"
+        );
+    }
+    assert_eq!(Core::send_low_water(), 256 * 1024);
 }

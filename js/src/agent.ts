@@ -1,0 +1,455 @@
+// The agent's browser edges: the wasm core (crates/wasm) decides, this file does what it
+// asks. It feeds the core every event (a fetch finished, a tracker message, a data
+// channel frame, the timer) and carries out every output (start a fetch, open a
+// connection, send a frame, arm the timer), owning each JS resource until the core
+// closes it or the agent is destroyed.
+//
+// Inputs arrive from JS callbacks; a callback that fires while outputs are being carried
+// out (a page handler calling back in, a send reporting its buffered amount) only queues,
+// and the running pump takes it next. If the core throws (a panic traps the module),
+// the agent stops for good: every resource is released and `onEvent` hears a `panic`.
+
+import { Core } from "../pkg/hlsmesh_wasm.js";
+
+/** Input kinds: crates/wasm/src/lib.rs, `mod input`. */
+const enum In {
+  Timeout = 0,
+  HttpDone = 1,
+  HttpFailed = 2,
+  TrackerOpen = 3,
+  TrackerMessage = 4,
+  TrackerClosed = 5,
+  OfferCreated = 6,
+  AnswerCreated = 7,
+  ChannelOpen = 8,
+  ChannelMessage = 9,
+  ChannelBuffered = 10,
+  ConnClosed = 11,
+}
+
+/** Output kinds: crates/wasm/src/lib.rs, `mod output`. */
+const enum Out {
+  Timeout = 0,
+  Deliver = 1,
+  Fail = 2,
+  Fetch = 3,
+  CancelFetch = 4,
+  TrackerConnect = 5,
+  TrackerSend = 6,
+  TrackerClose = 7,
+  CreateOffer = 8,
+  AcceptOffer = 9,
+  AcceptAnswer = 10,
+  Transmit = 11,
+  CloseConn = 12,
+  Event = 13,
+}
+
+const SOURCES = ["cache", "peer", "cdn"];
+
+/** `(error, bytes, source, timingMs)`: a load's answer, called once. */
+export type LoadCallback = (err: string | null, data: Uint8Array | null, source: string, timingMs: number) => void;
+
+/** An edge event: kind, id, number, text, bytes (what each kind carries is in `In`'s source). */
+type Input = [kind: In, id: number, n: number, text?: string, data?: Uint8Array];
+/** One step of the pump: an input applied to the core at `now` (ms since its start). */
+type Step = (core: Core, now: number) => void;
+
+/** A readable message from anything thrown. */
+function describe(e: unknown): string {
+  if (typeof e === "string") return e;
+  const m = (e as { message?: unknown } | null)?.message;
+  return typeof m === "string" ? m : "unknown error";
+}
+
+/** One RTCPeerConnection with its pre-negotiated data channel (`negotiated: true, id: 0`
+ * on both sides, so no `datachannel` event is needed). Offers and answers are complete
+ * (non-trickle): the SDP is read once ICE gathering has finished, as the tracker protocol
+ * carries one SDP per offer. */
+class PeerLink {
+  private readonly pc: RTCPeerConnection;
+  private readonly dc: RTCDataChannel;
+  private gathered: Promise<void>;
+
+  constructor(
+    private readonly id: number,
+    iceServers: RTCIceServer[],
+    private readonly submit: (input: Input) => void,
+  ) {
+    this.pc = new RTCPeerConnection({ iceServers });
+    const dc = (this.dc = this.pc.createDataChannel("hlsmesh", { negotiated: true, id: 0, ordered: true }));
+    dc.binaryType = "arraybuffer";
+    dc.bufferedAmountLowThreshold = Core.sendLowWater();
+    dc.onopen = () => submit([In.ChannelOpen, id, 0]);
+    dc.onmessage = (e: MessageEvent) =>
+      submit(
+        e.data instanceof ArrayBuffer
+          ? [In.ChannelMessage, id, 0, undefined, new Uint8Array(e.data)]
+          : // Text frames are not part of the protocol.
+            [In.ConnClosed, id, 0, "peer sent a text frame"],
+      );
+    dc.onclose = () => submit([In.ConnClosed, id, 0, "channel closed"]);
+    dc.onbufferedamountlow = () => submit([In.ChannelBuffered, id, dc.bufferedAmount]);
+    this.pc.onconnectionstatechange = () => {
+      const s = this.pc.connectionState;
+      if (s === "failed" || s === "closed") submit([In.ConnClosed, id, 0, "connection failed"]);
+    };
+    this.gathered = new Promise((resolve) => {
+      this.pc.onicegatheringstatechange = () => {
+        if (this.pc.iceGatheringState === "complete") resolve();
+      };
+    });
+  }
+
+  /** Makes our offer (or, given the remote offer, our answer) and reports its SDP. */
+  async describe(remoteOffer?: string): Promise<void> {
+    try {
+      if (remoteOffer !== undefined) {
+        await this.pc.setRemoteDescription({ type: "offer", sdp: remoteOffer });
+        await this.pc.setLocalDescription(await this.pc.createAnswer());
+      } else {
+        await this.pc.setLocalDescription(await this.pc.createOffer());
+      }
+      if (this.pc.iceGatheringState !== "complete") await this.gathered;
+      const sdp = this.pc.localDescription?.sdp;
+      if (!sdp) throw new Error("no local description");
+      this.submit([remoteOffer !== undefined ? In.AnswerCreated : In.OfferCreated, this.id, 0, sdp]);
+    } catch (e) {
+      this.submit([In.ConnClosed, this.id, 0, describe(e)]);
+    }
+  }
+
+  /** Applies the remote answer to our offer. */
+  accept(sdp: string): void {
+    this.pc.setRemoteDescription({ type: "answer", sdp }).catch((e) => this.submit([In.ConnClosed, this.id, 0, describe(e)]));
+  }
+
+  /** Sends one frame; returns the channel's `bufferedAmount` after it. */
+  send(data: Uint8Array): number {
+    this.dc.send(data as Uint8Array<ArrayBuffer>);
+    return this.dc.bufferedAmount;
+  }
+
+  close(): void {
+    const { pc, dc } = this;
+    dc.onopen = dc.onmessage = dc.onclose = dc.onbufferedamountlow = null;
+    pc.onconnectionstatechange = pc.onicegatheringstatechange = null;
+    dc.close();
+    pc.close();
+  }
+}
+
+/** One tracker WebSocket. */
+function openTracker(id: number, url: string, submit: (input: Input) => void): WebSocket {
+  const ws = new WebSocket(url);
+  ws.onopen = () => submit([In.TrackerOpen, id, 0]);
+  ws.onmessage = (e: MessageEvent) => {
+    if (typeof e.data === "string") submit([In.TrackerMessage, id, 0, e.data]);
+  };
+  ws.onclose = (e: CloseEvent) => submit([In.TrackerClosed, id, 0, `closed (${e.code})`]);
+  ws.onerror = () => submit([In.TrackerClosed, id, 0, "connection error"]);
+  return ws;
+}
+
+function closeTracker(ws: WebSocket): void {
+  ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+  ws.close();
+}
+
+/** One viewer's agent: the wasm core and the browser resources it asked for. */
+export class Agent {
+  private core: Core | null;
+  private readonly epoch = performance.now();
+  private readonly queue: Step[] = [];
+  private pumping = false;
+  private panicMessage: string | null = null;
+  private readonly loads = new Map<number, LoadCallback>();
+  private nextLoad = 1;
+  private readonly fetches = new Map<number, AbortController>();
+  private readonly trackers = new Map<number, WebSocket>();
+  private readonly conns = new Map<number, PeerLink>();
+  private timer: { at: number; handle: ReturnType<typeof setTimeout> } | null = null;
+  /** Queues an edge event (releasing the resource whose end it reports) and pumps. */
+  private readonly submit = (input: Input) => {
+    this.settle(input);
+    const [kind, id, n, text, data] = input;
+    this.step((c, now) => c.input(now, kind, id, n, text, data));
+  };
+
+  /**
+   * `options`: JSON, see crates/wasm (`Core::new`); refused with an exception when
+   * malformed. `onEvent` receives each event as JSON text, and `{"type":"panic"}` if the
+   * core fails.
+   */
+  constructor(
+    options: string,
+    private readonly iceServers: RTCIceServer[],
+    private readonly onEvent: (json: string) => void,
+  ) {
+    const seed = Math.random() * 2 ** 53;
+    this.core = new Core(options, seed, (message: string) => (this.panicMessage = message));
+    this.submit([In.Timeout, 0, 0]);
+  }
+
+  /** Queues a step and pumps (a step queued while the pump runs waits for it). */
+  private step(f: Step): void {
+    this.queue.push(f);
+    this.pump();
+  }
+
+  private now(): number {
+    return performance.now() - this.epoch;
+  }
+
+  /** Runs `f` against the core; a throw (a panic traps the module) stops the agent. */
+  private call<T>(f: (core: Core) => T): T | undefined {
+    const core = this.core;
+    if (!core) return undefined;
+    try {
+      return f(core);
+    } catch (e) {
+      this.fail(this.panicMessage ?? describe(e));
+      return undefined;
+    }
+  }
+
+  private fail(message: string): void {
+    this.stop();
+    this.core = null; // never called again: its state is undefined after a trap
+    this.onEvent(JSON.stringify({ type: "panic", message }));
+  }
+
+  /** Feeds queued inputs to the core and carries out its outputs, until the queue is empty. */
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      for (let f = this.queue.shift(); f && this.core; f = this.queue.shift()) {
+        this.call((c) => f(c, this.now()));
+        this.drain();
+      }
+    } finally {
+      this.pumping = false;
+    }
+    if (!this.core) this.queue.length = 0;
+  }
+
+  /** Forgets the resource whose end an input reports. */
+  private settle([kind, id]: Input): void {
+    if (kind === In.HttpDone || kind === In.HttpFailed) this.fetches.delete(id);
+    else if (kind === In.TrackerClosed) {
+      const ws = this.trackers.get(id);
+      this.trackers.delete(id);
+      if (ws) closeTracker(ws);
+    } else if (kind === In.ConnClosed) {
+      this.conns.get(id)?.close();
+      this.conns.delete(id);
+    }
+  }
+
+  /** Carries out outputs until the core asks to be woken. */
+  private drain(): void {
+    for (;;) {
+      const out = this.call((c) => c.poll());
+      if (!out) return;
+      const kind = out[0] as Out;
+      const id = out[1] as number;
+      switch (kind) {
+        case Out.Timeout:
+          return this.arm(id);
+        case Out.Deliver:
+          this.finish(id, null, out[2] as Uint8Array, SOURCES[out[3] as number] ?? "cdn", out[4] as number);
+          break;
+        case Out.Fail:
+          this.finish(id, out[2] as string, null, "", 0);
+          break;
+        case Out.Fetch:
+          this.fetch(id, out[2] as string, out[3] as number, out[4] as number, out[5] as number);
+          break;
+        case Out.CancelFetch:
+          this.fetches.get(id)?.abort();
+          this.fetches.delete(id);
+          break;
+        case Out.TrackerConnect: {
+          const old = this.trackers.get(id);
+          if (old) closeTracker(old);
+          try {
+            this.trackers.set(id, openTracker(id, out[2] as string, this.submit));
+          } catch (e) {
+            this.trackers.delete(id);
+            this.submit([In.TrackerClosed, id, 0, describe(e)]);
+          }
+          break;
+        }
+        case Out.TrackerSend: {
+          const ws = this.trackers.get(id);
+          try {
+            ws?.send(out[2] as string);
+          } catch (e) {
+            this.submit([In.TrackerClosed, id, 0, describe(e)]);
+          }
+          break;
+        }
+        case Out.TrackerClose: {
+          const ws = this.trackers.get(id);
+          this.trackers.delete(id);
+          if (ws) closeTracker(ws);
+          break;
+        }
+        case Out.CreateOffer:
+        case Out.AcceptOffer:
+          this.open(id, kind === Out.AcceptOffer ? (out[2] as string) : undefined);
+          break;
+        case Out.AcceptAnswer:
+          this.conns.get(id)?.accept(out[2] as string);
+          break;
+        case Out.Transmit: {
+          const link = this.conns.get(id);
+          if (!link) break;
+          try {
+            this.submit([In.ChannelBuffered, id, link.send(out[2] as Uint8Array)]);
+          } catch (e) {
+            this.submit([In.ConnClosed, id, 0, describe(e)]);
+          }
+          break;
+        }
+        case Out.CloseConn:
+          this.conns.get(id)?.close();
+          this.conns.delete(id);
+          break;
+        case Out.Event:
+          if (id === 0) this.onEvent(out[2] as string);
+          break;
+      }
+    }
+  }
+
+  private open(id: number, remoteOffer?: string): void {
+    this.conns.get(id)?.close();
+    try {
+      const link = new PeerLink(id, this.iceServers, this.submit);
+      this.conns.set(id, link);
+      void link.describe(remoteOffer);
+    } catch (e) {
+      this.conns.delete(id);
+      this.submit([In.ConnClosed, id, 0, describe(e)]);
+    }
+  }
+
+  /** `GET url`, with a Range header for `start..end` (end exclusive) or `from..`. */
+  private fetch(id: number, url: string, start: number, end: number, from: number): void {
+    const controller = new AbortController();
+    this.fetches.set(id, controller);
+    const headers: Record<string, string> = {};
+    if (start >= 0 && end > start) headers.Range = `bytes=${start}-${end - 1}`;
+    else if (from >= 0) headers.Range = `bytes=${from}-`;
+    fetch(url, { headers, signal: controller.signal })
+      .then(async (resp) => {
+        const body = new Uint8Array(await resp.arrayBuffer());
+        if (this.fetches.get(id) === controller) this.submit([In.HttpDone, id, resp.status, undefined, body]);
+      })
+      .catch((e) => {
+        if (this.fetches.get(id) === controller) this.submit([In.HttpFailed, id, 0, describe(e)]);
+      });
+  }
+
+  /** One timer, re-armed only when the deadline moves; `at` is ms since start, -1 never. */
+  private arm(at: number): void {
+    if (this.timer?.at === at) return;
+    if (this.timer) clearTimeout(this.timer.handle);
+    this.timer = null;
+    if (at < 0) return;
+    const delay = Math.min(Math.max(0, at - this.now()), 2 ** 30);
+    this.timer = {
+      at,
+      handle: setTimeout(() => {
+        this.timer = null;
+        this.submit([In.Timeout, 0, 0]);
+      }, delay),
+    };
+  }
+
+  /** Calls a load's callback once. */
+  private finish(load: number, err: string | null, data: Uint8Array | null, source: string, ms: number): void {
+    const cb = this.loads.get(load);
+    this.loads.delete(load);
+    cb?.(err, data, source, ms);
+  }
+
+  /** hls.js loaded a playlist. */
+  playlist(url: string, text: string): void {
+    this.step((c, now) => c.playlist(now, url, text));
+  }
+
+  /** Names the swarm before the first playlist; ignored once it is named. */
+  nameSwarm(name: string): void {
+    this.step((c, now) => c.nameSwarm(now, name));
+  }
+
+  /**
+   * hls.js asks for a segment: `callback` is called once, with an error (then load it
+   * another way) or the bytes, where they came from, and how long the player's bandwidth
+   * estimator should see the load take. Returns the id for {@link Agent.abort}.
+   */
+  load(url: string, rangeStart: number | undefined, rangeEnd: number | undefined, position: number, bufferedEnd: number, rate: number, callback: LoadCallback): number {
+    const id = this.nextLoad++;
+    this.loads.set(id, callback);
+    this.step((c, now) => c.load(now, id, url, rangeStart, rangeEnd, position, bufferedEnd, rate));
+    return id;
+  }
+
+  /** hls.js gave up a load; its callback will not be called. */
+  abort(id: number): void {
+    this.loads.delete(id);
+    this.step((c, now) => c.abort(now, id));
+  }
+
+  /** Totals as JSON. */
+  stats(): string {
+    return this.call((c) => c.stats()) ?? "{}";
+  }
+
+  /** The connected peers as JSON. */
+  peers(): string {
+    return this.call((c) => c.peers()) ?? "[]";
+  }
+
+  /** Our peer id, hex. */
+  peerId(): string {
+    return this.call((c) => c.peerId()) ?? "";
+  }
+
+  private stop(): void {
+    for (const link of this.conns.values()) link.close();
+    for (const ws of this.trackers.values()) closeTracker(ws);
+    for (const c of this.fetches.values()) c.abort();
+    this.conns.clear();
+    this.trackers.clear();
+    this.fetches.clear();
+    if (this.timer) clearTimeout(this.timer.handle);
+    this.timer = null;
+    this.queue.length = 0;
+  }
+
+  /** Stops the agent: closes every connection and socket, aborts fetches, and fails the
+   * loads still waiting so the player loads them another way. */
+  destroy(): void {
+    this.stop();
+    const core = this.core;
+    this.core = null;
+    core?.free();
+    const pending = [...this.loads.values()];
+    this.loads.clear();
+    for (const cb of pending) cb("agent destroyed", null, "", 0);
+  }
+
+  /** Whether {@link Agent.destroy} was called (or the core failed). */
+  isDestroyed(): boolean {
+    return this.core === null;
+  }
+
+  /** Test hook: panics inside the core, as a bug would, to prove the page survives. */
+  debugPanic(): void {
+    this.call((c) => c.debugPanic());
+  }
+}
