@@ -5,8 +5,7 @@
 //! (stale ones are skipped, never searched for), links live with their two ends, and the
 //! tracker samples random members without scanning the swarm.
 
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use bytes::Bytes;
 use hlsmesh_core::{
@@ -15,6 +14,7 @@ use hlsmesh_core::{
 };
 
 use crate::player::{Loading, Player, ViewerMetrics};
+use crate::queue::TimeQueue;
 use crate::rng::Rng;
 use crate::scenario::{Join, Scenario};
 
@@ -63,30 +63,6 @@ enum Ev {
     Player(N, u32),
     /// The player's own CDN load (after the agent failed a load) completes.
     Fallback(N, LoadId),
-}
-
-struct Entry {
-    at: u64,
-    seq: u64,
-    ev: Ev,
-}
-
-impl PartialEq for Entry {
-    fn eq(&self, o: &Self) -> bool {
-        (self.at, self.seq) == (o.at, o.seq)
-    }
-}
-impl Eq for Entry {}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Entry {
-    fn cmp(&self, o: &Self) -> Ordering {
-        // Min-heap on (time, insertion order): ties replay in the order they were made.
-        (o.at, o.seq).cmp(&(self.at, self.seq))
-    }
 }
 
 /// One end of an open data channel.
@@ -213,8 +189,7 @@ pub struct Sim {
     sc: Scenario,
     now: u64,
     end: u64,
-    seq: u64,
-    queue: BinaryHeap<Entry>,
+    queue: TimeQueue<Ev>,
     nodes: Vec<Node>,
     rng: Rng,
     scale: u64,
@@ -283,8 +258,7 @@ impl Sim {
         let mut sim = Sim {
             now: 0,
             end: us(sc.duration_s),
-            seq: 0,
-            queue: BinaryHeap::new(),
+            queue: TimeQueue::new(),
             nodes: Vec::new(),
             scale: sc.byte_scale.max(1),
             seg_us: us(sc.segment_s),
@@ -320,13 +294,8 @@ impl Sim {
     }
 
     fn push(&mut self, at: u64, ev: Ev) {
-        self.seq += 1;
         self.t.peak_queue = self.t.peak_queue.max(self.queue.len() as u64 + 1);
-        self.queue.push(Entry {
-            at: at.max(self.now),
-            seq: self.seq,
-            ev,
-        });
+        self.queue.push(at.max(self.now), ev);
     }
 
     /// Creates a viewer that arrives at `at`.
@@ -393,7 +362,7 @@ impl Sim {
                     panic!(
                         "livelock: {same} events at t = {} µs, the last {}",
                         self.now,
-                        describe(&e.ev)
+                        describe(&e.item)
                     );
                 }
             } else {
@@ -401,8 +370,8 @@ impl Sim {
             }
             self.now = e.at;
             self.t.events += 1;
-            self.t.by_kind[kind(&e.ev)] += 1;
-            self.dispatch(e.ev);
+            self.t.by_kind[kind(&e.item)] += 1;
+            self.dispatch(e.item);
         }
         self.now = self.end;
         for n in 0..self.nodes.len() as N {
