@@ -41,6 +41,13 @@ const ICE_FAIL_US: u64 = 5_000_000;
 /// Node index.
 type N = u32;
 
+/// A frame's nominal size, and of that its segment payload (chunks only).
+#[derive(Clone, Copy)]
+struct Nominal {
+    size: u64,
+    payload: u64,
+}
+
 enum Ev {
     Join(N),
     Leave(N),
@@ -70,8 +77,9 @@ struct Link {
     conn: ConnId,
     peer: N,
     peer_conn: ConnId,
-    /// Frames waiting for the uplink.
-    queue: VecDeque<Bytes>,
+    /// Frames waiting for the uplink, with their nominal sizes (kept here so that the
+    /// uplink does not read the frames again).
+    queue: VecDeque<(Bytes, Nominal)>,
     /// Nominal bytes queued (the channel's `bufferedAmount`).
     buffered: u64,
     /// Nominal bytes of the head frame already sent.
@@ -1038,11 +1046,13 @@ impl Sim {
             return;
         };
         let nom = nominal(&data, scale);
-        if data.first() == Some(&CHUNK_TAG) {
+        let payload = if data.first() == Some(&CHUNK_TAG) {
             self.t.control_bytes += CHUNK_HEADER as u64;
+            nom - CHUNK_HEADER as u64
         } else {
             self.t.control_bytes += data.len() as u64;
-        }
+            0
+        };
         let idle = node.up_busy.is_none() && node.links[i].queue.is_empty();
         if idle && nom <= SMALL_FRAME {
             // A small frame on an idle uplink leaves at once: no queue, no event. The
@@ -1051,11 +1061,11 @@ impl Sim {
             // third of all agent inputs otherwise).
             let depart = now.max(node.up_free) + (nom as f64 / node.up_rate) as u64;
             node.up_free = depart;
-            self.send_frame(n, i, data, depart);
+            self.send_frame(n, i, data, Nominal { size: nom, payload }, depart);
             return;
         }
         let l = &mut node.links[i];
-        l.queue.push_back(data);
+        l.queue.push_back((data, Nominal { size: nom, payload }));
         l.buffered += nom;
         let buffered = l.buffered;
         if node.up_busy.is_none() {
@@ -1078,8 +1088,7 @@ impl Sim {
     /// A frame that has left node `n`'s uplink on link `i` at `depart` travels to the
     /// other end: path latency, jitter, a resend on loss, the receiver's downlink, and
     /// the channel's order.
-    fn send_frame(&mut self, n: N, i: usize, f: Bytes, depart: u64) {
-        let nom = nominal(&f, self.scale);
+    fn send_frame(&mut self, n: N, i: usize, f: Bytes, nom: Nominal, depart: u64) {
         let l = &self.nodes[n as usize].links[i];
         let mut arrive = depart + l.lat_us;
         let (jitter, loss, lat) = (l.jitter_us, l.loss, l.lat_us);
@@ -1090,9 +1099,8 @@ impl Sim {
         if loss > 0.0 && self.rng.unit() < loss {
             arrive += 3 * lat.max(10_000);
         }
-        if f.first() == Some(&CHUNK_TAG) {
-            self.t.p2p_sent += nom - CHUNK_HEADER as u64;
-        }
+        self.t.p2p_sent += nom.payload;
+        let nom = nom.size;
         let pn = &mut self.nodes[peer as usize];
         if !pn.alive {
             return;
@@ -1115,8 +1123,8 @@ impl Sim {
         for step in 0..k {
             let i = (node.up_rr + step) % k;
             let l = &node.links[i];
-            if let Some(f) = l.queue.front() {
-                let left = nominal(f, self.scale) - l.head_sent;
+            if let Some(&(_, nom)) = l.queue.front() {
+                let left = nom.size - l.head_sent;
                 let slice = left.min(SLICE);
                 let dur = (slice as f64 / node.up_rate).ceil() as u64;
                 node.up_busy = Some((l.conn, slice));
@@ -1132,7 +1140,6 @@ impl Sim {
 
     fn up_done(&mut self, n: N) {
         let now = self.now;
-        let scale = self.scale;
         let node = &mut self.nodes[n as usize];
         let Some((conn, slice)) = node.up_busy.take() else {
             return;
@@ -1147,11 +1154,11 @@ impl Sim {
             let done = l
                 .queue
                 .front()
-                .is_some_and(|f| l.head_sent >= nominal(f, scale));
+                .is_some_and(|(_, nom)| l.head_sent >= nom.size);
             if done {
-                let f = l.queue.pop_front().expect("checked");
+                let (f, nom) = l.queue.pop_front().expect("checked");
                 l.head_sent = 0;
-                self.send_frame(n, i, f, now);
+                self.send_frame(n, i, f, nom, now);
             }
             if crossed {
                 self.input(n, Input::ChannelBuffered { conn, buffered });
