@@ -261,15 +261,19 @@ impl PeerSession {
         if offset as usize != dl.start as usize + dl.received.len() || total < dl.start {
             return out.push(PeerEvent::Violation("chunk out of order"));
         }
+        let want = (total - dl.start) as usize;
+        if dl.received.is_empty() && data.len() >= want {
+            // The whole transfer in one chunk: its bytes are the frame's, no copy.
+            self.downloads.remove(&req);
+            return out.push(PeerEvent::Completed { req, data });
+        }
         if dl.received.is_empty() {
             // The total is the peer's claim: reserve no more than a typical segment up
             // front, so a lying peer cannot make us allocate its 64 MiB maximum.
-            dl.received
-                .reserve(((total - dl.start) as usize).min(INITIAL_RESERVE));
+            dl.received.reserve(want.min(INITIAL_RESERVE));
         }
         dl.received.extend_from_slice(&data);
         let received = dl.received.len();
-        let want = (total - dl.start) as usize;
         if received >= want {
             let dl = self.downloads.remove(&req).expect("present");
             out.push(PeerEvent::Completed {

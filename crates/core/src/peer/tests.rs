@@ -66,6 +66,26 @@ fn a_segment_moves_in_chunks_and_arrives_whole() {
     assert_eq!(b.downloads_open(), 0);
 }
 
+/// A segment that fits one chunk is delivered as the frame's own bytes: no copy.
+#[test]
+fn a_one_chunk_segment_arrives_without_a_copy() {
+    let (mut a, mut b) = pair();
+    let data = Bytes::from(vec![7u8; 1000]);
+    b.request(3, seg(1), 0, u32::MAX);
+    pump(&mut a, &mut b);
+    a.serve(3, data.clone(), 0, 0);
+    let frame = a.poll_transmit().expect("the chunk");
+    let mut events = Vec::new();
+    b.handle_frame(frame.clone(), &mut events);
+    let [PeerEvent::Completed { req: 3, data: got }] = &events[..] else {
+        panic!("{events:?}");
+    };
+    assert_eq!(*got, data);
+    let frame_range = frame.as_ptr_range();
+    assert!(frame_range.contains(&got.as_ptr()));
+    assert_eq!(b.downloads_open(), 0);
+}
+
 #[test]
 fn sending_stops_at_the_high_water_mark_until_the_channel_drains() {
     let (mut a, _b) = pair();
