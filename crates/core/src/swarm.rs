@@ -8,6 +8,7 @@
 
 use crate::vecmap::{VecMap, VecSet};
 
+use core::cell::Cell;
 use core::time::Duration;
 
 use bytes::Bytes;
@@ -109,6 +110,12 @@ pub(crate) struct Swarm {
     download_only: bool,
     /// Order of arrival of the requests we serve, across all peers.
     upload_seq: u64,
+    /// The earliest connection deadline, while known (`None`: to be computed again).
+    /// Every change of a connection's deadline (a connection added, closed, moved to
+    /// another stage or past its hello) forgets it, so that the sweeps after each input
+    /// ([`Swarm::handle_timeout`], [`Swarm::poll_timeout`]) need not visit every
+    /// connection.
+    conn_deadline: Cell<Option<Option<Instant>>>,
 }
 
 /// A token bucket over upload bytes: `rate` per second, up to one second's worth (and
@@ -163,6 +170,7 @@ impl Swarm {
                 }),
             download_only: config.download_only,
             upload_seq: 0,
+            conn_deadline: Cell::new(None),
         }
     }
 
@@ -464,6 +472,7 @@ impl Swarm {
             c.stage = Stage::Connecting;
             c.since = ctx.now;
             ctx.out.push(Output::AcceptAnswer { conn: *id, sdp });
+            self.conn_deadline.set(None);
         }
     }
 
@@ -493,6 +502,7 @@ impl Swarm {
         }
         c.stage = Stage::Connecting;
         c.since = ctx.now;
+        self.conn_deadline.set(None);
         ctx.out.push(Output::TrackerSend {
             tracker: TrackerId(c.tracker),
             text: messages::answer(&hash, &self.peer_id, &remote, &c.offer_id, &sdp),
@@ -517,6 +527,7 @@ impl Swarm {
                 }
                 c.stage = Stage::Open(Box::new(session));
                 c.since = ctx.now;
+                self.conn_deadline.set(None);
             }
         }
     }
@@ -536,7 +547,12 @@ impl Swarm {
         else {
             return events;
         };
+        let was_ready = session.is_ready();
         session.handle_frame(data, &mut events);
+        if !was_ready {
+            // Past its hello, a connection has no deadline any more.
+            self.conn_deadline.set(None);
+        }
         let mut keep = Vec::with_capacity(events.len());
         for ev in events {
             match ev {
@@ -630,6 +646,7 @@ impl Swarm {
         let Some(c) = self.conns.remove(&conn) else {
             return;
         };
+        self.conn_deadline.set(None);
         if let Some(remote) = c.session().and_then(|s| s.remote_id()) {
             ctx.out.event(Event::PeerDisconnected {
                 peer: hex(&remote),
@@ -657,6 +674,7 @@ impl Swarm {
     ) -> ConnId {
         let id = ConnId(self.next_conn);
         self.next_conn += 1;
+        self.conn_deadline.set(None);
         self.conns.insert(
             id,
             Conn {
@@ -714,15 +732,27 @@ impl Swarm {
             let p = self.pending.remove(i);
             self.finish_announce(ctx, p);
         }
-        let expired: Vec<ConnId> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.deadline().is_some_and(|d| now >= d))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in expired {
-            self.close(ctx, id, "timed out", true);
+        if self.next_conn_deadline().is_some_and(|d| now >= d) {
+            let expired: Vec<ConnId> = self
+                .conns
+                .iter()
+                .filter(|(_, c)| c.deadline().is_some_and(|d| now >= d))
+                .map(|(id, _)| *id)
+                .collect();
+            for id in expired {
+                self.close(ctx, id, "timed out", true);
+            }
         }
+    }
+
+    /// The earliest deadline of any connection (see `conn_deadline`).
+    fn next_conn_deadline(&self) -> Option<Instant> {
+        if let Some(known) = self.conn_deadline.get() {
+            return known;
+        }
+        let next = self.conns.values().filter_map(Conn::deadline).min();
+        self.conn_deadline.set(Some(next));
+        next
     }
 
     fn start_announce(&mut self, ctx: &mut Ctx<'_>, tracker: usize) {
@@ -766,6 +796,7 @@ impl Swarm {
                 offers.push((c.offer_id, core::mem::take(sdp)));
                 c.stage = Stage::Offered;
                 c.since = ctx.now;
+                self.conn_deadline.set(None);
             } else {
                 self.close(ctx, *id, "offer not ready in time", true);
             }
@@ -932,7 +963,7 @@ impl Swarm {
             .filter(|(i, _)| !self.pending.iter().any(|p| p.tracker == *i))
             .filter_map(|(_, t)| t.poll_timeout());
         let pending = self.pending.iter().map(|p| p.deadline);
-        let conns = self.conns.values().filter_map(Conn::deadline);
+        let conns = self.next_conn_deadline();
         // Uploads held back by the cap resume when a chunk's worth of tokens is back.
         let capped = self.upload_cap.as_ref().and_then(|b| {
             let waiting = self
