@@ -277,9 +277,10 @@ impl Swarm {
         if self.download_only {
             return;
         }
+        let mut frames = Vec::new();
         for c in self.conns.values_mut() {
             if let Stage::Open(s) = &mut c.stage {
-                s.announce_have_at(segs, now);
+                s.announce_have_at(segs, now, &mut frames);
             }
         }
     }
@@ -553,9 +554,8 @@ impl Swarm {
             // Past its hello, a connection has no deadline any more.
             self.conn_deadline.set(None);
         }
-        let mut keep = Vec::with_capacity(events.len());
-        for ev in events {
-            match ev {
+        for ev in &events {
+            match *ev {
                 PeerEvent::Violation(why) => {
                     self.close(ctx, conn, why, true);
                     return Vec::new();
@@ -566,10 +566,11 @@ impl Swarm {
                         return Vec::new();
                     }
                 }
-                other => keep.push(other),
+                _ => {}
             }
         }
-        keep
+        events.retain(|ev| !matches!(ev, PeerEvent::Ready));
+        events
     }
 
     /// Checks a fresh peer against what the tracker said and against duplicates.

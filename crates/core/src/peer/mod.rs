@@ -349,13 +349,24 @@ impl PeerSession {
     /// announced them): those it needs no word of, unless nothing went to it for
     /// [`HAVE_REFRESH`]. In a live swarm most viewers complete a segment after several
     /// neighbours did; a third of all frames were such `Have`s.
-    pub fn announce_have_at(&mut self, segments: &[SegmentId], now: Instant) {
+    ///
+    /// `frames` carries the encoded frames from one session to the next (empty at
+    /// first): a broadcast encodes them once.
+    pub fn announce_have_at(
+        &mut self,
+        segments: &[SegmentId],
+        now: Instant,
+        frames: &mut Vec<Bytes>,
+    ) {
         let stale = self.last_have_sent.is_none_or(|t| now >= t + HAVE_REFRESH);
         if !stale && segments.iter().all(|s| self.have.contains(s)) {
             return;
         }
         self.last_have_sent = Some(now);
-        self.announce_have(segments);
+        if frames.is_empty() {
+            frames.extend(Message::have_frames(segments).map(|m| m.encode()));
+        }
+        self.control.extend(frames.iter().cloned());
     }
 
     /// Tells the peer about segments we now hold.
