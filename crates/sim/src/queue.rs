@@ -140,7 +140,7 @@ impl<T> TimeQueue<T> {
                 self.cur.push(e);
             }
             if !self.cur.is_empty() {
-                self.cur.sort_unstable_by(|a, b| b.key().cmp(&a.key()));
+                self.cur.sort_unstable_by_key(|e| Reverse(e.key()));
                 return Some(());
             }
         }
