@@ -116,6 +116,9 @@ pub(crate) struct Swarm {
     /// ([`Swarm::handle_timeout`], [`Swarm::poll_timeout`]) need not visit every
     /// connection.
     conn_deadline: Cell<Option<Option<Instant>>>,
+    /// Whether a session may have frames to send: false after a flush left every
+    /// session with nothing queued, true again once any session is touched.
+    output_pending: bool,
 }
 
 /// A token bucket over upload bytes: `rate` per second, up to one second's worth (and
@@ -171,6 +174,7 @@ impl Swarm {
             download_only: config.download_only,
             upload_seq: 0,
             conn_deadline: Cell::new(None),
+            output_pending: true,
         }
     }
 
@@ -265,6 +269,7 @@ impl Swarm {
     }
 
     pub(crate) fn session_mut(&mut self, conn: ConnId) -> Option<&mut PeerSession> {
+        self.output_pending = true;
         match self.conns.get_mut(&conn).map(|c| &mut c.stage) {
             Some(Stage::Open(s)) if s.is_ready() => Some(s),
             _ => None,
@@ -274,6 +279,7 @@ impl Swarm {
     /// Tells every peer about segments we now hold (but not a peer that announced them
     /// itself: see [`PeerSession::announce_have_at`]).
     pub(crate) fn broadcast_have(&mut self, segs: &[SegmentId], now: Instant) {
+        self.output_pending = true;
         if self.download_only {
             return;
         }
@@ -297,6 +303,7 @@ impl Swarm {
         if segs.is_empty() {
             return;
         }
+        self.output_pending = true;
         let mut tell = Vec::with_capacity(segs.len());
         for c in self.conns.values_mut() {
             if let Stage::Open(s) = &mut c.stage {
@@ -529,6 +536,7 @@ impl Swarm {
                 c.stage = Stage::Open(Box::new(session));
                 c.since = ctx.now;
                 self.conn_deadline.set(None);
+                self.output_pending = true;
             }
         }
     }
@@ -548,6 +556,7 @@ impl Swarm {
         else {
             return events;
         };
+        self.output_pending = true;
         let was_ready = session.is_ready();
         session.handle_frame(data, &mut events);
         if !was_ready {
@@ -615,6 +624,7 @@ impl Swarm {
     }
 
     pub(crate) fn handle_buffered(&mut self, conn: ConnId, buffered: usize) {
+        self.output_pending = true;
         if let Some(Conn {
             stage: Stage::Open(s),
             ..
@@ -855,7 +865,10 @@ impl Swarm {
             .max();
         match victim {
             Some((k, q, id)) if k > key => match self.conns.get_mut(&id).map(|c| &mut c.stage) {
-                Some(Stage::Open(s)) => s.withdraw(q),
+                Some(Stage::Open(s)) => {
+                    self.output_pending = true;
+                    s.withdraw(q)
+                }
                 _ => false,
             },
             _ => false,
@@ -889,6 +902,11 @@ impl Swarm {
     /// Sends what the sessions queued: every control frame, then upload data, one upload
     /// at a time across all peers ([`UPLOAD_SLOTS`]), oldest request first.
     pub(crate) fn flush(&mut self, ctx: &mut Ctx<'_>) {
+        if !self.output_pending && self.upload_cap.is_none() {
+            // Nothing was queued anywhere since the last flush left nothing behind.
+            return;
+        }
+        let mut pending = false;
         let mut allowance = match &mut self.upload_cap {
             Some(bucket) => {
                 bucket.refill(ctx.now);
@@ -904,6 +922,7 @@ impl Swarm {
                 while let Some(data) = s.poll_control() {
                     ctx.out.push(Output::Transmit { conn: *id, data });
                 }
+                pending |= s.has_output();
                 if s.is_uploading() {
                     busy += 1;
                 } else if s.has_uploads() {
@@ -951,6 +970,8 @@ impl Swarm {
         if let Some(bucket) = &mut self.upload_cap {
             bucket.tokens -= (start - allowance) as f64;
         }
+        // What was left before sending is all that can be left now.
+        self.output_pending = pending;
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {

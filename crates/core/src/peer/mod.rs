@@ -415,6 +415,11 @@ impl PeerSession {
         self.buffered = buffered;
     }
 
+    /// Whether control frames or uploads wait to be sent.
+    pub fn has_output(&self) -> bool {
+        !self.control.is_empty() || !self.uploads.is_empty()
+    }
+
     /// Whether uploads wait to be sent.
     pub fn has_uploads(&self) -> bool {
         !self.uploads.is_empty()
