@@ -698,6 +698,26 @@ fn a_failed_trial_is_not_repeated_at_once() {
 }
 
 #[test]
+fn a_peer_that_missed_a_deadline_is_not_tried_again_as_untried_after_its_demotion() {
+    // Node 0 stalls: node 1's trial of it fails and demotes it for 30 s. After that, node
+    // 1 counts it as taking at least the time it waited (1 s, its deadline): with a 1 s
+    // deadline again it does not try it a second time (an untried peer would get a
+    // trial) and takes the segment from the CDN.
+    let mut net = meshed(2, 14, None);
+    net.load(0, &url(1), playback(0.0));
+    net.load(0, &url(2), playback(0.0));
+    net.run_for(Duration::from_secs(2));
+    net.nodes[0].stall_after_chunks = Some(net.nodes[0].chunks_sent);
+    net.load(1, &url(1), playback(3.0));
+    net.run_for(Duration::from_secs(35));
+    assert_eq!(net.nodes[1].agent.stats().peer_fallbacks, 1);
+    net.load(1, &url(2), playback(2.0));
+    net.run_for(Duration::from_secs(5));
+    assert_eq!(net.nodes[1].agent.stats().peer_fallbacks, 1);
+    assert_eq!(sources(&net, 1), vec![Source::Cdn, Source::Cdn]);
+}
+
+#[test]
 fn segments_sliding_out_of_the_live_window_are_not_announced_lost() {
     // Node 0's cache holds three segments. The live window moves on: the segments that
     // left it are evicted first, and nobody is told (every viewer of the rendition reads

@@ -1054,6 +1054,14 @@ impl Scheduler {
                     t.prefix = concat(&t.prefix, &got);
                 }
                 self.peer_failed(ctx, conn);
+                // It takes at least this long: a failed trial is not retried as if
+                // untried once its demotion ends, and a measured peer looks slower.
+                let size = self.expected_bytes(&t.info);
+                let took = now.saturating_since(t.started);
+                self.peers
+                    .get_or_default(conn)
+                    .estimate
+                    .sample_missed(size, took);
             }
             if t.prefetch {
                 continue;
