@@ -165,6 +165,50 @@ fn a_new_live_segment_is_taken_from_the_cdn_about_once_per_swarm() {
 }
 
 #[test]
+fn a_neighbourhood_of_twelve_elects_two_cdn_fetchers_for_a_new_segment() {
+    // One viewer in six fetches a new live segment when its playlist shows it: with 12
+    // viewers meshed, two, the same two for everyone (a lone fetcher on a slow uplink
+    // would hold its neighbourhood back). With 5, one.
+    for (viewers, fetchers) in [(12, 2), (5, 1)] {
+        let mut net = Net::new(41);
+        for sn in 0..40 {
+            net.cdn.insert(url(sn), segment_bytes(sn, SEG_LEN));
+        }
+        for i in 0..viewers {
+            let node = net.add_node(41_000 + i as u64);
+            net.playlist(node, PLAYLIST, &media_playlist(0, 6, true));
+            net.run_for(Duration::from_millis(300));
+        }
+        // A dozen viewers take a few announce rounds to mesh.
+        while (0..viewers).any(|i| net.peers_of(i) as usize + 1 < viewers) {
+            net.run_for(Duration::from_secs(10));
+            assert!(
+                net.now.as_micros() < 600_000_000,
+                "not meshed in 10 minutes"
+            );
+        }
+        for i in 0..viewers {
+            net.load(i, &url(5), playback(6.0));
+            net.run_for(Duration::from_millis(50));
+        }
+        net.run_for(Duration::from_secs(3));
+        for sn in 6..9 {
+            let before = net.cdn_log.len();
+            let text = media_playlist(sn - 5, 6, true);
+            for i in 0..viewers {
+                net.playlist(i, PLAYLIST, &text);
+            }
+            net.run_for(Duration::from_millis(100));
+            let fetched = net.cdn_log[before..]
+                .iter()
+                .filter(|(_, u, _, _)| *u == url(sn))
+                .count();
+            assert_eq!(fetched, fetchers, "{viewers} viewers, segment {sn}");
+        }
+    }
+}
+
+#[test]
 fn a_peer_vanishing_mid_transfer_costs_a_cdn_fetch_not_a_failure() {
     let mut net = meshed(2, 4, None);
     net.load(0, &url(7), playback(0.0));

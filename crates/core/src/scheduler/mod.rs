@@ -307,12 +307,13 @@ impl Scheduler {
                 {
                     continue;
                 }
-                if election::rank(
+                let rank = election::rank(
                     &swarm.peer_id(),
                     swarm.peer_ids_on_variant(seg.variant, ctx.now),
                     seg,
-                ) == 0
-                {
+                );
+                let neighbours = swarm.peer_ids_on_variant(seg.variant, ctx.now).count();
+                if election::place(rank, neighbours) == 0 {
                     self.start_cdn(ctx, info, Bytes::new());
                 }
             }
@@ -385,20 +386,16 @@ impl Scheduler {
         }
         let need_by = now + Duration::from_secs_f64(ahead);
         let reserve = self.reserve(self.expected_bytes(&info));
-        let mut rank = election::rank(
+        let rank = election::rank(
             &swarm.peer_id(),
             swarm.peer_ids_on_variant(seg.variant, ctx.now),
             seg,
         );
+        let neighbours = swarm.peer_ids_on_variant(seg.variant, ctx.now).count();
+        let mut rank = election::place(rank, neighbours);
         // Not alone, only not connected yet (a viewer that just joined): wait, within the
         // buffer, for the neighbours rather than electing ourselves.
-        if rank == 0
-            && swarm
-                .peer_ids_on_variant(seg.variant, ctx.now)
-                .next()
-                .is_none()
-            && swarm.expecting_peers(now)
-        {
+        if rank == 0 && neighbours == 0 && swarm.expecting_peers(now) {
             rank = 1;
         }
         let first = Duration::from_secs_f64(info.duration.clamp(0.0, 60.0));
