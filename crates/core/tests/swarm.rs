@@ -209,6 +209,60 @@ fn a_neighbourhood_of_twelve_elects_two_cdn_fetchers_for_a_new_segment() {
 }
 
 #[test]
+fn a_busy_holder_is_asked_again_after_a_moment_not_given_up_for_the_segment() {
+    // Node 0 alone holds the segment (the others serve nothing). Three ask at once: it
+    // sends one, keeps one waiting and refuses the third as busy. The third asks again a
+    // moment later, when node 0's uplink is free, instead of waiting for a holder that
+    // never comes and then taking the CDN.
+    let mut net = Net::new(43);
+    for sn in 0..40 {
+        net.cdn.insert(url(sn), segment_bytes(sn, SEG_LEN));
+    }
+    use hlsmesh_core::proto::SegmentId;
+    use hlsmesh_core::scheduler::election::rank;
+    let holder = net.add_node(431);
+    net.playlist(holder, PLAYLIST, &media_playlist(0, 40, false));
+    net.run_for(Duration::from_millis(300));
+    // Viewers that rank after the holder for the segment (a first-ranked one would take
+    // the CDN at once when no peer can serve it).
+    let seg = SegmentId { variant: 0, sn: 3 };
+    let held_by = net.nodes[holder].agent.peer_id();
+    let downloader = |seed| hlsmesh_core::Config {
+        download_only: true,
+        ..config(seed)
+    };
+    let seeds: Vec<u64> = (432..)
+        .filter(|&seed| {
+            let id = hlsmesh_core::Agent::new(downloader(seed), Instant::ZERO).peer_id();
+            rank(&id, [held_by].into_iter(), seg) == 1
+        })
+        .take(3)
+        .collect();
+    for seed in seeds {
+        let n = net.add_node_with(downloader(seed));
+        net.playlist(n, PLAYLIST, &media_playlist(0, 40, false));
+        net.run_for(Duration::from_millis(300));
+    }
+    net.run_for(Duration::from_secs(20));
+    assert_eq!(net.peers_of(holder), 3);
+    net.cdn.insert(url(3), segment_bytes(3, 400_000));
+    net.load(holder, &url(3), playback(0.0));
+    net.run_for(Duration::from_secs(1));
+    // Its uplink is slow for a moment: the first copy sits in the channel.
+    net.nodes[holder].slow_uplink = true;
+    for n in 1..4 {
+        net.load(n, &url(3), playback(10.0));
+    }
+    net.run_for(Duration::from_millis(200));
+    assert!(net.nodes[holder].sent_by_tag[7] >= 1, "nobody was refused");
+    net.drain_uplink(holder);
+    net.run_for(Duration::from_secs(10));
+    for n in 1..4 {
+        assert_eq!(sources(&net, n), vec![Source::Peer], "viewer {n}");
+    }
+}
+
+#[test]
 fn a_peer_vanishing_mid_transfer_costs_a_cdn_fetch_not_a_failure() {
     let mut net = meshed(2, 4, None);
     net.load(0, &url(7), playback(0.0));

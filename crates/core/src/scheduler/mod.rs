@@ -81,6 +81,13 @@ const MAX_PEER_FAILURES: u32 = 3;
 const MAX_WAITING_UPLOADS: usize = 1;
 /// How long a demoted peer is not asked for segments.
 const DEMOTION: Duration = Duration::from_secs(30);
+/// A peer that refused a segment (`Absent`: busy, or no longer holding it) is not asked
+/// for it again before this: long enough for a fast uplink to send a copy or two.
+const REFUSAL_RETRY: Duration = Duration::from_millis(300);
+/// Refusals of one segment after which the peer is taken not to hold it.
+const MAX_REFUSALS: u8 = 3;
+/// Refusals remembered at once (the oldest is forgotten).
+const MAX_REFUSALS_KEPT: usize = 64;
 /// Segment size assumed when neither the master nor earlier segments say better.
 const DEFAULT_BYTES_PER_SEC_OF_MEDIA: f64 = 125_000.0;
 
@@ -167,6 +174,20 @@ pub(crate) struct Scheduler {
     hash_lists: VecMap<u16, HashList>,
     /// The container each variant's CDN segments use, for checking peers' bytes.
     containers: VecMap<u16, Container>,
+    /// Segments peers refused lately, not asked of them again until their retry time.
+    refused: Vec<Refusal>,
+}
+
+/// A peer refused a segment.
+struct Refusal {
+    conn: ConnId,
+    seg: SegmentId,
+    /// Not asked again before.
+    retry_at: Instant,
+    /// Times refused.
+    count: u8,
+    /// The retry time passed and the loads waiting were reconsidered.
+    fired: bool,
 }
 
 impl Scheduler {
@@ -190,6 +211,7 @@ impl Scheduler {
             integrity,
             hash_lists: VecMap::new(),
             containers: VecMap::new(),
+            refused: Vec::new(),
         }
     }
 
@@ -494,7 +516,11 @@ impl Scheduler {
         }
         swarm
             .peers_with(seg)
-            .filter(|(c, s)| s.downloads_open() < MAX_REQUESTS_PER_PEER && !self.demoted(*c, now))
+            .filter(|(c, s)| {
+                s.downloads_open() < MAX_REQUESTS_PER_PEER
+                    && !self.demoted(*c, now)
+                    && !self.refused_lately(*c, seg, now)
+            })
             .min_by_key(|(c, s)| (s.downloads_open(), *c))
             .map(|(c, _)| c)
     }
@@ -519,7 +545,10 @@ impl Scheduler {
         let mut roomy = false;
         for (conn, session) in swarm.peers_with(seg) {
             let open = session.downloads_open();
-            if open >= MAX_REQUESTS_PER_PEER || self.demoted(conn, now) {
+            if open >= MAX_REQUESTS_PER_PEER
+                || self.demoted(conn, now)
+                || self.refused_lately(conn, seg, now)
+            {
                 continue;
             }
             match self
@@ -805,6 +834,7 @@ impl Scheduler {
         took: Option<Duration>,
     ) {
         let seg = info.id;
+        self.refused.retain(|r| r.seg != seg);
         if info.range.is_none() && info.duration > 0.0 {
             let rate = data.len() as f64 / info.duration;
             let r = self.media_rate.get_or_insert_with(seg.variant, || rate);
@@ -948,6 +978,7 @@ impl Scheduler {
                 PeerEvent::Absent { req } => {
                     if let Some(seg) = self.transfer_of(conn, req) {
                         let t = self.transfers.remove(&seg).expect("found");
+                        self.note_refusal(swarm, conn, seg, ctx.now);
                         if !t.prefetch {
                             self.advance(ctx, swarm, seg);
                         }
@@ -982,6 +1013,51 @@ impl Scheduler {
         }
     }
 
+    /// Whether `conn` refused `seg` lately (not asked again until its retry time).
+    fn refused_lately(&self, conn: ConnId, seg: SegmentId, now: Instant) -> bool {
+        self.refused
+            .iter()
+            .any(|r| r.conn == conn && r.seg == seg && now < r.retry_at)
+    }
+
+    /// A peer refused `seg` (busy, or it no longer holds it): not asked for it again
+    /// before [`REFUSAL_RETRY`], and after [`MAX_REFUSALS`] taken not to hold it. A busy
+    /// uplink is free again a copy later; forgetting it for the segment left the viewer
+    /// only the holders still to come, and the CDN at its deadline.
+    fn note_refusal(&mut self, swarm: &mut Swarm, conn: ConnId, seg: SegmentId, now: Instant) {
+        let retry_at = now + REFUSAL_RETRY;
+        let count = match self
+            .refused
+            .iter_mut()
+            .find(|r| r.conn == conn && r.seg == seg)
+        {
+            Some(r) => {
+                r.count = r.count.saturating_add(1);
+                r.retry_at = retry_at;
+                r.fired = false;
+                r.count
+            }
+            None => {
+                if self.refused.len() >= MAX_REFUSALS_KEPT {
+                    self.refused.remove(0);
+                }
+                self.refused.push(Refusal {
+                    conn,
+                    seg,
+                    retry_at,
+                    count: 1,
+                    fired: false,
+                });
+                1
+            }
+        };
+        if count >= MAX_REFUSALS {
+            if let Some(s) = swarm.session_mut(conn) {
+                s.forget_one(&seg);
+            }
+        }
+    }
+
     fn demoted(&self, conn: ConnId, now: Instant) -> bool {
         self.peers.get(&conn).is_some_and(|p| p.demoted(now))
     }
@@ -989,6 +1065,7 @@ impl Scheduler {
     /// A peer connection closed: its transfers go elsewhere.
     pub(crate) fn handle_peer_gone(&mut self, ctx: &mut Ctx<'_>, swarm: &mut Swarm, conn: ConnId) {
         self.peers.remove(&conn);
+        self.refused.retain(|r| r.conn != conn);
         let lost: Vec<SegmentId> = self
             .transfers
             .iter()
@@ -1073,7 +1150,18 @@ impl Scheduler {
             .filter_map(|l| l.seg)
             .filter(|s| !self.transfers.contains_key(s))
             .collect();
-        for seg in due {
+        // A refusing peer may be asked again: reconsider the loads waiting for it.
+        let mut retry = Vec::new();
+        for r in self
+            .refused
+            .iter_mut()
+            .filter(|r| !r.fired && r.retry_at <= now)
+        {
+            r.fired = true;
+            retry.push(r.seg);
+        }
+        retry.retain(|s| self.loads.values().any(|l| l.seg == Some(*s)));
+        for seg in due.into_iter().chain(retry) {
             self.advance(ctx, swarm, seg);
         }
     }
@@ -1088,7 +1176,8 @@ impl Scheduler {
             .values()
             .filter(|l| l.seg.is_some_and(|s| !self.transfers.contains_key(&s)))
             .map(|l| l.wait_until);
-        deadlines.chain(waits).min()
+        let retries = self.refused.iter().filter(|r| !r.fired).map(|r| r.retry_at);
+        deadlines.chain(waits).chain(retries).min()
     }
 }
 
