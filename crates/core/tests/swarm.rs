@@ -263,6 +263,33 @@ fn a_busy_holder_is_asked_again_after_a_moment_not_given_up_for_the_segment() {
 }
 
 #[test]
+fn a_live_segment_a_neighbour_announced_is_fetched_before_our_playlist_lists_it() {
+    // Node 0's refresh shows segment 6 first; it takes it and announces it. Node 1, with
+    // buffer to spare, asks node 0 for it at once, before its own refresh lists it (the
+    // request names the segment, not its URL): when its player then asks, it is cached.
+    let mut net = meshed(2, 45, Some(6));
+    for i in 0..2 {
+        net.load(i, &url(5), playback(6.0));
+        net.run_for(Duration::from_millis(100));
+    }
+    net.run_for(Duration::from_secs(3));
+    let text = media_playlist(1, 6, true);
+    let peer_before = net.nodes[1].agent.stats().peer_bytes;
+    net.playlist(0, PLAYLIST, &text);
+    net.load(0, &url(6), playback(6.0));
+    net.run_for(Duration::from_secs(4));
+    assert_eq!(sources(&net, 0).len(), 2);
+    let cdn_before = net.cdn_bytes();
+    let ahead = net.nodes[1].agent.stats().peer_bytes - peer_before;
+    assert_eq!(ahead, SEG_LEN as u64, "not fetched ahead");
+    net.playlist(1, PLAYLIST, &text);
+    net.load(1, &url(6), playback(4.0));
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(sources(&net, 1).last(), Some(&Source::Cache));
+    assert_eq!(net.cdn_bytes(), cdn_before);
+}
+
+#[test]
 fn a_peer_vanishing_mid_transfer_costs_a_cdn_fetch_not_a_failure() {
     let mut net = meshed(2, 4, None);
     net.load(0, &url(7), playback(0.0));

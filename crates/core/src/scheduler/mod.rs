@@ -426,6 +426,8 @@ impl Scheduler {
         // waiting: hold it to the player's deadline.
         if let Some(t) = self.transfers.get_mut(&seg) {
             t.prefetch = false;
+            // Asked for before our playlist listed it: the URL is known now.
+            t.info = info.clone();
             if let Via::Peer { deadline, .. } = &mut t.via {
                 *deadline = (*deadline).min((need_by - reserve).max(now + MIN_PEER_TIME));
             }
@@ -670,7 +672,12 @@ impl Scheduler {
             if self.cache.contains(&seg) || self.transfers.contains_key(&seg) {
                 continue;
             }
-            let Some(info) = self.playlists.segment(seg).cloned() else {
+            let Some(info) = self
+                .playlists
+                .segment(seg)
+                .cloned()
+                .or_else(|| self.announced_next(swarm, seg))
+            else {
                 break;
             };
             // Needed once the buffer and the segments before it have played.
@@ -682,6 +689,27 @@ impl Scheduler {
                 in_flight += 1;
             }
         }
+    }
+
+    /// The live segment after the newest our playlist lists, when a peer announced it:
+    /// a neighbour's refresh can show it up to a target duration before ours, and asking
+    /// then passes it on a hop sooner. Its URL is not known yet (the player's load brings
+    /// it); its duration is taken to be the previous segment's.
+    fn announced_next(&self, swarm: &Swarm, seg: SegmentId) -> Option<SegmentInfo> {
+        let newest = *self.newest.get(&seg.variant)?;
+        let prev = self.playlists.segment(SegmentId {
+            sn: seg.sn.checked_sub(1)?,
+            ..seg
+        })?;
+        if seg.sn != newest + 1 || prev.range.is_some() || swarm.peers_with(seg).next().is_none() {
+            return None;
+        }
+        Some(SegmentInfo {
+            id: seg,
+            url: String::new(),
+            duration: prev.duration,
+            range: None,
+        })
     }
 
     /// Fetches the hash list of a media playlist (once at a time per variant; a live
@@ -841,10 +869,11 @@ impl Scheduler {
             *r += 0.3 * (rate - *r);
         }
         let playlists = &self.playlists;
-        let evicted = self
-            .cache
-            .insert_evicting(seg, data.clone(), |s| !playlists.is_listed(*s));
         let newest = &self.newest;
+        // A live segment newer than the playlist shows is not useless: it is next.
+        let evicted = self.cache.insert_evicting(seg, data.clone(), |s| {
+            !playlists.is_listed(*s) && newest.get(&s.variant).is_none_or(|n| s.sn <= *n)
+        });
         swarm.broadcast_lost(&evicted, |s| expired(playlists, newest, s));
         if self.cache.contains(&seg) {
             swarm.broadcast_have(&[seg], ctx.now);
