@@ -72,7 +72,6 @@ pub enum PeerEvent {
 }
 
 struct Download {
-    seg: SegmentId,
     /// Largest segment size accepted for this request.
     limit: u32,
     received: BytesMut,
@@ -293,7 +292,6 @@ impl PeerSession {
         self.downloads.insert(
             req,
             Download {
-                seg,
                 limit,
                 received: BytesMut::new(),
                 start: offset,
