@@ -290,6 +290,56 @@ fn a_live_segment_a_neighbour_announced_is_fetched_before_our_playlist_lists_it(
 }
 
 #[test]
+fn an_elected_viewer_a_neighbour_can_serve_waits_for_it_rather_than_the_cdn() {
+    // The last viewer to ask ranks first for the segment (it would fetch from the CDN
+    // when no peer can serve it at once), but its neighbour holds it already, and is
+    // busy: it waits like a runner-up and asks again, instead of a CDN copy nobody needs.
+    use hlsmesh_core::proto::SegmentId;
+    use hlsmesh_core::scheduler::election::rank;
+    let mut net = Net::new(47);
+    for sn in 0..40 {
+        net.cdn.insert(url(sn), segment_bytes(sn, SEG_LEN));
+    }
+    let holder = net.add_node(471);
+    net.playlist(holder, PLAYLIST, &media_playlist(0, 40, false));
+    net.run_for(Duration::from_millis(300));
+    let seg = SegmentId { variant: 0, sn: 3 };
+    let held_by = net.nodes[holder].agent.peer_id();
+    let downloader = |seed| hlsmesh_core::Config {
+        download_only: true,
+        ..config(seed)
+    };
+    let ranked = |want: usize| {
+        move |seed: &u64| {
+            let id = hlsmesh_core::Agent::new(downloader(*seed), Instant::ZERO).peer_id();
+            rank(&id, [held_by].into_iter(), seg) == want
+        }
+    };
+    let mut seeds: Vec<u64> = (472..).filter(ranked(1)).take(2).collect();
+    seeds.extend((472..).filter(ranked(0)).take(1));
+    for seed in seeds {
+        let n = net.add_node_with(downloader(seed));
+        net.playlist(n, PLAYLIST, &media_playlist(0, 40, false));
+        net.run_for(Duration::from_millis(300));
+    }
+    net.run_for(Duration::from_secs(20));
+    assert_eq!(net.peers_of(holder), 3);
+    net.cdn.insert(url(3), segment_bytes(3, 400_000));
+    net.load(holder, &url(3), playback(0.0));
+    net.run_for(Duration::from_secs(1));
+    net.nodes[holder].slow_uplink = true;
+    for n in 1..4 {
+        net.load(n, &url(3), playback(10.0));
+        net.run_for(Duration::from_millis(30));
+    }
+    net.run_for(Duration::from_millis(200));
+    assert!(net.nodes[holder].sent_by_tag[7] >= 1, "nobody was refused");
+    net.drain_uplink(holder);
+    net.run_for(Duration::from_secs(10));
+    assert_eq!(sources(&net, 3), vec![Source::Peer]);
+}
+
+#[test]
 fn a_peer_vanishing_mid_transfer_costs_a_cdn_fetch_not_a_failure() {
     let mut net = meshed(2, 4, None);
     net.load(0, &url(7), playback(0.0));

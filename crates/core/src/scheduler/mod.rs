@@ -420,6 +420,11 @@ impl Scheduler {
         if rank == 0 && neighbours == 0 && swarm.expecting_peers(now) {
             rank = 1;
         }
+        // Elected, but a neighbour has it already (its refresh came first): no CDN copy
+        // is needed; wait like a runner-up for a holder that can serve in time.
+        if rank == 0 && swarm.peers_with(seg).next().is_some() {
+            rank = 1;
+        }
         let first = Duration::from_secs_f64(info.duration.clamp(0.0, 60.0));
         let wait_until = election::patience(now, rank, need_by, reserve, first);
         // A transfer already under way (a prefetch, the live-edge fetch) now has a player
