@@ -893,6 +893,28 @@ fn a_peer_that_missed_a_deadline_is_not_tried_again_as_untried_after_its_demotio
 }
 
 #[test]
+fn an_untried_peer_gets_a_trial_only_if_five_times_the_media_rate_makes_it() {
+    // Node 1 has measured nothing (its reserve for the CDN is the default 2 s): with 2.7 s
+    // of buffer, node 0 has 0.7 s. At 5 × the media rate (250 kB in 0.55 s, plus half
+    // again) that is too little: the CDN, not a trial that would likely miss. With 4 s
+    // (2 s to spare) node 0 gets its trial.
+    let mut net = meshed(2, 15, None);
+    net.load(0, &url(1), playback(0.0));
+    net.load(0, &url(2), playback(0.0));
+    net.run_for(Duration::from_secs(2));
+    net.load(1, &url(1), playback(2.7));
+    net.run_for(Duration::from_secs(4));
+    assert_eq!(sources(&net, 1), vec![Source::Cdn]);
+    assert_eq!(net.nodes[1].agent.stats().peer_fallbacks, 0);
+    let mut net = meshed(2, 15, None);
+    net.load(0, &url(1), playback(0.0));
+    net.run_for(Duration::from_secs(2));
+    net.load(1, &url(1), playback(4.0));
+    net.run_for(Duration::from_secs(4));
+    assert_eq!(sources(&net, 1), vec![Source::Peer]);
+}
+
+#[test]
 fn segments_sliding_out_of_the_live_window_are_not_announced_lost() {
     // Node 0's cache holds three segments. The live window moves on: the segments that
     // left it are evicted first, and nobody is told (every viewer of the rendition reads
