@@ -72,7 +72,6 @@ pub enum PeerEvent {
 }
 
 struct Download {
-    seg: SegmentId,
     /// Largest segment size accepted for this request.
     limit: u32,
     received: BytesMut,
@@ -232,8 +231,9 @@ impl PeerSession {
                 data,
             } => self.handle_chunk(req, total, offset, data, out),
             Message::Absent { req } => {
-                if let Some(dl) = self.downloads.remove(&req) {
-                    self.have.remove(&dl.seg);
+                // Busy, or no longer held: the scheduler decides when to ask again
+                // (and `forget_one`s the segment after too many refusals).
+                if self.downloads.remove(&req).is_some() {
                     out.push(PeerEvent::Absent { req });
                 }
             }
@@ -296,7 +296,6 @@ impl PeerSession {
         self.downloads.insert(
             req,
             Download {
-                seg,
                 limit,
                 received: BytesMut::new(),
                 start: offset,
@@ -380,6 +379,11 @@ impl PeerSession {
     /// (slid out of a live window): the peer does not send `Lost` for those.
     pub fn forget(&mut self, expired: impl Fn(&SegmentId) -> bool) {
         self.have.retain(|s| !expired(s));
+    }
+
+    /// Forgets that the peer holds `seg` (it refused it too often).
+    pub fn forget_one(&mut self, seg: &SegmentId) {
+        self.have.remove(seg);
     }
 
     /// Tells the peer about segments we dropped.
