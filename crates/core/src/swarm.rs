@@ -8,6 +8,7 @@
 
 use crate::vecmap::{VecMap, VecSet};
 
+use core::cell::Cell;
 use core::time::Duration;
 
 use bytes::Bytes;
@@ -109,6 +110,15 @@ pub(crate) struct Swarm {
     download_only: bool,
     /// Order of arrival of the requests we serve, across all peers.
     upload_seq: u64,
+    /// The earliest connection deadline, while known (`None`: to be computed again).
+    /// Every change of a connection's deadline (a connection added, closed, moved to
+    /// another stage or past its hello) forgets it, so that the sweeps after each input
+    /// ([`Swarm::handle_timeout`], [`Swarm::poll_timeout`]) need not visit every
+    /// connection.
+    conn_deadline: Cell<Option<Option<Instant>>>,
+    /// Whether a session may have frames to send: false after a flush left every
+    /// session with nothing queued, true again once any session is touched.
+    output_pending: bool,
 }
 
 /// A token bucket over upload bytes: `rate` per second, up to one second's worth (and
@@ -163,6 +173,8 @@ impl Swarm {
                 }),
             download_only: config.download_only,
             upload_seq: 0,
+            conn_deadline: Cell::new(None),
+            output_pending: true,
         }
     }
 
@@ -257,6 +269,7 @@ impl Swarm {
     }
 
     pub(crate) fn session_mut(&mut self, conn: ConnId) -> Option<&mut PeerSession> {
+        self.output_pending = true;
         match self.conns.get_mut(&conn).map(|c| &mut c.stage) {
             Some(Stage::Open(s)) if s.is_ready() => Some(s),
             _ => None,
@@ -266,12 +279,14 @@ impl Swarm {
     /// Tells every peer about segments we now hold (but not a peer that announced them
     /// itself: see [`PeerSession::announce_have_at`]).
     pub(crate) fn broadcast_have(&mut self, segs: &[SegmentId], now: Instant) {
+        self.output_pending = true;
         if self.download_only {
             return;
         }
+        let mut frames = Vec::new();
         for c in self.conns.values_mut() {
             if let Stage::Open(s) = &mut c.stage {
-                s.announce_have_at(segs, now);
+                s.announce_have_at(segs, now, &mut frames);
             }
         }
     }
@@ -288,6 +303,7 @@ impl Swarm {
         if segs.is_empty() {
             return;
         }
+        self.output_pending = true;
         let mut tell = Vec::with_capacity(segs.len());
         for c in self.conns.values_mut() {
             if let Stage::Open(s) = &mut c.stage {
@@ -464,6 +480,7 @@ impl Swarm {
             c.stage = Stage::Connecting;
             c.since = ctx.now;
             ctx.out.push(Output::AcceptAnswer { conn: *id, sdp });
+            self.conn_deadline.set(None);
         }
     }
 
@@ -493,6 +510,7 @@ impl Swarm {
         }
         c.stage = Stage::Connecting;
         c.since = ctx.now;
+        self.conn_deadline.set(None);
         ctx.out.push(Output::TrackerSend {
             tracker: TrackerId(c.tracker),
             text: messages::answer(&hash, &self.peer_id, &remote, &c.offer_id, &sdp),
@@ -517,6 +535,8 @@ impl Swarm {
                 }
                 c.stage = Stage::Open(Box::new(session));
                 c.since = ctx.now;
+                self.conn_deadline.set(None);
+                self.output_pending = true;
             }
         }
     }
@@ -536,10 +556,15 @@ impl Swarm {
         else {
             return events;
         };
+        self.output_pending = true;
+        let was_ready = session.is_ready();
         session.handle_frame(data, &mut events);
-        let mut keep = Vec::with_capacity(events.len());
-        for ev in events {
-            match ev {
+        if !was_ready {
+            // Past its hello, a connection has no deadline any more.
+            self.conn_deadline.set(None);
+        }
+        for ev in &events {
+            match *ev {
                 PeerEvent::Violation(why) => {
                     self.close(ctx, conn, why, true);
                     return Vec::new();
@@ -550,10 +575,11 @@ impl Swarm {
                         return Vec::new();
                     }
                 }
-                other => keep.push(other),
+                _ => {}
             }
         }
-        keep
+        events.retain(|ev| !matches!(ev, PeerEvent::Ready));
+        events
     }
 
     /// Checks a fresh peer against what the tracker said and against duplicates.
@@ -598,6 +624,7 @@ impl Swarm {
     }
 
     pub(crate) fn handle_buffered(&mut self, conn: ConnId, buffered: usize) {
+        self.output_pending = true;
         if let Some(Conn {
             stage: Stage::Open(s),
             ..
@@ -630,6 +657,7 @@ impl Swarm {
         let Some(c) = self.conns.remove(&conn) else {
             return;
         };
+        self.conn_deadline.set(None);
         if let Some(remote) = c.session().and_then(|s| s.remote_id()) {
             ctx.out.event(Event::PeerDisconnected {
                 peer: hex(&remote),
@@ -657,6 +685,7 @@ impl Swarm {
     ) -> ConnId {
         let id = ConnId(self.next_conn);
         self.next_conn += 1;
+        self.conn_deadline.set(None);
         self.conns.insert(
             id,
             Conn {
@@ -714,15 +743,27 @@ impl Swarm {
             let p = self.pending.remove(i);
             self.finish_announce(ctx, p);
         }
-        let expired: Vec<ConnId> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.deadline().is_some_and(|d| now >= d))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in expired {
-            self.close(ctx, id, "timed out", true);
+        if self.next_conn_deadline().is_some_and(|d| now >= d) {
+            let expired: Vec<ConnId> = self
+                .conns
+                .iter()
+                .filter(|(_, c)| c.deadline().is_some_and(|d| now >= d))
+                .map(|(id, _)| *id)
+                .collect();
+            for id in expired {
+                self.close(ctx, id, "timed out", true);
+            }
         }
+    }
+
+    /// The earliest deadline of any connection (see `conn_deadline`).
+    fn next_conn_deadline(&self) -> Option<Instant> {
+        if let Some(known) = self.conn_deadline.get() {
+            return known;
+        }
+        let next = self.conns.values().filter_map(Conn::deadline).min();
+        self.conn_deadline.set(Some(next));
+        next
     }
 
     fn start_announce(&mut self, ctx: &mut Ctx<'_>, tracker: usize) {
@@ -766,6 +807,7 @@ impl Swarm {
                 offers.push((c.offer_id, core::mem::take(sdp)));
                 c.stage = Stage::Offered;
                 c.since = ctx.now;
+                self.conn_deadline.set(None);
             } else {
                 self.close(ctx, *id, "offer not ready in time", true);
             }
@@ -823,7 +865,10 @@ impl Swarm {
             .max();
         match victim {
             Some((k, q, id)) if k > key => match self.conns.get_mut(&id).map(|c| &mut c.stage) {
-                Some(Stage::Open(s)) => s.withdraw(q),
+                Some(Stage::Open(s)) => {
+                    self.output_pending = true;
+                    s.withdraw(q)
+                }
                 _ => false,
             },
             _ => false,
@@ -857,6 +902,11 @@ impl Swarm {
     /// Sends what the sessions queued: every control frame, then upload data, one upload
     /// at a time across all peers ([`UPLOAD_SLOTS`]), oldest request first.
     pub(crate) fn flush(&mut self, ctx: &mut Ctx<'_>) {
+        if !self.output_pending && self.upload_cap.is_none() {
+            // Nothing was queued anywhere since the last flush left nothing behind.
+            return;
+        }
+        let mut pending = false;
         let mut allowance = match &mut self.upload_cap {
             Some(bucket) => {
                 bucket.refill(ctx.now);
@@ -872,6 +922,7 @@ impl Swarm {
                 while let Some(data) = s.poll_control() {
                     ctx.out.push(Output::Transmit { conn: *id, data });
                 }
+                pending |= s.has_output();
                 if s.is_uploading() {
                     busy += 1;
                 } else if s.has_uploads() {
@@ -919,6 +970,8 @@ impl Swarm {
         if let Some(bucket) = &mut self.upload_cap {
             bucket.tokens -= (start - allowance) as f64;
         }
+        // What was left before sending is all that can be left now.
+        self.output_pending = pending;
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
@@ -932,7 +985,7 @@ impl Swarm {
             .filter(|(i, _)| !self.pending.iter().any(|p| p.tracker == *i))
             .filter_map(|(_, t)| t.poll_timeout());
         let pending = self.pending.iter().map(|p| p.deadline);
-        let conns = self.conns.values().filter_map(Conn::deadline);
+        let conns = self.next_conn_deadline();
         // Uploads held back by the cap resume when a chunk's worth of tokens is back.
         let capped = self.upload_cap.as_ref().and_then(|b| {
             let waiting = self

@@ -165,6 +165,181 @@ fn a_new_live_segment_is_taken_from_the_cdn_about_once_per_swarm() {
 }
 
 #[test]
+fn a_neighbourhood_of_twelve_elects_two_cdn_fetchers_for_a_new_segment() {
+    // One viewer in six fetches a new live segment when its playlist shows it: with 12
+    // viewers meshed, two, the same two for everyone (a lone fetcher on a slow uplink
+    // would hold its neighbourhood back). With 5, one.
+    for (viewers, fetchers) in [(12, 2), (5, 1)] {
+        let mut net = Net::new(41);
+        for sn in 0..40 {
+            net.cdn.insert(url(sn), segment_bytes(sn, SEG_LEN));
+        }
+        for i in 0..viewers {
+            let node = net.add_node(41_000 + i as u64);
+            net.playlist(node, PLAYLIST, &media_playlist(0, 6, true));
+            net.run_for(Duration::from_millis(300));
+        }
+        // A dozen viewers take a few announce rounds to mesh.
+        while (0..viewers).any(|i| net.peers_of(i) as usize + 1 < viewers) {
+            net.run_for(Duration::from_secs(10));
+            assert!(
+                net.now.as_micros() < 600_000_000,
+                "not meshed in 10 minutes"
+            );
+        }
+        for i in 0..viewers {
+            net.load(i, &url(5), playback(6.0));
+            net.run_for(Duration::from_millis(50));
+        }
+        net.run_for(Duration::from_secs(3));
+        for sn in 6..9 {
+            let before = net.cdn_log.len();
+            let text = media_playlist(sn - 5, 6, true);
+            for i in 0..viewers {
+                net.playlist(i, PLAYLIST, &text);
+            }
+            net.run_for(Duration::from_millis(100));
+            let fetched = net.cdn_log[before..]
+                .iter()
+                .filter(|(_, u, _, _)| *u == url(sn))
+                .count();
+            assert_eq!(fetched, fetchers, "{viewers} viewers, segment {sn}");
+        }
+    }
+}
+
+#[test]
+fn a_busy_holder_is_asked_again_after_a_moment_not_given_up_for_the_segment() {
+    // Node 0 alone holds the segment (the others serve nothing). Three ask at once: it
+    // sends one, keeps one waiting and refuses the third as busy. The third asks again a
+    // moment later, when node 0's uplink is free, instead of waiting for a holder that
+    // never comes and then taking the CDN.
+    let mut net = Net::new(43);
+    for sn in 0..40 {
+        net.cdn.insert(url(sn), segment_bytes(sn, SEG_LEN));
+    }
+    use hlsmesh_core::proto::SegmentId;
+    use hlsmesh_core::scheduler::election::rank;
+    let holder = net.add_node(431);
+    net.playlist(holder, PLAYLIST, &media_playlist(0, 40, false));
+    net.run_for(Duration::from_millis(300));
+    // Viewers that rank after the holder for the segment (a first-ranked one would take
+    // the CDN at once when no peer can serve it).
+    let seg = SegmentId { variant: 0, sn: 3 };
+    let held_by = net.nodes[holder].agent.peer_id();
+    let downloader = |seed| hlsmesh_core::Config {
+        download_only: true,
+        ..config(seed)
+    };
+    let seeds: Vec<u64> = (432..)
+        .filter(|&seed| {
+            let id = hlsmesh_core::Agent::new(downloader(seed), Instant::ZERO).peer_id();
+            rank(&id, [held_by].into_iter(), seg) == 1
+        })
+        .take(3)
+        .collect();
+    for seed in seeds {
+        let n = net.add_node_with(downloader(seed));
+        net.playlist(n, PLAYLIST, &media_playlist(0, 40, false));
+        net.run_for(Duration::from_millis(300));
+    }
+    net.run_for(Duration::from_secs(20));
+    assert_eq!(net.peers_of(holder), 3);
+    net.cdn.insert(url(3), segment_bytes(3, 400_000));
+    net.load(holder, &url(3), playback(0.0));
+    net.run_for(Duration::from_secs(1));
+    // Its uplink is slow for a moment: the first copy sits in the channel.
+    net.nodes[holder].slow_uplink = true;
+    for n in 1..4 {
+        net.load(n, &url(3), playback(10.0));
+    }
+    net.run_for(Duration::from_millis(200));
+    assert!(net.nodes[holder].sent_by_tag[7] >= 1, "nobody was refused");
+    net.drain_uplink(holder);
+    net.run_for(Duration::from_secs(10));
+    for n in 1..4 {
+        assert_eq!(sources(&net, n), vec![Source::Peer], "viewer {n}");
+    }
+}
+
+#[test]
+fn a_live_segment_a_neighbour_announced_is_fetched_before_our_playlist_lists_it() {
+    // Node 0's refresh shows segment 6 first; it takes it and announces it. Node 1, with
+    // buffer to spare, asks node 0 for it at once, before its own refresh lists it (the
+    // request names the segment, not its URL): when its player then asks, it is cached.
+    let mut net = meshed(2, 45, Some(6));
+    for i in 0..2 {
+        net.load(i, &url(5), playback(6.0));
+        net.run_for(Duration::from_millis(100));
+    }
+    net.run_for(Duration::from_secs(3));
+    let text = media_playlist(1, 6, true);
+    let peer_before = net.nodes[1].agent.stats().peer_bytes;
+    net.playlist(0, PLAYLIST, &text);
+    net.load(0, &url(6), playback(6.0));
+    net.run_for(Duration::from_secs(4));
+    assert_eq!(sources(&net, 0).len(), 2);
+    let cdn_before = net.cdn_bytes();
+    let ahead = net.nodes[1].agent.stats().peer_bytes - peer_before;
+    assert_eq!(ahead, SEG_LEN as u64, "not fetched ahead");
+    net.playlist(1, PLAYLIST, &text);
+    net.load(1, &url(6), playback(4.0));
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(sources(&net, 1).last(), Some(&Source::Cache));
+    assert_eq!(net.cdn_bytes(), cdn_before);
+}
+
+#[test]
+fn an_elected_viewer_a_neighbour_can_serve_waits_for_it_rather_than_the_cdn() {
+    // The last viewer to ask ranks first for the segment (it would fetch from the CDN
+    // when no peer can serve it at once), but its neighbour holds it already, and is
+    // busy: it waits like a runner-up and asks again, instead of a CDN copy nobody needs.
+    use hlsmesh_core::proto::SegmentId;
+    use hlsmesh_core::scheduler::election::rank;
+    let mut net = Net::new(47);
+    for sn in 0..40 {
+        net.cdn.insert(url(sn), segment_bytes(sn, SEG_LEN));
+    }
+    let holder = net.add_node(471);
+    net.playlist(holder, PLAYLIST, &media_playlist(0, 40, false));
+    net.run_for(Duration::from_millis(300));
+    let seg = SegmentId { variant: 0, sn: 3 };
+    let held_by = net.nodes[holder].agent.peer_id();
+    let downloader = |seed| hlsmesh_core::Config {
+        download_only: true,
+        ..config(seed)
+    };
+    let ranked = |want: usize| {
+        move |seed: &u64| {
+            let id = hlsmesh_core::Agent::new(downloader(*seed), Instant::ZERO).peer_id();
+            rank(&id, [held_by].into_iter(), seg) == want
+        }
+    };
+    let mut seeds: Vec<u64> = (472..).filter(ranked(1)).take(2).collect();
+    seeds.extend((472..).filter(ranked(0)).take(1));
+    for seed in seeds {
+        let n = net.add_node_with(downloader(seed));
+        net.playlist(n, PLAYLIST, &media_playlist(0, 40, false));
+        net.run_for(Duration::from_millis(300));
+    }
+    net.run_for(Duration::from_secs(20));
+    assert_eq!(net.peers_of(holder), 3);
+    net.cdn.insert(url(3), segment_bytes(3, 400_000));
+    net.load(holder, &url(3), playback(0.0));
+    net.run_for(Duration::from_secs(1));
+    net.nodes[holder].slow_uplink = true;
+    for n in 1..4 {
+        net.load(n, &url(3), playback(10.0));
+        net.run_for(Duration::from_millis(30));
+    }
+    net.run_for(Duration::from_millis(200));
+    assert!(net.nodes[holder].sent_by_tag[7] >= 1, "nobody was refused");
+    net.drain_uplink(holder);
+    net.run_for(Duration::from_secs(10));
+    assert_eq!(sources(&net, 3), vec![Source::Peer]);
+}
+
+#[test]
 fn a_peer_vanishing_mid_transfer_costs_a_cdn_fetch_not_a_failure() {
     let mut net = meshed(2, 4, None);
     net.load(0, &url(7), playback(0.0));
@@ -695,6 +870,48 @@ fn a_failed_trial_is_not_repeated_at_once() {
     net.run_for(Duration::from_secs(5));
     assert_eq!(net.nodes[1].agent.stats().peer_fallbacks, 1);
     assert_eq!(sources(&net, 1), vec![Source::Cdn, Source::Cdn]);
+}
+
+#[test]
+fn a_peer_that_missed_a_deadline_is_not_tried_again_as_untried_after_its_demotion() {
+    // Node 0 stalls: node 1's trial of it fails and demotes it for 30 s. After that, node
+    // 1 counts it as taking at least the time it waited (1 s, its deadline): with a 1 s
+    // deadline again it does not try it a second time (an untried peer would get a
+    // trial) and takes the segment from the CDN.
+    let mut net = meshed(2, 14, None);
+    net.load(0, &url(1), playback(0.0));
+    net.load(0, &url(2), playback(0.0));
+    net.run_for(Duration::from_secs(2));
+    net.nodes[0].stall_after_chunks = Some(net.nodes[0].chunks_sent);
+    net.load(1, &url(1), playback(3.0));
+    net.run_for(Duration::from_secs(35));
+    assert_eq!(net.nodes[1].agent.stats().peer_fallbacks, 1);
+    net.load(1, &url(2), playback(2.0));
+    net.run_for(Duration::from_secs(5));
+    assert_eq!(net.nodes[1].agent.stats().peer_fallbacks, 1);
+    assert_eq!(sources(&net, 1), vec![Source::Cdn, Source::Cdn]);
+}
+
+#[test]
+fn an_untried_peer_gets_a_trial_only_if_five_times_the_media_rate_makes_it() {
+    // Node 1 has measured nothing (its reserve for the CDN is the default 2 s): with 2.7 s
+    // of buffer, node 0 has 0.7 s. At 5 × the media rate (250 kB in 0.55 s, plus half
+    // again) that is too little: the CDN, not a trial that would likely miss. With 4 s
+    // (2 s to spare) node 0 gets its trial.
+    let mut net = meshed(2, 15, None);
+    net.load(0, &url(1), playback(0.0));
+    net.load(0, &url(2), playback(0.0));
+    net.run_for(Duration::from_secs(2));
+    net.load(1, &url(1), playback(2.7));
+    net.run_for(Duration::from_secs(4));
+    assert_eq!(sources(&net, 1), vec![Source::Cdn]);
+    assert_eq!(net.nodes[1].agent.stats().peer_fallbacks, 0);
+    let mut net = meshed(2, 15, None);
+    net.load(0, &url(1), playback(0.0));
+    net.run_for(Duration::from_secs(2));
+    net.load(1, &url(1), playback(4.0));
+    net.run_for(Duration::from_secs(4));
+    assert_eq!(sources(&net, 1), vec![Source::Peer]);
 }
 
 #[test]

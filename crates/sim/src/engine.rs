@@ -5,8 +5,7 @@
 //! (stale ones are skipped, never searched for), links live with their two ends, and the
 //! tracker samples random members without scanning the swarm.
 
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use bytes::Bytes;
 use hlsmesh_core::{
@@ -15,6 +14,7 @@ use hlsmesh_core::{
 };
 
 use crate::player::{Loading, Player, ViewerMetrics};
+use crate::queue::TimeQueue;
 use crate::rng::Rng;
 use crate::scenario::{Join, Scenario};
 
@@ -41,6 +41,13 @@ const ICE_FAIL_US: u64 = 5_000_000;
 /// Node index.
 type N = u32;
 
+/// A frame's nominal size, and of that its segment payload (chunks only).
+#[derive(Clone, Copy)]
+struct Nominal {
+    size: u64,
+    payload: u64,
+}
+
 enum Ev {
     Join(N),
     Leave(N),
@@ -65,37 +72,14 @@ enum Ev {
     Fallback(N, LoadId),
 }
 
-struct Entry {
-    at: u64,
-    seq: u64,
-    ev: Ev,
-}
-
-impl PartialEq for Entry {
-    fn eq(&self, o: &Self) -> bool {
-        (self.at, self.seq) == (o.at, o.seq)
-    }
-}
-impl Eq for Entry {}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Entry {
-    fn cmp(&self, o: &Self) -> Ordering {
-        // Min-heap on (time, insertion order): ties replay in the order they were made.
-        (o.at, o.seq).cmp(&(self.at, self.seq))
-    }
-}
-
 /// One end of an open data channel.
 struct Link {
     conn: ConnId,
     peer: N,
     peer_conn: ConnId,
-    /// Frames waiting for the uplink.
-    queue: VecDeque<Bytes>,
+    /// Frames waiting for the uplink, with their nominal sizes (kept here so that the
+    /// uplink does not read the frames again).
+    queue: VecDeque<(Bytes, Nominal)>,
     /// Nominal bytes queued (the channel's `bufferedAmount`).
     buffered: u64,
     /// Nominal bytes of the head frame already sent.
@@ -213,8 +197,7 @@ pub struct Sim {
     sc: Scenario,
     now: u64,
     end: u64,
-    seq: u64,
-    queue: BinaryHeap<Entry>,
+    queue: TimeQueue<Ev>,
     nodes: Vec<Node>,
     rng: Rng,
     scale: u64,
@@ -283,8 +266,7 @@ impl Sim {
         let mut sim = Sim {
             now: 0,
             end: us(sc.duration_s),
-            seq: 0,
-            queue: BinaryHeap::new(),
+            queue: TimeQueue::new(),
             nodes: Vec::new(),
             scale: sc.byte_scale.max(1),
             seg_us: us(sc.segment_s),
@@ -320,13 +302,8 @@ impl Sim {
     }
 
     fn push(&mut self, at: u64, ev: Ev) {
-        self.seq += 1;
         self.t.peak_queue = self.t.peak_queue.max(self.queue.len() as u64 + 1);
-        self.queue.push(Entry {
-            at: at.max(self.now),
-            seq: self.seq,
-            ev,
-        });
+        self.queue.push(at.max(self.now), ev);
     }
 
     /// Creates a viewer that arrives at `at`.
@@ -393,7 +370,7 @@ impl Sim {
                     panic!(
                         "livelock: {same} events at t = {} µs, the last {}",
                         self.now,
-                        describe(&e.ev)
+                        describe(&e.item)
                     );
                 }
             } else {
@@ -401,8 +378,8 @@ impl Sim {
             }
             self.now = e.at;
             self.t.events += 1;
-            self.t.by_kind[kind(&e.ev)] += 1;
-            self.dispatch(e.ev);
+            self.t.by_kind[kind(&e.item)] += 1;
+            self.dispatch(e.item);
         }
         self.now = self.end;
         for n in 0..self.nodes.len() as N {
@@ -1069,11 +1046,13 @@ impl Sim {
             return;
         };
         let nom = nominal(&data, scale);
-        if data.first() == Some(&CHUNK_TAG) {
+        let payload = if data.first() == Some(&CHUNK_TAG) {
             self.t.control_bytes += CHUNK_HEADER as u64;
+            nom - CHUNK_HEADER as u64
         } else {
             self.t.control_bytes += data.len() as u64;
-        }
+            0
+        };
         let idle = node.up_busy.is_none() && node.links[i].queue.is_empty();
         if idle && nom <= SMALL_FRAME {
             // A small frame on an idle uplink leaves at once: no queue, no event. The
@@ -1082,11 +1061,11 @@ impl Sim {
             // third of all agent inputs otherwise).
             let depart = now.max(node.up_free) + (nom as f64 / node.up_rate) as u64;
             node.up_free = depart;
-            self.send_frame(n, i, data, depart);
+            self.send_frame(n, i, data, Nominal { size: nom, payload }, depart);
             return;
         }
         let l = &mut node.links[i];
-        l.queue.push_back(data);
+        l.queue.push_back((data, Nominal { size: nom, payload }));
         l.buffered += nom;
         let buffered = l.buffered;
         if node.up_busy.is_none() {
@@ -1109,8 +1088,7 @@ impl Sim {
     /// A frame that has left node `n`'s uplink on link `i` at `depart` travels to the
     /// other end: path latency, jitter, a resend on loss, the receiver's downlink, and
     /// the channel's order.
-    fn send_frame(&mut self, n: N, i: usize, f: Bytes, depart: u64) {
-        let nom = nominal(&f, self.scale);
+    fn send_frame(&mut self, n: N, i: usize, f: Bytes, nom: Nominal, depart: u64) {
         let l = &self.nodes[n as usize].links[i];
         let mut arrive = depart + l.lat_us;
         let (jitter, loss, lat) = (l.jitter_us, l.loss, l.lat_us);
@@ -1121,9 +1099,8 @@ impl Sim {
         if loss > 0.0 && self.rng.unit() < loss {
             arrive += 3 * lat.max(10_000);
         }
-        if f.first() == Some(&CHUNK_TAG) {
-            self.t.p2p_sent += nom - CHUNK_HEADER as u64;
-        }
+        self.t.p2p_sent += nom.payload;
+        let nom = nom.size;
         let pn = &mut self.nodes[peer as usize];
         if !pn.alive {
             return;
@@ -1146,8 +1123,8 @@ impl Sim {
         for step in 0..k {
             let i = (node.up_rr + step) % k;
             let l = &node.links[i];
-            if let Some(f) = l.queue.front() {
-                let left = nominal(f, self.scale) - l.head_sent;
+            if let Some(&(_, nom)) = l.queue.front() {
+                let left = nom.size - l.head_sent;
                 let slice = left.min(SLICE);
                 let dur = (slice as f64 / node.up_rate).ceil() as u64;
                 node.up_busy = Some((l.conn, slice));
@@ -1163,7 +1140,6 @@ impl Sim {
 
     fn up_done(&mut self, n: N) {
         let now = self.now;
-        let scale = self.scale;
         let node = &mut self.nodes[n as usize];
         let Some((conn, slice)) = node.up_busy.take() else {
             return;
@@ -1178,11 +1154,11 @@ impl Sim {
             let done = l
                 .queue
                 .front()
-                .is_some_and(|f| l.head_sent >= nominal(f, scale));
+                .is_some_and(|(_, nom)| l.head_sent >= nom.size);
             if done {
-                let f = l.queue.pop_front().expect("checked");
+                let (f, nom) = l.queue.pop_front().expect("checked");
                 l.head_sent = 0;
-                self.send_frame(n, i, f, now);
+                self.send_frame(n, i, f, nom, now);
             }
             if crossed {
                 self.input(n, Input::ChannelBuffered { conn, buffered });

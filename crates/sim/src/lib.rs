@@ -25,6 +25,7 @@
 
 mod engine;
 mod player;
+mod queue;
 mod report;
 mod rng;
 mod scenario;

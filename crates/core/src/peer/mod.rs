@@ -72,7 +72,6 @@ pub enum PeerEvent {
 }
 
 struct Download {
-    seg: SegmentId,
     /// Largest segment size accepted for this request.
     limit: u32,
     received: BytesMut,
@@ -232,8 +231,9 @@ impl PeerSession {
                 data,
             } => self.handle_chunk(req, total, offset, data, out),
             Message::Absent { req } => {
-                if let Some(dl) = self.downloads.remove(&req) {
-                    self.have.remove(&dl.seg);
+                // Busy, or no longer held: the scheduler decides when to ask again
+                // (and `forget_one`s the segment after too many refusals).
+                if self.downloads.remove(&req).is_some() {
                     out.push(PeerEvent::Absent { req });
                 }
             }
@@ -261,15 +261,19 @@ impl PeerSession {
         if offset as usize != dl.start as usize + dl.received.len() || total < dl.start {
             return out.push(PeerEvent::Violation("chunk out of order"));
         }
+        let want = (total - dl.start) as usize;
+        if dl.received.is_empty() && data.len() >= want {
+            // The whole transfer in one chunk: its bytes are the frame's, no copy.
+            self.downloads.remove(&req);
+            return out.push(PeerEvent::Completed { req, data });
+        }
         if dl.received.is_empty() {
             // The total is the peer's claim: reserve no more than a typical segment up
             // front, so a lying peer cannot make us allocate its 64 MiB maximum.
-            dl.received
-                .reserve(((total - dl.start) as usize).min(INITIAL_RESERVE));
+            dl.received.reserve(want.min(INITIAL_RESERVE));
         }
         dl.received.extend_from_slice(&data);
         let received = dl.received.len();
-        let want = (total - dl.start) as usize;
         if received >= want {
             let dl = self.downloads.remove(&req).expect("present");
             out.push(PeerEvent::Completed {
@@ -292,7 +296,6 @@ impl PeerSession {
         self.downloads.insert(
             req,
             Download {
-                seg,
                 limit,
                 received: BytesMut::new(),
                 start: offset,
@@ -345,13 +348,24 @@ impl PeerSession {
     /// announced them): those it needs no word of, unless nothing went to it for
     /// [`HAVE_REFRESH`]. In a live swarm most viewers complete a segment after several
     /// neighbours did; a third of all frames were such `Have`s.
-    pub fn announce_have_at(&mut self, segments: &[SegmentId], now: Instant) {
+    ///
+    /// `frames` carries the encoded frames from one session to the next (empty at
+    /// first): a broadcast encodes them once.
+    pub fn announce_have_at(
+        &mut self,
+        segments: &[SegmentId],
+        now: Instant,
+        frames: &mut Vec<Bytes>,
+    ) {
         let stale = self.last_have_sent.is_none_or(|t| now >= t + HAVE_REFRESH);
         if !stale && segments.iter().all(|s| self.have.contains(s)) {
             return;
         }
         self.last_have_sent = Some(now);
-        self.announce_have(segments);
+        if frames.is_empty() {
+            frames.extend(Message::have_frames(segments).map(|m| m.encode()));
+        }
+        self.control.extend(frames.iter().cloned());
     }
 
     /// Tells the peer about segments we now hold.
@@ -365,6 +379,11 @@ impl PeerSession {
     /// (slid out of a live window): the peer does not send `Lost` for those.
     pub fn forget(&mut self, expired: impl Fn(&SegmentId) -> bool) {
         self.have.retain(|s| !expired(s));
+    }
+
+    /// Forgets that the peer holds `seg` (it refused it too often).
+    pub fn forget_one(&mut self, seg: &SegmentId) {
+        self.have.remove(seg);
     }
 
     /// Tells the peer about segments we dropped.
@@ -398,6 +417,11 @@ impl PeerSession {
             }
         }
         self.buffered = buffered;
+    }
+
+    /// Whether control frames or uploads wait to be sent.
+    pub fn has_output(&self) -> bool {
+        !self.control.is_empty() || !self.uploads.is_empty()
     }
 
     /// Whether uploads wait to be sent.

@@ -66,6 +66,26 @@ fn a_segment_moves_in_chunks_and_arrives_whole() {
     assert_eq!(b.downloads_open(), 0);
 }
 
+/// A segment that fits one chunk is delivered as the frame's own bytes: no copy.
+#[test]
+fn a_one_chunk_segment_arrives_without_a_copy() {
+    let (mut a, mut b) = pair();
+    let data = Bytes::from(vec![7u8; 1000]);
+    b.request(3, seg(1), 0, u32::MAX);
+    pump(&mut a, &mut b);
+    a.serve(3, data.clone(), 0, 0);
+    let frame = a.poll_transmit().expect("the chunk");
+    let mut events = Vec::new();
+    b.handle_frame(frame.clone(), &mut events);
+    let [PeerEvent::Completed { req: 3, data: got }] = &events[..] else {
+        panic!("{events:?}");
+    };
+    assert_eq!(*got, data);
+    let frame_range = frame.as_ptr_range();
+    assert!(frame_range.contains(&got.as_ptr()));
+    assert_eq!(b.downloads_open(), 0);
+}
+
 #[test]
 fn sending_stops_at_the_high_water_mark_until_the_channel_drains() {
     let (mut a, _b) = pair();
@@ -297,15 +317,38 @@ fn a_segment_the_peer_announced_is_not_announced_back_unless_it_heard_nothing_la
     let (mut a, mut b) = pair();
     pump(&mut a, &mut b);
     let t0 = Instant::from_micros(1_000_000);
-    b.announce_have_at(&[seg(2)], t0);
+    b.announce_have_at(&[seg(2)], t0, &mut Vec::new());
     assert!(b.poll_transmit().is_some(), "a does not hold 2: told");
     a.announce_have(&[seg(1)]);
     pump(&mut a, &mut b);
-    b.announce_have_at(&[seg(1)], t0 + core::time::Duration::from_secs(1));
+    b.announce_have_at(
+        &[seg(1)],
+        t0 + core::time::Duration::from_secs(1),
+        &mut Vec::new(),
+    );
     assert!(b.poll_transmit().is_none(), "a announced 1 itself");
-    b.announce_have_at(&[seg(1)], t0 + HAVE_REFRESH);
+    b.announce_have_at(&[seg(1)], t0 + HAVE_REFRESH, &mut Vec::new());
     assert!(
         b.poll_transmit().is_some(),
         "nothing for a while: told anyway"
     );
+}
+
+/// A `Have` broadcast encodes its frames once: every session queues the same bytes.
+#[test]
+fn a_broadcast_have_is_encoded_once_for_all_peers() {
+    let (mut a, mut b) = pair();
+    let (mut c, mut d) = pair();
+    pump(&mut a, &mut b);
+    pump(&mut c, &mut d);
+    let mut frames = Vec::new();
+    let now = Instant::from_micros(1_000_000);
+    a.announce_have_at(&[seg(5)], now, &mut frames);
+    c.announce_have_at(&[seg(5)], now, &mut frames);
+    assert_eq!(frames.len(), 1);
+    let (fa, fc) = (a.poll_transmit().unwrap(), c.poll_transmit().unwrap());
+    assert_eq!(fa.as_ptr(), fc.as_ptr());
+    let mut events = Vec::new();
+    b.handle_frame(fa, &mut events);
+    assert_eq!(events, vec![PeerEvent::Have(vec![seg(5)])]);
 }

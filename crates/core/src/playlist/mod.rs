@@ -77,6 +77,10 @@ struct MediaState {
     segments: Vec<SegmentInfo>,
     /// FNV-1a of each segment's URL, so that a lookup by URL compares integers.
     url_hashes: Vec<u64>,
+    /// Each segment's URI line as written, and the URL the playlist was loaded from: a
+    /// refresh from the same URL resolves only the lines it has not seen.
+    uris: Vec<Box<str>>,
+    loaded_from: String,
     highest_sn: Option<u64>,
 }
 
@@ -111,23 +115,56 @@ impl Playlists {
         let key = without_query(url);
         let variant = self.variant_of(key);
         // The state moves to the back: lookups prefer the most recently loaded playlist.
-        let highest = match self.media.iter().position(|m| m.key == key) {
-            Some(i) => self.media.remove(i).highest_sn,
+        let mut old = match self.media.iter().position(|m| m.key == key) {
+            Some(i) => Some(self.media.remove(i)),
             None => None,
         };
-        let segments: Vec<SegmentInfo> = media
-            .segments
-            .iter()
-            .map(|seg| SegmentInfo {
+        let highest = old.as_ref().and_then(|m| m.highest_sn);
+        // A segment listed before, from the same URL and with the same URI line, keeps
+        // its resolved URL (a live refresh resolves only its new segments).
+        let same_base = old.as_ref().is_some_and(|m| m.loaded_from == url);
+        let old_first = old
+            .as_ref()
+            .and_then(|m| m.segments.first())
+            .map(|s| s.id.sn);
+        let n = media.segments.len();
+        let (mut segments, mut url_hashes, mut uris) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for seg in &media.segments {
+            let known = match (&mut old, old_first) {
+                (Some(m), Some(first)) if same_base && seg.sn >= first => {
+                    let i = usize::try_from(seg.sn - first).unwrap_or(usize::MAX);
+                    match m.uris.get_mut(i) {
+                        Some(u) if **u == *seg.uri => Some((
+                            core::mem::take(&mut m.segments[i].url),
+                            m.url_hashes[i],
+                            core::mem::take(u),
+                        )),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            let (resolved, hash, uri) = known.unwrap_or_else(|| {
+                let resolved = resolve(url, seg.uri);
+                let hash = fnv1a(&resolved);
+                (resolved, hash, seg.uri.into())
+            });
+            segments.push(SegmentInfo {
                 id: SegmentId {
                     variant,
                     sn: seg.sn,
                 },
-                url: resolve(url, seg.uri),
+                url: resolved,
                 duration: sane_duration(seg.duration),
                 range: seg.range,
-            })
-            .collect();
+            });
+            url_hashes.push(hash);
+            uris.push(uri);
+        }
         let update = PlaylistUpdate {
             variant: Some(variant),
             live: !media.end_list,
@@ -140,10 +177,20 @@ impl Playlists {
             refresh: highest.is_some(),
         };
         let last = segments.last().map(|s| s.id.sn);
+        let (key, loaded_from) = match old {
+            Some(m) => (m.key, m.loaded_from),
+            None => (key.to_string(), String::new()),
+        };
         self.media.push(MediaState {
-            key: key.to_string(),
+            key,
             variant,
-            url_hashes: segments.iter().map(|s| fnv1a(&s.url)).collect(),
+            url_hashes,
+            uris,
+            loaded_from: if same_base {
+                loaded_from
+            } else {
+                url.to_string()
+            },
             segments,
             highest_sn: highest.max(last),
         });

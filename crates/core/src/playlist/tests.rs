@@ -542,3 +542,45 @@ fn lookups_prefer_the_latest_playlist_and_keep_ranged_and_plain_urls_apart() {
     assert!(p.segment_for(url, None).is_none());
     assert_eq!(p.known_segments(), 2);
 }
+
+/// A refresh keeps the resolved URLs of the segments it listed before only while the
+/// playlist's URL and the segment's URI line are the same: a new token in the playlist
+/// URL, or a rewritten URI line, is resolved again.
+#[test]
+fn a_refresh_resolves_new_uri_lines_and_new_base_urls_again() {
+    let mut p = Playlists::default();
+    let base = "http://o.test/live/index.m3u8";
+    // Segment 13's URI is (once trimmed) a fragment: it resolves against the playlist
+    // URL's query too, so a refresh from another query resolves it again.
+    let text = |first| media(first, 4, false).replace("seg13.ts?token=xyz", "\u{a0}#s13");
+    p.update(base, text(10).as_bytes()).unwrap();
+    // Same URL, a URI line rewritten for a segment listed before.
+    let rewritten = text(11).replace("seg12.ts?token=xyz", "../b/seg12.ts");
+    p.update(base, rewritten.as_bytes()).unwrap();
+    let url = |sn: u64| p.segment(SegmentId { variant: 0, sn }).unwrap().url.clone();
+    assert_eq!(url(11), "http://o.test/live/seg11.ts?token=xyz");
+    assert_eq!(url(12), "http://o.test/b/seg12.ts");
+    assert_eq!(url(13), "http://o.test/live/index.m3u8#s13");
+    assert_eq!(url(14), "http://o.test/live/seg14.ts?token=xyz");
+    assert!(p.segment_for("http://o.test/b/seg12.ts", None).is_some());
+    assert!(p
+        .segment_for("http://o.test/live/seg12.ts?token=xyz", None)
+        .is_none());
+    // The same playlist with another query (the same playlist to the agent), same lines.
+    let moved = "http://o.test/live/index.m3u8?edge=2";
+    let text = text(12);
+    p.update(moved, text.as_bytes()).unwrap();
+    let url = |sn: u64| p.segment(SegmentId { variant: 0, sn }).unwrap().url.clone();
+    assert_eq!(url(12), "http://o.test/live/seg12.ts?token=xyz");
+    assert_eq!(url(13), "http://o.test/live/index.m3u8?edge=2#s13");
+    assert_eq!(p.known_segments(), 4);
+    // Every listed segment is found by its URL, exactly as after a first load.
+    let mut fresh = Playlists::default();
+    fresh.update(moved, text.as_bytes()).unwrap();
+    for sn in 12..16 {
+        let id = SegmentId { variant: 0, sn };
+        assert_eq!(p.segment(id), fresh.segment(id));
+        let u = &fresh.segment(id).unwrap().url;
+        assert_eq!(p.segment_for(u, None).map(|s| s.id), Some(id));
+    }
+}

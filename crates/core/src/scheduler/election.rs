@@ -22,6 +22,20 @@ pub const REFRESH_SLACK: Duration = Duration::from_millis(300);
 /// Extra wait per further rank, so that runners-up do not all give up at once.
 pub const RANK_STEP: Duration = Duration::from_millis(500);
 
+/// Viewers of a neighbourhood (this one and its neighbours on the rendition) per CDN
+/// fetcher of a new segment, at least one: two in a neighbourhood of 12 to 17. A lone
+/// fetcher on a slow uplink holds its whole neighbourhood back (each copy takes it over a
+/// second); a second one, elected alike, halves the odds.
+pub const VIEWERS_PER_FETCHER: usize = 6;
+
+/// A viewer's place for a segment, from its `rank` among `neighbours` others: 0 fetches
+/// from the CDN at once (the first [`VIEWERS_PER_FETCHER`]th of the neighbourhood by
+/// rank), k ≥ 1 is the k-th runner-up.
+pub fn place(rank: usize, neighbours: usize) -> usize {
+    let fetchers = ((neighbours + 1) / VIEWERS_PER_FETCHER).max(1);
+    (rank + 1).saturating_sub(fetchers)
+}
+
 /// A viewer's score for a segment; every viewer computes the same value.
 pub fn score(peer: &Id20, seg: SegmentId) -> u64 {
     let peer_hash = peer.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
@@ -39,7 +53,7 @@ pub fn rank(me: &Id20, others: impl Iterator<Item = Id20>, seg: SegmentId) -> us
         .count()
 }
 
-/// Until when a viewer of `rank` waits for a peer before fetching from the CDN: never
+/// Until when a viewer in `rank` place ([`place`]) waits for a peer before fetching from the CDN: never
 /// later than the buffer allows (`need_by` minus `reserve`, the time a CDN fetch needs),
 /// never earlier than now.
 ///
@@ -102,6 +116,20 @@ mod tests {
             let seg = Duration::from_secs(2);
             prop_assert!(patience(now, rank + 1, far, r, seg) > patience(now, rank, far, r, seg));
         }
+    }
+
+    #[test]
+    fn one_fetcher_per_six_viewers_of_a_neighbourhood_at_least_one() {
+        assert_eq!(
+            (0..4).map(|r| place(r, 3)).collect::<Vec<_>>(),
+            [0, 1, 2, 3]
+        );
+        assert_eq!(
+            (0..4).map(|r| place(r, 11)).collect::<Vec<_>>(),
+            [0, 0, 1, 2]
+        );
+        assert_eq!(place(3, 24), 0);
+        assert_eq!(place(4, 24), 1);
     }
 
     #[test]

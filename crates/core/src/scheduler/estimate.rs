@@ -55,6 +55,29 @@ impl Estimate {
         self.samples = self.samples.saturating_add(1);
     }
 
+    /// Records a transfer of `bytes` still unfinished after `elapsed` (it missed its
+    /// deadline and was cancelled): the source takes at least that long. Moves the
+    /// expected time for `bytes` toward `elapsed`, never down; an unmeasured source is
+    /// measured at that.
+    pub fn sample_missed(&mut self, bytes: usize, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        if bytes == 0 || secs <= 0.0 {
+            return;
+        }
+        match self.time_for(bytes) {
+            None => {
+                self.bytes_per_sec = bytes as f64 / secs;
+                self.latency = 0.0;
+            }
+            // The delay is counted as latency: on a busy uplink it is mostly waiting.
+            Some(t) if t.as_secs_f64() < secs => {
+                self.latency += ALPHA * (secs - t.as_secs_f64());
+            }
+            Some(_) => {}
+        }
+        self.samples = self.samples.saturating_add(1);
+    }
+
     /// Expected time to deliver `bytes`, when measured.
     pub fn time_for(&self, bytes: usize) -> Option<Duration> {
         if !self.is_known() || self.bytes_per_sec <= 0.0 {
@@ -83,6 +106,30 @@ mod tests {
         }
         let t = e.time_for(200_000).unwrap().as_secs_f64();
         assert!((t - 0.25).abs() < 0.01, "expected 50 ms + 200 ms, got {t}");
+    }
+
+    #[test]
+    fn a_missed_deadline_makes_a_source_look_slower_never_faster() {
+        let mut e = Estimate::default();
+        e.sample_missed(100_000, Duration::from_secs(2));
+        assert!(e.is_known());
+        assert_eq!(e.time_for(100_000), Some(Duration::from_secs(2)));
+        let mut e = Estimate::default();
+        e.sample(
+            100_000,
+            Duration::from_millis(100),
+            Duration::from_millis(300),
+        );
+        let before = e.time_for(100_000).unwrap();
+        e.sample_missed(100_000, Duration::from_millis(200));
+        assert_eq!(
+            e.time_for(100_000),
+            Some(before),
+            "a quicker miss proves nothing"
+        );
+        e.sample_missed(100_000, Duration::from_millis(1300));
+        let after = e.time_for(100_000).unwrap().as_secs_f64();
+        assert!((after - 0.6).abs() < 0.01, "0.3 s + 0.3 × 1 s, got {after}");
     }
 
     proptest! {

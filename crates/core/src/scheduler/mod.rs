@@ -53,11 +53,12 @@ const SAFETY: Duration = Duration::from_millis(500);
 /// CDN time assumed before any CDN transfer was measured.
 const DEFAULT_CDN_TIME: Duration = Duration::from_millis(1000);
 /// Throughput assumed for a peer not measured yet, in multiples of the stream's media
-/// rate (20 Mb/s for a 2 Mb/s stream; 8 Mb/s at 800 kb/s, the absolute figure used
-/// before). Relative, not absolute: what decides whether a
-/// trial can make it is how many segment-durations of upload it needs. A trial that
-/// turns out slower costs no stall: its deadline still leaves the reserve for the CDN.
-const TRIAL_SPEEDUP: f64 = 10.0;
+/// rate (10 Mb/s for a 2 Mb/s stream; 4 Mb/s at 800 kb/s). Relative, not absolute:
+/// what decides whether a trial can make it is how many segment-durations of upload it
+/// needs. A trial that turns out slower costs no stall (its deadline still leaves the
+/// reserve for the CDN) but a wasted upload and a CDN fetch: at 10 × (20 Mb/s), 45% of
+/// the peer misses left on the home mix were trials.
+const TRIAL_SPEEDUP: f64 = 5.0;
 /// Latency assumed for a peer not measured yet.
 const TRIAL_LATENCY: Duration = Duration::from_millis(150);
 /// Shortest time a peer is given for a transfer.
@@ -81,6 +82,13 @@ const MAX_PEER_FAILURES: u32 = 3;
 const MAX_WAITING_UPLOADS: usize = 1;
 /// How long a demoted peer is not asked for segments.
 const DEMOTION: Duration = Duration::from_secs(30);
+/// A peer that refused a segment (`Absent`: busy, or no longer holding it) is not asked
+/// for it again before this: long enough for a fast uplink to send a copy or two.
+const REFUSAL_RETRY: Duration = Duration::from_millis(300);
+/// Refusals of one segment after which the peer is taken not to hold it.
+const MAX_REFUSALS: u8 = 3;
+/// Refusals remembered at once (the oldest is forgotten).
+const MAX_REFUSALS_KEPT: usize = 64;
 /// Segment size assumed when neither the master nor earlier segments say better.
 const DEFAULT_BYTES_PER_SEC_OF_MEDIA: f64 = 125_000.0;
 
@@ -167,6 +175,20 @@ pub(crate) struct Scheduler {
     hash_lists: VecMap<u16, HashList>,
     /// The container each variant's CDN segments use, for checking peers' bytes.
     containers: VecMap<u16, Container>,
+    /// Segments peers refused lately, not asked of them again until their retry time.
+    refused: Vec<Refusal>,
+}
+
+/// A peer refused a segment.
+struct Refusal {
+    conn: ConnId,
+    seg: SegmentId,
+    /// Not asked again before.
+    retry_at: Instant,
+    /// Times refused.
+    count: u8,
+    /// The retry time passed and the loads waiting were reconsidered.
+    fired: bool,
 }
 
 impl Scheduler {
@@ -190,6 +212,7 @@ impl Scheduler {
             integrity,
             hash_lists: VecMap::new(),
             containers: VecMap::new(),
+            refused: Vec::new(),
         }
     }
 
@@ -307,12 +330,13 @@ impl Scheduler {
                 {
                     continue;
                 }
-                if election::rank(
+                let rank = election::rank(
                     &swarm.peer_id(),
                     swarm.peer_ids_on_variant(seg.variant, ctx.now),
                     seg,
-                ) == 0
-                {
+                );
+                let neighbours = swarm.peer_ids_on_variant(seg.variant, ctx.now).count();
+                if election::place(rank, neighbours) == 0 {
                     self.start_cdn(ctx, info, Bytes::new());
                 }
             }
@@ -385,20 +409,21 @@ impl Scheduler {
         }
         let need_by = now + Duration::from_secs_f64(ahead);
         let reserve = self.reserve(self.expected_bytes(&info));
-        let mut rank = election::rank(
+        let rank = election::rank(
             &swarm.peer_id(),
             swarm.peer_ids_on_variant(seg.variant, ctx.now),
             seg,
         );
+        let neighbours = swarm.peer_ids_on_variant(seg.variant, ctx.now).count();
+        let mut rank = election::place(rank, neighbours);
         // Not alone, only not connected yet (a viewer that just joined): wait, within the
         // buffer, for the neighbours rather than electing ourselves.
-        if rank == 0
-            && swarm
-                .peer_ids_on_variant(seg.variant, ctx.now)
-                .next()
-                .is_none()
-            && swarm.expecting_peers(now)
-        {
+        if rank == 0 && neighbours == 0 && swarm.expecting_peers(now) {
+            rank = 1;
+        }
+        // Elected, but a neighbour has it already (its refresh came first): no CDN copy
+        // is needed; wait like a runner-up for a holder that can serve in time.
+        if rank == 0 && swarm.peers_with(seg).next().is_some() {
             rank = 1;
         }
         let first = Duration::from_secs_f64(info.duration.clamp(0.0, 60.0));
@@ -407,6 +432,8 @@ impl Scheduler {
         // waiting: hold it to the player's deadline.
         if let Some(t) = self.transfers.get_mut(&seg) {
             t.prefetch = false;
+            // Asked for before our playlist listed it: the URL is known now.
+            t.info = info.clone();
             if let Via::Peer { deadline, .. } = &mut t.via {
                 *deadline = (*deadline).min((need_by - reserve).max(now + MIN_PEER_TIME));
             }
@@ -497,7 +524,11 @@ impl Scheduler {
         }
         swarm
             .peers_with(seg)
-            .filter(|(c, s)| s.downloads_open() < MAX_REQUESTS_PER_PEER && !self.demoted(*c, now))
+            .filter(|(c, s)| {
+                s.downloads_open() < MAX_REQUESTS_PER_PEER
+                    && !self.demoted(*c, now)
+                    && !self.refused_lately(*c, seg, now)
+            })
             .min_by_key(|(c, s)| (s.downloads_open(), *c))
             .map(|(c, _)| c)
     }
@@ -522,7 +553,10 @@ impl Scheduler {
         let mut roomy = false;
         for (conn, session) in swarm.peers_with(seg) {
             let open = session.downloads_open();
-            if open >= MAX_REQUESTS_PER_PEER || self.demoted(conn, now) {
+            if open >= MAX_REQUESTS_PER_PEER
+                || self.demoted(conn, now)
+                || self.refused_lately(conn, seg, now)
+            {
                 continue;
             }
             match self
@@ -644,7 +678,12 @@ impl Scheduler {
             if self.cache.contains(&seg) || self.transfers.contains_key(&seg) {
                 continue;
             }
-            let Some(info) = self.playlists.segment(seg).cloned() else {
+            let Some(info) = self
+                .playlists
+                .segment(seg)
+                .cloned()
+                .or_else(|| self.announced_next(swarm, seg))
+            else {
                 break;
             };
             // Needed once the buffer and the segments before it have played.
@@ -656,6 +695,27 @@ impl Scheduler {
                 in_flight += 1;
             }
         }
+    }
+
+    /// The live segment after the newest our playlist lists, when a peer announced it:
+    /// a neighbour's refresh can show it up to a target duration before ours, and asking
+    /// then passes it on a hop sooner. Its URL is not known yet (the player's load brings
+    /// it); its duration is taken to be the previous segment's.
+    fn announced_next(&self, swarm: &Swarm, seg: SegmentId) -> Option<SegmentInfo> {
+        let newest = *self.newest.get(&seg.variant)?;
+        let prev = self.playlists.segment(SegmentId {
+            sn: seg.sn.checked_sub(1)?,
+            ..seg
+        })?;
+        if seg.sn != newest + 1 || prev.range.is_some() || swarm.peers_with(seg).next().is_none() {
+            return None;
+        }
+        Some(SegmentInfo {
+            id: seg,
+            url: String::new(),
+            duration: prev.duration,
+            range: None,
+        })
     }
 
     /// Fetches the hash list of a media playlist (once at a time per variant; a live
@@ -808,16 +868,18 @@ impl Scheduler {
         took: Option<Duration>,
     ) {
         let seg = info.id;
+        self.refused.retain(|r| r.seg != seg);
         if info.range.is_none() && info.duration > 0.0 {
             let rate = data.len() as f64 / info.duration;
             let r = self.media_rate.get_or_insert_with(seg.variant, || rate);
             *r += 0.3 * (rate - *r);
         }
         let playlists = &self.playlists;
-        let evicted = self
-            .cache
-            .insert_evicting(seg, data.clone(), |s| !playlists.is_listed(*s));
         let newest = &self.newest;
+        // A live segment newer than the playlist shows is not useless: it is next.
+        let evicted = self.cache.insert_evicting(seg, data.clone(), |s| {
+            !playlists.is_listed(*s) && newest.get(&s.variant).is_none_or(|n| s.sn <= *n)
+        });
         swarm.broadcast_lost(&evicted, |s| expired(playlists, newest, s));
         if self.cache.contains(&seg) {
             swarm.broadcast_have(&[seg], ctx.now);
@@ -951,6 +1013,7 @@ impl Scheduler {
                 PeerEvent::Absent { req } => {
                     if let Some(seg) = self.transfer_of(conn, req) {
                         let t = self.transfers.remove(&seg).expect("found");
+                        self.note_refusal(swarm, conn, seg, ctx.now);
                         if !t.prefetch {
                             self.advance(ctx, swarm, seg);
                         }
@@ -985,6 +1048,51 @@ impl Scheduler {
         }
     }
 
+    /// Whether `conn` refused `seg` lately (not asked again until its retry time).
+    fn refused_lately(&self, conn: ConnId, seg: SegmentId, now: Instant) -> bool {
+        self.refused
+            .iter()
+            .any(|r| r.conn == conn && r.seg == seg && now < r.retry_at)
+    }
+
+    /// A peer refused `seg` (busy, or it no longer holds it): not asked for it again
+    /// before [`REFUSAL_RETRY`], and after [`MAX_REFUSALS`] taken not to hold it. A busy
+    /// uplink is free again a copy later; forgetting it for the segment left the viewer
+    /// only the holders still to come, and the CDN at its deadline.
+    fn note_refusal(&mut self, swarm: &mut Swarm, conn: ConnId, seg: SegmentId, now: Instant) {
+        let retry_at = now + REFUSAL_RETRY;
+        let count = match self
+            .refused
+            .iter_mut()
+            .find(|r| r.conn == conn && r.seg == seg)
+        {
+            Some(r) => {
+                r.count = r.count.saturating_add(1);
+                r.retry_at = retry_at;
+                r.fired = false;
+                r.count
+            }
+            None => {
+                if self.refused.len() >= MAX_REFUSALS_KEPT {
+                    self.refused.remove(0);
+                }
+                self.refused.push(Refusal {
+                    conn,
+                    seg,
+                    retry_at,
+                    count: 1,
+                    fired: false,
+                });
+                1
+            }
+        };
+        if count >= MAX_REFUSALS {
+            if let Some(s) = swarm.session_mut(conn) {
+                s.forget_one(&seg);
+            }
+        }
+    }
+
     fn demoted(&self, conn: ConnId, now: Instant) -> bool {
         self.peers.get(&conn).is_some_and(|p| p.demoted(now))
     }
@@ -992,6 +1100,7 @@ impl Scheduler {
     /// A peer connection closed: its transfers go elsewhere.
     pub(crate) fn handle_peer_gone(&mut self, ctx: &mut Ctx<'_>, swarm: &mut Swarm, conn: ConnId) {
         self.peers.remove(&conn);
+        self.refused.retain(|r| r.conn != conn);
         let lost: Vec<SegmentId> = self
             .transfers
             .iter()
@@ -1054,6 +1163,14 @@ impl Scheduler {
                     t.prefix = concat(&t.prefix, &got);
                 }
                 self.peer_failed(ctx, conn);
+                // It takes at least this long: a failed trial is not retried as if
+                // untried once its demotion ends, and a measured peer looks slower.
+                let size = self.expected_bytes(&t.info);
+                let took = now.saturating_since(t.started);
+                self.peers
+                    .get_or_default(conn)
+                    .estimate
+                    .sample_missed(size, took);
             }
             if t.prefetch {
                 continue;
@@ -1068,7 +1185,18 @@ impl Scheduler {
             .filter_map(|l| l.seg)
             .filter(|s| !self.transfers.contains_key(s))
             .collect();
-        for seg in due {
+        // A refusing peer may be asked again: reconsider the loads waiting for it.
+        let mut retry = Vec::new();
+        for r in self
+            .refused
+            .iter_mut()
+            .filter(|r| !r.fired && r.retry_at <= now)
+        {
+            r.fired = true;
+            retry.push(r.seg);
+        }
+        retry.retain(|s| self.loads.values().any(|l| l.seg == Some(*s)));
+        for seg in due.into_iter().chain(retry) {
             self.advance(ctx, swarm, seg);
         }
     }
@@ -1083,7 +1211,8 @@ impl Scheduler {
             .values()
             .filter(|l| l.seg.is_some_and(|s| !self.transfers.contains_key(&s)))
             .map(|l| l.wait_until);
-        deadlines.chain(waits).min()
+        let retries = self.refused.iter().filter(|r| !r.fired).map(|r| r.retry_at);
+        deadlines.chain(waits).chain(retries).min()
     }
 }
 

@@ -150,6 +150,20 @@ impl Net {
         self.drain(node);
     }
 
+    /// Ends `slow_uplink` on `node`: every channel it sent chunks on reports drained.
+    #[allow(dead_code)]
+    pub fn drain_uplink(&mut self, node: usize) {
+        self.nodes[node].slow_uplink = false;
+        let conns: Vec<ConnId> = self.nodes[node]
+            .chunk_bytes
+            .drain()
+            .map(|(c, _)| c)
+            .collect();
+        for conn in conns {
+            self.input(node, Input::ChannelBuffered { conn, buffered: 0 });
+        }
+    }
+
     pub fn playlist(&mut self, node: usize, url: &str, text: &str) {
         self.input(
             node,
