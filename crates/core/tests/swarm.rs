@@ -208,54 +208,62 @@ fn a_neighbourhood_of_twelve_elects_two_cdn_fetchers_for_a_new_segment() {
     }
 }
 
-#[test]
-fn a_busy_holder_is_asked_again_after_a_moment_not_given_up_for_the_segment() {
-    // Node 0 alone holds the segment (the others serve nothing). Three ask at once: it
-    // sends one, keeps one waiting and refuses the third as busy. The third asks again a
-    // moment later, when node 0's uplink is free, instead of waiting for a holder that
-    // never comes and then taking the CDN.
-    let mut net = Net::new(43);
+/// Node 0 alone holds segment 3 (400 KB, fetched from the CDN) and its uplink has
+/// turned slow; nodes 1.. are download-only viewers connected to it, each chosen (by
+/// seed, from `first_seed + 1` on) to rank `ranks[i]` for the segment among its peers
+/// (rank 0 would take the CDN at once when no peer can serve it).
+fn lone_slow_holder(net_seed: u64, first_seed: u64, ranks: &[usize]) -> Net {
+    use hlsmesh_core::proto::SegmentId;
+    use hlsmesh_core::scheduler::election::rank;
+    let mut net = Net::new(net_seed);
     for sn in 0..40 {
         net.cdn.insert(url(sn), segment_bytes(sn, SEG_LEN));
     }
-    use hlsmesh_core::proto::SegmentId;
-    use hlsmesh_core::scheduler::election::rank;
-    let holder = net.add_node(431);
+    let holder = net.add_node(first_seed);
     net.playlist(holder, PLAYLIST, &media_playlist(0, 40, false));
     net.run_for(Duration::from_millis(300));
-    // Viewers that rank after the holder for the segment (a first-ranked one would take
-    // the CDN at once when no peer can serve it).
     let seg = SegmentId { variant: 0, sn: 3 };
     let held_by = net.nodes[holder].agent.peer_id();
     let downloader = |seed| hlsmesh_core::Config {
         download_only: true,
         ..config(seed)
     };
-    let seeds: Vec<u64> = (432..)
-        .filter(|&seed| {
-            let id = hlsmesh_core::Agent::new(downloader(seed), Instant::ZERO).peer_id();
-            rank(&id, [held_by].into_iter(), seg) == 1
-        })
-        .take(3)
-        .collect();
-    for seed in seeds {
+    let mut used = Vec::new();
+    for &want in ranks {
+        let seed = (first_seed + 1..)
+            .find(|seed| {
+                let id = hlsmesh_core::Agent::new(downloader(*seed), Instant::ZERO).peer_id();
+                !used.contains(seed) && rank(&id, [held_by].into_iter(), seg) == want
+            })
+            .unwrap();
+        used.push(seed);
         let n = net.add_node_with(downloader(seed));
         net.playlist(n, PLAYLIST, &media_playlist(0, 40, false));
         net.run_for(Duration::from_millis(300));
     }
     net.run_for(Duration::from_secs(20));
-    assert_eq!(net.peers_of(holder), 3);
+    assert_eq!(net.peers_of(holder) as usize, ranks.len());
     net.cdn.insert(url(3), segment_bytes(3, 400_000));
     net.load(holder, &url(3), playback(0.0));
     net.run_for(Duration::from_secs(1));
     // Its uplink is slow for a moment: the first copy sits in the channel.
     net.nodes[holder].slow_uplink = true;
+    net
+}
+
+#[test]
+fn a_busy_holder_is_asked_again_after_a_moment_not_given_up_for_the_segment() {
+    // Node 0 alone holds the segment (the others serve nothing). Three ask at once: it
+    // sends one, keeps one waiting and refuses the third as busy. The third asks again a
+    // moment later, when node 0's uplink is free, instead of waiting for a holder that
+    // never comes and then taking the CDN.
+    let mut net = lone_slow_holder(43, 431, &[1, 1, 1]);
     for n in 1..4 {
         net.load(n, &url(3), playback(10.0));
     }
     net.run_for(Duration::from_millis(200));
-    assert!(net.nodes[holder].sent_by_tag[7] >= 1, "nobody was refused");
-    net.drain_uplink(holder);
+    assert!(net.nodes[0].sent_by_tag[7] >= 1, "nobody was refused");
+    net.drain_uplink(0);
     net.run_for(Duration::from_secs(10));
     for n in 1..4 {
         assert_eq!(sources(&net, n), vec![Source::Peer], "viewer {n}");
@@ -294,47 +302,14 @@ fn an_elected_viewer_a_neighbour_can_serve_waits_for_it_rather_than_the_cdn() {
     // The last viewer to ask ranks first for the segment (it would fetch from the CDN
     // when no peer can serve it at once), but its neighbour holds it already, and is
     // busy: it waits like a runner-up and asks again, instead of a CDN copy nobody needs.
-    use hlsmesh_core::proto::SegmentId;
-    use hlsmesh_core::scheduler::election::rank;
-    let mut net = Net::new(47);
-    for sn in 0..40 {
-        net.cdn.insert(url(sn), segment_bytes(sn, SEG_LEN));
-    }
-    let holder = net.add_node(471);
-    net.playlist(holder, PLAYLIST, &media_playlist(0, 40, false));
-    net.run_for(Duration::from_millis(300));
-    let seg = SegmentId { variant: 0, sn: 3 };
-    let held_by = net.nodes[holder].agent.peer_id();
-    let downloader = |seed| hlsmesh_core::Config {
-        download_only: true,
-        ..config(seed)
-    };
-    let ranked = |want: usize| {
-        move |seed: &u64| {
-            let id = hlsmesh_core::Agent::new(downloader(*seed), Instant::ZERO).peer_id();
-            rank(&id, [held_by].into_iter(), seg) == want
-        }
-    };
-    let mut seeds: Vec<u64> = (472..).filter(ranked(1)).take(2).collect();
-    seeds.extend((472..).filter(ranked(0)).take(1));
-    for seed in seeds {
-        let n = net.add_node_with(downloader(seed));
-        net.playlist(n, PLAYLIST, &media_playlist(0, 40, false));
-        net.run_for(Duration::from_millis(300));
-    }
-    net.run_for(Duration::from_secs(20));
-    assert_eq!(net.peers_of(holder), 3);
-    net.cdn.insert(url(3), segment_bytes(3, 400_000));
-    net.load(holder, &url(3), playback(0.0));
-    net.run_for(Duration::from_secs(1));
-    net.nodes[holder].slow_uplink = true;
+    let mut net = lone_slow_holder(47, 471, &[1, 1, 0]);
     for n in 1..4 {
         net.load(n, &url(3), playback(10.0));
         net.run_for(Duration::from_millis(30));
     }
     net.run_for(Duration::from_millis(200));
-    assert!(net.nodes[holder].sent_by_tag[7] >= 1, "nobody was refused");
-    net.drain_uplink(holder);
+    assert!(net.nodes[0].sent_by_tag[7] >= 1, "nobody was refused");
+    net.drain_uplink(0);
     net.run_for(Duration::from_secs(10));
     assert_eq!(sources(&net, 3), vec![Source::Peer]);
 }
