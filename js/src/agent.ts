@@ -231,20 +231,32 @@ export class Agent {
     } finally {
       this.pumping = false;
     }
-    if (!this.core) this.queue.length = 0;
   }
 
-  /** Forgets the resource whose end an input reports. */
+  /** Releases the resource whose end an input reports. */
   private settle([kind, id]: Input): void {
-    if (kind === In.HttpDone || kind === In.HttpFailed) this.fetches.delete(id);
-    else if (kind === In.TrackerClosed) {
-      const ws = this.trackers.get(id);
-      this.trackers.delete(id);
-      if (ws) closeTracker(ws);
-    } else if (kind === In.ConnClosed) {
-      this.conns.get(id)?.close();
-      this.conns.delete(id);
-    }
+    if (kind === In.HttpDone || kind === In.HttpFailed) this.dropFetch(id);
+    else if (kind === In.TrackerClosed) this.dropTracker(id);
+    else if (kind === In.ConnClosed) this.dropConn(id);
+  }
+
+  /** Aborts (a no-op once it finished) and forgets fetch `id`. */
+  private dropFetch(id: number): void {
+    this.fetches.get(id)?.abort();
+    this.fetches.delete(id);
+  }
+
+  /** Unhooks, closes and forgets tracker socket `id`. */
+  private dropTracker(id: number): void {
+    const ws = this.trackers.get(id);
+    this.trackers.delete(id);
+    if (ws) closeTracker(ws);
+  }
+
+  /** Closes and forgets connection `id`. */
+  private dropConn(id: number): void {
+    this.conns.get(id)?.close();
+    this.conns.delete(id);
   }
 
   /** Carries out outputs until the core asks to be woken. */
@@ -267,20 +279,16 @@ export class Agent {
           this.fetch(id, out[2] as string, out[3] as number, out[4] as number, out[5] as number);
           break;
         case Out.CancelFetch:
-          this.fetches.get(id)?.abort();
-          this.fetches.delete(id);
+          this.dropFetch(id);
           break;
-        case Out.TrackerConnect: {
-          const old = this.trackers.get(id);
-          if (old) closeTracker(old);
+        case Out.TrackerConnect:
+          this.dropTracker(id);
           try {
             this.trackers.set(id, openTracker(id, out[2] as string, this.submit));
           } catch (e) {
-            this.trackers.delete(id);
             this.submit([In.TrackerClosed, id, 0, describe(e)]);
           }
           break;
-        }
         case Out.TrackerSend: {
           const ws = this.trackers.get(id);
           try {
@@ -290,12 +298,9 @@ export class Agent {
           }
           break;
         }
-        case Out.TrackerClose: {
-          const ws = this.trackers.get(id);
-          this.trackers.delete(id);
-          if (ws) closeTracker(ws);
+        case Out.TrackerClose:
+          this.dropTracker(id);
           break;
-        }
         case Out.CreateOffer:
         case Out.AcceptOffer:
           this.open(id, kind === Out.AcceptOffer ? (out[2] as string) : undefined);
@@ -314,8 +319,7 @@ export class Agent {
           break;
         }
         case Out.CloseConn:
-          this.conns.get(id)?.close();
-          this.conns.delete(id);
+          this.dropConn(id);
           break;
         case Out.Event:
           if (id === 0) this.onEvent(out[2] as string);
@@ -325,13 +329,12 @@ export class Agent {
   }
 
   private open(id: number, remoteOffer?: string): void {
-    this.conns.get(id)?.close();
+    this.dropConn(id);
     try {
       const link = new PeerLink(id, this.iceServers, this.submit);
       this.conns.set(id, link);
       void link.describe(remoteOffer);
     } catch (e) {
-      this.conns.delete(id);
       this.submit([In.ConnClosed, id, 0, describe(e)]);
     }
   }
@@ -441,11 +444,6 @@ export class Agent {
     const pending = [...this.loads.values()];
     this.loads.clear();
     for (const cb of pending) cb("agent destroyed", null, "", 0);
-  }
-
-  /** Whether {@link Agent.destroy} was called (or the core failed). */
-  isDestroyed(): boolean {
-    return this.core === null;
   }
 
   /** Test hook: panics inside the core, as a bug would, to prove the page survives. */
