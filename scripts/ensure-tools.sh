@@ -9,7 +9,8 @@
 # download its own.
 #
 #   apt:   chromium chromium-driver ffmpeg nginx (+ iproute2 for tests/support/netns-run)
-#   rust:  target wasm32-unknown-unknown, rustfmt, clippy; wasm-bindgen-cli at the
+#   rust:  target wasm32-unknown-unknown, rustfmt, clippy, rust-src (the shipped wasm
+#          rebuilds std: scripts/build-wasm.sh); wasm-bindgen-cli at the
 #          version of the wasm-bindgen crate in Cargo.lock; wasm-pack 0.15.1;
 #          aquatic_ws 0.9.0 (a second tracker for the tests); cargo-fuzz 0.13.2
 #   npm:   `npm ci` when node_modules is missing or older than package-lock.json
@@ -71,7 +72,7 @@ if [[ -f Cargo.toml ]]; then
       log "adding rust target wasm32-unknown-unknown"
       rustup target add wasm32-unknown-unknown >/dev/null
     fi
-    for component in rustfmt clippy; do
+    for component in rustfmt clippy rust-src; do
       if ! rustup component list --installed | grep -q "^$component"; then
         log "adding rust component $component"
         rustup component add "$component" >/dev/null

@@ -31,6 +31,7 @@
 //!
 //! `crates/hashlist` writes this file from a media playlist and its segments.
 
+use crate::text::number_in;
 use crate::url::{path_of, resolve, without_query};
 
 /// Largest sidecar read.
@@ -48,23 +49,18 @@ pub const PLAYLIST_TAG: &str = "#EXT-X-HLSMESH-HASHES:";
 pub type Digest = [u8; 32];
 
 /// Why a sidecar was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum IntegrityError {
     /// Over [`MAX_SIDECAR_BYTES`].
-    #[error("hash list of {0} bytes is over the limit")]
     TooLarge(usize),
     /// The first line is not [`HEADER`].
-    #[error("not a hash list: the first line must be {HEADER}")]
     MissingHeader,
     /// A header of another version.
-    #[error("hash list version `{0}` is not supported")]
     UnsupportedVersion(String),
     /// More than [`MAX_ENTRIES`] entries.
-    #[error("hash list has more than {MAX_ENTRIES} entries")]
     TooManyEntries,
     /// A line that does not read as an entry.
-    #[error("hash list line {line}: {reason}")]
     BadLine {
         /// 1-based line number.
         line: usize,
@@ -72,6 +68,31 @@ pub enum IntegrityError {
         reason: &'static str,
     },
 }
+
+impl IntegrityError {
+    /// What is wrong, in words (what `Display` writes, built without `core::fmt`).
+    pub fn describe(&self) -> String {
+        match self {
+            IntegrityError::TooLarge(n) => {
+                number_in("hash list of ", *n as u64, " bytes is over the limit")
+            }
+            IntegrityError::MissingHeader => {
+                ["not a hash list: the first line must be ", HEADER].concat()
+            }
+            IntegrityError::UnsupportedVersion(v) => {
+                ["hash list version `", v, "` is not supported"].concat()
+            }
+            IntegrityError::TooManyEntries => {
+                number_in("hash list has more than ", MAX_ENTRIES as u64, " entries")
+            }
+            IntegrityError::BadLine { line, reason } => {
+                number_in("hash list line ", *line as u64, &[": ", reason].concat())
+            }
+        }
+    }
+}
+
+crate::text::display_by_describe!(IntegrityError);
 
 /// What the publisher says one segment is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -275,7 +296,7 @@ pub fn sidecar_url(playlist_url: &str, playlist_text: &str) -> String {
     let path_end = playlist_url.find(['?', '#']).unwrap_or(playlist_url.len());
     let query = &playlist_url[path_end..];
     let query = query.split('#').next().unwrap_or("");
-    format!("{}.hashes{query}", &playlist_url[..path_end])
+    [&playlist_url[..path_end], ".hashes", query].concat()
 }
 
 fn quoted_attr<'a>(attrs: &'a str, name: &str) -> Option<&'a str> {
@@ -323,7 +344,7 @@ fn hex_val(c: u8) -> Option<u8> {
 
 /// Lower-case hex of a digest.
 pub fn to_hex(d: &Digest) -> String {
-    d.iter().map(|b| format!("{b:02x}")).collect()
+    crate::text::hex(d)
 }
 
 /// SHA-256 of `data` in one call.

@@ -7,6 +7,7 @@
 //! trackers and pages we do not control, so every malformed text is an error, never a
 //! panic.
 
+pub use crate::text::{decimal, push_decimal};
 use std::borrow::Cow;
 
 /// Deepest nesting of arrays and objects accepted; tracker messages nest three deep.
@@ -44,20 +45,21 @@ pub enum JsonError {
     Trailing(usize),
 }
 
-impl std::fmt::Display for JsonError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl JsonError {
+    /// What is wrong, in words (what `Display` writes, built without `core::fmt`).
+    pub fn describe(&self) -> String {
         let (what, at) = match *self {
-            JsonError::Eof => return f.write_str("unexpected end of JSON"),
-            JsonError::TooDeep => return f.write_str("JSON nested too deep"),
+            JsonError::Eof => return "unexpected end of JSON".into(),
+            JsonError::TooDeep => return "JSON nested too deep".into(),
             JsonError::Unexpected(at) => ("unexpected character", at),
             JsonError::BadEscape(at) => ("invalid string escape", at),
             JsonError::Trailing(at) => ("trailing characters", at),
         };
-        f.write_str(what)?;
-        f.write_str(" at byte ")?;
-        f.write_str(&decimal(at as u64))
+        crate::text::number_in(&[what, " at byte "].concat(), at as u64, "")
     }
 }
+
+crate::text::display_by_describe!(JsonError);
 
 impl<'a> Value<'a> {
     /// The first member named `key`, if this is an object.
@@ -389,28 +391,6 @@ impl<'a> Reader<'a> {
             }
         }
     }
-}
-
-/// `n` in decimal, without the formatting machinery.
-pub fn decimal(n: u64) -> String {
-    let mut out = String::new();
-    push_decimal(&mut out, n);
-    out
-}
-
-/// Appends `n` in decimal.
-pub fn push_decimal(out: &mut String, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend(buf[i..].iter().map(|&b| char::from(b)));
 }
 
 /// Appends `s` as a quoted JSON string.

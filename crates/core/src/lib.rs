@@ -38,6 +38,7 @@ pub mod rng;
 pub mod scheduler;
 pub mod stats;
 mod swarm;
+pub mod text;
 pub mod time;
 pub mod tracker;
 pub mod url;

@@ -387,7 +387,7 @@ impl Swarm {
             Err(e) => {
                 return ctx.out.event(Event::TrackerError {
                     url: t.url().to_string(),
-                    reason: e.to_string(),
+                    reason: e.describe(),
                 })
             }
         };
@@ -1017,5 +1017,5 @@ fn make_peer_id(rng: &mut crate::rng::Rng) -> Id20 {
 
 /// Hex form of an id, for events and logs.
 pub fn hex(id: &Id20) -> String {
-    id.iter().map(|b| format!("{b:02x}")).collect()
+    crate::text::hex(id)
 }

@@ -24,14 +24,14 @@ pub fn resolve(base: &str, reference: &str) -> String {
         .unwrap_or("");
 
     if let Some(net) = reference.strip_prefix("//") {
-        return format!("{scheme}://{net}");
+        return [scheme, "://", net].concat();
     }
     let (ref_path, ref_tail) = split_path(reference);
     let path = if ref_path.is_empty() {
         if ref_tail.starts_with('?') {
-            return format!("{scheme}://{authority}{base_path}{ref_tail}");
+            return [scheme, "://", authority, base_path, ref_tail].concat();
         }
-        return format!("{scheme}://{authority}{base_path}{base_query}{ref_tail}");
+        return [scheme, "://", authority, base_path, base_query, ref_tail].concat();
     } else if ref_path.starts_with('/') {
         remove_dot_segments(ref_path.to_string())
     } else {
@@ -39,9 +39,9 @@ pub fn resolve(base: &str, reference: &str) -> String {
             Some(i) => &base_path[..=i],
             None => "/",
         };
-        remove_dot_segments(format!("{dir}{ref_path}"))
+        remove_dot_segments([dir, ref_path].concat())
     };
-    format!("{scheme}://{authority}{path}{ref_tail}")
+    [scheme, "://", authority, &path, ref_tail].concat()
 }
 
 /// The URL without its query and fragment: a stable name for a stream whose URLs carry
@@ -116,7 +116,7 @@ fn walk_dot_segments(path: &str) -> String {
     if joined.starts_with('/') {
         joined
     } else {
-        format!("/{joined}")
+        ["/", &joined].concat()
     }
 }
 

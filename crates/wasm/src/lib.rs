@@ -12,14 +12,14 @@
 #![deny(missing_docs)]
 
 mod options;
+#[cfg(not(panic = "immediate-abort"))]
+mod panic_hook;
 
 /// The heap: a TLSF allocator (constant-time, with in-place reallocation and adjacent
 /// memory growths merged; about 1.6 KB of wasm) in place of std's dlmalloc (about 8 KB).
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
 static HEAP: rlsf::GlobalTlsf = rlsf::GlobalTlsf::new();
-
-use std::cell::RefCell;
 
 use hlsmesh_core::{
     Config, ConnId, FetchId, HttpResponse, Input, Instant, LoadId, Output, Playback, Source,
@@ -92,26 +92,6 @@ pub mod output {
     pub const EVENT: u8 = 13;
 }
 
-thread_local! {
-    static PANIC_SINK: RefCell<Option<Function>> = const { RefCell::new(None) };
-}
-
-/// Reports a panic's message to the page (`sink(message)`) before the module traps, so
-/// the shim can say why it handed loading back to hls.js.
-fn install_panic_hook(sink: &Function) {
-    PANIC_SINK.with(|s| *s.borrow_mut() = Some(sink.clone()));
-    std::panic::set_hook(Box::new(|info| {
-        let message = info.to_string();
-        PANIC_SINK.with(|s| {
-            if let Ok(sink) = s.try_borrow() {
-                if let Some(f) = sink.as_ref() {
-                    let _ = f.call1(&JsValue::NULL, &JsValue::from_str(&message));
-                }
-            }
-        });
-    }));
-}
-
 fn at(now_ms: f64) -> Instant {
     Instant::from_millis_f64(now_ms)
 }
@@ -140,7 +120,10 @@ impl Core {
     #[wasm_bindgen(constructor)]
     pub fn new(options: &str, seed: f64, on_panic: Function) -> Result<Core, JsError> {
         let opts = Options::parse(options).map_err(|e| JsError::new(&e))?;
-        install_panic_hook(&on_panic);
+        #[cfg(not(panic = "immediate-abort"))]
+        panic_hook::install(&on_panic);
+        #[cfg(panic = "immediate-abort")]
+        drop(on_panic);
         let defaults = Config::default();
         let config = Config {
             trackers: opts.trackers,

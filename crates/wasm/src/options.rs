@@ -57,7 +57,7 @@ impl Options {
     pub(crate) fn parse(text: &str) -> Result<Options, String> {
         let v = json::parse(text).map_err(|e| {
             let mut s = String::from("options are not JSON: ");
-            s.push_str(&e.to_string());
+            s.push_str(&e.describe());
             s
         })?;
         if !matches!(v, Value::Object(_)) {

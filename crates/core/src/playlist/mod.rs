@@ -4,6 +4,7 @@
 
 use hlsmesh_proto::SegmentId;
 
+use crate::text::number_in;
 use crate::url::{path_of, resolve, without_query};
 
 mod parse;
@@ -37,16 +38,28 @@ pub struct PlaylistUpdate {
 }
 
 /// Why a playlist was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PlaylistError {
     /// The text is not an HLS playlist the agent can read (what is wrong, in a few words).
-    #[error("malformed playlist: {0}")]
     Malformed(&'static str),
     /// The playlist lists more segments than the agent keeps track of.
-    #[error("playlist lists {0} segments, over the limit")]
     TooLarge(usize),
 }
+
+impl PlaylistError {
+    /// What is wrong, in words (what `Display` writes, built without `core::fmt`).
+    pub fn describe(&self) -> String {
+        match self {
+            PlaylistError::Malformed(what) => ["malformed playlist: ", what].concat(),
+            PlaylistError::TooLarge(n) => {
+                number_in("playlist lists ", *n as u64, " segments, over the limit")
+            }
+        }
+    }
+}
+
+crate::text::display_by_describe!(PlaylistError);
 
 /// Most segments tracked per media playlist; a longer VOD is still playable, its
 /// later segments simply come from the CDN.

@@ -293,7 +293,7 @@ impl Scheduler {
             Err(e) => {
                 ctx.out.event(Event::PlaylistError {
                     url: url.to_string(),
-                    reason: e.to_string(),
+                    reason: e.describe(),
                 });
                 return None;
             }
@@ -787,7 +787,7 @@ impl Scheduler {
             if (200..300).contains(&r.status) {
                 Ok(r)
             } else {
-                Err(format!("HTTP status {}", r.status))
+                Err(crate::text::number_in("HTTP status ", r.status.into(), ""))
             }
         });
         match why {
@@ -809,7 +809,7 @@ impl Scheduler {
             FetchFor::HashList(variant, url) => {
                 let parsed = ok.and_then(|resp| {
                     let text = String::from_utf8_lossy(&resp.body);
-                    HashList::parse(&text).map_err(|e| e.to_string())
+                    HashList::parse(&text).map_err(|e| e.describe())
                 });
                 match parsed {
                     Ok(list) => {
@@ -817,7 +817,7 @@ impl Scheduler {
                     }
                     Err(reason) => ctx.out.event(Event::PlaylistError {
                         url,
-                        reason: format!("hash list: {reason}"),
+                        reason: ["hash list: ", &reason].concat(),
                     }),
                 }
             }
@@ -1281,10 +1281,9 @@ fn assemble(t: &Transfer, resp: HttpResponse) -> Result<(Bytes, usize), String> 
         (Some((start, end)), _, true) => {
             let want = (end - start) as usize - t.prefix.len();
             if body.len() != want {
-                return Err(format!(
-                    "range response of {} bytes, wanted {want}",
-                    body.len()
-                ));
+                let mut why = crate::text::number_in("range response of ", body.len() as u64, "");
+                why.push_str(&crate::text::number_in(" bytes, wanted ", want as u64, ""));
+                return Err(why);
             }
             Ok((concat(&t.prefix, &body), want))
         }

@@ -49,19 +49,31 @@ pub enum TrackerEvent {
 }
 
 /// Why a tracker message was not understood.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TrackerError {
     /// Not JSON, or not an object.
-    #[error("tracker message is not a JSON object: {0}")]
     NotJson(String),
     /// Over [`MAX_TRACKER_MESSAGE`].
-    #[error("tracker message of {0} bytes is over the limit")]
     TooLarge(usize),
     /// An id that is not 20 byte-characters.
-    #[error("invalid {0} in tracker message")]
     BadId(&'static str),
 }
+
+impl TrackerError {
+    /// What is wrong, in words (what `Display` writes, built without `core::fmt`).
+    pub fn describe(&self) -> String {
+        match self {
+            TrackerError::NotJson(why) => ["tracker message is not a JSON object: ", why].concat(),
+            TrackerError::TooLarge(n) => {
+                crate::text::number_in("tracker message of ", *n as u64, " bytes is over the limit")
+            }
+            TrackerError::BadId(what) => ["invalid ", what, " in tracker message"].concat(),
+        }
+    }
+}
+
+crate::text::display_by_describe!(TrackerError);
 
 /// A member that must be absent, `null`, or of the type `read` accepts.
 fn field<'v, T>(
@@ -93,7 +105,7 @@ pub fn parse(text: &str, our_hash: &Id20) -> Result<Vec<TrackerEvent>, TrackerEr
     if text.len() > MAX_TRACKER_MESSAGE {
         return Err(TrackerError::TooLarge(text.len()));
     }
-    let msg = json::parse(text).map_err(|e| TrackerError::NotJson(e.to_string()))?;
+    let msg = json::parse(text).map_err(|e| TrackerError::NotJson(e.describe()))?;
     if !matches!(msg, json::Value::Object(_)) {
         return Err(TrackerError::NotJson("not an object".into()));
     }

@@ -1,0 +1,78 @@
+//! Numbers and bytes written as text without `core::fmt`: one `format!` or
+//! `to_string()` on a number reachable from the wasm brings the formatting machinery
+//! in with it.
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    s
+}
+
+/// `n` in decimal.
+pub fn decimal(n: u64) -> String {
+    let mut out = String::new();
+    push_decimal(&mut out, n);
+    out
+}
+
+/// Appends `n` in decimal.
+pub fn push_decimal(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(buf[i..].iter().map(|&b| char::from(b)));
+}
+
+/// `a`, `n` in decimal, then `b`: `number_in("HTTP status ", 404, "")`.
+pub fn number_in(a: &str, n: u64, b: &str) -> String {
+    let mut s = String::from(a);
+    push_decimal(&mut s, n);
+    s.push_str(b);
+    s
+}
+
+/// `Display` and `Error` for an error type with a `describe(&self) -> String`: the text
+/// has one source, and the wasm, which calls `describe`, never links the formatter.
+macro_rules! display_by_describe {
+    ($t:ty) => {
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.describe())
+            }
+        }
+        impl std::error::Error for $t {}
+    };
+}
+pub(crate) use display_by_describe;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_is_what_format_writes() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        let want: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex(&bytes), want);
+    }
+
+    #[test]
+    fn numbers_are_what_format_writes() {
+        for n in [0, 7, 10, 404, 65_535, u64::MAX] {
+            assert_eq!(decimal(n), n.to_string());
+            assert_eq!(number_in("a ", n, " b"), format!("a {n} b"));
+        }
+    }
+}
