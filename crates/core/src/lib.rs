@@ -36,6 +36,7 @@ pub mod peer;
 pub mod playlist;
 pub mod rng;
 pub mod scheduler;
+mod sha1;
 pub mod stats;
 mod swarm;
 pub mod text;

@@ -1000,10 +1000,7 @@ impl Swarm {
 
 /// The info hash of a swarm name: SHA-1, as p2p-media-loader and WebTorrent name swarms.
 pub fn swarm_hash(name: &str) -> Id20 {
-    let mut h = sha1_smol::Sha1::new();
-    h.update(b"hlsmesh/1 ");
-    h.update(name.as_bytes());
-    h.digest().bytes()
+    crate::sha1::sha1(&[&b"hlsmesh/1 "[..], name.as_bytes()].concat())
 }
 
 fn make_peer_id(rng: &mut crate::rng::Rng) -> Id20 {
