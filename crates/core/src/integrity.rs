@@ -301,7 +301,7 @@ pub fn sidecar_url(playlist_url: &str, playlist_text: &str) -> String {
 
 fn quoted_attr<'a>(attrs: &'a str, name: &str) -> Option<&'a str> {
     let mut rest = attrs;
-    while let Some(i) = rest.find(name) {
+    while let Some(i) = crate::text::find(rest, name) {
         let before_ok = i == 0 || rest.as_bytes()[i - 1] == b',';
         let after = &rest[i + name.len()..];
         if before_ok {

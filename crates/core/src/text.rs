@@ -43,6 +43,16 @@ pub fn number_in(a: &str, n: u64, b: &str) -> String {
     s
 }
 
+/// Where `needle` first occurs in `haystack`: `str::find` with a `&str` pattern, without
+/// the two-way searcher it brings into the wasm (our needles are a few bytes long).
+pub fn find(haystack: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    if n.is_empty() {
+        return Some(0);
+    }
+    h.windows(n.len()).position(|w| w == n)
+}
+
 /// `Display` and `Error` for an error type with a `describe(&self) -> String`: the text
 /// has one source, and the wasm, which calls `describe`, never links the formatter.
 macro_rules! display_by_describe {
@@ -66,6 +76,22 @@ mod tests {
         let bytes: Vec<u8> = (0..=255).collect();
         let want: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(hex(&bytes), want);
+    }
+
+    #[test]
+    fn find_is_str_find() {
+        for (h, n) in [
+            ("", ""),
+            ("a", ""),
+            ("", "a"),
+            ("http://x", "://"),
+            ("a://b://", "://"),
+            ("URI=\"x\"", "URI"),
+            ("ab", "abc"),
+            ("ééb", "b"),
+        ] {
+            assert_eq!(find(h, n), h.find(n), "{h:?} {n:?}");
+        }
     }
 
     #[test]

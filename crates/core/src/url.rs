@@ -2,13 +2,15 @@
 //! `http(s)` URLs that HLS uses). Kept small on purpose: the `url` crate would add
 //! more to the wasm than the whole scheduler.
 
+use crate::text::find;
+
 /// Resolves `reference` (as written in a playlist) against `base` (the playlist's URL).
 pub fn resolve(base: &str, reference: &str) -> String {
     let reference = reference.trim();
     if has_scheme(reference) {
         return reference.to_string();
     }
-    let (scheme, rest) = match base.find("://") {
+    let (scheme, rest) = match find(base, "://") {
         Some(i) => (&base[..i], &base[i + 3..]),
         None => return reference.to_string(),
     };
@@ -53,7 +55,7 @@ pub fn without_query(url: &str) -> &str {
 /// The path of a URL (without scheme and authority); a relative reference is its own
 /// path. Query and fragment are kept.
 pub fn path_of(url: &str) -> &str {
-    match url.find("://") {
+    match find(url, "://") {
         Some(i) => {
             let rest = &url[i + 3..];
             &rest[rest.find('/').unwrap_or(rest.len())..]

@@ -580,6 +580,36 @@ fn with_a_hash_list_a_corrupted_segment_never_reaches_the_player_and_its_sender_
 }
 
 #[test]
+fn a_hash_list_that_is_not_utf8_is_refused_by_name_and_playback_goes_on_from_the_cdn() {
+    let mut net = Net::new(14);
+    for sn in 0..4 {
+        net.cdn.insert(url(sn), segment_bytes(sn, SEG_LEN));
+    }
+    let mut list = hash_list(&[(0, segment_bytes(0, SEG_LEN))]).into_bytes();
+    list.extend_from_slice(b"# \xff\xfe\n");
+    net.cdn
+        .insert(format!("{PLAYLIST}.hashes"), Bytes::from(list));
+    let node = net.add_node_with(hlsmesh_core::Config {
+        integrity: true,
+        ..config(141)
+    });
+    net.playlist(node, PLAYLIST, &media_playlist(0, 4, false));
+    net.run_for(Duration::from_secs(2));
+    let refused: Vec<_> = net.nodes[node]
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::PlaylistError { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(refused, ["hash list: hash list is not UTF-8"]);
+    net.load(node, &url(1), playback(0.0));
+    net.run_for(Duration::from_secs(2));
+    assert_eq!(delivered_ok(&net, node)[0].0, segment_bytes(1, SEG_LEN));
+}
+
+#[test]
 fn without_a_hash_list_malformed_transport_stream_bytes_are_refused() {
     let mut net = Net::new(12);
     for sn in 0..8 {

@@ -728,7 +728,8 @@ impl Scheduler {
         if busy {
             return;
         }
-        let list_url = sidecar_url(url, &String::from_utf8_lossy(text));
+        // The playlist parser has already refused text that is not UTF-8.
+        let list_url = sidecar_url(url, core::str::from_utf8(text).unwrap_or_default());
         let fetch = self.new_fetch(FetchFor::HashList(variant, list_url.clone()));
         ctx.out.push(Output::Fetch {
             fetch,
@@ -808,8 +809,9 @@ impl Scheduler {
             }
             FetchFor::HashList(variant, url) => {
                 let parsed = ok.and_then(|resp| {
-                    let text = String::from_utf8_lossy(&resp.body);
-                    HashList::parse(&text).map_err(|e| e.describe())
+                    let text = core::str::from_utf8(&resp.body)
+                        .map_err(|_| String::from("hash list is not UTF-8"))?;
+                    HashList::parse(text).map_err(|e| e.describe())
                 });
                 match parsed {
                     Ok(list) => {
