@@ -8,6 +8,9 @@ use std::process::ExitCode;
 
 use hlsmesh_sim::{svg, Point, Scenario, Sim, Summary};
 
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "usage: hlsmesh-sim <scenario|file> [key=value ...] [--sweep N,N,...] [--out DIR] [--quiet]
        hlsmesh-sim plot <out.svg> <title> <run.json>...   (offload vs viewers from earlier runs)
 scenarios: steady-live flash-crowd heavy-churn upload-starved vod-long-tail (or a file of key = value lines)
