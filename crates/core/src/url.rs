@@ -8,7 +8,9 @@ pub fn resolve(base: &str, reference: &str) -> String {
     if has_scheme(reference) {
         return reference.to_string();
     }
-    let (scheme, rest) = match base.find("://") {
+    // Byte loops and `concat` below rather than `find(&str)` and `format!`: a live
+    // refresh resolves its new segment's URI, for every viewer (the simulator's hot path).
+    let (scheme, rest) = match base.as_bytes().windows(3).position(|w| w == b"://") {
         Some(i) => (&base[..i], &base[i + 3..]),
         None => return reference.to_string(),
     };
@@ -39,9 +41,9 @@ pub fn resolve(base: &str, reference: &str) -> String {
             Some(i) => &base_path[..=i],
             None => "/",
         };
-        remove_dot_segments(format!("{dir}{ref_path}"))
+        remove_dot_segments([dir, ref_path].concat())
     };
-    format!("{scheme}://{authority}{path}{ref_tail}")
+    [scheme, "://", authority, &path, ref_tail].concat()
 }
 
 /// The URL without its query and fragment: a stable name for a stream whose URLs carry
@@ -83,7 +85,8 @@ fn split_path(s: &str) -> (&str, &str) {
 
 fn remove_dot_segments(path: String) -> String {
     // Most paths have no dot segment: they come back as they are.
-    if path.starts_with('/') && !path.split('/').any(|s| s == "." || s == "..") {
+    let dot = |s: &[u8]| s == b"." || s == b"..";
+    if path.starts_with('/') && !path.as_bytes().split(|&b| b == b'/').any(dot) {
         return path;
     }
     walk_dot_segments(&path)
