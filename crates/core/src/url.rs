@@ -10,16 +10,20 @@ pub fn resolve(base: &str, reference: &str) -> String {
     if has_scheme(reference) {
         return reference.to_string();
     }
+    // Byte loops and `concat` below rather than `str::find(&str)` and `format!`: a live
+    // refresh resolves its new segment's URI, for every viewer (the simulator's hot path),
+    // and neither the two-way searcher nor the formatter is in the wasm.
     let (scheme, rest) = match find(base, "://") {
         Some(i) => (&base[..i], &base[i + 3..]),
         None => return reference.to_string(),
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority_end = rest
+        .bytes()
+        .position(|b| matches!(b, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len());
     let authority = &rest[..authority_end];
     let base_path_and_more = &rest[authority_end..];
-    let base_path = &base_path_and_more[..base_path_and_more
-        .find(['?', '#'])
-        .unwrap_or(base_path_and_more.len())];
+    let base_path = &base_path_and_more[..query_start(base_path_and_more)];
     let base_query = base_path_and_more[base_path.len()..]
         .split('#')
         .next()
@@ -49,7 +53,16 @@ pub fn resolve(base: &str, reference: &str) -> String {
 /// The URL without its query and fragment: a stable name for a stream whose URLs carry
 /// per-viewer tokens.
 pub fn without_query(url: &str) -> &str {
-    &url[..url.find(['?', '#']).unwrap_or(url.len())]
+    &url[..query_start(url)]
+}
+
+/// Where the query or fragment begins (the length if neither): a byte loop, as a
+/// `find(['?', '#'])` decodes and compares every character (this runs at every playlist
+/// refresh).
+fn query_start(s: &str) -> usize {
+    s.bytes()
+        .position(|b| b == b'?' || b == b'#')
+        .unwrap_or(s.len())
 }
 
 /// The path of a URL (without scheme and authority); a relative reference is its own
@@ -79,13 +92,13 @@ fn has_scheme(s: &str) -> bool {
 }
 
 fn split_path(s: &str) -> (&str, &str) {
-    let end = s.find(['?', '#']).unwrap_or(s.len());
-    (&s[..end], &s[end..])
+    s.split_at(query_start(s))
 }
 
 fn remove_dot_segments(path: String) -> String {
     // Most paths have no dot segment: they come back as they are.
-    if path.starts_with('/') && !path.split('/').any(|s| s == "." || s == "..") {
+    let dot = |s: &[u8]| s == b"." || s == b"..";
+    if path.starts_with('/') && !path.as_bytes().split(|&b| b == b'/').any(dot) {
         return path;
     }
     walk_dot_segments(&path)

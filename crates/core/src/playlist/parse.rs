@@ -70,7 +70,7 @@ fn malformed(why: &'static str) -> PlaylistError {
 /// Reads a playlist.
 pub(super) fn parse(text: &[u8]) -> Result<Playlist<'_>, PlaylistError> {
     let text = core::str::from_utf8(text).map_err(|_| malformed("not UTF-8"))?;
-    let mut lines = text.lines().map(str::trim_ascii);
+    let mut lines = lines(text).map(str::trim_ascii);
     if lines.next() != Some("#EXTM3U") {
         return Err(malformed("first line is not #EXTM3U"));
     }
@@ -122,10 +122,10 @@ pub(super) fn parse(text: &[u8]) -> Result<Playlist<'_>, PlaylistError> {
             // nothing the agent reads; refusing the master would cost more.
             continue;
         }
-        let (tag, value) = line.split_once(':').unwrap_or((line, ""));
+        let (tag, value) = split_once(line, b':').unwrap_or((line, ""));
         let master_tag = match tag {
             "#EXTINF" => {
-                let seconds = value.split(',').next().and_then(decimal);
+                let seconds = decimal(split_once(value, b',').map_or(value, |(d, _)| d));
                 let seconds = seconds.ok_or(malformed("bad #EXTINF duration"))?;
                 if duration.replace(seconds).is_some() {
                     return Err(malformed("#EXTINF without a URI line"));
@@ -219,6 +219,33 @@ pub(super) fn parse(text: &[u8]) -> Result<Playlist<'_>, PlaylistError> {
     })
 }
 
+/// The lines of `text`, split at `\n` (a `\r` before it goes with the caller's trim;
+/// after a final `\n` comes one empty line). A byte loop: playlist lines are a dozen
+/// bytes, less than the standard line iterator's per-line setup costs (a media
+/// playlist is read at every live refresh, by every viewer).
+fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    core::iter::from_fn(move || {
+        let r = rest?;
+        Some(match split_once(r, b'\n') {
+            Some((line, after)) => {
+                rest = Some(after);
+                line
+            }
+            None => {
+                rest = None;
+                r
+            }
+        })
+    })
+}
+
+/// `s.split_once(c)` for an ASCII `c`, by a byte loop (see [`lines`]).
+fn split_once(s: &str, c: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|b| b == c)?;
+    Some((&s[..i], &s[i + 1..]))
+}
+
 /// The raw value (quotes kept) of attribute `name` in an attribute list
 /// (`NAME=VALUE,NAME="quoted, with commas"`); an error if the list is malformed.
 /// Tolerated, as servers in the wild write them: spaces after a comma (Apple's old
@@ -278,7 +305,7 @@ fn decimal(s: &str) -> Option<f64> {
         Some(s) => (true, s),
         None => (false, s),
     };
-    let (whole, fraction) = s.split_once('.').unwrap_or((s, ""));
+    let (whole, fraction) = split_once(s, b'.').unwrap_or((s, ""));
     if whole.is_empty() || !fraction.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
