@@ -142,28 +142,6 @@ for i, ref in enumerate(["seg_1.ts", "../v2/index.m3u8", "/x/y.ts?a=b", "//cdn.t
     write("url_resolve", f"ref-{i}", f"{base}\0{ref}")
 write("url_resolve", "no-path", "http://a.test\0s.ts")
 
-# --- tracker JSON (crates/core/src/tracker/messages.rs tests) ------------------------
-def s(b):
-    return "".join(chr(x) for x in b)
-
-
-H = s(SWARM)
-OFFER_ID = s(b"-FZ0001-000000000005")
-trackers = {
-    "announced": {"action": "announce", "info_hash": H, "interval": 120, "complete": 3, "incomplete": 0},
-    "offer": {"action": "announce", "info_hash": H, "peer_id": s(PEER), "offer_id": OFFER_ID,
-              "offer": {"type": "offer", "sdp": "v=0"}},
-    "answer": {"action": "announce", "info_hash": H, "peer_id": s(PEER), "offer_id": OFFER_ID,
-               "answer": {"type": "answer", "sdp": "v=0"}},
-    "failure": {"failure reason": "Invalid request"},
-    "warning": {"warning message": "slow down", "action": "announce", "info_hash": H, "interval": 5},
-    "other-swarm": {"action": "announce", "info_hash": "x" * 20, "interval": 5},
-    "bad-peer-id": {"info_hash": H, "peer_id": "x", "offer_id": OFFER_ID, "offer": {"type": "offer", "sdp": ""}},
-    "scrape": {"action": "scrape", "files": {H: {"complete": 1, "incomplete": 2, "downloaded": 3}}},
-}
-for name, msg in trackers.items():
-    write("tracker_parse", name, json.dumps(msg))
-
 # --- integrity sidecars (crates/core/src/integrity.rs tests) ----------------------
 D = hashlib.sha256(b"abc").hexdigest()
 write("integrity_parse", "entries", f"#HLSMESH-HASHES:1\n# comment\n\n7 3 {D} seg7.ts\n9 3 {D} /live/seg9.ts?x=1\n")

@@ -20,7 +20,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 seconds=${1:?usage: crates/fuzz/run.sh SECONDS [TARGET...]}
 shift
-all=(proto_decode playlist_bytes playlist_m3u8 url_resolve tracker_parse integrity_parse agent)
+all=(proto_decode playlist_bytes playlist_m3u8 url_resolve integrity_parse agent)
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=("${all[@]}")
 

@@ -10,6 +10,7 @@
 // the agent stops for good: every resource is released and `onEvent` hears a `panic`.
 
 import { Core } from "../pkg/hlsmesh_wasm.js";
+import { answerFrame, announceFrame, readTrackerFrame, type TrackerInput } from "./tracker-wire.js";
 
 /** Input kinds: crates/wasm/src/lib.rs, `mod input`. */
 const enum In {
@@ -17,7 +18,6 @@ const enum In {
   HttpDone = 1,
   HttpFailed = 2,
   TrackerOpen = 3,
-  TrackerMessage = 4,
   TrackerClosed = 5,
   OfferCreated = 6,
   AnswerCreated = 7,
@@ -35,7 +35,7 @@ const enum Out {
   Fetch = 3,
   CancelFetch = 4,
   TrackerConnect = 5,
-  TrackerSend = 6,
+  TrackerAnnounce = 6,
   TrackerClose = 7,
   CreateOffer = 8,
   AcceptOffer = 9,
@@ -43,6 +43,56 @@ const enum Out {
   Transmit = 11,
   CloseConn = 12,
   Event = 13,
+  TrackerAnswer = 14,
+}
+
+/** Event kinds: crates/wasm/src/lib.rs, `mod event`, and what they carry. */
+const EVENTS: [type: string, ...members: string[]][] = [
+  ["segment-loaded", "url", "source", "bytes", "ms"],
+  ["peer-connected", "peer"],
+  ["peer-disconnected", "peer", "reason"],
+  ["tracker-connected", "url"],
+  ["tracker-error", "url", "reason"],
+  ["playlist-error", "url", "reason"],
+];
+
+/** The totals of `Core.stats`, in its order. */
+const STATS = [
+  "cdnBytes",
+  "peerBytes",
+  "uploadedBytes",
+  "cacheHits",
+  "segmentsDelivered",
+  "peerFallbacks",
+  "rejectedSegments",
+  "peersDemoted",
+  "peers",
+  "swarmSize",
+] as const;
+
+/** The agent's totals. */
+export type Totals = Record<(typeof STATS)[number], number>;
+
+/** One connected peer. */
+export interface PeerTotals {
+  peer: string;
+  bytesFrom: number;
+  bytesTo: number;
+  bytesPerSec: number;
+}
+
+/** An event for the page: its `type` and members (crates/wasm, `mod event`), or a panic. */
+export type AgentEvent = { type: string; [member: string]: unknown };
+
+/** What the core is created with; the page's options, checked (see index.ts). */
+export interface CoreOptions {
+  trackers: string[];
+  swarmId?: string;
+  maxPeers?: number;
+  cacheBytes?: number;
+  integrity: boolean;
+  uploadBytesPerSec?: number;
+  downloadOnly: boolean;
 }
 
 const SOURCES = ["cache", "peer", "cdn"];
@@ -139,12 +189,12 @@ class PeerLink {
   }
 }
 
-/** One tracker WebSocket. */
-function openTracker(id: number, url: string, submit: (input: Input) => void): WebSocket {
+/** One tracker WebSocket; each text frame's messages go to `heard`. */
+function openTracker(id: number, url: string, submit: (input: Input) => void, heard: (id: number, m: TrackerInput) => void): WebSocket {
   const ws = new WebSocket(url);
   ws.onopen = () => submit([In.TrackerOpen, id, 0]);
   ws.onmessage = (e: MessageEvent) => {
-    if (typeof e.data === "string") submit([In.TrackerMessage, id, 0, e.data]);
+    if (typeof e.data === "string") for (const m of readTrackerFrame(e.data)) heard(id, m);
   };
   ws.onclose = (e: CloseEvent) => submit([In.TrackerClosed, id, 0, `closed (${e.code})`]);
   ws.onerror = () => submit([In.TrackerClosed, id, 0, "connection error"]);
@@ -175,19 +225,28 @@ export class Agent {
     const [kind, id, n, text, data] = input;
     this.step((c, now) => c.input(now, kind, id, n, text, data));
   };
+  /** Queues what a tracker frame said and pumps. */
+  private readonly heard = (id: number, [kind, hash, ids, interval, complete, incomplete, text]: TrackerInput) =>
+    this.step((c, now) => c.tracker(now, id, kind, hash, ids, interval, complete, incomplete, text));
 
-  /**
-   * `options`: JSON, see crates/wasm (`Core::new`); refused with an exception when
-   * malformed. `onEvent` receives each event as JSON text, and `{"type":"panic"}` if the
-   * core fails.
-   */
+  /** `onEvent` receives each event, and `{type: "panic", message}` if the core fails. */
   constructor(
-    options: string,
+    o: CoreOptions,
     private readonly iceServers: RTCIceServer[],
-    private readonly onEvent: (json: string) => void,
+    private readonly onEvent: (ev: AgentEvent) => void,
   ) {
     const seed = Math.random() * 2 ** 53;
-    this.core = new Core(options, seed, (message: string) => (this.panicMessage = message));
+    this.core = new Core(
+      o.trackers.join("\n"),
+      o.swarmId,
+      o.maxPeers ?? -1,
+      o.cacheBytes ?? -1,
+      o.integrity,
+      o.uploadBytesPerSec ?? -1,
+      o.downloadOnly,
+      seed,
+      (message: string) => (this.panicMessage = message),
+    );
     this.submit([In.Timeout, 0, 0]);
   }
 
@@ -216,7 +275,7 @@ export class Agent {
   private fail(message: string): void {
     this.stop();
     this.core = null; // never called again: its state is undefined after a trap
-    this.onEvent(JSON.stringify({ type: "panic", message }));
+    this.onEvent({ type: "panic", message });
   }
 
   /** Feeds queued inputs to the core and carries out its outputs, until the queue is empty. */
@@ -284,15 +343,21 @@ export class Agent {
         case Out.TrackerConnect:
           this.dropTracker(id);
           try {
-            this.trackers.set(id, openTracker(id, out[2] as string, this.submit));
+            this.trackers.set(id, openTracker(id, out[2] as string, this.submit, this.heard));
           } catch (e) {
             this.submit([In.TrackerClosed, id, 0, describe(e)]);
           }
           break;
-        case Out.TrackerSend: {
+        case Out.TrackerAnnounce:
+        case Out.TrackerAnswer: {
           const ws = this.trackers.get(id);
           try {
-            ws?.send(out[2] as string);
+            const [hash, peer] = [out[2] as Uint8Array, out[3] as Uint8Array];
+            ws?.send(
+              kind === Out.TrackerAnnounce
+                ? announceFrame(hash, peer, out[4] as number, out[5] as number, out[6] as number, out[7] as Uint8Array, out.slice(8) as string[])
+                : answerFrame(hash, peer, out[4] as Uint8Array, out[5] as Uint8Array, out[6] as string),
+            );
           } catch (e) {
             this.submit([In.TrackerClosed, id, 0, describe(e)]);
           }
@@ -321,9 +386,18 @@ export class Agent {
         case Out.CloseConn:
           this.dropConn(id);
           break;
-        case Out.Event:
-          if (id === 0) this.onEvent(out[2] as string);
+        case Out.Event: {
+          const shape = id === 0 ? EVENTS[out[2] as number] : undefined;
+          if (!shape) break;
+          const ev: AgentEvent = { type: shape[0] };
+          for (let i = 1; i < shape.length; i++) ev[shape[i]] = out[i + 2];
+          if (ev.type === "segment-loaded") {
+            ev.source = SOURCES[ev.source as number] ?? "cdn";
+            ev.ms = Math.round(ev.ms as number);
+          }
+          this.onEvent(ev);
           break;
+        }
       }
     }
   }
@@ -407,14 +481,23 @@ export class Agent {
     this.step((c, now) => c.abort(now, id));
   }
 
-  /** Totals as JSON. */
-  stats(): string {
-    return this.call((c) => c.stats()) ?? "{}";
+  /** Totals so far; null once the agent stopped. */
+  stats(): Totals | null {
+    const n = this.call((c) => c.stats());
+    if (!n) return null;
+    const t = {} as Totals;
+    STATS.forEach((name, i) => (t[name] = n[i]));
+    return t;
   }
 
-  /** The connected peers as JSON. */
-  peers(): string {
-    return this.call((c) => c.peers()) ?? "[]";
+  /** The connected peers. */
+  peers(): PeerTotals[] {
+    const flat = this.call((c) => c.peers()) ?? [];
+    const out: PeerTotals[] = [];
+    for (let i = 0; i + 3 < flat.length; i += 4) {
+      out.push({ peer: flat[i], bytesFrom: flat[i + 1], bytesTo: flat[i + 2], bytesPerSec: Math.round(flat[i + 3]) });
+    }
+    return out;
   }
 
   /** Our peer id, hex. */

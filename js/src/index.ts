@@ -5,7 +5,7 @@
 // stops answering, loads go back to hls.js's own loader and playback goes on.
 
 import initWasm from "../pkg/hlsmesh_wasm.js";
-import { Agent } from "./agent.js";
+import { Agent, type AgentEvent, type CoreOptions } from "./agent.js";
 import type {
   FragmentLoaderContext,
   HlsConfig,
@@ -160,6 +160,32 @@ export function emptyStats(): HlsMeshStats {
   };
 }
 
+/**
+ * @internal The page's options as the core takes them; throws `invalid option <name>` for
+ * a member of the wrong type (absent and `null` members take the defaults).
+ */
+export function coreOptions(o: HlsMeshOptions): CoreOptions {
+  const given = (key: keyof HlsMeshOptions, ok: (v: unknown) => boolean) => {
+    const v = o[key];
+    if (v == null) return undefined;
+    if (!ok(v)) throw new Error(`invalid option ${key}`);
+    return v;
+  };
+  const count = (key: keyof HlsMeshOptions) => given(key, (v) => Number.isSafeInteger(v) && (v as number) >= 0) as number | undefined;
+  const flag = (key: keyof HlsMeshOptions) => given(key, (v) => typeof v === "boolean") as boolean | undefined;
+  const trackers = given("trackers", (v) => Array.isArray(v) && v.every((t) => typeof t === "string" && t !== "" && !t.includes("\n")));
+  const swarmId = given("swarmId", (v) => typeof v === "string" || typeof v === "function");
+  return {
+    trackers: (trackers as string[] | undefined) ?? [],
+    swarmId: typeof swarmId === "string" ? swarmId : undefined,
+    maxPeers: count("maxPeers"),
+    cacheBytes: count("cacheBytes"),
+    integrity: flag("integrity") ?? false,
+    uploadBytesPerSec: count("uploadBytesPerSec"),
+    downloadOnly: flag("downloadOnly") ?? false,
+  };
+}
+
 /** One player's peer-to-peer agent. */
 export class HlsMesh {
   private agent: Agent | null;
@@ -211,16 +237,10 @@ export class HlsMesh {
       wasmReady ??= options.wasmUrl ? initWasm({ module_or_path: options.wasmUrl }) : initWasm();
       await wasmReady;
       if (this.destroyed || this.fellBack) return; // gone while the wasm loaded
-      const json = JSON.stringify({
-        trackers: options.trackers,
-        swarmId: typeof options.swarmId === "string" ? options.swarmId : undefined,
-        maxPeers: options.maxPeers,
-        cacheBytes: options.cacheBytes ?? defaultCacheBytes(),
-        integrity: options.integrity ?? false,
-        uploadBytesPerSec: options.uploadBytesPerSec,
-        downloadOnly: options.downloadOnly ?? (!options.uploadOnMetered && onMeteredConnection()),
-      });
-      this.agent = new Agent(json, options.iceServers ?? [], (text: string) => this.onAgentEvent(text));
+      const core = coreOptions(options);
+      core.cacheBytes ??= defaultCacheBytes();
+      if (options.downloadOnly == null) core.downloadOnly = !options.uploadOnMetered && onMeteredConnection();
+      this.agent = new Agent(core, options.iceServers ?? [], (ev) => this.onAgentEvent(ev));
       if (typeof options.swarmId === "function") this.swarmNamer = options.swarmId;
       const early = this.early ?? [];
       this.early = null;
@@ -288,7 +308,7 @@ export class HlsMesh {
     const empty = emptyStats();
     if (!this.agent) return empty;
     try {
-      return { ...empty, ...JSON.parse(this.agent.stats()) };
+      return { ...empty, ...this.agent.stats() };
     } catch (e) {
       this.fallback(`agent failed: ${String(e)}`);
       return empty;
@@ -299,7 +319,7 @@ export class HlsMesh {
   peers(): HlsMeshPeer[] {
     if (!this.agent) return [];
     try {
-      return JSON.parse(this.agent.peers());
+      return this.agent.peers();
     } catch (e) {
       this.fallback(`agent failed: ${String(e)}`);
       return [];
@@ -386,13 +406,7 @@ export class HlsMesh {
     else this.active.delete(loader);
   }
 
-  private onAgentEvent(text: string): void {
-    let ev: { type: string; [k: string]: unknown };
-    try {
-      ev = JSON.parse(text);
-    } catch {
-      return;
-    }
+  private onAgentEvent(ev: AgentEvent): void {
     if (this.debug) console.debug("[hlsmesh]", ev);
     if (ev.type === "panic") {
       // The module traps right after this; never call into it again.

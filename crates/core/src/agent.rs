@@ -17,6 +17,8 @@ use crate::scheduler::Scheduler;
 use crate::stats::Stats;
 use crate::swarm::Swarm;
 use crate::time::Instant;
+use crate::tracker::messages::{TrackerMessage, TrackerRequest};
+use hlsmesh_proto::Id20;
 
 /// A player load, numbered by the embedder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -158,12 +160,15 @@ pub enum Input {
         /// Which tracker.
         tracker: TrackerId,
     },
-    /// A tracker sent a text frame.
+    /// A tracker sent a frame, read by the edge (see [`crate::tracker::messages`]).
     TrackerMessage {
         /// Which tracker.
         tracker: TrackerId,
-        /// The text.
-        text: String,
+        /// The frame's `info_hash`, when it has one: a message for another swarm is
+        /// ignored (failures, warnings and unreadable frames are reported all the same).
+        info_hash: Option<Id20>,
+        /// What it said.
+        message: TrackerMessage,
     },
     /// A tracker socket closed or failed.
     TrackerClosed {
@@ -262,12 +267,13 @@ pub enum Output {
         /// Its URL.
         url: String,
     },
-    /// Send a text frame to a tracker.
+    /// Send a request to a tracker (the edge writes it as a JSON text frame; see
+    /// [`crate::tracker::messages`]).
     TrackerSend {
         /// Which tracker.
         tracker: TrackerId,
-        /// JSON text.
-        text: String,
+        /// What to say.
+        request: TrackerRequest,
     },
     /// Close a tracker socket.
     TrackerClose {
@@ -530,9 +536,13 @@ impl Agent {
                     .handle_http(ctx, &mut self.swarm, fetch, result)
             }
             Input::TrackerOpen { tracker } => self.swarm.handle_tracker_open(ctx, tracker),
-            Input::TrackerMessage { tracker, text } => {
-                self.swarm.handle_tracker_message(ctx, tracker, &text)
-            }
+            Input::TrackerMessage {
+                tracker,
+                info_hash,
+                message,
+            } => self
+                .swarm
+                .handle_tracker_message(ctx, tracker, info_hash, message),
             Input::TrackerClosed { tracker, reason } => {
                 self.swarm.handle_tracker_closed(ctx, tracker, reason)
             }

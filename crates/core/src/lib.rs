@@ -30,8 +30,6 @@
 mod agent;
 pub mod cache;
 pub mod integrity;
-pub mod json;
-pub mod page;
 pub mod peer;
 pub mod playlist;
 pub mod rng;

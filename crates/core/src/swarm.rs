@@ -17,7 +17,7 @@ use hlsmesh_proto::{Id20, SegmentId, MAX_CHUNK_DATA};
 use crate::agent::{Config, ConnId, Ctx, Event, Output, TrackerId};
 use crate::peer::{PeerEvent, PeerSession};
 use crate::time::Instant;
-use crate::tracker::messages::{self, AnnounceEvent, AnnounceTotals, OutgoingOffer, TrackerEvent};
+use crate::tracker::messages::{AnnounceEvent, OutgoingOffer, TrackerMessage, TrackerRequest};
 use crate::tracker::Tracker;
 
 /// Offers one announce carries at most (the reference client sends 5).
@@ -377,53 +377,45 @@ impl Swarm {
         &mut self,
         ctx: &mut Ctx<'_>,
         tracker: TrackerId,
-        text: &str,
+        info_hash: Option<Id20>,
+        message: TrackerMessage,
     ) {
         let (Some(hash), Some(t)) = (self.info_hash, self.trackers.get_mut(tracker.0)) else {
             return;
         };
-        let events = match messages::parse(text, &hash) {
-            Ok(ev) => ev,
-            Err(e) => {
-                return ctx.out.event(Event::TrackerError {
-                    url: t.url().to_string(),
-                    reason: e.describe(),
-                })
-            }
-        };
-        for ev in events {
-            match ev {
-                TrackerEvent::Announced {
-                    interval,
-                    complete,
-                    incomplete,
-                } => {
-                    if let Some(i) = interval {
-                        self.trackers[tracker.0].set_interval(i);
-                    }
-                    self.heard_from_tracker = true;
-                    let size = complete
-                        .unwrap_or(0)
-                        .saturating_add(incomplete.unwrap_or(0));
-                    self.swarm_size = size.min(u64::from(u32::MAX)) as u32;
+        let ours = info_hash.is_none_or(|h| h == hash);
+        match message {
+            TrackerMessage::Announced {
+                interval,
+                complete,
+                incomplete,
+            } if ours => {
+                if let Some(i) = interval {
+                    t.set_interval(i);
                 }
-                TrackerEvent::Offer {
-                    peer,
-                    offer_id,
-                    sdp,
-                } => self.accept_offer(ctx, tracker.0, peer, offer_id, sdp),
-                TrackerEvent::Answer {
-                    peer,
-                    offer_id,
-                    sdp,
-                } => self.accept_answer(ctx, peer, offer_id, sdp),
-                TrackerEvent::Failure(reason) | TrackerEvent::Warning(reason) => {
-                    ctx.out.event(Event::TrackerError {
-                        url: self.trackers[tracker.0].url().to_string(),
-                        reason,
-                    })
-                }
+                self.heard_from_tracker = true;
+                let size = complete
+                    .unwrap_or(0)
+                    .saturating_add(incomplete.unwrap_or(0));
+                self.swarm_size = size.min(u64::from(u32::MAX)) as u32;
             }
+            TrackerMessage::Offer {
+                peer,
+                offer_id,
+                sdp,
+            } if ours => self.accept_offer(ctx, tracker.0, peer, offer_id, sdp),
+            TrackerMessage::Answer {
+                peer,
+                offer_id,
+                sdp,
+            } if ours => self.accept_answer(ctx, peer, offer_id, sdp),
+            TrackerMessage::Failure(reason)
+            | TrackerMessage::Warning(reason)
+            | TrackerMessage::Unreadable(reason) => ctx.out.event(Event::TrackerError {
+                url: t.url().to_string(),
+                reason,
+            }),
+            _ => {}
         }
     }
 
@@ -513,7 +505,13 @@ impl Swarm {
         self.conn_deadline.set(None);
         ctx.out.push(Output::TrackerSend {
             tracker: TrackerId(c.tracker),
-            text: messages::answer(&hash, &self.peer_id, &remote, &c.offer_id, &sdp),
+            request: TrackerRequest::Answer {
+                info_hash: hash,
+                peer_id: self.peer_id,
+                to_peer: remote,
+                offer_id: c.offer_id,
+                sdp,
+            },
         });
     }
 
@@ -804,7 +802,10 @@ impl Swarm {
                 continue;
             };
             if let Stage::Gathering { sdp: Some(sdp) } = &mut c.stage {
-                offers.push((c.offer_id, core::mem::take(sdp)));
+                offers.push(OutgoingOffer {
+                    offer_id: c.offer_id,
+                    sdp: core::mem::take(sdp),
+                });
                 c.stage = Stage::Offered;
                 c.since = ctx.now;
                 self.conn_deadline.set(None);
@@ -820,27 +821,16 @@ impl Swarm {
             return;
         }
         let first = t.announced(ctx.now, short);
-        let outgoing: Vec<OutgoingOffer<'_>> = offers
-            .iter()
-            .map(|(offer_id, sdp)| OutgoingOffer {
-                offer_id: *offer_id,
-                sdp,
-            })
-            .collect();
-        let totals = AnnounceTotals {
-            uploaded: ctx.stats.uploaded_bytes,
-            downloaded: ctx.stats.cdn_bytes + ctx.stats.peer_bytes,
-        };
-        let text = messages::announce(
-            &hash,
-            &self.peer_id,
-            first.then_some(AnnounceEvent::Started),
-            &outgoing,
-            totals,
-        );
         ctx.out.push(Output::TrackerSend {
             tracker: TrackerId(p.tracker),
-            text,
+            request: TrackerRequest::Announce {
+                info_hash: hash,
+                peer_id: self.peer_id,
+                event: first.then_some(AnnounceEvent::Started),
+                offers,
+                uploaded: ctx.stats.uploaded_bytes,
+                downloaded: ctx.stats.cdn_bytes + ctx.stats.peer_bytes,
+            },
         });
     }
 

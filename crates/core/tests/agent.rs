@@ -1,6 +1,7 @@
 //! One agent alone: properties of its facade.
 
-use hlsmesh_core::{Agent, Config, Input, Instant, Output, TrackerId};
+use hlsmesh_core::tracker::messages::{TrackerMessage, TrackerRequest};
+use hlsmesh_core::{Agent, Config, Event, Input, Instant, Output, TrackerId};
 
 /// An agent with one tracker, as an embedder starts it.
 fn agent_with_tracker(seed: u64, now: Instant) -> Agent {
@@ -88,7 +89,7 @@ fn wake_ups_are_never_in_the_past_during_a_session() {
 }
 
 /// Runs one agent up to its first announce and returns the announce's `info_hash`.
-fn first_announce_hash(name: Option<&str>, master_url: &str) -> String {
+fn first_announce_hash(name: Option<&str>, master_url: &str) -> hlsmesh_core::proto::Id20 {
     let t0 = Instant::from_micros(1_000);
     let mut agent = agent_with_tracker(3, t0);
     if let Some(name) = name {
@@ -110,10 +111,10 @@ fn first_announce_hash(name: Option<&str>, master_url: &str) -> String {
         let next = loop {
             match agent.poll_output() {
                 Output::CreateOffer { conn } => offers.push(conn),
-                Output::TrackerSend { text, .. } => {
-                    let v = hlsmesh_core::json::parse(&text).unwrap();
-                    return v.get("info_hash").unwrap().as_str().unwrap().to_owned();
-                }
+                Output::TrackerSend {
+                    request: TrackerRequest::Announce { info_hash, .. },
+                    ..
+                } => return info_hash,
                 Output::Timeout(at) => break at,
                 _ => {}
             }
@@ -144,4 +145,64 @@ fn an_embedder_named_swarm_overrides_the_master_url() {
     let plain_b = first_announce_hash(None, "https://cdn-b.test/show/master.m3u8");
     assert_ne!(plain_a, plain_b);
     assert_ne!(a, plain_a);
+}
+
+/// The edge hands over every frame it read, with its `info_hash`: offers for another
+/// swarm are ignored, ours are taken up, and failures, warnings and unreadable frames
+/// reach the page as tracker errors whatever the swarm.
+#[test]
+fn tracker_messages_for_another_swarm_are_ignored_and_errors_reported() {
+    let t0 = Instant::from_micros(1_000);
+    let ours = first_announce_hash(Some("show"), "https://cdn.test/show/master.m3u8");
+    let mut agent = agent_with_tracker(3, t0);
+    agent.name_swarm(t0, "show");
+    open_tracker(&mut agent, t0);
+    drain(&mut agent);
+    let offer = |hash| Input::TrackerMessage {
+        tracker: TrackerId::from_index(0),
+        info_hash: Some(hash),
+        message: TrackerMessage::Offer {
+            peer: [7; 20],
+            offer_id: [9; 20],
+            sdp: "v=0\r\n".into(),
+        },
+    };
+    let outputs = |agent: &mut Agent, input| {
+        agent.handle_input(t0, input);
+        let mut seen = Vec::new();
+        loop {
+            match agent.poll_output() {
+                Output::Timeout(_) => return seen,
+                o => seen.push(o),
+            }
+        }
+    };
+    let accepts = |seen: &[Output]| {
+        seen.iter()
+            .filter(|o| matches!(o, Output::AcceptOffer { .. }))
+            .count()
+    };
+    let mut other = ours;
+    other[0] ^= 1;
+    assert_eq!(accepts(&outputs(&mut agent, offer(other))), 0);
+    assert_eq!(accepts(&outputs(&mut agent, offer(ours))), 1);
+    for message in [
+        TrackerMessage::Failure("Invalid request".into()),
+        TrackerMessage::Warning("slow down".into()),
+        TrackerMessage::Unreadable("tracker message is not a JSON object".into()),
+    ] {
+        let seen = outputs(
+            &mut agent,
+            Input::TrackerMessage {
+                tracker: TrackerId::from_index(0),
+                info_hash: Some(other),
+                message,
+            },
+        );
+        assert!(
+            seen.iter()
+                .any(|o| matches!(o, Output::Event(Event::TrackerError { .. }))),
+            "{seen:?}"
+        );
+    }
 }

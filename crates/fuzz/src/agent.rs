@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use bytes::Bytes;
 use hlsmesh_core::integrity::{format_entry, HEADER};
 use hlsmesh_core::proto::{Id20, Message, SegmentId, MAX_CHUNK_DATA, PROTOCOL_VERSION};
-use hlsmesh_core::tracker::messages::id_to_string;
+use hlsmesh_core::tracker::messages::{TrackerMessage, TrackerRequest};
 use hlsmesh_core::url::without_query;
 use hlsmesh_core::{
     swarm_hash, Agent, Config, ConnId, FetchId, HttpResponse, Input, Instant, LoadId, Output,
@@ -79,7 +79,7 @@ pub struct World {
     /// Fetches of integrity sidecars (`….hashes`).
     hash_fetches: Vec<FetchId>,
     /// Offer ids the agent announced, per tracker.
-    offer_ids: Vec<(usize, String)>,
+    offer_ids: Vec<(usize, Id20)>,
     /// The peer id of the answer just relayed, for the `AcceptAnswer` it causes.
     answering_as: Option<Id20>,
     /// Loads the player waits for, with their URLs.
@@ -218,15 +218,13 @@ impl World {
                 self.fetches.retain(|f| *f != fetch);
                 self.hash_fetches.retain(|f| *f != fetch);
             }
-            Output::TrackerSend { tracker, text } => {
-                let json: serde_json::Value =
-                    serde_json::from_str(&text).expect("the agent sends JSON to trackers");
-                if let Some(offers) = json.get("offers").and_then(|o| o.as_array()) {
-                    for o in offers {
-                        if let Some(id) = o.get("offer_id").and_then(|i| i.as_str()) {
-                            self.offer_ids.push((tracker.get(), id.to_string()));
-                        }
-                    }
+            Output::TrackerSend {
+                tracker,
+                request: TrackerRequest::Announce { offers, .. },
+            } => {
+                assert!(offers.len() <= 5, "at most five offers per announce");
+                for o in offers {
+                    self.offer_ids.push((tracker.get(), o.offer_id));
                 }
             }
             Output::CreateOffer { conn } => self.add_conn(conn, None),
@@ -506,9 +504,9 @@ impl World {
         let ti = usize::from(src.below(2));
         let tracker = TrackerId::from_index(ti);
         let hash = if src.below(16) == 0 {
-            "x".repeat(20)
+            [b'x'; 20]
         } else {
-            id_to_string(&self.hash)
+            self.hash
         };
         let peer_n = src.below(12);
         let peer = if peer_n == 11 {
@@ -516,42 +514,44 @@ impl World {
         } else {
             fuzz_peer(peer_n)
         };
-        let text = match src.below(8) {
+        let message = match src.below(8) {
             0 => {
                 // An offer relayed from another viewer.
-                let offer_id = id_to_string(&fuzz_peer(src.u8()));
+                let offer_id = fuzz_peer(src.u8());
                 self.answering_as = Some(peer);
-                serde_json::json!({
-                    "action": "announce", "info_hash": hash, "peer_id": id_to_string(&peer),
-                    "offer_id": offer_id, "offer": {"type": "offer", "sdp": "v=0\r\n"},
-                })
-                .to_string()
+                TrackerMessage::Offer {
+                    peer,
+                    offer_id,
+                    sdp: "v=0\r\n".into(),
+                }
             }
             1 | 2 => {
                 // An answer to one of the agent's offers (or to one it never made).
                 let offer_id = match self.offer_ids.len() {
-                    0 => id_to_string(&fuzz_peer(src.u8())),
-                    n => self.offer_ids[usize::from(src.u8()) % n].1.clone(),
+                    0 => fuzz_peer(src.u8()),
+                    n => self.offer_ids[usize::from(src.u8()) % n].1,
                 };
                 self.answering_as = Some(peer);
-                serde_json::json!({
-                    "action": "announce", "info_hash": hash, "peer_id": id_to_string(&peer),
-                    "offer_id": offer_id, "answer": {"type": "answer", "sdp": "v=0\r\n"},
-                })
-                .to_string()
+                TrackerMessage::Answer {
+                    peer,
+                    offer_id,
+                    sdp: "v=0\r\n".into(),
+                }
             }
-            3 => serde_json::json!({
-                "action": "announce", "info_hash": hash,
-                "interval": src.interesting_u64(), "complete": src.interesting_u64(),
-                "incomplete": src.interesting_u64(),
-            })
-            .to_string(),
-            4 => serde_json::json!({ "failure reason": src.short_str() }).to_string(),
-            5 => serde_json::json!({ "warning message": src.short_str(), "action": "scrape" })
-                .to_string(),
-            _ => src.short_str(),
+            3 => TrackerMessage::Announced {
+                interval: Some(src.interesting_u64()),
+                complete: Some(src.interesting_u64()),
+                incomplete: Some(src.interesting_u64()),
+            },
+            4 => TrackerMessage::Failure(src.short_str()),
+            5 => TrackerMessage::Warning(src.short_str()),
+            _ => TrackerMessage::Unreadable(src.short_str()),
         };
-        self.feed(Input::TrackerMessage { tracker, text });
+        self.feed(Input::TrackerMessage {
+            tracker,
+            info_hash: Some(hash),
+            message,
+        });
     }
 
     fn channel_message(&mut self, src: &mut Src<'_>) {

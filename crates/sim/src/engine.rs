@@ -13,10 +13,14 @@ use hlsmesh_core::{
     Source, Stats, TrackerId,
 };
 
+use hlsmesh_core::proto::Id20;
+use hlsmesh_core::tracker::messages::{TrackerMessage, TrackerRequest};
+
 use crate::player::{Loading, Player, ViewerMetrics};
 use crate::queue::TimeQueue;
 use crate::rng::Rng;
 use crate::scenario::{Join, Scenario};
+use crate::tracker_wire;
 
 /// The core resumes sending once the channel's buffer falls below this (its low-water
 /// mark); the simulated channel reports the crossing like `bufferedamountlow`.
@@ -61,7 +65,7 @@ enum Ev {
     /// The other end of a connection went away.
     Closed(N, ConnId),
     /// A message reaching the tracker.
-    Tracker(N, String),
+    Tracker(N, Box<TrackerRequest>),
     /// A CDN response completes.
     Http(N, FetchId),
     /// Live playlist refresh.
@@ -230,8 +234,8 @@ pub struct Sim {
     seg_us: u64,
     /// Cumulative class weights.
     class_cdf: Vec<f64>,
-    swarms: HashMap<String, Members>,
-    peer_ids: HashMap<String, N>,
+    swarms: HashMap<Id20, Members>,
+    peer_ids: HashMap<Id20, N>,
     bodies: HashMap<(usize, u64), Bytes>,
     playlists: HashMap<(usize, u64), Bytes>,
     master: Bytes,
@@ -263,10 +267,6 @@ fn nominal(frame: &[u8], scale: u64) -> u64 {
     } else {
         frame.len() as u64
     }
-}
-
-fn peer_key(id: &[u8]) -> String {
-    id.iter().map(|&b| b as char).collect()
 }
 
 impl Sim {
@@ -480,7 +480,7 @@ impl Sim {
                     },
                 );
             }
-            Ev::Tracker(n, text) => self.tracker(n, &text),
+            Ev::Tracker(n, request) => self.tracker(n, *request),
             Ev::Http(n, fetch) => {
                 let node = &mut self.nodes[n as usize];
                 let Some(i) = node.fetches.iter().position(|f| f.fetch == fetch) else {
@@ -530,7 +530,7 @@ impl Sim {
             ..Config::default()
         };
         let agent = Agent::new(config, Instant::from_micros(self.now));
-        self.peer_ids.insert(peer_key(&agent.peer_id()), n);
+        self.peer_ids.insert(agent.peer_id(), n);
         let cdn_rtt = 2 * us(self.sc.cdn_latency_ms / 1000.0);
         let node = &mut self.nodes[n as usize];
         node.agent = Some(Box::new(agent));
@@ -558,7 +558,7 @@ impl Sim {
         node.alive = false;
         if let Some(agent) = node.agent.take() {
             node.stats = agent.stats();
-            self.peer_ids.remove(&peer_key(&agent.peer_id()));
+            self.peer_ids.remove(&agent.peer_id());
         }
         let links = std::mem::take(&mut node.links);
         node.keys.clear();
@@ -946,10 +946,10 @@ impl Sim {
                 let at = now + 2 * us(self.sc.tracker_latency_ms / 1000.0);
                 self.push(at, Ev::Input(n, Box::new(Input::TrackerOpen { tracker })));
             }
-            Output::TrackerSend { text, .. } => {
-                self.t.tracker_bytes += text.len() as u64;
+            Output::TrackerSend { request, .. } => {
+                self.t.tracker_bytes += tracker_wire::request_len(&request);
                 let at = now + us(self.sc.tracker_latency_ms / 1000.0);
-                self.push(at, Ev::Tracker(n, text));
+                self.push(at, Ev::Tracker(n, Box::new(request)));
             }
             Output::CreateOffer { conn } => {
                 let sdp = format!("o {n} {}", conn.get());
@@ -1219,47 +1219,50 @@ impl Sim {
 
     // ---- the tracker -----------------------------------------------------------------
 
-    fn tracker(&mut self, from: N, text: &str) {
+    fn tracker(&mut self, from: N, request: TrackerRequest) {
         if !self.nodes[from as usize].alive {
             return;
         }
-        let Ok(v) = serde_json::from_str::<Announce>(text) else {
-            return;
-        };
-        let hash = v.info_hash;
         let lat = us(self.sc.tracker_latency_ms / 1000.0);
         let at = self.now + lat;
-        if let Some(to) = v.to_peer_id.as_ref().and_then(|t| t.as_str()) {
-            if let Some(&target) = self.peer_ids.get(to) {
-                let msg = Relay {
-                    action: "announce",
-                    answer: Some(&v.answer),
-                    info_hash: &hash,
-                    offer: None,
-                    offer_id: &v.offer_id,
-                    peer_id: &v.peer_id,
-                };
-                self.tracker_reply(at, target, to_json(&msg));
+        let (hash, peer_id, offers) = match request {
+            TrackerRequest::Answer {
+                info_hash,
+                peer_id,
+                to_peer,
+                offer_id,
+                sdp,
+            } => {
+                if let Some(&target) = self.peer_ids.get(&to_peer) {
+                    let message = TrackerMessage::Answer {
+                        peer: peer_id,
+                        offer_id,
+                        sdp,
+                    };
+                    self.tracker_reply(at, target, info_hash, message);
+                }
+                return;
             }
-            return;
-        }
-        let m = self.swarms.entry(hash.clone()).or_default();
+            TrackerRequest::Announce {
+                info_hash,
+                peer_id,
+                offers,
+                ..
+            } => (info_hash, peer_id, offers),
+            _ => return,
+        };
+        let m = self.swarms.entry(hash).or_default();
         if !m.pos.contains_key(&from) {
             m.pos.insert(from, m.list.len());
             m.list.push(from);
         }
         let size = m.list.len();
-        let resp = Announced {
-            action: "announce",
-            complete: size,
-            incomplete: 0,
-            info_hash: &hash,
-            interval: 60,
+        let resp = TrackerMessage::Announced {
+            interval: Some(60),
+            complete: Some(size as u64),
+            incomplete: Some(0),
         };
-        self.tracker_reply(at, from, to_json(&resp));
-        let Some(offers) = v.offers.as_ref().and_then(|o| o.as_array()) else {
-            return;
-        };
+        self.tracker_reply(at, from, hash, resp);
         // Each offer goes to a different random member, as WebTorrent trackers do.
         let want = offers.len().min(size.saturating_sub(1));
         let mut picked: Vec<N> = Vec::with_capacity(want);
@@ -1272,78 +1275,30 @@ impl Sim {
                 picked.push(cand);
             }
         }
-        for (offer, to) in offers.iter().zip(picked) {
-            let msg = Relay {
-                action: "announce",
-                answer: None,
-                info_hash: &hash,
-                offer: Some(&offer["offer"]),
-                offer_id: &offer["offer_id"],
-                peer_id: &v.peer_id,
+        for (offer, to) in offers.into_iter().zip(picked) {
+            let message = TrackerMessage::Offer {
+                peer: peer_id,
+                offer_id: offer.offer_id,
+                sdp: offer.sdp,
             };
-            self.tracker_reply(at, to, to_json(&msg));
+            self.tracker_reply(at, to, hash, message);
         }
     }
 
-    fn tracker_reply(&mut self, at: u64, to: N, text: String) {
-        self.t.tracker_bytes += text.len() as u64;
+    fn tracker_reply(&mut self, at: u64, to: N, hash: Id20, message: TrackerMessage) {
+        self.t.tracker_bytes += tracker_wire::message_len(&hash, &message);
         self.push(
             at,
             Ev::Input(
                 to,
                 Box::new(Input::TrackerMessage {
                     tracker: TrackerId::from_index(0),
-                    text,
+                    info_hash: Some(hash),
+                    message,
                 }),
             ),
         );
     }
-}
-
-/// The fields of an agent's announce the simulated tracker reads. Read into a struct and
-/// written from structs rather than through `serde_json::Value` maps (the relay was a
-/// few percent of a run); the text is what `json!` wrote: keys in sorted order (the
-/// order of the fields below), nested objects re-serialized from `Value`s as before.
-#[derive(serde::Deserialize)]
-struct Announce {
-    info_hash: String,
-    #[serde(default)]
-    peer_id: serde_json::Value,
-    #[serde(default)]
-    to_peer_id: Option<serde_json::Value>,
-    #[serde(default)]
-    answer: serde_json::Value,
-    #[serde(default)]
-    offer_id: serde_json::Value,
-    #[serde(default)]
-    offers: Option<serde_json::Value>,
-}
-
-/// The tracker's reply to an announce.
-#[derive(serde::Serialize)]
-struct Announced<'a> {
-    action: &'static str,
-    complete: usize,
-    incomplete: u64,
-    info_hash: &'a str,
-    interval: u64,
-}
-
-/// An offer or an answer relayed to its peer.
-#[derive(serde::Serialize)]
-struct Relay<'a> {
-    action: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    answer: Option<&'a serde_json::Value>,
-    info_hash: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    offer: Option<&'a serde_json::Value>,
-    offer_id: &'a serde_json::Value,
-    peer_id: &'a serde_json::Value,
-}
-
-fn to_json(v: &impl serde::Serialize) -> String {
-    serde_json::to_string(v).unwrap_or_default()
 }
 
 /// Events at one instant beyond which the run is stuck (an agent or the player asking to

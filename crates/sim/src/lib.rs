@@ -29,6 +29,7 @@ mod queue;
 mod report;
 mod rng;
 mod scenario;
+mod tracker_wire;
 
 pub use engine::{Outcome, Sim, Totals};
 pub use player::ViewerMetrics;

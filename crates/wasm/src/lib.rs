@@ -11,7 +11,6 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod options;
 #[cfg(not(panic = "immediate-abort"))]
 mod panic_hook;
 
@@ -21,14 +20,14 @@ mod panic_hook;
 #[global_allocator]
 static HEAP: rlsf::GlobalTlsf = rlsf::GlobalTlsf::new();
 
+use hlsmesh_core::proto::Id20;
+use hlsmesh_core::tracker::messages::{AnnounceEvent, TrackerMessage, TrackerRequest};
 use hlsmesh_core::{
-    Config, ConnId, FetchId, HttpResponse, Input, Instant, LoadId, Output, Playback, Source,
+    Config, ConnId, Event, FetchId, HttpResponse, Input, Instant, LoadId, Output, Playback, Source,
     TrackerId,
 };
 use js_sys::{Array, Function, Uint8Array};
 use wasm_bindgen::prelude::*;
-
-use options::Options;
 
 /// The kinds of [`Core::input`]: what happened at an edge.
 pub mod input {
@@ -40,8 +39,6 @@ pub mod input {
     pub const HTTP_FAILED: u8 = 2;
     /// A tracker socket opened: `(tracker)`.
     pub const TRACKER_OPEN: u8 = 3;
-    /// A tracker sent a message: `(tracker, _, text)`.
-    pub const TRACKER_MESSAGE: u8 = 4;
     /// A tracker socket closed or failed: `(tracker, _, reason)`.
     pub const TRACKER_CLOSED: u8 = 5;
     /// Our offer is complete (ICE gathered): `(conn, _, sdp)`.
@@ -74,8 +71,10 @@ pub mod output {
     pub const CANCEL_FETCH: u8 = 4;
     /// Open a tracker socket: `[5, tracker, url]`.
     pub const TRACKER_CONNECT: u8 = 5;
-    /// Send on a tracker socket: `[6, tracker, text]`.
-    pub const TRACKER_SEND: u8 = 6;
+    /// Send an announce on a tracker socket: `[6, tracker, infoHash, peerId, event (0
+    /// none, 1 started, 2 stopped), uploaded, downloaded, offerIds, sdp…]`, ids as 20-byte
+    /// arrays, `offerIds` the offers' ids end to end, one SDP per offer after it.
+    pub const TRACKER_ANNOUNCE: u8 = 6;
     /// Close a tracker socket: `[7, tracker]`.
     pub const TRACKER_CLOSE: u8 = 7;
     /// Open a connection and make an offer: `[8, conn]`.
@@ -88,8 +87,44 @@ pub mod output {
     pub const TRANSMIT: u8 = 11;
     /// Close a connection: `[12, conn]`.
     pub const CLOSE_CONN: u8 = 12;
-    /// An event for the page: `[13, json]`.
+    /// An event for the page: `[13, 0, kind, …]`, the kind one of [`event`](super::event)
+    /// with its members in the order listed there.
     pub const EVENT: u8 = 13;
+    /// Send an answer on a tracker socket: `[14, tracker, infoHash, peerId, toPeerId,
+    /// offerId, sdp]`, ids as 20-byte arrays.
+    pub const TRACKER_ANSWER: u8 = 14;
+}
+
+/// The kinds of [`Core::tracker`]: what a tracker frame said.
+pub mod tracker {
+    /// The response to our announce: `interval`, `complete`, `incomplete` (`-1` absent).
+    pub const ANNOUNCED: u8 = 0;
+    /// Another viewer's offer: `ids` (its peer id, the offer id), `text` (the SDP).
+    pub const OFFER: u8 = 1;
+    /// Another viewer's answer to our offer: `ids` (its peer id, our offer id), `text`.
+    pub const ANSWER: u8 = 2;
+    /// `failure reason`: `text`.
+    pub const FAILURE: u8 = 3;
+    /// `warning message`: `text`.
+    pub const WARNING: u8 = 4;
+    /// A frame the shim could not read: `text` says why.
+    pub const UNREADABLE: u8 = 5;
+}
+
+/// The kinds of [`output::EVENT`], with their members.
+pub mod event {
+    /// `url, source (0 cache, 1 peer, 2 CDN), bytes, ms`.
+    pub const SEGMENT_LOADED: u8 = 0;
+    /// `peer` (hex id).
+    pub const PEER_CONNECTED: u8 = 1;
+    /// `peer, reason`.
+    pub const PEER_DISCONNECTED: u8 = 2;
+    /// `url`.
+    pub const TRACKER_CONNECTED: u8 = 3;
+    /// `url, reason`.
+    pub const TRACKER_ERROR: u8 = 4;
+    /// `url, reason`.
+    pub const PLAYLIST_ERROR: u8 = 5;
 }
 
 fn at(now_ms: f64) -> Instant {
@@ -105,6 +140,30 @@ fn opt(n: Option<u64>) -> JsValue {
     num(n.map_or(-1.0, |n| n as f64))
 }
 
+/// A 20-byte id from the shim's bytes.
+fn id(bytes: Option<&[u8]>) -> Option<Id20> {
+    bytes?.try_into().ok()
+}
+
+fn bytes(b: &[u8]) -> JsValue {
+    Uint8Array::from(b).into()
+}
+
+fn source_code(source: Source) -> f64 {
+    match source {
+        Source::Cache => 0.0,
+        Source::Peer => 1.0,
+        Source::Cdn => 2.0,
+    }
+}
+
+/// `out` with its kind and id in front.
+fn finish(out: Array, kind: u8, id: f64) -> Array {
+    out.unshift(&num(id));
+    out.unshift(&num(f64::from(kind)));
+    out
+}
+
 /// One viewer's agent, driven by the shim.
 #[wasm_bindgen]
 pub struct Core {
@@ -113,31 +172,48 @@ pub struct Core {
 
 #[wasm_bindgen]
 impl Core {
-    /// Creates an agent. `options` is JSON: `{"trackers": ["wss://…"], "swarmId"?,
-    /// "maxPeers"?, "cacheBytes"?, "integrity"?, "uploadBytesPerSec"?, "downloadOnly"?}`
-    /// (refused with a message when malformed; other members are ignored). `seed` seeds the
-    /// agent's random choices; `on_panic(message)` hears a panic before the trap.
+    /// Creates an agent: `trackers` are the tracker URLs, one per line; `swarm_id`
+    /// names the swarm (absent: the master playlist's URL); `max_peers`, `cache_bytes`
+    /// and `upload_bytes_per_sec` are `-1` for the defaults (no cap, for the last). The
+    /// shim checks the page's options before it calls this. `seed` seeds the agent's
+    /// random choices; `on_panic(message)` hears a panic before the trap (builds with
+    /// panic messages only).
     #[wasm_bindgen(constructor)]
-    pub fn new(options: &str, seed: f64, on_panic: Function) -> Result<Core, JsError> {
-        let opts = Options::parse(options).map_err(|e| JsError::new(&e))?;
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        trackers: &str,
+        swarm_id: Option<String>,
+        max_peers: f64,
+        cache_bytes: f64,
+        integrity: bool,
+        upload_bytes_per_sec: f64,
+        download_only: bool,
+        seed: f64,
+        on_panic: Function,
+    ) -> Core {
         #[cfg(not(panic = "immediate-abort"))]
         panic_hook::install(&on_panic);
         #[cfg(panic = "immediate-abort")]
         drop(on_panic);
         let defaults = Config::default();
+        let given = |n: f64| (n >= 0.0).then_some(n as u64);
         let config = Config {
-            trackers: opts.trackers,
-            swarm_id: opts.swarm_id,
-            max_peers: opts.max_peers.unwrap_or(defaults.max_peers).clamp(1, 64),
-            cache_bytes: opts.cache_bytes.unwrap_or(defaults.cache_bytes),
+            trackers: trackers
+                .split('\n')
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            swarm_id,
+            max_peers: given(max_peers).map_or(defaults.max_peers, |n| n.clamp(1, 64) as usize),
+            cache_bytes: given(cache_bytes).map_or(defaults.cache_bytes, |n| n as usize),
             seed: seed as u64,
-            integrity: opts.integrity,
-            upload_bytes_per_sec: opts.upload_bytes_per_sec,
-            download_only: opts.download_only,
+            integrity,
+            upload_bytes_per_sec: given(upload_bytes_per_sec),
+            download_only,
         };
-        Ok(Core {
+        Core {
             agent: hlsmesh_core::Agent::new(config, Instant::ZERO),
-        })
+        }
     }
 
     /// An edge event at `now_ms` (ms since the agent's start): `kind` is one of
@@ -168,7 +244,6 @@ impl Core {
                 result: Err(text),
             },
             input::TRACKER_OPEN => Input::TrackerOpen { tracker },
-            input::TRACKER_MESSAGE => Input::TrackerMessage { tracker, text },
             input::TRACKER_CLOSED => Input::TrackerClosed {
                 tracker,
                 reason: text,
@@ -188,6 +263,62 @@ impl Core {
             _ => Input::Timeout,
         };
         self.agent.handle_input(at(now_ms), input);
+    }
+
+    /// A frame from tracker `tracker`, read by the shim: `kind` is one of [`tracker`]
+    /// (module), with the members listed there. `hash` is the frame's `info_hash` (20
+    /// bytes) when it has one; `ids` holds a peer id and an offer id, 20 bytes each.
+    #[allow(clippy::too_many_arguments)]
+    pub fn tracker(
+        &mut self,
+        now_ms: f64,
+        tracker: f64,
+        kind: u8,
+        hash: Option<Vec<u8>>,
+        ids: Option<Vec<u8>>,
+        interval: f64,
+        complete: f64,
+        incomplete: f64,
+        text: Option<String>,
+    ) {
+        let given = |n: f64| (n >= 0.0).then_some(n as u64);
+        let text = text.unwrap_or_default();
+        let ids = ids.unwrap_or_default();
+        let (peer, offer_id) = match (id(ids.get(..20)), id(ids.get(20..40))) {
+            (Some(p), Some(o)) => (p, o),
+            _ => ([0; 20], [0; 20]),
+        };
+        let message = match kind {
+            tracker::ANNOUNCED => TrackerMessage::Announced {
+                interval: given(interval),
+                complete: given(complete),
+                incomplete: given(incomplete),
+            },
+            tracker::OFFER | tracker::ANSWER if ids.len() != 40 => {
+                TrackerMessage::Unreadable("invalid peer_id or offer_id in tracker message".into())
+            }
+            tracker::OFFER => TrackerMessage::Offer {
+                peer,
+                offer_id,
+                sdp: text,
+            },
+            tracker::ANSWER => TrackerMessage::Answer {
+                peer,
+                offer_id,
+                sdp: text,
+            },
+            tracker::FAILURE => TrackerMessage::Failure(text),
+            tracker::WARNING => TrackerMessage::Warning(text),
+            _ => TrackerMessage::Unreadable(text),
+        };
+        self.agent.handle_input(
+            at(now_ms),
+            Input::TrackerMessage {
+                tracker: TrackerId::from_index(tracker as usize),
+                info_hash: id(hash.as_deref()),
+                message,
+            },
+        );
     }
 
     /// hls.js loaded a playlist.
@@ -278,11 +409,7 @@ impl Core {
                 timing,
             } => {
                 push(Uint8Array::from(&data[..]).into());
-                push(num(match source {
-                    Source::Cache => 0.0,
-                    Source::Peer => 1.0,
-                    Source::Cdn => 2.0,
-                }));
+                push(num(source_code(source)));
                 push(num(timing.as_secs_f64() * 1000.0));
                 (output::DELIVER, load.0 as f64)
             }
@@ -307,10 +434,46 @@ impl Core {
                 push(url.into());
                 (output::TRACKER_CONNECT, tracker.get() as f64)
             }
-            Output::TrackerSend { tracker, text } => {
-                push(text.into());
-                (output::TRACKER_SEND, tracker.get() as f64)
-            }
+            Output::TrackerSend { tracker, request } => match request {
+                TrackerRequest::Announce {
+                    info_hash,
+                    peer_id,
+                    event,
+                    offers,
+                    uploaded,
+                    downloaded,
+                } => {
+                    push(bytes(&info_hash));
+                    push(bytes(&peer_id));
+                    push(num(match event {
+                        None => 0.0,
+                        Some(AnnounceEvent::Started) => 1.0,
+                        Some(AnnounceEvent::Stopped) => 2.0,
+                    }));
+                    push(num(uploaded as f64));
+                    push(num(downloaded as f64));
+                    let ids: Vec<u8> = offers.iter().flat_map(|o| o.offer_id).collect();
+                    push(bytes(&ids));
+                    for o in offers {
+                        push(o.sdp.into());
+                    }
+                    (output::TRACKER_ANNOUNCE, tracker.get() as f64)
+                }
+                TrackerRequest::Answer {
+                    info_hash,
+                    peer_id,
+                    to_peer,
+                    offer_id,
+                    sdp,
+                } => {
+                    for id in [info_hash, peer_id, to_peer, offer_id] {
+                        push(bytes(&id));
+                    }
+                    push(sdp.into());
+                    (output::TRACKER_ANSWER, tracker.get() as f64)
+                }
+                _ => (output::EVENT, -1.0),
+            },
             Output::TrackerClose { tracker } => (output::TRACKER_CLOSE, tracker.get() as f64),
             Output::CreateOffer { conn } => (output::CREATE_OFFER, conn.get() as f64),
             Output::AcceptOffer { conn, sdp } => {
@@ -327,25 +490,78 @@ impl Core {
             }
             Output::CloseConn { conn } => (output::CLOSE_CONN, conn.get() as f64),
             Output::Event(ev) => {
-                push(ev.to_json().into());
+                let (kind, a, b) = match ev {
+                    Event::SegmentLoaded {
+                        url,
+                        source,
+                        bytes,
+                        ms,
+                    } => {
+                        push(num(f64::from(event::SEGMENT_LOADED)));
+                        push(url.into());
+                        push(num(source_code(source)));
+                        push(num(bytes as f64));
+                        push(num(ms));
+                        return finish(out, output::EVENT, 0.0);
+                    }
+                    Event::PeerConnected { peer } => (event::PEER_CONNECTED, peer, None),
+                    Event::PeerDisconnected { peer, reason } => {
+                        (event::PEER_DISCONNECTED, peer, Some(reason))
+                    }
+                    Event::TrackerConnected { url } => (event::TRACKER_CONNECTED, url, None),
+                    Event::TrackerError { url, reason } => {
+                        (event::TRACKER_ERROR, url, Some(reason))
+                    }
+                    Event::PlaylistError { url, reason } => {
+                        (event::PLAYLIST_ERROR, url, Some(reason))
+                    }
+                    _ => return finish(out, output::EVENT, -1.0),
+                };
+                push(num(f64::from(kind)));
+                push(a.into());
+                if let Some(b) = b {
+                    push(b.into());
+                }
                 (output::EVENT, 0.0)
             }
             // A kind this glue does not know yet: nothing to do, keep draining.
             _ => (output::EVENT, -1.0),
         };
-        out.unshift(&num(id));
-        out.unshift(&num(f64::from(kind)));
+        finish(out, kind, id)
+    }
+
+    /// Totals, in this order: CDN bytes, peer bytes, uploaded bytes, cache hits,
+    /// segments delivered, peer fallbacks, rejected segments, peers demoted, peers, swarm
+    /// size (`js/src/agent.ts` names them).
+    pub fn stats(&self) -> Vec<f64> {
+        let s = self.agent.stats();
+        [
+            s.cdn_bytes,
+            s.peer_bytes,
+            s.uploaded_bytes,
+            s.cache_hits,
+            s.segments_delivered,
+            s.peer_fallbacks,
+            s.rejected_segments,
+            s.peers_demoted,
+            u64::from(s.peers),
+            u64::from(s.swarm_size),
+        ]
+        .map(|n| n as f64)
+        .to_vec()
+    }
+
+    /// The connected peers, four members each: hex id, bytes from it, bytes to it, its
+    /// measured throughput in bytes per second.
+    pub fn peers(&self) -> Array {
+        let out = Array::new();
+        for p in self.agent.peers() {
+            out.push(&p.peer.into());
+            out.push(&num(p.bytes_from as f64));
+            out.push(&num(p.bytes_to as f64));
+            out.push(&num(p.bytes_per_sec));
+        }
         out
-    }
-
-    /// Totals as JSON (`cdnBytes`, `peerBytes`, `uploadedBytes`, `peers`, …).
-    pub fn stats(&self) -> String {
-        self.agent.stats().to_json()
-    }
-
-    /// The connected peers as JSON: `[{peer, bytesFrom, bytesTo, bytesPerSec}]`.
-    pub fn peers(&self) -> String {
-        hlsmesh_core::page::peers_to_json(&self.agent.peers())
     }
 
     /// Our peer id, hex.

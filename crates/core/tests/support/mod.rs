@@ -10,7 +10,9 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::time::Duration;
 
 use bytes::Bytes;
+use hlsmesh_core::proto::Id20;
 use hlsmesh_core::rng::Rng;
+use hlsmesh_core::tracker::messages::{TrackerMessage, TrackerRequest};
 use hlsmesh_core::{
     Agent, Config, ConnId, Event, FetchId, HttpResponse, Input, Instant, LoadId, Output, Playback,
     Source, TrackerId,
@@ -60,7 +62,7 @@ pub struct Node {
 
 enum Ev {
     Input(usize, Input),
-    Tracker(usize, String),
+    Tracker(usize, TrackerRequest),
 }
 
 pub struct Net {
@@ -76,8 +78,8 @@ pub struct Net {
     /// (node, url, bytes served, range header) per CDN response.
     pub cdn_log: Vec<(usize, String, usize, Option<String>)>,
     /// info_hash → members (node ids) in join order.
-    swarms: BTreeMap<String, Vec<usize>>,
-    peer_ids: HashMap<String, usize>,
+    swarms: BTreeMap<Id20, Vec<usize>>,
+    peer_ids: HashMap<Id20, usize>,
     rng: Rng,
     pub tracker_up: bool,
     next_load: u64,
@@ -115,8 +117,7 @@ impl Net {
     pub fn add_node_with(&mut self, config: Config) -> usize {
         let agent = Agent::new(config, self.now);
         let id = self.nodes.len();
-        let pid = String::from_utf8(agent.peer_id().to_vec()).unwrap();
-        self.peer_ids.insert(pid, id);
+        self.peer_ids.insert(agent.peer_id(), id);
         self.nodes.push(Node {
             agent,
             wake: self.now,
@@ -298,8 +299,8 @@ impl Net {
                 };
                 self.schedule(now + lat, Ev::Input(node, input));
             }
-            Output::TrackerSend { text, .. } if self.tracker_up => {
-                self.schedule(now + lat, Ev::Tracker(node, text));
+            Output::TrackerSend { request, .. } if self.tracker_up => {
+                self.schedule(now + lat, Ev::Tracker(node, request));
             }
             Output::TrackerSend { .. } => {}
             Output::TrackerClose { .. } => {}
@@ -410,74 +411,61 @@ impl Net {
     }
 
     /// The tracker: relays offers to random other members and answers to offerers.
-    fn tracker_receive(&mut self, from: usize, text: &str) {
-        let v: serde_json::Value = serde_json::from_str(text).expect("client sends JSON");
-        let hash = v["info_hash"].as_str().unwrap().to_string();
+    fn tracker_receive(&mut self, from: usize, request: TrackerRequest) {
         let now = self.now;
         let lat = self.latency;
-        let members = self.swarms.entry(hash.clone()).or_default();
+        let (hash, peer_id, offers) = match request {
+            TrackerRequest::Answer {
+                info_hash,
+                peer_id,
+                to_peer,
+                offer_id,
+                sdp,
+            } => {
+                let target = self.peer_ids[&to_peer];
+                let message = TrackerMessage::Answer {
+                    peer: peer_id,
+                    offer_id,
+                    sdp,
+                };
+                self.schedule(
+                    now + lat,
+                    Ev::Input(target, tracker_input(info_hash, message)),
+                );
+                return;
+            }
+            TrackerRequest::Announce {
+                info_hash,
+                peer_id,
+                offers,
+                ..
+            } => (info_hash, peer_id, offers),
+            _ => return,
+        };
+        let members = self.swarms.entry(hash).or_default();
         if !members.contains(&from) {
             members.push(from);
         }
         let members = members.clone();
-        if let Some(to) = v.get("to_peer_id").and_then(|t| t.as_str()) {
-            let target = self.peer_ids[to];
-            let msg = serde_json::json!({
-                "action": "announce", "info_hash": hash, "peer_id": v["peer_id"],
-                "answer": v["answer"], "offer_id": v["offer_id"],
-            });
-            self.schedule(
-                now + lat,
-                Ev::Input(
-                    target,
-                    Input::TrackerMessage {
-                        tracker: tracker0(),
-                        text: msg.to_string(),
-                    },
-                ),
-            );
-            return;
-        }
-        let resp = serde_json::json!({
-            "action": "announce", "info_hash": hash, "interval": 30,
-            "complete": members.len(), "incomplete": 0,
-        });
-        self.schedule(
-            now + lat,
-            Ev::Input(
-                from,
-                Input::TrackerMessage {
-                    tracker: tracker0(),
-                    text: resp.to_string(),
-                },
-            ),
-        );
+        let resp = TrackerMessage::Announced {
+            interval: Some(30),
+            complete: Some(members.len() as u64),
+            incomplete: Some(0),
+        };
+        self.schedule(now + lat, Ev::Input(from, tracker_input(hash, resp)));
         let mut others: Vec<usize> = members.into_iter().filter(|m| *m != from).collect();
         // Shuffle deterministically, then hand one offer to each.
         for i in (1..others.len()).rev() {
             let j = self.rng.below(i as u64 + 1) as usize;
             others.swap(i, j);
         }
-        let offers = v
-            .get("offers")
-            .and_then(|o| o.as_array())
-            .cloned()
-            .unwrap_or_default();
-        for (offer, to) in offers.iter().zip(others) {
-            let msg = serde_json::json!({
-                "action": "announce", "info_hash": hash, "peer_id": v["peer_id"],
-                "offer": offer["offer"], "offer_id": offer["offer_id"],
-            });
-            self.schedule(
-                now + lat,
-                Ev::Input(
-                    to,
-                    Input::TrackerMessage {
-                        tracker: tracker0(),
-                        text: msg.to_string(),
-                    },
-                ),
-            );
+        for (offer, to) in offers.into_iter().zip(others) {
+            let message = TrackerMessage::Offer {
+                peer: peer_id,
+                offer_id: offer.offer_id,
+                sdp: offer.sdp,
+            };
+            self.schedule(now + lat, Ev::Input(to, tracker_input(hash, message)));
         }
     }
 
@@ -510,9 +498,9 @@ impl Net {
                             self.input(n, input)
                         }
                     }
-                    Ev::Tracker(n, text) => {
+                    Ev::Tracker(n, request) => {
                         if self.tracker_up && self.nodes[n].alive {
-                            self.tracker_receive(n, &text)
+                            self.tracker_receive(n, request)
                         }
                     }
                 }
@@ -598,4 +586,13 @@ pub fn hash_list(segments: &[(u64, Bytes)]) -> String {
         s.push_str(&format!("{sn} {} {digest} seg{sn}.ts\n", data.len()));
     }
     s
+}
+
+/// What the test tracker tells a member of swarm `hash`.
+fn tracker_input(hash: Id20, message: TrackerMessage) -> Input {
+    Input::TrackerMessage {
+        tracker: tracker0(),
+        info_hash: Some(hash),
+        message,
+    }
 }
