@@ -533,9 +533,10 @@ impl Core {
     /// Totals, in this order: CDN bytes, peer bytes, uploaded bytes, cache hits,
     /// segments delivered, peer fallbacks, rejected segments, peers demoted, peers, swarm
     /// size (`js/src/agent.ts` names them).
-    pub fn stats(&self) -> Vec<f64> {
+    pub fn stats(&self) -> Array {
         let s = self.agent.stats();
-        [
+        let out = Array::new();
+        for n in [
             s.cdn_bytes,
             s.peer_bytes,
             s.uploaded_bytes,
@@ -546,9 +547,10 @@ impl Core {
             s.peers_demoted,
             u64::from(s.peers),
             u64::from(s.swarm_size),
-        ]
-        .map(|n| n as f64)
-        .to_vec()
+        ] {
+            out.push(&num(n as f64));
+        }
+        out
     }
 
     /// The connected peers, four members each: hex id, bytes from it, bytes to it, its
