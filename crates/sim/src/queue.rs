@@ -1,20 +1,28 @@
 //! The simulator's time queue: entries come out in (time, insertion order), exactly as
 //! from a binary heap, but cheaper at scale.
 //!
-//! A calendar of buckets of [`WIDTH`] µs covers the next [`BUCKETS`] × [`WIDTH`] µs;
-//! entries further out wait in a binary heap until their bucket comes up. A bucket is
-//! sorted once, when it becomes current (most entries of a big swarm's bucket arrive
-//! before then: network delays are milliseconds), and entries pushed into the current
-//! bucket are inserted in order. Pushing and popping touch a few contiguous vectors
-//! instead of sifting through a heap of hundreds of thousands of entries.
+//! A hierarchical calendar. Fine buckets of [`WIDTH`] µs cover the current block of
+//! [`BLOCK`] buckets and the next; coarse buckets of one block each cover the
+//! [`COARSE`] blocks after those; entries further out wait in a binary heap, which is
+//! consulted whenever a bucket becomes current. A coarse bucket is poured into the fine
+//! buckets when its block becomes the next one. A fine bucket is sorted once, when it
+//! becomes current (most entries of a big swarm's bucket arrive before then: network
+//! delays are milliseconds), and entries pushed into the current bucket are inserted in
+//! order. Pushing and popping touch a few contiguous vectors instead of sifting through
+//! a heap of hundreds of thousands of entries (player and agent timers seconds ahead
+//! used to fill the heap).
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
-/// Bucket width, µs.
+/// Fine bucket width, µs.
 const WIDTH: u64 = 1_000;
-/// Buckets in the calendar (a power of two): a horizon of about 4 s.
-const BUCKETS: usize = 4096;
+/// Fine buckets per block: about 2 s.
+const BLOCK: u64 = 2048;
+/// Fine buckets in the ring: the current block and the next.
+const FINE: u64 = 2 * BLOCK;
+/// Coarse buckets (blocks) beyond the fine ring: about 2 min more.
+const COARSE: u64 = 64;
 
 /// One queued item at `at` µs; `seq` orders items of the same time by insertion.
 pub(crate) struct Entry<T> {
@@ -47,16 +55,24 @@ impl<T> Ord for Entry<T> {
 }
 
 /// A min-queue on (time, insertion order).
+///
+/// With K the current bucket's block: `fine` holds the later buckets of blocks K and
+/// K + 1 (at `bucket % FINE`), `coarse` blocks K + 2 ..= K + COARSE (at `block %
+/// COARSE`), `far` the rest (and, as K moves on, entries that have come nearer).
 pub(crate) struct TimeQueue<T> {
     /// Index (time / WIDTH) of the current bucket.
     cur_bucket: u64,
     /// The current bucket's entries, sorted latest first (pop from the back).
     cur: Vec<Entry<T>>,
-    /// Buckets `cur_bucket + 1 .. cur_bucket + BUCKETS`, unsorted, at `bucket % BUCKETS`.
-    ring: Vec<Vec<Entry<T>>>,
-    /// Entries in `ring`.
-    in_ring: usize,
-    /// Entries beyond the ring's horizon.
+    /// Fine buckets, unsorted.
+    fine: Vec<Vec<Entry<T>>>,
+    /// Entries in `fine`.
+    in_fine: usize,
+    /// Coarse buckets, unsorted.
+    coarse: Vec<Vec<Entry<T>>>,
+    /// Entries in `coarse`.
+    in_coarse: usize,
+    /// Entries beyond the coarse buckets' horizon when pushed.
     far: BinaryHeap<Reverse<Entry<T>>>,
     seq: u64,
     len: usize,
@@ -67,8 +83,10 @@ impl<T> TimeQueue<T> {
         TimeQueue {
             cur_bucket: 0,
             cur: Vec::new(),
-            ring: (0..BUCKETS).map(|_| Vec::new()).collect(),
-            in_ring: 0,
+            fine: (0..FINE).map(|_| Vec::new()).collect(),
+            in_fine: 0,
+            coarse: (0..COARSE).map(|_| Vec::new()).collect(),
+            in_coarse: 0,
             far: BinaryHeap::new(),
             seq: 0,
             len: 0,
@@ -89,14 +107,19 @@ impl<T> TimeQueue<T> {
             item,
         };
         let b = at / WIDTH;
+        let block = b / BLOCK;
+        let k = self.cur_bucket / BLOCK;
         if b <= self.cur_bucket {
             // Latest first: after (below) every entry due later, before every entry due
             // at the same time or earlier (this one was made last).
             let i = self.cur.partition_point(|x| x.at > at);
             self.cur.insert(i, e);
-        } else if b < self.cur_bucket + BUCKETS as u64 {
-            self.ring[(b % BUCKETS as u64) as usize].push(e);
-            self.in_ring += 1;
+        } else if block <= k + 1 {
+            self.fine[(b % FINE) as usize].push(e);
+            self.in_fine += 1;
+        } else if block <= k + COARSE {
+            self.coarse[(block % COARSE) as usize].push(e);
+            self.in_coarse += 1;
         } else {
             self.far.push(Reverse(e));
         }
@@ -111,34 +134,70 @@ impl<T> TimeQueue<T> {
         self.cur.pop()
     }
 
+    /// Moves the coarse bucket of `block` into the fine buckets.
+    fn pour(&mut self, block: u64) {
+        let slot = std::mem::take(&mut self.coarse[(block % COARSE) as usize]);
+        self.in_coarse -= slot.len();
+        self.in_fine += slot.len();
+        for e in slot {
+            debug_assert_eq!(e.at / WIDTH / BLOCK, block);
+            self.fine[((e.at / WIDTH) % FINE) as usize].push(e);
+        }
+    }
+
+    /// Makes `next` the current bucket (its fine bucket and any far entries of it),
+    /// pouring the block after it if `next` starts a new block.
+    fn enter(&mut self, next: u64) {
+        let k = self.cur_bucket / BLOCK;
+        self.cur_bucket = next;
+        if next / BLOCK > k && self.in_coarse > 0 {
+            // Blocks up to K + 1 were poured already; with coarse entries waiting, the
+            // current bucket moves at most one block at a time.
+            debug_assert_eq!(next / BLOCK, k + 1);
+            self.pour(next / BLOCK + 1);
+        }
+        let slot = &mut self.fine[(next % FINE) as usize];
+        // Keep the slot's allocation: swap it with the drained current vector.
+        std::mem::swap(&mut self.cur, slot);
+        self.in_fine -= self.cur.len();
+        while let Some(Reverse(e)) = self.far.peek() {
+            if e.at / WIDTH != next {
+                break;
+            }
+            let Reverse(e) = self.far.pop().expect("peeked");
+            self.cur.push(e);
+        }
+    }
+
     /// Makes the next non-empty bucket current; `None` when nothing is queued.
     fn advance(&mut self) -> Option<()> {
         if self.len == 0 {
             return None;
         }
         loop {
+            let k = self.cur_bucket / BLOCK;
+            // The fine buckets end with block K + 1.
+            let limit = (k + 2) * BLOCK;
             let far_bucket = self.far.peek().map(|Reverse(e)| e.at / WIDTH);
-            let next = if self.in_ring == 0 {
-                far_bucket.expect("entries are somewhere")
-            } else {
+            let fine_bucket = (self.in_fine > 0).then(|| {
                 let mut b = self.cur_bucket + 1;
-                while self.ring[(b % BUCKETS as u64) as usize].is_empty() {
+                while self.fine[(b % FINE) as usize].is_empty() {
                     b += 1;
                 }
-                far_bucket.map_or(b, |f| f.min(b))
-            };
-            self.cur_bucket = next;
-            let slot = &mut self.ring[(next % BUCKETS as u64) as usize];
-            // Keep the slot's allocation: swap it with the drained current vector.
-            std::mem::swap(&mut self.cur, slot);
-            self.in_ring -= self.cur.len();
-            while let Some(Reverse(e)) = self.far.peek() {
-                if e.at / WIDTH != next {
-                    break;
+                b
+            });
+            let next = match (fine_bucket, far_bucket) {
+                (Some(f), Some(h)) => f.min(h),
+                (Some(f), None) => f,
+                (None, Some(h)) if h < limit || self.in_coarse == 0 => h,
+                _ => {
+                    // Nothing before the end of block K + 1: step to its last bucket
+                    // (empty), which pours block K + 2.
+                    self.enter(limit - 1);
+                    continue;
                 }
-                let Reverse(e) = self.far.pop().expect("peeked");
-                self.cur.push(e);
-            }
+            };
+            self.enter(next);
             if !self.cur.is_empty() {
                 self.cur.sort_unstable_by_key(|e| Reverse(e.key()));
                 return Some(());
@@ -146,7 +205,6 @@ impl<T> TimeQueue<T> {
         }
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,12 +228,13 @@ mod tests {
         for round in 0..200_000u64 {
             let pushes = if round < 1000 { 2 } else { rand(3) };
             for _ in 0..pushes {
-                let delay = match rand(6) {
+                let delay = match rand(7) {
                     0 => 0,
                     1 => rand(1_000),
                     2 => rand(100_000),
                     3 => rand(5_000_000),
                     4 => rand(60_000_000),
+                    5 => rand(600_000_000),
                     _ => rand(10) * WIDTH,
                 };
                 seq += 1;
