@@ -140,10 +140,14 @@ impl TokenBucket {
         self.at = now;
     }
 
-    /// When a full chunk's worth will be available.
+    /// When a full chunk's worth will be available, rounded up to the next microsecond
+    /// (rounded down, a wait of a fraction of one would wake the agent at a time when
+    /// the bucket is still short, again and again).
     fn ready_at(&self) -> Instant {
         let missing = (MAX_CHUNK_DATA as f64 - self.tokens).max(0.0);
-        self.at + crate::time::secs_f64(missing / self.rate)
+        let micros = missing / self.rate * 1e6;
+        let whole = micros as u64;
+        self.at + Duration::from_micros(whole + u64::from((whole as f64) < micros))
     }
 }
 
@@ -1005,4 +1009,30 @@ fn make_peer_id(rng: &mut crate::rng::Rng) -> Id20 {
 /// Hex form of an id, for events and logs.
 pub fn hex(id: &Id20) -> String {
     crate::text::hex(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bucket a hair short of a chunk is ready strictly later, never at the moment it
+    /// was last filled (which would wake the agent again and again at the same time).
+    #[test]
+    fn a_bucket_a_hair_short_is_ready_strictly_later() {
+        for rate in [1.0e3, 1.0e6, 3.3e8, 1.0e12] {
+            let at = Instant::from_micros(5_000_000);
+            let bucket = TokenBucket {
+                rate,
+                tokens: MAX_CHUNK_DATA as f64 - 1e-6,
+                at,
+            };
+            assert!(bucket.ready_at() > at, "rate {rate}");
+        }
+        let full = TokenBucket {
+            rate: 1.0e6,
+            tokens: MAX_CHUNK_DATA as f64,
+            at: Instant::from_micros(7),
+        };
+        assert_eq!(full.ready_at(), Instant::from_micros(7));
+    }
 }
