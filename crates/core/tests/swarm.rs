@@ -208,6 +208,66 @@ fn a_neighbourhood_of_twelve_elects_two_cdn_fetchers_for_a_new_segment() {
     }
 }
 
+#[test]
+fn a_viewer_measures_its_fast_uplink_tells_its_neighbours_and_fetches_new_segments_alone() {
+    // Twelve viewers meshed: without a fast uplink among them, two fetch each new live
+    // segment from the CDN (the test above). One of them measures its own uplink as it
+    // sends a copy (200 KB drained in 50 ms: 32 Mb/s, 40 times the 800 kb/s stream) and
+    // tells its neighbours: it then fetches every new segment, alone.
+    let viewers = 12;
+    let mut net = Net::new(41);
+    for sn in 0..40 {
+        net.cdn.insert(url(sn), segment_bytes(sn, SEG_LEN));
+    }
+    for i in 0..viewers {
+        let node = net.add_node(41_000 + i as u64);
+        net.playlist(node, PLAYLIST, &media_playlist(0, 6, true));
+        net.run_for(Duration::from_millis(300));
+    }
+    while (0..viewers).any(|i| net.peers_of(i) as usize + 1 < viewers) {
+        net.run_for(Duration::from_secs(10));
+        assert!(
+            net.now.as_micros() < 600_000_000,
+            "not meshed in 10 minutes"
+        );
+    }
+    let fast = 4;
+    net.load(fast, &url(5), playback(0.0));
+    net.run_for(Duration::from_secs(1));
+    net.nodes[fast].slow_uplink = true;
+    net.load(0, &url(5), playback(10.0));
+    net.run_for(Duration::from_millis(50));
+    assert!(net.chunk_bytes_sent(fast) >= SEG_LEN, "no copy sent");
+    assert_eq!(net.nodes[fast].sent_by_tag[8], 0, "told before measuring");
+    net.drain_uplink(fast);
+    net.run_for(Duration::from_millis(100));
+    assert_eq!(sources(&net, 0), vec![Source::Peer]);
+    assert_eq!(
+        net.nodes[fast].sent_by_tag[8],
+        viewers - 1,
+        "not told to every peer"
+    );
+    for i in (0..viewers).filter(|i| ![0, fast].contains(i)) {
+        net.load(i, &url(5), playback(6.0));
+        net.run_for(Duration::from_millis(50));
+    }
+    net.run_for(Duration::from_secs(3));
+    for sn in 6..12 {
+        let before = net.cdn_log.len();
+        let text = media_playlist(sn - 5, 6, true);
+        for i in 0..viewers {
+            net.playlist(i, PLAYLIST, &text);
+        }
+        net.run_for(Duration::from_millis(100));
+        let fetchers: Vec<usize> = net.cdn_log[before..]
+            .iter()
+            .filter(|(_, u, _, _)| *u == url(sn))
+            .map(|(n, ..)| *n)
+            .collect();
+        assert_eq!(fetchers, vec![fast], "segment {sn}");
+    }
+}
+
 /// Node 0 alone holds segment 3 (400 KB, fetched from the CDN) and its uplink has
 /// turned slow; nodes 1.. are download-only viewers connected to it, each chosen (by
 /// seed, from `first_seed + 1` on) to rank `ranks[i]` for the segment among its peers
@@ -233,7 +293,8 @@ fn lone_slow_holder(net_seed: u64, first_seed: u64, ranks: &[usize]) -> Net {
         let seed = (first_seed + 1..)
             .find(|seed| {
                 let id = hlsmesh_core::Agent::new(downloader(*seed), Instant::ZERO).peer_id();
-                !used.contains(seed) && rank(&id, [held_by].into_iter(), seg) == want
+                !used.contains(seed)
+                    && rank((id, false), [(held_by, false)].into_iter(), seg) == want
             })
             .unwrap();
         used.push(seed);
@@ -432,11 +493,13 @@ fn an_elected_viewer_refreshing_late_does_not_refetch_what_a_runner_up_took() {
         net.run_for(Duration::from_millis(100));
     }
     net.run_for(Duration::from_secs(3));
-    let ids: Vec<_> = (0..viewers).map(|i| net.nodes[i].agent.peer_id()).collect();
+    let ids: Vec<_> = (0..viewers)
+        .map(|i| (net.nodes[i].agent.peer_id(), false))
+        .collect();
     let seg = SegmentId { variant: 0, sn: 6 };
     let ranks: Vec<usize> = ids
         .iter()
-        .map(|me| rank(me, ids.iter().copied(), seg))
+        .map(|me| rank(*me, ids.iter().copied(), seg))
         .collect();
     let elected = ranks.iter().position(|r| *r == 0).unwrap();
     let text = media_playlist(1, 6, true);

@@ -317,7 +317,7 @@ impl Scheduler {
             for info in update.new_segments {
                 let seg = info.id;
                 let alone = swarm
-                    .peer_ids_on_variant(seg.variant, ctx.now)
+                    .peers_on_variant(seg.variant, ctx.now)
                     .next()
                     .is_none();
                 // A runner-up may have fetched it already (our refresh can lag theirs by a
@@ -330,13 +330,7 @@ impl Scheduler {
                 {
                     continue;
                 }
-                let rank = election::rank(
-                    &swarm.peer_id(),
-                    swarm.peer_ids_on_variant(seg.variant, ctx.now),
-                    seg,
-                );
-                let neighbours = swarm.peer_ids_on_variant(seg.variant, ctx.now).count();
-                if election::place(rank, neighbours) == 0 {
+                if self.election_place(swarm, seg, ctx.now).0 == 0 {
                     self.start_cdn(ctx, info, Bytes::new());
                 }
             }
@@ -409,13 +403,7 @@ impl Scheduler {
         }
         let need_by = now + Duration::from_secs_f64(ahead);
         let reserve = self.reserve(self.expected_bytes(&info));
-        let rank = election::rank(
-            &swarm.peer_id(),
-            swarm.peer_ids_on_variant(seg.variant, ctx.now),
-            seg,
-        );
-        let neighbours = swarm.peer_ids_on_variant(seg.variant, ctx.now).count();
-        let mut rank = election::place(rank, neighbours);
+        let (mut rank, neighbours) = self.election_place(swarm, seg, now);
         // Not alone, only not connected yet (a viewer that just joined): wait, within the
         // buffer, for the neighbours rather than electing ourselves.
         if rank == 0 && neighbours == 0 && swarm.expecting_peers(now) {
@@ -467,6 +455,29 @@ impl Scheduler {
             self.fetches.remove(&fetch);
             ctx.out.push(Output::CancelFetch { fetch });
         }
+    }
+
+    /// This viewer's place in its neighbourhood's election for `seg` (0: fetches it from
+    /// the CDN at once; see [`election`]), and how many neighbours play its rendition.
+    /// A fast uplink is one that told an upload rate of [`election::FAST_UPLINK`] times
+    /// the rendition's declared bit rate (else its measured media rate) or more.
+    fn election_place(&self, swarm: &Swarm, seg: SegmentId, now: Instant) -> (usize, usize) {
+        let kbps = match self.playlists.declared_bandwidth(seg.variant) {
+            Some(b) => b / 1000,
+            None => (self.media_bytes_per_sec(seg.variant) * 0.008) as u64,
+        };
+        let fast_from = (kbps * u64::from(election::FAST_UPLINK)).max(1);
+        let fast = |kbps: u32| u64::from(kbps) >= fast_from;
+        let me = (swarm.peer_id(), fast(swarm.uplink_kbps()));
+        let hood = || {
+            swarm
+                .peers_on_variant(seg.variant, now)
+                .map(|(p, k)| (p, fast(k)))
+        };
+        let rank = election::rank(me, hood(), seg);
+        let fast_first = me.1 || hood().any(|p| p.1);
+        let neighbours = hood().count();
+        (election::place(rank, neighbours, fast_first), neighbours)
     }
 
     /// Moves segment `seg` forward: from the cache, a peer, or the CDN, whichever is due.
