@@ -983,6 +983,31 @@ fn an_untried_peer_gets_a_trial_only_if_five_times_the_media_rate_makes_it() {
 }
 
 #[test]
+fn an_untried_peer_that_told_a_slow_uplink_gets_no_trial_it_cannot_make() {
+    // Node 0 sends node 1 a copy over a slow uplink (200 kB drained in 2 s: 800 kb/s)
+    // and tells its peers. Node 2 has never downloaded from it: at the rate it told, a
+    // copy takes 2.5 s, more than node 2's 1.5 s (3.5 s of buffer, 2 s kept for the
+    // CDN), so node 2 does not ask it. At the assumed 5 × the media rate it would have.
+    let mut net = meshed(3, 61, None);
+    net.load(0, &url(3), playback(0.0));
+    net.run_for(Duration::from_secs(1));
+    net.nodes[0].slow_uplink = true;
+    net.load(1, &url(3), playback(3.0));
+    net.run_for(Duration::from_secs(2));
+    net.drain_uplink(0);
+    net.run_for(Duration::from_millis(100));
+    assert_eq!(sources(&net, 1), vec![Source::Peer]);
+    assert!(net.nodes[0].sent_by_tag[8] >= 1, "uplink not told");
+    net.load(0, &url(4), playback(0.0));
+    net.run_for(Duration::from_secs(1));
+    let asked = net.nodes[2].sent_by_tag[4];
+    net.load(2, &url(4), playback(3.5));
+    net.run_for(Duration::from_secs(4));
+    assert_eq!(net.nodes[2].sent_by_tag[4], asked, "node 0 was asked");
+    assert_eq!(sources(&net, 2), vec![Source::Cdn]);
+}
+
+#[test]
 fn segments_sliding_out_of_the_live_window_are_not_announced_lost() {
     // Node 0's cache holds three segments. The live window moves on: the segments that
     // left it are evicted first, and nobody is told (every viewer of the rendition reads

@@ -52,8 +52,8 @@ pub const CDN_MARGIN: Duration = Duration::from_millis(1000);
 const SAFETY: Duration = Duration::from_millis(500);
 /// CDN time assumed before any CDN transfer was measured.
 const DEFAULT_CDN_TIME: Duration = Duration::from_millis(1000);
-/// Throughput assumed for a peer not measured yet, in multiples of the stream's media
-/// rate (10 Mb/s for a 2 Mb/s stream; 4 Mb/s at 800 kb/s). Relative, not absolute:
+/// Throughput assumed for a peer not measured yet that did not tell its upload rate
+/// (one that did is taken at that rate), in multiples of the stream's media rate (10 Mb/s for a 2 Mb/s stream; 4 Mb/s at 800 kb/s). Relative, not absolute:
 /// what decides whether a trial can make it is how many segment-durations of upload it
 /// needs. A trial that turns out slower costs no stall (its deadline still leaves the
 /// reserve for the CDN) but a wasted upload and a CDN fetch: at 10 × (20 Mb/s), 45% of
@@ -457,16 +457,21 @@ impl Scheduler {
         }
     }
 
+    /// A rendition's bit rate in kb/s, in the units peers tell their upload rates in: the
+    /// master's declared bandwidth, else the measured media rate.
+    fn stream_kbps(&self, variant: u16) -> u64 {
+        match self.playlists.declared_bandwidth(variant) {
+            Some(b) => b / 1000,
+            None => (self.media_bytes_per_sec(variant) * 0.008) as u64,
+        }
+    }
+
     /// This viewer's place in its neighbourhood's election for `seg` (0: fetches it from
     /// the CDN at once; see [`election`]), and how many neighbours play its rendition.
     /// A fast uplink is one that told an upload rate of [`election::FAST_UPLINK`] times
     /// the rendition's declared bit rate (else its measured media rate) or more.
     fn election_place(&self, swarm: &Swarm, seg: SegmentId, now: Instant) -> (usize, usize) {
-        let kbps = match self.playlists.declared_bandwidth(seg.variant) {
-            Some(b) => b / 1000,
-            None => (self.media_bytes_per_sec(seg.variant) * 0.008) as u64,
-        };
-        let fast_from = (kbps * u64::from(election::FAST_UPLINK)).max(1);
+        let fast_from = (self.stream_kbps(seg.variant) * u64::from(election::FAST_UPLINK)).max(1);
         let fast = |kbps: u32| u64::from(kbps) >= fast_from;
         let me = (swarm.peer_id(), fast(swarm.uplink_kbps()));
         let hood = || {
@@ -546,7 +551,8 @@ impl Scheduler {
 
     /// The peer to ask for `seg` (of about `size` bytes) so that it arrives by
     /// `deadline`: a peer not measured yet gets a trial when there is room for its
-    /// assumed speed twice over with half again to spare; otherwise the fastest
+    /// speed (the upload rate it told, else an assumed one) twice over with half again
+    /// to spare; otherwise the fastest
     /// measured peer that makes it with half again to spare; otherwise a trial that
     /// fits with that spare.
     fn choose_peer(
@@ -557,8 +563,8 @@ impl Scheduler {
         now: Instant,
         deadline: Instant,
     ) -> Option<ConnId> {
-        let trial_rate = TRIAL_SPEEDUP * self.media_bytes_per_sec(seg.variant);
-        let trial = TRIAL_LATENCY + Duration::from_secs_f64(size as f64 / trial_rate);
+        let media_rate = self.media_bytes_per_sec(seg.variant);
+        let stream_kbps = self.stream_kbps(seg.variant).max(1) as f64;
         let mut best: Option<(Duration, usize, ConnId)> = None;
         let mut untried: Option<(usize, ConnId)> = None;
         let mut roomy = false;
@@ -585,6 +591,13 @@ impl Scheduler {
                     }
                 }
                 None => {
+                    // At the rate it told us, else assumed.
+                    let speedup = match session.uplink_kbps() {
+                        0 => TRIAL_SPEEDUP,
+                        k => f64::from(k) / stream_kbps,
+                    };
+                    let rate = (speedup * media_rate).max(1.0);
+                    let trial = TRIAL_LATENCY + Duration::from_secs_f64(size as f64 / rate);
                     if now + trial.mul_f64(1.5) <= deadline
                         && untried.is_none_or(|u| (open, conn) < u)
                     {
