@@ -1056,6 +1056,40 @@ fn segments_sliding_out_of_the_live_window_are_not_announced_lost() {
 }
 
 #[test]
+fn a_relay_that_told_a_fast_uplink_takes_the_place_of_an_unknown_one() {
+    // Node 0 has downloaded from nobody. Node 2 told its peers a fast uplink (it sent
+    // node 3 a copy, 200 kB drained in 50 ms). While node 0 is busy sending a segment to
+    // node 3, node 1 asks for it and waits; then node 2 asks: at the rate it told, it
+    // passes the segment on sooner, so it takes node 1's place.
+    let mut net = meshed(4, 33, None);
+    net.cdn.insert(url(3), segment_bytes(3, 400_000));
+    net.load(2, &url(2), playback(0.0));
+    net.load(0, &url(3), playback(0.0));
+    net.run_for(Duration::from_secs(2));
+    net.nodes[2].slow_uplink = true;
+    net.load(3, &url(2), playback(3.0));
+    net.run_for(Duration::from_millis(50));
+    net.drain_uplink(2);
+    net.run_for(Duration::from_millis(100));
+    assert_eq!(sources(&net, 3), vec![Source::Peer]);
+    assert!(net.nodes[2].sent_by_tag[8] >= 1, "uplink not told");
+    net.nodes[0].slow_uplink = true;
+    net.nodes[0].stall_after_chunks = Some(net.nodes[0].chunks_sent);
+    net.load(3, &url(3), playback(8.0));
+    net.run_for(Duration::from_millis(200));
+    net.load(1, &url(3), playback(8.0));
+    net.run_for(Duration::from_millis(2000));
+    assert!(net.nodes[0].absent_to.is_empty(), "node 1 may wait");
+    net.load(2, &url(3), playback(8.0));
+    net.run_for(Duration::from_millis(300));
+    assert_eq!(
+        net.nodes[0].absent_to,
+        vec![1],
+        "the unknown relay makes way"
+    );
+}
+
+#[test]
 fn a_fast_relay_takes_the_place_of_a_slow_one_waiting_for_an_upload() {
     // Node 0 has measured node 1 as slow (its frames take 800 ms more) and node 2 as
     // fast. While node 0 is busy sending a segment to node 3, node 1 asks for it and

@@ -984,8 +984,15 @@ impl Scheduler {
                     if busy && data.is_some() {
                         // A faster relay takes the place of a slower one waiting.
                         let size = data.as_ref().map_or(0, |d| d.len());
-                        let key = self.relay_key(conn, size);
-                        busy = !swarm.withdraw_worse(conn, key, |c| self.relay_key(c, size));
+                        let told: Vec<(ConnId, u32)> = swarm
+                            .ready_sessions()
+                            .map(|(c, s)| (c, s.uplink_kbps()))
+                            .collect();
+                        let key = |c: ConnId| {
+                            let kbps = told.iter().find(|t| t.0 == c).map_or(0, |t| t.1);
+                            self.relay_key(c, seg.variant, kbps, size)
+                        };
+                        busy = !swarm.withdraw_worse(conn, key(conn), key);
                     }
                     let data = data.filter(|_| !busy);
                     let seq = swarm.next_upload_seq();
@@ -1051,9 +1058,15 @@ impl Scheduler {
         self.prefetch(ctx, swarm);
     }
 
-    /// How slow a peer is as a relay, as we measured it: its expected time for `size`
-    /// bytes in ms (unmeasured: a middling 1 s).
-    fn relay_key(&self, conn: ConnId, size: usize) -> u64 {
+    /// How slow a peer is as a relay: its time for `size` bytes in ms at the upload rate
+    /// it told (`kbps`, 0 when it did not), else as we measured its uploads to us, else a
+    /// middling 1 s.
+    fn relay_key(&self, conn: ConnId, variant: u16, kbps: u32, size: usize) -> u64 {
+        if kbps > 0 {
+            let rate = self.media_bytes_per_sec(variant) * f64::from(kbps)
+                / self.stream_kbps(variant).max(1) as f64;
+            return (size as f64 * 1000.0 / rate.max(1.0)) as u64;
+        }
         self.peers
             .get(&conn)
             .and_then(|p| p.estimate.time_for(size))
