@@ -982,12 +982,10 @@ fn an_untried_peer_gets_a_trial_only_if_five_times_the_media_rate_makes_it() {
     assert_eq!(sources(&net, 1), vec![Source::Peer]);
 }
 
-#[test]
-fn an_untried_peer_that_told_a_slow_uplink_gets_no_trial_it_cannot_make() {
-    // Node 0 sends node 1 a copy over a slow uplink (200 kB drained in 2 s: 800 kb/s)
-    // and tells its peers. Node 2 has never downloaded from it: at the rate it told, a
-    // copy takes 2.5 s, more than node 2's 1.5 s (3.5 s of buffer, 2 s kept for the
-    // CDN), so node 2 does not ask it. At the assumed 5 × the media rate it would have.
+/// Node 0 sends node 1 a copy over a slow uplink (200 kB drained in 2 s: 800 kb/s) and
+/// tells its peers; then it holds segment 4, and node 2 (which never downloaded from it)
+/// asks for it with `ahead` seconds of buffer. Node 2's sources.
+fn ask_a_slow_uplink(ahead: f64) -> (Net, Vec<Source>) {
     let mut net = meshed(3, 61, None);
     net.load(0, &url(3), playback(0.0));
     net.run_for(Duration::from_secs(1));
@@ -1000,11 +998,33 @@ fn an_untried_peer_that_told_a_slow_uplink_gets_no_trial_it_cannot_make() {
     assert!(net.nodes[0].sent_by_tag[8] >= 1, "uplink not told");
     net.load(0, &url(4), playback(0.0));
     net.run_for(Duration::from_secs(1));
-    let asked = net.nodes[2].sent_by_tag[4];
-    net.load(2, &url(4), playback(3.5));
-    net.run_for(Duration::from_secs(4));
-    assert_eq!(net.nodes[2].sent_by_tag[4], asked, "node 0 was asked");
-    assert_eq!(sources(&net, 2), vec![Source::Cdn]);
+    net.load(2, &url(4), playback(ahead));
+    net.run_for(Duration::from_secs(6));
+    let got = sources(&net, 2);
+    (net, got)
+}
+
+#[test]
+fn an_untried_peer_that_told_a_slow_uplink_gets_no_trial_it_cannot_make() {
+    // At the rate node 0 told, a copy takes 2.65 s (2.5 s and the latency assumed): with
+    // half again to spare, more than node 2's 1.5 s (3.5 s of buffer, 2 s kept for the
+    // CDN), so node 2 does not ask it. At the assumed 5 × the media rate it would have.
+    let (net, got) = ask_a_slow_uplink(3.5);
+    assert_eq!(net.nodes[2].sent_by_tag[4], 0, "node 0 was asked");
+    assert_eq!(got, vec![Source::Cdn]);
+}
+
+#[test]
+fn a_slow_uplink_not_measured_yet_is_counted_as_busy_with_another_copy() {
+    // With 5 s (7 s of buffer), the 2.65 s copy fits with half again to spare (4 s), but
+    // a slow uplink is likely sending another copy: half again more (6 s) does not fit.
+    // With 9 s of buffer (7 s) it does, and node 2 asks node 0.
+    let (net, got) = ask_a_slow_uplink(7.0);
+    assert_eq!(net.nodes[2].sent_by_tag[4], 0, "node 0 was asked");
+    assert_eq!(got, vec![Source::Cdn]);
+    let (net, got) = ask_a_slow_uplink(9.0);
+    assert_eq!(net.nodes[2].sent_by_tag[4], 1, "node 0 was not asked");
+    assert_eq!(got, vec![Source::Peer]);
 }
 
 #[test]

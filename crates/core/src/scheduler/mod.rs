@@ -59,6 +59,11 @@ const DEFAULT_CDN_TIME: Duration = Duration::from_millis(1000);
 /// reserve for the CDN) but a wasted upload and a CDN fetch: at 10 × (20 Mb/s), 45% of
 /// the peer misses left on the home mix were trials.
 const TRIAL_SPEEDUP: f64 = 5.0;
+/// A peer not measured yet that told a slow upload rate (under
+/// [`election::FAST_UPLINK`] times the stream's) is taken to need this many times its
+/// time for a copy: it is likely sending another one (home mix, 300 viewers, seeds 1–5:
+/// every seed better, wasted uploads halved).
+const SLOW_TRIAL_FACTOR: f64 = 1.5;
 /// Latency assumed for a peer not measured yet.
 const TRIAL_LATENCY: Duration = Duration::from_millis(150);
 /// Shortest time a peer is given for a transfer.
@@ -597,7 +602,10 @@ impl Scheduler {
                         k => f64::from(k) / stream_kbps,
                     };
                     let rate = (speedup * media_rate).max(1.0);
-                    let trial = TRIAL_LATENCY + Duration::from_secs_f64(size as f64 / rate);
+                    let mut trial = TRIAL_LATENCY + Duration::from_secs_f64(size as f64 / rate);
+                    if speedup < f64::from(election::FAST_UPLINK) {
+                        trial = trial.mul_f64(SLOW_TRIAL_FACTOR);
+                    }
                     if now + trial.mul_f64(1.5) <= deadline
                         && untried.is_none_or(|u| (open, conn) < u)
                     {
