@@ -51,76 +51,61 @@ export function idString(id: Uint8Array): string {
   return String.fromCharCode(...id);
 }
 
-class Unreadable extends Error {}
-
 function message(kind: number, text?: string, hash?: Uint8Array, ids?: Uint8Array): TrackerInput {
   return [kind, hash, ids, -1, -1, -1, text];
 }
 
 /** Reads one text frame into the messages it carries, a warning first. */
 export function readTrackerFrame(text: string): TrackerInput[] {
-  if (text.length > MAX_TRACKER_MESSAGE) {
-    return [message(UNREADABLE, `tracker message of ${text.length} bytes is over the limit`)];
-  }
-  let msg: unknown;
-  try {
-    msg = JSON.parse(text);
-  } catch {
-    return [message(UNREADABLE, "tracker message is not JSON")];
+  let msg: Record<string, unknown> | null = null;
+  if (text.length <= MAX_TRACKER_MESSAGE) {
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      /* not JSON: unreadable, below */
+    }
   }
   if (typeof msg !== "object" || msg === null || Array.isArray(msg)) {
-    return [message(UNREADABLE, "tracker message is not a JSON object")];
+    return [message(UNREADABLE, text.length > MAX_TRACKER_MESSAGE ? "tracker message over 256 KiB" : "tracker message is not a JSON object")];
   }
-  try {
-    return read(msg as Record<string, unknown>);
-  } catch (e) {
-    if (e instanceof Unreadable) return [message(UNREADABLE, e.message)];
-    throw e;
-  }
-}
-
-function read(msg: Record<string, unknown>): TrackerInput[] {
-  /** A member that must be absent, `null`, or pass `ok`. */
-  const field = <T>(key: string, ok: (v: unknown) => v is T): T | undefined => {
-    const v = msg[key];
-    if (v === undefined || v === null) return undefined;
-    if (!ok(v)) throw new Unreadable(`invalid type for ${key} in tracker message`);
-    return v;
+  const m = msg;
+  let bad = "";
+  /** A member: absent (also when null or of the wrong type, which makes the frame unreadable). */
+  const field = <T>(key: string, ok: (v: any) => boolean): T | undefined => {
+    const v = m[key];
+    if (v == null) return undefined;
+    if (ok(v)) return v as T;
+    bad ||= `invalid ${key} in tracker message`;
+    return undefined;
   };
-  const str = (key: string) => field(key, (v): v is string => typeof v === "string");
-  const count = (key: string) => field(key, (v): v is number => Number.isSafeInteger(v) && (v as number) >= 0) ?? -1;
-  const sdpOf = (key: string) =>
-    field(key, (v): v is { type: string; sdp: string } => {
-      const o = v as { type?: unknown; sdp?: unknown } | null;
-      return typeof o === "object" && o !== null && typeof o.type === "string" && typeof o.sdp === "string";
-    })?.sdp;
+  const str = (key: string) => field<string>(key, (v) => typeof v === "string");
+  const count = (key: string) => field<number>(key, (v) => Number.isSafeInteger(v) && v >= 0) ?? -1;
+  const sdpOf = (key: string) => field<{ sdp: string }>(key, (v) => typeof v === "object" && typeof v.type === "string" && typeof v.sdp === "string")?.sdp;
+  const id = (s: string | undefined, key: string) => {
+    const b = s === undefined ? null : idBytes(s);
+    if (!b) bad = `invalid ${key} in tracker message`;
+    return b;
+  };
 
   const [action, infoHash, peerId, offerId] = [str("action"), str("info_hash"), str("peer_id"), str("offer_id")];
   const [interval, complete, incomplete] = [count("interval"), count("complete"), count("incomplete")];
-  const [offer, answer] = [sdpOf("offer"), sdpOf("answer")];
+  const sdp = sdpOf("offer") ?? sdpOf("answer");
   const failure = str("failure reason");
-  if (failure !== undefined) return [message(FAILURE, failure)];
-  const out: TrackerInput[] = [];
   const warning = str("warning message");
-  if (warning !== undefined) out.push(message(WARNING, warning));
-  let hash: Uint8Array | undefined;
-  if (infoHash !== undefined) {
-    const h = idBytes(infoHash);
-    // Not an id at all: no swarm of ours.
-    if (!h) return out;
-    hash = h;
-  }
-  if (action !== undefined && action !== "announce") return out;
-  const sdp = offer ?? answer;
+  if (bad) return [message(UNREADABLE, bad)];
+  if (failure !== undefined) return [message(FAILURE, failure)];
+  const out = warning === undefined ? [] : [message(WARNING, warning)];
+  const hash = infoHash === undefined ? undefined : idBytes(infoHash);
+  // An info_hash that is not an id at all names no swarm of ours; other actions (scrape)
+  // say nothing the agent uses.
+  if (hash === null || (action !== undefined && action !== "announce")) return out;
   if (sdp !== undefined) {
-    const peer = peerId === undefined ? null : idBytes(peerId);
-    if (!peer) throw new Unreadable("invalid peer_id in tracker message");
-    const oid = offerId === undefined ? null : idBytes(offerId);
-    if (!oid) throw new Unreadable("invalid offer_id in tracker message");
     const ids = new Uint8Array(40);
+    const [peer, oid] = [id(peerId, "peer_id"), id(offerId, "offer_id")];
+    if (!peer || !oid) return [message(UNREADABLE, bad)];
     ids.set(peer);
     ids.set(oid, 20);
-    out.push(message(offer !== undefined ? OFFER : ANSWER, sdp, hash, ids));
+    out.push(message(m.offer != null ? OFFER : ANSWER, sdp, hash, ids));
   } else if (interval >= 0 || complete >= 0 || incomplete >= 0) {
     out.push([ANNOUNCED, hash, undefined, interval, complete, incomplete, undefined]);
   }

@@ -77,17 +77,19 @@ impl IntegrityError {
                 number_in("hash list of ", *n as u64, " bytes is over the limit")
             }
             IntegrityError::MissingHeader => {
-                ["not a hash list: the first line must be ", HEADER].concat()
+                crate::text::cat(&["not a hash list: the first line must be ", HEADER])
             }
             IntegrityError::UnsupportedVersion(v) => {
-                ["hash list version `", v, "` is not supported"].concat()
+                crate::text::cat(&["hash list version `", v, "` is not supported"])
             }
             IntegrityError::TooManyEntries => {
                 number_in("hash list has more than ", MAX_ENTRIES as u64, " entries")
             }
-            IntegrityError::BadLine { line, reason } => {
-                number_in("hash list line ", *line as u64, &[": ", reason].concat())
-            }
+            IntegrityError::BadLine { line, reason } => number_in(
+                "hash list line ",
+                *line as u64,
+                &crate::text::cat(&[": ", reason]),
+            ),
         }
     }
 }
@@ -296,7 +298,7 @@ pub fn sidecar_url(playlist_url: &str, playlist_text: &str) -> String {
     let path_end = playlist_url.find(['?', '#']).unwrap_or(playlist_url.len());
     let query = &playlist_url[path_end..];
     let query = query.split('#').next().unwrap_or("");
-    [&playlist_url[..path_end], ".hashes", query].concat()
+    crate::text::cat(&[&playlist_url[..path_end], ".hashes", query])
 }
 
 fn quoted_attr<'a>(attrs: &'a str, name: &str) -> Option<&'a str> {

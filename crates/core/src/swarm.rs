@@ -161,7 +161,7 @@ impl TokenBucket {
     /// When a full chunk's worth will be available.
     fn ready_at(&self) -> Instant {
         let missing = (MAX_CHUNK_DATA as f64 - self.tokens).max(0.0);
-        self.at + Duration::from_secs_f64(missing / self.rate)
+        self.at + crate::time::secs_f64(missing / self.rate)
     }
 }
 

@@ -35,6 +35,15 @@ pub fn push_decimal(out: &mut String, mut n: u64) {
     out.extend(buf[i..].iter().map(|&b| char::from(b)));
 }
 
+/// `parts` end to end: `[a, b].concat()` without the generic joiner it instantiates.
+pub fn cat(parts: &[&str]) -> String {
+    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        s.push_str(p);
+    }
+    s
+}
+
 /// `a`, `n` in decimal, then `b`: `number_in("HTTP status ", 404, "")`.
 pub fn number_in(a: &str, n: u64, b: &str) -> String {
     let mut s = String::from(a);

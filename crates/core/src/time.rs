@@ -44,6 +44,18 @@ impl Instant {
     }
 }
 
+/// `secs` seconds as a [`Duration`]: like `Duration::from_secs_f64`, without its panics
+/// (NaN and negatives are zero, values past `u64::MAX` nanoseconds saturate) and without
+/// its float-splitting code in the wasm.
+pub fn secs_f64(secs: f64) -> Duration {
+    Duration::from_nanos((secs * 1e9) as u64)
+}
+
+/// `d` times `k`, as `Duration::mul_f64` without its panics (see [`secs_f64`]).
+pub fn scale(d: Duration, k: f64) -> Duration {
+    secs_f64(d.as_secs_f64() * k)
+}
+
 impl Add<Duration> for Instant {
     type Output = Instant;
     fn add(self, d: Duration) -> Instant {

@@ -30,14 +30,14 @@ pub fn resolve(base: &str, reference: &str) -> String {
         .unwrap_or("");
 
     if let Some(net) = reference.strip_prefix("//") {
-        return [scheme, "://", net].concat();
+        return crate::text::cat(&[scheme, "://", net]);
     }
     let (ref_path, ref_tail) = split_path(reference);
     let path = if ref_path.is_empty() {
         if ref_tail.starts_with('?') {
-            return [scheme, "://", authority, base_path, ref_tail].concat();
+            return crate::text::cat(&[scheme, "://", authority, base_path, ref_tail]);
         }
-        return [scheme, "://", authority, base_path, base_query, ref_tail].concat();
+        return crate::text::cat(&[scheme, "://", authority, base_path, base_query, ref_tail]);
     } else if ref_path.starts_with('/') {
         remove_dot_segments(ref_path.to_string())
     } else {
@@ -45,9 +45,9 @@ pub fn resolve(base: &str, reference: &str) -> String {
             Some(i) => &base_path[..=i],
             None => "/",
         };
-        remove_dot_segments([dir, ref_path].concat())
+        remove_dot_segments(crate::text::cat(&[dir, ref_path]))
     };
-    [scheme, "://", authority, &path, ref_tail].concat()
+    crate::text::cat(&[scheme, "://", authority, &path, ref_tail])
 }
 
 /// The URL without its query and fragment: a stable name for a stream whose URLs carry
@@ -131,7 +131,7 @@ fn walk_dot_segments(path: &str) -> String {
     if joined.starts_with('/') {
         joined
     } else {
-        ["/", &joined].concat()
+        crate::text::cat(&["/", &joined])
     }
 }
 

@@ -140,6 +140,22 @@ fn opt(n: Option<u64>) -> JsValue {
     num(n.map_or(-1.0, |n| n as f64))
 }
 
+/// The non-empty lines of `text` (a byte loop: `str::split` brings a searcher along).
+fn lines(mut text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    loop {
+        let end = text.bytes().position(|b| b == b'\n');
+        let line = &text[..end.unwrap_or(text.len())];
+        if !line.is_empty() {
+            out.push(line.to_owned());
+        }
+        match end {
+            Some(end) => text = &text[end + 1..],
+            None => return out,
+        }
+    }
+}
+
 /// A 20-byte id from the shim's bytes.
 fn id(bytes: Option<&[u8]>) -> Option<Id20> {
     bytes?.try_into().ok()
@@ -198,11 +214,7 @@ impl Core {
         let defaults = Config::default();
         let given = |n: f64| (n >= 0.0).then_some(n as u64);
         let config = Config {
-            trackers: trackers
-                .split('\n')
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            trackers: lines(trackers),
             swarm_id,
             max_peers: given(max_peers).map_or(defaults.max_peers, |n| n.clamp(1, 64) as usize),
             cache_bytes: given(cache_bytes).map_or(defaults.cache_bytes, |n| n as usize),
@@ -533,9 +545,10 @@ impl Core {
     /// Totals, in this order: CDN bytes, peer bytes, uploaded bytes, cache hits,
     /// segments delivered, peer fallbacks, rejected segments, peers demoted, peers, swarm
     /// size (`js/src/agent.ts` names them).
-    pub fn stats(&self) -> Vec<f64> {
+    pub fn stats(&self) -> Array {
         let s = self.agent.stats();
-        [
+        let out = Array::new();
+        for n in [
             s.cdn_bytes,
             s.peer_bytes,
             s.uploaded_bytes,
@@ -546,9 +559,10 @@ impl Core {
             s.peers_demoted,
             u64::from(s.peers),
             u64::from(s.swarm_size),
-        ]
-        .map(|n| n as f64)
-        .to_vec()
+        ] {
+            out.push(&num(n as f64));
+        }
+        out
     }
 
     /// The connected peers, four members each: hex id, bytes from it, bytes to it, its

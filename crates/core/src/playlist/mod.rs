@@ -51,7 +51,7 @@ impl PlaylistError {
     /// What is wrong, in words (what `Display` writes, built without `core::fmt`).
     pub fn describe(&self) -> String {
         match self {
-            PlaylistError::Malformed(what) => ["malformed playlist: ", what].concat(),
+            PlaylistError::Malformed(what) => crate::text::cat(&["malformed playlist: ", what]),
             PlaylistError::TooLarge(n) => {
                 number_in("playlist lists ", *n as u64, " segments, over the limit")
             }

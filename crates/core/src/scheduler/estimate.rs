@@ -84,7 +84,7 @@ impl Estimate {
             return None;
         }
         let secs = self.latency + bytes as f64 / self.bytes_per_sec;
-        Some(Duration::from_secs_f64(secs.clamp(0.0, 3600.0)))
+        Some(crate::time::secs_f64(secs.clamp(0.0, 3600.0)))
     }
 }
 

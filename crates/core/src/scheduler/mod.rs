@@ -281,7 +281,7 @@ impl Scheduler {
     /// Time kept for a CDN fetch of `bytes` should a peer fail.
     fn reserve(&self, bytes: usize) -> Duration {
         let cdn = self.cdn.time_for(bytes).unwrap_or(DEFAULT_CDN_TIME);
-        (cdn.mul_f64(1.5) + SAFETY).max(CDN_MARGIN)
+        (crate::time::scale(cdn, 1.5) + SAFETY).max(CDN_MARGIN)
     }
 
     /// Reads a playlist; returns the swarm name it implies (the first playlist's URL
@@ -406,7 +406,7 @@ impl Scheduler {
                 ahead = ahead.max(duration - since);
             }
         }
-        let need_by = now + Duration::from_secs_f64(ahead);
+        let need_by = now + crate::time::secs_f64(ahead);
         let reserve = self.reserve(self.expected_bytes(&info));
         let (mut rank, neighbours) = self.election_place(swarm, seg, now);
         // Not alone, only not connected yet (a viewer that just joined): wait, within the
@@ -419,7 +419,7 @@ impl Scheduler {
         if rank == 0 && swarm.peers_with(seg).next().is_some() {
             rank = 1;
         }
-        let first = Duration::from_secs_f64(info.duration.clamp(0.0, 60.0));
+        let first = crate::time::secs_f64(info.duration.clamp(0.0, 60.0));
         let wait_until = election::patience(now, rank, need_by, reserve, first);
         // A transfer already under way (a prefetch, the live-edge fetch) now has a player
         // waiting: hold it to the player's deadline.
@@ -588,8 +588,8 @@ impl Scheduler {
             {
                 Some(expected) => {
                     // Queued requests share the peer's link.
-                    let expected = expected.mul_f64(1.0 + open as f64);
-                    if now + expected.mul_f64(1.5) <= deadline
+                    let expected = crate::time::scale(expected, 1.0 + open as f64);
+                    if now + crate::time::scale(expected, 1.5) <= deadline
                         && best.is_none_or(|b| (expected, open, conn) < b)
                     {
                         best = Some((expected, open, conn));
@@ -602,15 +602,15 @@ impl Scheduler {
                         k => f64::from(k) / stream_kbps,
                     };
                     let rate = (speedup * media_rate).max(1.0);
-                    let mut trial = TRIAL_LATENCY + Duration::from_secs_f64(size as f64 / rate);
+                    let mut trial = TRIAL_LATENCY + crate::time::secs_f64(size as f64 / rate);
                     if speedup < f64::from(election::FAST_UPLINK) {
-                        trial = trial.mul_f64(SLOW_TRIAL_FACTOR);
+                        trial = crate::time::scale(trial, SLOW_TRIAL_FACTOR);
                     }
-                    if now + trial.mul_f64(1.5) <= deadline
+                    if now + crate::time::scale(trial, 1.5) <= deadline
                         && untried.is_none_or(|u| (open, conn) < u)
                     {
                         untried = Some((open, conn));
-                        roomy = now + trial.mul_f64(3.0) <= deadline;
+                        roomy = now + crate::time::scale(trial, 3.0) <= deadline;
                     }
                 }
             }
@@ -719,9 +719,9 @@ impl Scheduler {
                 break;
             };
             // Needed once the buffer and the segments before it have played.
-            let before = Duration::from_secs_f64(info.duration * (sn - anchor.sn - 1) as f64);
+            let before = crate::time::secs_f64(info.duration * (sn - anchor.sn - 1) as f64);
             let size = self.expected_bytes(&info);
-            let deadline = now + Duration::from_secs_f64(ahead) + before - self.reserve(size);
+            let deadline = now + crate::time::secs_f64(ahead) + before - self.reserve(size);
             if let Some(conn) = self.choose_peer(swarm, seg, size, now, deadline) {
                 self.start_peer(swarm, info, conn, deadline, Bytes::new(), now, true);
                 in_flight += 1;
@@ -851,7 +851,7 @@ impl Scheduler {
                     }
                     Err(reason) => ctx.out.event(Event::PlaylistError {
                         url,
-                        reason: ["hash list: ", &reason].concat(),
+                        reason: crate::text::cat(&["hash list: ", &reason]),
                     }),
                 }
             }
