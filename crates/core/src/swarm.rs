@@ -907,20 +907,27 @@ impl Swarm {
 
     /// Sends what the sessions have queued, as far as each channel's buffer allows.
     /// Whether this viewer serves nobody.
-    /// Refuses the waiting upload for another peer whose `worse` key is largest, if it
-    /// is larger than `key`; whether one was.
+    /// Refuses the waiting upload for another peer whose `worse` key (from its
+    /// connection and the upload rate it told) is largest, if it is larger than
+    /// `conn`'s; whether one was.
     pub(crate) fn withdraw_worse(
         &mut self,
         conn: ConnId,
-        key: u64,
-        worse: impl Fn(ConnId) -> u64,
+        worse: impl Fn(ConnId, u32) -> u64,
     ) -> bool {
+        let key = match self.conns.get(&conn).map(|c| &c.stage) {
+            Some(Stage::Open(s)) => worse(conn, s.uplink_kbps()),
+            _ => return false,
+        };
         let victim = self
             .conns
             .iter()
             .filter(|(id, _)| **id != conn)
             .filter_map(|(id, c)| match &c.stage {
-                Stage::Open(s) => s.waiting_seqs().next().map(|q| (worse(*id), q, *id)),
+                Stage::Open(s) => s
+                    .waiting_seqs()
+                    .next()
+                    .map(|q| (worse(*id, s.uplink_kbps()), q, *id)),
                 _ => None,
             })
             .max();

@@ -58,12 +58,16 @@ pub fn score(peer: &Id20, seg: SegmentId) -> u64 {
 /// This viewer's rank for `seg` among itself and `others` (0 = fetches first), each
 /// with whether it is a fast uplink: fast ones first, then by [`score`].
 pub fn rank(me: (Id20, bool), others: impl Iterator<Item = (Id20, bool)>, seg: SegmentId) -> usize {
-    let key = |(p, fast): (Id20, bool)| (!fast, score(&p, seg), p);
-    let mine = key(me);
+    let mine = key(me.0, me.1, seg);
     others
         .filter(|p| p.0 != me.0)
-        .filter(|p| key(*p) < mine)
+        .filter(|p| key(p.0, p.1, seg) < mine)
         .count()
+}
+
+/// A viewer's order for `seg`, lowest first: fast uplinks first, then by [`score`].
+pub fn key(peer: Id20, fast: bool, seg: SegmentId) -> (bool, u64, Id20) {
+    (!fast, score(&peer, seg), peer)
 }
 
 /// Until when a viewer in `rank` place ([`place`]) waits for a peer before fetching from the CDN: never

@@ -478,15 +478,15 @@ impl Scheduler {
     fn election_place(&self, swarm: &Swarm, seg: SegmentId, now: Instant) -> (usize, usize) {
         let fast_from = (self.stream_kbps(seg.variant) * u64::from(election::FAST_UPLINK)).max(1);
         let fast = |kbps: u32| u64::from(kbps) >= fast_from;
-        let me = (swarm.peer_id(), fast(swarm.uplink_kbps()));
-        let hood = || {
-            swarm
-                .peers_on_variant(seg.variant, now)
-                .map(|(p, k)| (p, fast(k)))
-        };
-        let rank = election::rank(me, hood(), seg);
-        let fast_first = me.1 || hood().any(|p| p.1);
-        let neighbours = hood().count();
+        let me = swarm.peer_id();
+        let mine = election::key(me, fast(swarm.uplink_kbps()), seg);
+        let (mut rank, mut neighbours, mut fast_first) = (0, 0, !mine.0);
+        for (p, k) in swarm.peers_on_variant(seg.variant, now) {
+            let theirs = election::key(p, fast(k), seg);
+            rank += usize::from(p != me && theirs < mine);
+            neighbours += 1;
+            fast_first |= !theirs.0;
+        }
         (election::place(rank, neighbours, fast_first), neighbours)
     }
 
@@ -992,15 +992,9 @@ impl Scheduler {
                     if busy && data.is_some() {
                         // A faster relay takes the place of a slower one waiting.
                         let size = data.as_ref().map_or(0, |d| d.len());
-                        let told: Vec<(ConnId, u32)> = swarm
-                            .ready_sessions()
-                            .map(|(c, s)| (c, s.uplink_kbps()))
-                            .collect();
-                        let key = |c: ConnId| {
-                            let kbps = told.iter().find(|t| t.0 == c).map_or(0, |t| t.1);
+                        busy = !swarm.withdraw_worse(conn, |c, kbps| {
                             self.relay_key(c, seg.variant, kbps, size)
-                        };
-                        busy = !swarm.withdraw_worse(conn, key(conn), key);
+                        });
                     }
                     let data = data.filter(|_| !busy);
                     let seq = swarm.next_upload_seq();
