@@ -161,7 +161,10 @@ impl TokenBucket {
     /// When a full chunk's worth will be available.
     fn ready_at(&self) -> Instant {
         let missing = (MAX_CHUNK_DATA as f64 - self.tokens).max(0.0);
-        self.at + crate::time::secs_f64(missing / self.rate)
+        // A microsecond more: instants count whole microseconds, and a wake-up at the
+        // truncated time would find the tokens still short and ask again for the same
+        // instant, for ever.
+        self.at + crate::time::secs_f64(missing / self.rate + 1e-6)
     }
 }
 
