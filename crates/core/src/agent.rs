@@ -557,7 +557,9 @@ impl Agent {
                 self.scheduler
                     .handle_peer_events(ctx, &mut self.swarm, conn, events);
             }
-            Input::ChannelBuffered { conn, buffered } => self.swarm.handle_buffered(conn, buffered),
+            Input::ChannelBuffered { conn, buffered } => {
+                self.swarm.handle_buffered(ctx.now, conn, buffered)
+            }
             Input::ConnClosed { conn, reason } => self.swarm.handle_conn_closed(ctx, conn, reason),
         }
         self.drive(now);

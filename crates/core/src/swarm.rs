@@ -15,7 +15,7 @@ use bytes::Bytes;
 use hlsmesh_proto::{Id20, SegmentId, MAX_CHUNK_DATA};
 
 use crate::agent::{Config, ConnId, Ctx, Event, Output, TrackerId};
-use crate::peer::{PeerEvent, PeerSession};
+use crate::peer::{PeerEvent, PeerSession, SEND_LOW_WATER};
 use crate::time::Instant;
 use crate::tracker::messages::{AnnounceEvent, OutgoingOffer, TrackerMessage, TrackerRequest};
 use crate::tracker::Tracker;
@@ -37,6 +37,18 @@ const SILENT_GRACE: Duration = Duration::from_secs(10);
 const UPLOAD_SLOTS: usize = 1;
 /// How long a new viewer, not yet answered by any tracker, assumes neighbours are coming.
 pub const JOIN_GRACE: Duration = Duration::from_secs(5);
+/// Least bytes a channel must drain between an upload's send and its low-water report
+/// for the time it took to measure our upload rate.
+const UPLINK_PROBE_MIN: usize = 128 * 1024;
+
+/// A channel draining an upload just sent: how fast it drains is our upload rate.
+struct Probe {
+    conn: ConnId,
+    /// When upload data was last sent on it.
+    at: Instant,
+    /// Its highest `bufferedAmount` reading since.
+    peak: usize,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
@@ -119,6 +131,12 @@ pub(crate) struct Swarm {
     /// Whether a session may have frames to send: false after a flush left every
     /// session with nothing queued, true again once any session is touched.
     output_pending: bool,
+    /// The channel whose drain measures our upload rate now.
+    probe: Option<Probe>,
+    /// Our upload rate, bytes per second as the edge counts them (0: not measured).
+    uplink: f64,
+    /// The upload rate last told to peers, kb/s (0: none yet).
+    uplink_told: u32,
 }
 
 /// A token bucket over upload bytes: `rate` per second, up to one second's worth (and
@@ -179,6 +197,9 @@ impl Swarm {
             upload_seq: 0,
             conn_deadline: Cell::new(None),
             output_pending: true,
+            probe: None,
+            uplink: 0.0,
+            uplink_told: 0,
         }
     }
 
@@ -254,14 +275,15 @@ impl Swarm {
             .filter(move |(_, s)| s.has(&seg))
     }
 
-    /// Peer ids of ready peers that play `variant`: their latest announced segment is of
-    /// it, or they have announced nothing yet and only just connected (a viewer starting;
-    /// one that stays silent, such as a download-only viewer, is nobody to wait for).
-    pub(crate) fn peer_ids_on_variant(
+    /// Ready peers that play `variant`, with the upload rate each told us (kb/s, 0 when
+    /// not told): their latest announced segment is of it, or they have announced
+    /// nothing yet and only just connected (a viewer starting; one that stays silent,
+    /// such as a download-only viewer, is nobody to wait for).
+    pub(crate) fn peers_on_variant(
         &self,
         variant: u16,
         now: Instant,
-    ) -> impl Iterator<Item = Id20> + '_ {
+    ) -> impl Iterator<Item = (Id20, u32)> + '_ {
         self.conns
             .values()
             .filter_map(|c| c.session())
@@ -269,7 +291,12 @@ impl Swarm {
                 Some(v) => v == variant,
                 None => now < s.opened_at + SILENT_GRACE,
             })
-            .filter_map(|s| s.remote_id())
+            .filter_map(|s| Some((s.remote_id()?, s.uplink_kbps())))
+    }
+
+    /// Our upload rate as we told it to peers, kb/s (0: not measured yet).
+    pub(crate) fn uplink_kbps(&self) -> u32 {
+        self.uplink_told
     }
 
     pub(crate) fn session_mut(&mut self, conn: ConnId) -> Option<&mut PeerSession> {
@@ -535,6 +562,9 @@ impl Swarm {
                 if !self.download_only {
                     session.announce_have(have);
                 }
+                if self.uplink_told > 0 {
+                    session.tell_uplink(self.uplink_told);
+                }
                 c.stage = Stage::Open(Box::new(session));
                 c.since = ctx.now;
                 self.conn_deadline.set(None);
@@ -625,7 +655,7 @@ impl Swarm {
         Ok(())
     }
 
-    pub(crate) fn handle_buffered(&mut self, conn: ConnId, buffered: usize) {
+    pub(crate) fn handle_buffered(&mut self, now: Instant, conn: ConnId, buffered: usize) {
         self.output_pending = true;
         if let Some(Conn {
             stage: Stage::Open(s),
@@ -633,6 +663,47 @@ impl Swarm {
         }) = self.conns.get_mut(&conn)
         {
             s.handle_buffered(buffered);
+        }
+        let Some(p) = self.probe.as_mut().filter(|p| p.conn == conn) else {
+            return;
+        };
+        if buffered >= p.peak {
+            p.peak = buffered;
+            return;
+        }
+        if buffered >= SEND_LOW_WATER {
+            return;
+        }
+        // The low-water report: the channel drained from its peak since the send.
+        let (drained, secs) = (p.peak - buffered, now.saturating_since(p.at).as_secs_f64());
+        self.probe = None;
+        if drained < UPLINK_PROBE_MIN || secs <= 0.0 {
+            return;
+        }
+        let rate = drained as f64 / secs;
+        // Up at once, down slowly: an upload sent while the previous one's tail still
+        // drains on another channel shares the uplink with it, and looks slower.
+        self.uplink = if rate > self.uplink {
+            rate
+        } else {
+            self.uplink + 0.1 * (rate - self.uplink)
+        };
+        self.tell_uplink();
+    }
+
+    /// Tells every peer our upload rate, when it moved by a fifth or more since we last
+    /// did (the live-edge election ranks fast uplinks first).
+    fn tell_uplink(&mut self) {
+        let kbps = (self.uplink * 0.008).min(f64::from(u32::MAX)) as u32;
+        let told = self.uplink_told;
+        if self.download_only || kbps == 0 || (told > 0 && kbps.abs_diff(told) * 5 < told) {
+            return;
+        }
+        self.uplink_told = kbps;
+        for c in self.conns.values_mut() {
+            if let Stage::Open(s) = &mut c.stage {
+                s.tell_uplink(kbps);
+            }
         }
     }
 
@@ -840,20 +911,27 @@ impl Swarm {
 
     /// Sends what the sessions have queued, as far as each channel's buffer allows.
     /// Whether this viewer serves nobody.
-    /// Refuses the waiting upload for another peer whose `worse` key is largest, if it
-    /// is larger than `key`; whether one was.
+    /// Refuses the waiting upload for another peer whose `worse` key (from its
+    /// connection and the upload rate it told) is largest, if it is larger than
+    /// `conn`'s; whether one was.
     pub(crate) fn withdraw_worse(
         &mut self,
         conn: ConnId,
-        key: u64,
-        worse: impl Fn(ConnId) -> u64,
+        worse: impl Fn(ConnId, u32) -> u64,
     ) -> bool {
+        let key = match self.conns.get(&conn).map(|c| &c.stage) {
+            Some(Stage::Open(s)) => worse(conn, s.uplink_kbps()),
+            _ => return false,
+        };
         let victim = self
             .conns
             .iter()
             .filter(|(id, _)| **id != conn)
             .filter_map(|(id, c)| match &c.stage {
-                Stage::Open(s) => s.waiting_seqs().next().map(|q| (worse(*id), q, *id)),
+                Stage::Open(s) => s
+                    .waiting_seqs()
+                    .next()
+                    .map(|q| (worse(*id, s.uplink_kbps()), q, *id)),
                 _ => None,
             })
             .max();
@@ -911,6 +989,7 @@ impl Swarm {
         let start = allowance;
         let mut busy = 0;
         let mut waiting = false;
+        let mut sent_on = None;
         for (id, c) in &mut self.conns {
             if let Stage::Open(s) = &mut c.stage {
                 while let Some(data) = s.poll_control() {
@@ -931,6 +1010,7 @@ impl Swarm {
                     if s.is_uploading() {
                         while let Some(data) = s.poll_upload(&mut allowance) {
                             ctx.out.push(Output::Transmit { conn: *id, data });
+                            sent_on = Some(*id);
                         }
                     }
                 }
@@ -959,7 +1039,16 @@ impl Swarm {
                 // Held back by the upload cap: nothing more goes out now.
                 break;
             }
+            sent_on = Some(id);
             busy += 1;
+        }
+        // The channel that took upload data last measures our upload rate as it drains.
+        if let Some(conn) = sent_on {
+            self.probe = Some(Probe {
+                conn,
+                at: ctx.now,
+                peak: 0,
+            });
         }
         if let Some(bucket) = &mut self.upload_cap {
             bucket.tokens -= (start - allowance) as f64;

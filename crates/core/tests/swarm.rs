@@ -208,6 +208,66 @@ fn a_neighbourhood_of_twelve_elects_two_cdn_fetchers_for_a_new_segment() {
     }
 }
 
+#[test]
+fn a_viewer_measures_its_fast_uplink_tells_its_neighbours_and_fetches_new_segments_alone() {
+    // Twelve viewers meshed: without a fast uplink among them, two fetch each new live
+    // segment from the CDN (the test above). One of them measures its own uplink as it
+    // sends a copy (200 KB drained in 50 ms: 32 Mb/s, 40 times the 800 kb/s stream) and
+    // tells its neighbours: it then fetches every new segment, alone.
+    let viewers = 12;
+    let mut net = Net::new(41);
+    for sn in 0..40 {
+        net.cdn.insert(url(sn), segment_bytes(sn, SEG_LEN));
+    }
+    for i in 0..viewers {
+        let node = net.add_node(41_000 + i as u64);
+        net.playlist(node, PLAYLIST, &media_playlist(0, 6, true));
+        net.run_for(Duration::from_millis(300));
+    }
+    while (0..viewers).any(|i| net.peers_of(i) as usize + 1 < viewers) {
+        net.run_for(Duration::from_secs(10));
+        assert!(
+            net.now.as_micros() < 600_000_000,
+            "not meshed in 10 minutes"
+        );
+    }
+    let fast = 4;
+    net.load(fast, &url(5), playback(0.0));
+    net.run_for(Duration::from_secs(1));
+    net.nodes[fast].slow_uplink = true;
+    net.load(0, &url(5), playback(10.0));
+    net.run_for(Duration::from_millis(50));
+    assert!(net.chunk_bytes_sent(fast) >= SEG_LEN, "no copy sent");
+    assert_eq!(net.nodes[fast].sent_by_tag[8], 0, "told before measuring");
+    net.drain_uplink(fast);
+    net.run_for(Duration::from_millis(100));
+    assert_eq!(sources(&net, 0), vec![Source::Peer]);
+    assert_eq!(
+        net.nodes[fast].sent_by_tag[8],
+        viewers - 1,
+        "not told to every peer"
+    );
+    for i in (0..viewers).filter(|i| ![0, fast].contains(i)) {
+        net.load(i, &url(5), playback(6.0));
+        net.run_for(Duration::from_millis(50));
+    }
+    net.run_for(Duration::from_secs(3));
+    for sn in 6..12 {
+        let before = net.cdn_log.len();
+        let text = media_playlist(sn - 5, 6, true);
+        for i in 0..viewers {
+            net.playlist(i, PLAYLIST, &text);
+        }
+        net.run_for(Duration::from_millis(100));
+        let fetchers: Vec<usize> = net.cdn_log[before..]
+            .iter()
+            .filter(|(_, u, _, _)| *u == url(sn))
+            .map(|(n, ..)| *n)
+            .collect();
+        assert_eq!(fetchers, vec![fast], "segment {sn}");
+    }
+}
+
 /// Node 0 alone holds segment 3 (400 KB, fetched from the CDN) and its uplink has
 /// turned slow; nodes 1.. are download-only viewers connected to it, each chosen (by
 /// seed, from `first_seed + 1` on) to rank `ranks[i]` for the segment among its peers
@@ -233,7 +293,8 @@ fn lone_slow_holder(net_seed: u64, first_seed: u64, ranks: &[usize]) -> Net {
         let seed = (first_seed + 1..)
             .find(|seed| {
                 let id = hlsmesh_core::Agent::new(downloader(*seed), Instant::ZERO).peer_id();
-                !used.contains(seed) && rank(&id, [held_by].into_iter(), seg) == want
+                !used.contains(seed)
+                    && rank((id, false), [(held_by, false)].into_iter(), seg) == want
             })
             .unwrap();
         used.push(seed);
@@ -432,11 +493,13 @@ fn an_elected_viewer_refreshing_late_does_not_refetch_what_a_runner_up_took() {
         net.run_for(Duration::from_millis(100));
     }
     net.run_for(Duration::from_secs(3));
-    let ids: Vec<_> = (0..viewers).map(|i| net.nodes[i].agent.peer_id()).collect();
+    let ids: Vec<_> = (0..viewers)
+        .map(|i| (net.nodes[i].agent.peer_id(), false))
+        .collect();
     let seg = SegmentId { variant: 0, sn: 6 };
     let ranks: Vec<usize> = ids
         .iter()
-        .map(|me| rank(me, ids.iter().copied(), seg))
+        .map(|me| rank(*me, ids.iter().copied(), seg))
         .collect();
     let elected = ranks.iter().position(|r| *r == 0).unwrap();
     let text = media_playlist(1, 6, true);
@@ -919,6 +982,51 @@ fn an_untried_peer_gets_a_trial_only_if_five_times_the_media_rate_makes_it() {
     assert_eq!(sources(&net, 1), vec![Source::Peer]);
 }
 
+/// Node 0 sends node 1 a copy over a slow uplink (200 kB drained in 2 s: 800 kb/s) and
+/// tells its peers; then it holds segment 4, and node 2 (which never downloaded from it)
+/// asks for it with `ahead` seconds of buffer. Node 2's sources.
+fn ask_a_slow_uplink(ahead: f64) -> (Net, Vec<Source>) {
+    let mut net = meshed(3, 61, None);
+    net.load(0, &url(3), playback(0.0));
+    net.run_for(Duration::from_secs(1));
+    net.nodes[0].slow_uplink = true;
+    net.load(1, &url(3), playback(3.0));
+    net.run_for(Duration::from_secs(2));
+    net.drain_uplink(0);
+    net.run_for(Duration::from_millis(100));
+    assert_eq!(sources(&net, 1), vec![Source::Peer]);
+    assert!(net.nodes[0].sent_by_tag[8] >= 1, "uplink not told");
+    net.load(0, &url(4), playback(0.0));
+    net.run_for(Duration::from_secs(1));
+    net.load(2, &url(4), playback(ahead));
+    net.run_for(Duration::from_secs(6));
+    let got = sources(&net, 2);
+    (net, got)
+}
+
+#[test]
+fn an_untried_peer_that_told_a_slow_uplink_gets_no_trial_it_cannot_make() {
+    // At the rate node 0 told, a copy takes 2.65 s (2.5 s and the latency assumed): with
+    // half again to spare, more than node 2's 1.5 s (3.5 s of buffer, 2 s kept for the
+    // CDN), so node 2 does not ask it. At the assumed 5 × the media rate it would have.
+    let (net, got) = ask_a_slow_uplink(3.5);
+    assert_eq!(net.nodes[2].sent_by_tag[4], 0, "node 0 was asked");
+    assert_eq!(got, vec![Source::Cdn]);
+}
+
+#[test]
+fn a_slow_uplink_not_measured_yet_is_counted_as_busy_with_another_copy() {
+    // With 5 s (7 s of buffer), the 2.65 s copy fits with half again to spare (4 s), but
+    // a slow uplink is likely sending another copy: half again more (6 s) does not fit.
+    // With 9 s of buffer (7 s) it does, and node 2 asks node 0.
+    let (net, got) = ask_a_slow_uplink(7.0);
+    assert_eq!(net.nodes[2].sent_by_tag[4], 0, "node 0 was asked");
+    assert_eq!(got, vec![Source::Cdn]);
+    let (net, got) = ask_a_slow_uplink(9.0);
+    assert_eq!(net.nodes[2].sent_by_tag[4], 1, "node 0 was not asked");
+    assert_eq!(got, vec![Source::Peer]);
+}
+
 #[test]
 fn segments_sliding_out_of_the_live_window_are_not_announced_lost() {
     // Node 0's cache holds three segments. The live window moves on: the segments that
@@ -965,6 +1073,40 @@ fn segments_sliding_out_of_the_live_window_are_not_announced_lost() {
     net.load(a, &url(6), playback(0.0));
     net.run_for(Duration::from_secs(2));
     assert!(net.nodes[a].sent_by_tag[3] >= 1);
+}
+
+#[test]
+fn a_relay_that_told_a_fast_uplink_takes_the_place_of_an_unknown_one() {
+    // Node 0 has downloaded from nobody. Node 2 told its peers a fast uplink (it sent
+    // node 3 a copy, 200 kB drained in 50 ms). While node 0 is busy sending a segment to
+    // node 3, node 1 asks for it and waits; then node 2 asks: at the rate it told, it
+    // passes the segment on sooner, so it takes node 1's place.
+    let mut net = meshed(4, 33, None);
+    net.cdn.insert(url(3), segment_bytes(3, 400_000));
+    net.load(2, &url(2), playback(0.0));
+    net.load(0, &url(3), playback(0.0));
+    net.run_for(Duration::from_secs(2));
+    net.nodes[2].slow_uplink = true;
+    net.load(3, &url(2), playback(3.0));
+    net.run_for(Duration::from_millis(50));
+    net.drain_uplink(2);
+    net.run_for(Duration::from_millis(100));
+    assert_eq!(sources(&net, 3), vec![Source::Peer]);
+    assert!(net.nodes[2].sent_by_tag[8] >= 1, "uplink not told");
+    net.nodes[0].slow_uplink = true;
+    net.nodes[0].stall_after_chunks = Some(net.nodes[0].chunks_sent);
+    net.load(3, &url(3), playback(8.0));
+    net.run_for(Duration::from_millis(200));
+    net.load(1, &url(3), playback(8.0));
+    net.run_for(Duration::from_millis(2000));
+    assert!(net.nodes[0].absent_to.is_empty(), "node 1 may wait");
+    net.load(2, &url(3), playback(8.0));
+    net.run_for(Duration::from_millis(300));
+    assert_eq!(
+        net.nodes[0].absent_to,
+        vec![1],
+        "the unknown relay makes way"
+    );
 }
 
 #[test]

@@ -25,7 +25,8 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 ///
 /// 2: `Lost` is no longer sent for segments that slid out of a live window to peers on
 /// that rendition; they forget those themselves.
-pub const PROTOCOL_VERSION: u16 = 2;
+/// 3: [`Message::Uplink`]: each side tells the other how fast it measured its own upload.
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// Largest frame, header included: the portable data-channel message size.
 pub const MAX_FRAME: usize = 64 * 1024;
@@ -115,6 +116,11 @@ pub enum Message {
         /// The request refused.
         req: u32,
     },
+    /// The sender's upload rate, as it measured it on its own data channels.
+    Uplink {
+        /// Kilobits per second.
+        kbps: u32,
+    },
 }
 
 /// Why a frame could not be read.
@@ -151,6 +157,7 @@ mod tag {
     pub const CANCEL: u8 = 5;
     pub const CHUNK: u8 = 6;
     pub const ABSENT: u8 = 7;
+    pub const UPLINK: u8 = 8;
 }
 
 impl Message {
@@ -175,6 +182,7 @@ impl Message {
                 (tag::CHUNK, CHUNK_FIELDS + data.len())
             }
             Message::Absent { .. } => (tag::ABSENT, 4),
+            Message::Uplink { .. } => (tag::UPLINK, 4),
         };
         let mut out = BytesMut::with_capacity(HEADER_LEN + body_len);
         out.put_u8(tag);
@@ -200,7 +208,9 @@ impl Message {
                 put_segment(&mut out, *seg);
                 out.put_u32(*offset);
             }
-            Message::Cancel { req } | Message::Absent { req } => out.put_u32(*req),
+            Message::Cancel { req } | Message::Absent { req } | Message::Uplink { kbps: req } => {
+                out.put_u32(*req)
+            }
             Message::Chunk {
                 req,
                 total,
@@ -253,6 +263,7 @@ impl Message {
             },
             tag::CANCEL => Message::Cancel { req: body.u32()? },
             tag::ABSENT => Message::Absent { req: body.u32()? },
+            tag::UPLINK => Message::Uplink { kbps: body.u32()? },
             tag::CHUNK => {
                 let req = body.u32()?;
                 let total = body.u32()?;
@@ -383,6 +394,7 @@ mod tests {
             }),
             any::<u32>().prop_map(|req| Message::Cancel { req }),
             any::<u32>().prop_map(|req| Message::Absent { req }),
+            any::<u32>().prop_map(|kbps| Message::Uplink { kbps }),
             (
                 any::<u32>(),
                 prop::collection::vec(any::<u8>(), 0..2000),

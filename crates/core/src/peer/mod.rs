@@ -105,6 +105,8 @@ pub struct PeerSession {
     /// When a `Have` last went to the peer through [`PeerSession::announce_have_at`].
     last_have_sent: Option<Instant>,
     pending_requests: usize,
+    /// The peer's upload rate as it measured it (kb/s; 0 before it told us).
+    uplink_kbps: u32,
     /// Bytes received from this peer over all transfers.
     pub bytes_in: u64,
     /// Bytes sent to this peer.
@@ -129,6 +131,7 @@ impl PeerSession {
             unreported_chunks: 0,
             last_have_sent: None,
             pending_requests: 0,
+            uplink_kbps: 0,
             bytes_in: 0,
             bytes_out: 0,
             opened_at: now,
@@ -159,6 +162,16 @@ impl PeerSession {
     /// The rendition of the segment the peer announced last: what it is playing.
     pub fn latest_variant(&self) -> Option<u16> {
         self.latest_variant
+    }
+
+    /// The peer's upload rate as it told us, in kb/s (0: not told).
+    pub fn uplink_kbps(&self) -> u32 {
+        self.uplink_kbps
+    }
+
+    /// Tells the peer our upload rate, in kb/s.
+    pub fn tell_uplink(&mut self, kbps: u32) {
+        self.queue(Message::Uplink { kbps });
     }
 
     /// Our requests to this peer still open.
@@ -237,6 +250,7 @@ impl PeerSession {
                     out.push(PeerEvent::Absent { req });
                 }
             }
+            Message::Uplink { kbps } => self.uplink_kbps = kbps,
         }
     }
 

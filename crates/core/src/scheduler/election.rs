@@ -1,10 +1,11 @@
 //! Who takes a new segment from the CDN, decided without a server.
 //!
 //! Every viewer scores itself and each neighbour playing the same rendition with a hash
-//! of (peer id, segment id); the lowest score fetches from the CDN at once, the others
-//! wait, rank by rank, for a peer to announce the segment. Each viewer sees only its own
-//! neighbourhood, so a swarm elects about one fetcher per neighbourhood, and the bounded
-//! patience keeps a missing or slow fetcher from stalling anyone.
+//! of (peer id, segment id), fast uplinks (as each measured and told its own) before the
+//! others; the lowest score fetches from the CDN at once, the others wait, rank by rank,
+//! for a peer to announce the segment. Each viewer sees only its own neighbourhood, so a
+//! swarm elects about one fetcher per neighbourhood, and the bounded patience keeps a
+//! missing or slow fetcher from stalling anyone.
 
 use core::time::Duration;
 
@@ -28,11 +29,21 @@ pub const RANK_STEP: Duration = Duration::from_millis(500);
 /// second); a second one, elected alike, halves the odds.
 pub const VIEWERS_PER_FETCHER: usize = 6;
 
+/// Upload rate, in multiples of the rendition's bit rate, from which a viewer is a fast
+/// uplink: it ranks before every slower neighbour, and a neighbourhood with one elects
+/// that one alone (it sends a copy in a third of a segment's duration or less).
+pub const FAST_UPLINK: u32 = 3;
+
 /// A viewer's place for a segment, from its `rank` among `neighbours` others: 0 fetches
-/// from the CDN at once (the first [`VIEWERS_PER_FETCHER`]th of the neighbourhood by
-/// rank), k ≥ 1 is the k-th runner-up.
-pub fn place(rank: usize, neighbours: usize) -> usize {
-    let fetchers = ((neighbours + 1) / VIEWERS_PER_FETCHER).max(1);
+/// from the CDN at once, k ≥ 1 is the k-th runner-up. When the first-ranked viewer of the
+/// neighbourhood is a fast uplink (`fast_first`) it fetches alone; otherwise the first
+/// [`VIEWERS_PER_FETCHER`]th of the neighbourhood by rank fetch.
+pub fn place(rank: usize, neighbours: usize, fast_first: bool) -> usize {
+    let fetchers = if fast_first {
+        1
+    } else {
+        ((neighbours + 1) / VIEWERS_PER_FETCHER).max(1)
+    };
     (rank + 1).saturating_sub(fetchers)
 }
 
@@ -44,13 +55,19 @@ pub fn score(peer: &Id20, seg: SegmentId) -> u64 {
     mix64(peer_hash ^ mix64(seg.sn ^ (u64::from(seg.variant) << 48)))
 }
 
-/// This viewer's rank for `seg` among itself and `others` (0 = fetches first).
-pub fn rank(me: &Id20, others: impl Iterator<Item = Id20>, seg: SegmentId) -> usize {
-    let mine = score(me, seg);
+/// This viewer's rank for `seg` among itself and `others` (0 = fetches first), each
+/// with whether it is a fast uplink: fast ones first, then by [`score`].
+pub fn rank(me: (Id20, bool), others: impl Iterator<Item = (Id20, bool)>, seg: SegmentId) -> usize {
+    let mine = key(me.0, me.1, seg);
     others
-        .filter(|p| p != me)
-        .filter(|p| (score(p, seg), *p) < (mine, *me))
+        .filter(|p| p.0 != me.0)
+        .filter(|p| key(p.0, p.1, seg) < mine)
         .count()
+}
+
+/// A viewer's order for `seg`, lowest first: fast uplinks first, then by [`score`].
+pub fn key(peer: Id20, fast: bool, seg: SegmentId) -> (bool, u64, Id20) {
+    (!fast, score(&peer, seg), peer)
 }
 
 /// Until when a viewer in `rank` place ([`place`]) waits for a peer before fetching from the CDN: never
@@ -90,8 +107,8 @@ mod tests {
         #[test]
         fn exactly_one_viewer_ranks_first(n in 1u8..40, sn in any::<u64>(), variant in any::<u16>()) {
             let seg = SegmentId { variant, sn };
-            let all: Vec<Id20> = (0..n).map(id).collect();
-            let ranks: Vec<usize> = all.iter().map(|me| rank(me, all.iter().copied(), seg)).collect();
+            let all: Vec<(Id20, bool)> = (0..n).map(|i| (id(i), i % 3 == 0)).collect();
+            let ranks: Vec<usize> = all.iter().map(|me| rank(*me, all.iter().copied(), seg)).collect();
             let mut sorted = ranks.clone();
             sorted.sort_unstable();
             prop_assert_eq!(sorted, (0..n as usize).collect::<Vec<_>>());
@@ -121,25 +138,40 @@ mod tests {
     #[test]
     fn one_fetcher_per_six_viewers_of_a_neighbourhood_at_least_one() {
         assert_eq!(
-            (0..4).map(|r| place(r, 3)).collect::<Vec<_>>(),
+            (0..4).map(|r| place(r, 3, false)).collect::<Vec<_>>(),
             [0, 1, 2, 3]
         );
         assert_eq!(
-            (0..4).map(|r| place(r, 11)).collect::<Vec<_>>(),
+            (0..4).map(|r| place(r, 11, false)).collect::<Vec<_>>(),
             [0, 0, 1, 2]
         );
-        assert_eq!(place(3, 24), 0);
-        assert_eq!(place(4, 24), 1);
+        assert_eq!(place(3, 24, false), 0);
+        assert_eq!(place(4, 24, false), 1);
+    }
+
+    #[test]
+    fn a_fast_uplink_ranks_first_and_fetches_alone() {
+        let all: Vec<(Id20, bool)> = (0..12).map(|i| (id(i), i == 7)).collect();
+        for sn in 0..50 {
+            let seg = SegmentId { variant: 0, sn };
+            assert_eq!(rank(all[7], all.iter().copied(), seg), 0);
+            let places: Vec<usize> = all
+                .iter()
+                .map(|me| place(rank(*me, all.iter().copied(), seg), 11, true))
+                .collect();
+            assert_eq!(places.iter().filter(|p| **p == 0).count(), 1);
+        }
     }
 
     #[test]
     fn first_fetcher_rotates_across_segments() {
-        let all: Vec<Id20> = (0..4).map(id).collect();
+        // Among equals (all fast, or all not), by the hash.
+        let all: Vec<(Id20, bool)> = (0..4).map(|i| (id(i), true)).collect();
         let mut firsts = [0usize; 4];
         for sn in 0..400 {
             let seg = SegmentId { variant: 0, sn };
             let w = (0..4)
-                .find(|&i| rank(&all[i], all.iter().copied(), seg) == 0)
+                .find(|&i| rank(all[i], all.iter().copied(), seg) == 0)
                 .unwrap();
             firsts[w] += 1;
         }

@@ -52,13 +52,18 @@ pub const CDN_MARGIN: Duration = Duration::from_millis(1000);
 const SAFETY: Duration = Duration::from_millis(500);
 /// CDN time assumed before any CDN transfer was measured.
 const DEFAULT_CDN_TIME: Duration = Duration::from_millis(1000);
-/// Throughput assumed for a peer not measured yet, in multiples of the stream's media
-/// rate (10 Mb/s for a 2 Mb/s stream; 4 Mb/s at 800 kb/s). Relative, not absolute:
+/// Throughput assumed for a peer not measured yet that did not tell its upload rate
+/// (one that did is taken at that rate), in multiples of the stream's media rate (10 Mb/s for a 2 Mb/s stream; 4 Mb/s at 800 kb/s). Relative, not absolute:
 /// what decides whether a trial can make it is how many segment-durations of upload it
 /// needs. A trial that turns out slower costs no stall (its deadline still leaves the
 /// reserve for the CDN) but a wasted upload and a CDN fetch: at 10 × (20 Mb/s), 45% of
 /// the peer misses left on the home mix were trials.
 const TRIAL_SPEEDUP: f64 = 5.0;
+/// A peer not measured yet that told a slow upload rate (under
+/// [`election::FAST_UPLINK`] times the stream's) is taken to need this many times its
+/// time for a copy: it is likely sending another one (home mix, 300 viewers, seeds 1–5:
+/// every seed better, wasted uploads halved).
+const SLOW_TRIAL_FACTOR: f64 = 1.5;
 /// Latency assumed for a peer not measured yet.
 const TRIAL_LATENCY: Duration = Duration::from_millis(150);
 /// Shortest time a peer is given for a transfer.
@@ -317,7 +322,7 @@ impl Scheduler {
             for info in update.new_segments {
                 let seg = info.id;
                 let alone = swarm
-                    .peer_ids_on_variant(seg.variant, ctx.now)
+                    .peers_on_variant(seg.variant, ctx.now)
                     .next()
                     .is_none();
                 // A runner-up may have fetched it already (our refresh can lag theirs by a
@@ -330,13 +335,7 @@ impl Scheduler {
                 {
                     continue;
                 }
-                let rank = election::rank(
-                    &swarm.peer_id(),
-                    swarm.peer_ids_on_variant(seg.variant, ctx.now),
-                    seg,
-                );
-                let neighbours = swarm.peer_ids_on_variant(seg.variant, ctx.now).count();
-                if election::place(rank, neighbours) == 0 {
+                if self.election_place(swarm, seg, ctx.now).0 == 0 {
                     self.start_cdn(ctx, info, Bytes::new());
                 }
             }
@@ -409,13 +408,7 @@ impl Scheduler {
         }
         let need_by = now + crate::time::secs_f64(ahead);
         let reserve = self.reserve(self.expected_bytes(&info));
-        let rank = election::rank(
-            &swarm.peer_id(),
-            swarm.peer_ids_on_variant(seg.variant, ctx.now),
-            seg,
-        );
-        let neighbours = swarm.peer_ids_on_variant(seg.variant, ctx.now).count();
-        let mut rank = election::place(rank, neighbours);
+        let (mut rank, neighbours) = self.election_place(swarm, seg, now);
         // Not alone, only not connected yet (a viewer that just joined): wait, within the
         // buffer, for the neighbours rather than electing ourselves.
         if rank == 0 && neighbours == 0 && swarm.expecting_peers(now) {
@@ -467,6 +460,34 @@ impl Scheduler {
             self.fetches.remove(&fetch);
             ctx.out.push(Output::CancelFetch { fetch });
         }
+    }
+
+    /// A rendition's bit rate in kb/s, in the units peers tell their upload rates in: the
+    /// master's declared bandwidth, else the measured media rate.
+    fn stream_kbps(&self, variant: u16) -> u64 {
+        match self.playlists.declared_bandwidth(variant) {
+            Some(b) => b / 1000,
+            None => (self.media_bytes_per_sec(variant) * 0.008) as u64,
+        }
+    }
+
+    /// This viewer's place in its neighbourhood's election for `seg` (0: fetches it from
+    /// the CDN at once; see [`election`]), and how many neighbours play its rendition.
+    /// A fast uplink is one that told an upload rate of [`election::FAST_UPLINK`] times
+    /// the rendition's declared bit rate (else its measured media rate) or more.
+    fn election_place(&self, swarm: &Swarm, seg: SegmentId, now: Instant) -> (usize, usize) {
+        let fast_from = (self.stream_kbps(seg.variant) * u64::from(election::FAST_UPLINK)).max(1);
+        let fast = |kbps: u32| u64::from(kbps) >= fast_from;
+        let me = swarm.peer_id();
+        let mine = election::key(me, fast(swarm.uplink_kbps()), seg);
+        let (mut rank, mut neighbours, mut fast_first) = (0, 0, !mine.0);
+        for (p, k) in swarm.peers_on_variant(seg.variant, now) {
+            let theirs = election::key(p, fast(k), seg);
+            rank += usize::from(p != me && theirs < mine);
+            neighbours += 1;
+            fast_first |= !theirs.0;
+        }
+        (election::place(rank, neighbours, fast_first), neighbours)
     }
 
     /// Moves segment `seg` forward: from the cache, a peer, or the CDN, whichever is due.
@@ -535,7 +556,8 @@ impl Scheduler {
 
     /// The peer to ask for `seg` (of about `size` bytes) so that it arrives by
     /// `deadline`: a peer not measured yet gets a trial when there is room for its
-    /// assumed speed twice over with half again to spare; otherwise the fastest
+    /// speed (the upload rate it told, else an assumed one) twice over with half again
+    /// to spare; otherwise the fastest
     /// measured peer that makes it with half again to spare; otherwise a trial that
     /// fits with that spare.
     fn choose_peer(
@@ -546,8 +568,8 @@ impl Scheduler {
         now: Instant,
         deadline: Instant,
     ) -> Option<ConnId> {
-        let trial_rate = TRIAL_SPEEDUP * self.media_bytes_per_sec(seg.variant);
-        let trial = TRIAL_LATENCY + crate::time::secs_f64(size as f64 / trial_rate);
+        let media_rate = self.media_bytes_per_sec(seg.variant);
+        let stream_kbps = self.stream_kbps(seg.variant).max(1) as f64;
         let mut best: Option<(Duration, usize, ConnId)> = None;
         let mut untried: Option<(usize, ConnId)> = None;
         let mut roomy = false;
@@ -574,6 +596,16 @@ impl Scheduler {
                     }
                 }
                 None => {
+                    // At the rate it told us, else assumed.
+                    let speedup = match session.uplink_kbps() {
+                        0 => TRIAL_SPEEDUP,
+                        k => f64::from(k) / stream_kbps,
+                    };
+                    let rate = (speedup * media_rate).max(1.0);
+                    let mut trial = TRIAL_LATENCY + crate::time::secs_f64(size as f64 / rate);
+                    if speedup < f64::from(election::FAST_UPLINK) {
+                        trial = crate::time::scale(trial, SLOW_TRIAL_FACTOR);
+                    }
                     if now + crate::time::scale(trial, 1.5) <= deadline
                         && untried.is_none_or(|u| (open, conn) < u)
                     {
@@ -960,8 +992,9 @@ impl Scheduler {
                     if busy && data.is_some() {
                         // A faster relay takes the place of a slower one waiting.
                         let size = data.as_ref().map_or(0, |d| d.len());
-                        let key = self.relay_key(conn, size);
-                        busy = !swarm.withdraw_worse(conn, key, |c| self.relay_key(c, size));
+                        busy = !swarm.withdraw_worse(conn, |c, kbps| {
+                            self.relay_key(c, seg.variant, kbps, size)
+                        });
                     }
                     let data = data.filter(|_| !busy);
                     let seq = swarm.next_upload_seq();
@@ -1027,9 +1060,15 @@ impl Scheduler {
         self.prefetch(ctx, swarm);
     }
 
-    /// How slow a peer is as a relay, as we measured it: its expected time for `size`
-    /// bytes in ms (unmeasured: a middling 1 s).
-    fn relay_key(&self, conn: ConnId, size: usize) -> u64 {
+    /// How slow a peer is as a relay: its time for `size` bytes in ms at the upload rate
+    /// it told (`kbps`, 0 when it did not), else as we measured its uploads to us, else a
+    /// middling 1 s.
+    fn relay_key(&self, conn: ConnId, variant: u16, kbps: u32, size: usize) -> u64 {
+        if kbps > 0 {
+            let rate = self.media_bytes_per_sec(variant) * f64::from(kbps)
+                / self.stream_kbps(variant).max(1) as f64;
+            return (size as f64 * 1000.0 / rate.max(1.0)) as u64;
+        }
         self.peers
             .get(&conn)
             .and_then(|p| p.estimate.time_for(size))

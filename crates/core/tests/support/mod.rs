@@ -42,7 +42,7 @@ pub struct Node {
     pub chunks_sent: usize,
     /// Frames sent, by tag (hello 1, have 2, lost 3, request 4, cancel 5, chunk 6,
     /// absent 7; 0 for anything else).
-    pub sent_by_tag: [usize; 8],
+    pub sent_by_tag: [usize; 9],
     /// The nodes this node answered `Absent`, in order.
     pub absent_to: Vec<usize>,
     /// Added to the latency of every frame this node sends (a slow uplink, seen from
@@ -127,7 +127,7 @@ impl Net {
             fetches: HashMap::new(),
             stall_after_chunks: None,
             chunks_sent: 0,
-            sent_by_tag: [0; 8],
+            sent_by_tag: [0; 9],
             absent_to: Vec::new(),
             extra_delay: Duration::ZERO,
             slow_uplink: false,
@@ -339,7 +339,7 @@ impl Net {
             }
             Output::Transmit { conn, data } => {
                 let n = &mut self.nodes[node];
-                n.sent_by_tag[data.first().map_or(0, |&t| usize::from(t)).min(7)] += 1;
+                n.sent_by_tag[data.first().map_or(0, |&t| usize::from(t)).min(8)] += 1;
                 let is_chunk = data.first() == Some(&6);
                 if is_chunk {
                     n.chunks_sent += 1;
