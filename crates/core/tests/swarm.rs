@@ -164,45 +164,59 @@ fn a_new_live_segment_is_taken_from_the_cdn_about_once_per_swarm() {
     );
 }
 
+/// `viewers` viewers of a 6-segment live window (seeds 41,000 on), run until every one
+/// is connected to every other.
+fn meshed_live_edge(viewers: usize) -> Net {
+    let mut net = Net::new(41);
+    for sn in 0..40 {
+        net.cdn.insert(url(sn), segment_bytes(sn, SEG_LEN));
+    }
+    for i in 0..viewers {
+        let node = net.add_node(41_000 + i as u64);
+        net.playlist(node, PLAYLIST, &media_playlist(0, 6, true));
+        net.run_for(Duration::from_millis(300));
+    }
+    // A dozen viewers take a few announce rounds to mesh.
+    while (0..viewers).any(|i| net.peers_of(i) as usize + 1 < viewers) {
+        net.run_for(Duration::from_secs(10));
+        assert!(
+            net.now.as_micros() < 600_000_000,
+            "not meshed in 10 minutes"
+        );
+    }
+    net
+}
+
+/// Every viewer's playlist now lists segment `sn` at its live edge; the viewers that
+/// fetched it from the CDN in the next 100 ms.
+fn new_segment_fetchers(net: &mut Net, viewers: usize, sn: u64) -> Vec<usize> {
+    let before = net.cdn_log.len();
+    let text = media_playlist(sn - 5, 6, true);
+    for i in 0..viewers {
+        net.playlist(i, PLAYLIST, &text);
+    }
+    net.run_for(Duration::from_millis(100));
+    net.cdn_log[before..]
+        .iter()
+        .filter(|(_, u, _, _)| *u == url(sn))
+        .map(|(n, ..)| *n)
+        .collect()
+}
+
 #[test]
 fn a_neighbourhood_of_twelve_elects_two_cdn_fetchers_for_a_new_segment() {
     // One viewer in six fetches a new live segment when its playlist shows it: with 12
     // viewers meshed, two, the same two for everyone (a lone fetcher on a slow uplink
     // would hold its neighbourhood back). With 5, one.
     for (viewers, fetchers) in [(12, 2), (5, 1)] {
-        let mut net = Net::new(41);
-        for sn in 0..40 {
-            net.cdn.insert(url(sn), segment_bytes(sn, SEG_LEN));
-        }
-        for i in 0..viewers {
-            let node = net.add_node(41_000 + i as u64);
-            net.playlist(node, PLAYLIST, &media_playlist(0, 6, true));
-            net.run_for(Duration::from_millis(300));
-        }
-        // A dozen viewers take a few announce rounds to mesh.
-        while (0..viewers).any(|i| net.peers_of(i) as usize + 1 < viewers) {
-            net.run_for(Duration::from_secs(10));
-            assert!(
-                net.now.as_micros() < 600_000_000,
-                "not meshed in 10 minutes"
-            );
-        }
+        let mut net = meshed_live_edge(viewers);
         for i in 0..viewers {
             net.load(i, &url(5), playback(6.0));
             net.run_for(Duration::from_millis(50));
         }
         net.run_for(Duration::from_secs(3));
         for sn in 6..9 {
-            let before = net.cdn_log.len();
-            let text = media_playlist(sn - 5, 6, true);
-            for i in 0..viewers {
-                net.playlist(i, PLAYLIST, &text);
-            }
-            net.run_for(Duration::from_millis(100));
-            let fetched = net.cdn_log[before..]
-                .iter()
-                .filter(|(_, u, _, _)| *u == url(sn))
-                .count();
+            let fetched = new_segment_fetchers(&mut net, viewers, sn).len();
             assert_eq!(fetched, fetchers, "{viewers} viewers, segment {sn}");
         }
     }
@@ -215,22 +229,7 @@ fn a_viewer_measures_its_fast_uplink_tells_its_neighbours_and_fetches_new_segmen
     // sends a copy (200 KB drained in 50 ms: 32 Mb/s, 40 times the 800 kb/s stream) and
     // tells its neighbours: it then fetches every new segment, alone.
     let viewers = 12;
-    let mut net = Net::new(41);
-    for sn in 0..40 {
-        net.cdn.insert(url(sn), segment_bytes(sn, SEG_LEN));
-    }
-    for i in 0..viewers {
-        let node = net.add_node(41_000 + i as u64);
-        net.playlist(node, PLAYLIST, &media_playlist(0, 6, true));
-        net.run_for(Duration::from_millis(300));
-    }
-    while (0..viewers).any(|i| net.peers_of(i) as usize + 1 < viewers) {
-        net.run_for(Duration::from_secs(10));
-        assert!(
-            net.now.as_micros() < 600_000_000,
-            "not meshed in 10 minutes"
-        );
-    }
+    let mut net = meshed_live_edge(viewers);
     let fast = 4;
     net.load(fast, &url(5), playback(0.0));
     net.run_for(Duration::from_secs(1));
@@ -253,17 +252,7 @@ fn a_viewer_measures_its_fast_uplink_tells_its_neighbours_and_fetches_new_segmen
     }
     net.run_for(Duration::from_secs(3));
     for sn in 6..12 {
-        let before = net.cdn_log.len();
-        let text = media_playlist(sn - 5, 6, true);
-        for i in 0..viewers {
-            net.playlist(i, PLAYLIST, &text);
-        }
-        net.run_for(Duration::from_millis(100));
-        let fetchers: Vec<usize> = net.cdn_log[before..]
-            .iter()
-            .filter(|(_, u, _, _)| *u == url(sn))
-            .map(|(n, ..)| *n)
-            .collect();
+        let fetchers = new_segment_fetchers(&mut net, viewers, sn);
         assert_eq!(fetchers, vec![fast], "segment {sn}");
     }
 }
