@@ -156,6 +156,11 @@ fn lines(mut text: &str) -> Vec<String> {
     }
 }
 
+/// A count from the shim, absent when negative (`-1`): the inverse of [`opt`].
+fn given(n: f64) -> Option<u64> {
+    (n >= 0.0).then_some(n as u64)
+}
+
 /// A 20-byte id from the shim's bytes.
 fn id(bytes: Option<&[u8]>) -> Option<Id20> {
     bytes?.try_into().ok()
@@ -212,7 +217,6 @@ impl Core {
         #[cfg(panic = "immediate-abort")]
         drop(on_panic);
         let defaults = Config::default();
-        let given = |n: f64| (n >= 0.0).then_some(n as u64);
         let config = Config {
             trackers: lines(trackers),
             swarm_id,
@@ -293,34 +297,32 @@ impl Core {
         incomplete: f64,
         text: Option<String>,
     ) {
-        let given = |n: f64| (n >= 0.0).then_some(n as u64);
         let text = text.unwrap_or_default();
-        let ids = ids.unwrap_or_default();
-        let (peer, offer_id) = match (id(ids.get(..20)), id(ids.get(20..40))) {
-            (Some(p), Some(o)) => (p, o),
-            _ => ([0; 20], [0; 20]),
-        };
-        let message = match kind {
-            tracker::ANNOUNCED => TrackerMessage::Announced {
+        // Exactly 40 bytes: the peer id, then the offer id.
+        let ids = ids
+            .as_deref()
+            .and_then(|b| Some((id(b.get(..20))?, id(b.get(20..))?)));
+        let message = match (kind, ids) {
+            (tracker::ANNOUNCED, _) => TrackerMessage::Announced {
                 interval: given(interval),
                 complete: given(complete),
                 incomplete: given(incomplete),
             },
-            tracker::OFFER | tracker::ANSWER if ids.len() != 40 => {
+            (tracker::OFFER, Some((peer, offer_id))) => TrackerMessage::Offer {
+                peer,
+                offer_id,
+                sdp: text,
+            },
+            (tracker::ANSWER, Some((peer, offer_id))) => TrackerMessage::Answer {
+                peer,
+                offer_id,
+                sdp: text,
+            },
+            (tracker::OFFER | tracker::ANSWER, None) => {
                 TrackerMessage::Unreadable("invalid peer_id or offer_id in tracker message".into())
             }
-            tracker::OFFER => TrackerMessage::Offer {
-                peer,
-                offer_id,
-                sdp: text,
-            },
-            tracker::ANSWER => TrackerMessage::Answer {
-                peer,
-                offer_id,
-                sdp: text,
-            },
-            tracker::FAILURE => TrackerMessage::Failure(text),
-            tracker::WARNING => TrackerMessage::Warning(text),
+            (tracker::FAILURE, _) => TrackerMessage::Failure(text),
+            (tracker::WARNING, _) => TrackerMessage::Warning(text),
             _ => TrackerMessage::Unreadable(text),
         };
         self.agent.handle_input(

@@ -241,6 +241,34 @@ fn a_tracker_is_dialled_and_hears_an_announce_once_open() {
     assert_eq!(Uint8Array::from(answer.get(4)).to_vec(), vec![7u8; 20]);
     assert_eq!(Uint8Array::from(answer.get(5)).to_vec(), vec![9u8; 20]);
     assert_eq!(answer.get(6).as_string().as_deref(), Some("v=0 ours\r\n"));
+    // An offer whose ids are not two 20-byte ids is unreadable, not answered.
+    c.tracker(
+        6.7,
+        0.0,
+        tracker::OFFER,
+        Some(hash.clone()),
+        Some(peer_and_offer[..39].to_vec()),
+        -1.0,
+        -1.0,
+        -1.0,
+        Some("v=0 remote\r\n".into()),
+    );
+    let outs = round(&mut c);
+    assert!(
+        !outs
+            .iter()
+            .any(|o| o.get(0).as_f64() == Some(f64::from(output::ACCEPT_OFFER))),
+        "a short id was answered"
+    );
+    let short = outs
+        .iter()
+        .find(|o| o.get(0).as_f64() == Some(f64::from(output::EVENT)))
+        .expect("a tracker error");
+    assert_eq!(short.get(2).as_f64(), Some(f64::from(event::TRACKER_ERROR)));
+    assert_eq!(
+        short.get(4).as_string().as_deref(),
+        Some("invalid peer_id or offer_id in tracker message")
+    );
     // A frame the shim could not read reaches the page as a tracker error.
     c.tracker(
         6.8,
@@ -280,21 +308,44 @@ fn a_tracker_is_dialled_and_hears_an_announce_once_open() {
     assert_eq!(error.get(4).as_string().as_deref(), Some("closed (1006)"));
 }
 
+/// Loads segment 7 twice, the first fetch answered from the "CDN"; the second load's
+/// first output kind (a `FETCH` again, or a `DELIVER` from the cache).
+fn second_load_of_a_segment(c: &mut Core) -> u8 {
+    with_playlists(c);
+    c.load(10.0, 1.0, SEGMENT.into(), None, None, 0.0, 0.0, 1.0);
+    let id = next(c, output::FETCH).get(1).as_f64().unwrap();
+    let body: Vec<u8> = (0..188 * 4)
+        .map(|i| if i % 188 == 0 { 0x47 } else { i as u8 })
+        .collect();
+    c.input(20.0, input::HTTP_DONE, id, 200.0, None, Some(body));
+    next(c, output::DELIVER);
+    round(c);
+    c.load(30.0, 2.0, SEGMENT.into(), None, None, 0.0, 0.0, 1.0);
+    round(c)
+        .iter()
+        .filter_map(|o| o.get(0).as_f64().map(|k| k as u8))
+        .find(|k| [output::FETCH, output::DELIVER].contains(k))
+        .expect("a fetch or a delivery")
+}
+
 #[wasm_bindgen_test]
-fn options_out_of_range_are_clamped_and_the_low_water_mark_is_shared() {
-    // The shim checks the page's options' types; the core clamps what is out of range.
+fn the_cache_bound_is_the_pages_and_out_of_range_peer_counts_are_accepted() {
+    // Default cache: the second load is served from it.
+    let mut c = core("", None);
+    assert_eq!(second_load_of_a_segment(&mut c), output::DELIVER);
+    // `cacheBytes: 0` keeps nothing; a peer count far over the cap is clamped, not refused.
     let mut c = Core::new(
         "",
         None,
         1e9,
         0.0,
-        true,
+        false,
         -1.0,
         true,
         2.0,
         Function::new_with_args("m", ""),
     );
-    with_playlists(&mut c);
+    assert_eq!(second_load_of_a_segment(&mut c), output::FETCH);
     assert_eq!(c.stats().get(8).as_f64(), Some(0.0), "no peers");
     assert_eq!(Core::send_low_water(), 256 * 1024);
 }
