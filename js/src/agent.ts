@@ -10,6 +10,8 @@
 // the agent stops for good: every resource is released and `onEvent` hears a `panic`.
 
 import { Core } from "../pkg/hlsmesh_wasm.js";
+import { type HashList, readHashList } from "./hashlist.js";
+import { normalUrl, readPlaylist } from "./playlist.js";
 import { answerFrame, announceFrame, readTrackerFrame, type TrackerInput } from "./tracker-wire.js";
 
 /** Input kinds: crates/wasm/src/lib.rs, `mod input`. */
@@ -25,7 +27,13 @@ const enum In {
   ChannelMessage = 9,
   ChannelBuffered = 10,
   ConnClosed = 11,
+  Master = 12,
+  Media = 13,
+  Hashes = 14,
 }
+
+/** Numbers as the core reads them: a `Float64Array`'s bytes (little-endian, as every browser is). */
+const f64s = (numbers: number[]): Uint8Array => new Uint8Array(new Float64Array(numbers).buffer);
 
 /** Output kinds: crates/wasm/src/lib.rs, `mod output`. */
 const enum Out {
@@ -44,6 +52,7 @@ const enum Out {
   CloseConn = 12,
   Event = 13,
   TrackerAnswer = 14,
+  FetchHashes = 15,
 }
 
 /** Event kinds: crates/wasm/src/lib.rs, `mod event`, and what they carry. */
@@ -337,6 +346,9 @@ export class Agent {
         case Out.Fetch:
           this.fetch(id, out[2] as string, out[3] as number, out[4] as number, out[5] as number);
           break;
+        case Out.FetchHashes:
+          this.fetch(id, out[2] as string, -1, -1, -1, true);
+          break;
         case Out.CancelFetch:
           this.dropFetch(id);
           break;
@@ -414,20 +426,35 @@ export class Agent {
   }
 
   /** `GET url`, with a Range header for `start..end` (end exclusive) or `from..`. */
-  private fetch(id: number, url: string, start: number, end: number, from: number): void {
+  /** A fetch for the core; a `sidecar` is read here (js/src/hashlist.ts) and answered with `Core.hashes`. */
+  private fetch(id: number, url: string, start: number, end: number, from: number, sidecar = false): void {
     const controller = new AbortController();
     this.fetches.set(id, controller);
     const headers: Record<string, string> = {};
     if (start >= 0 && end > start) headers.Range = `bytes=${start}-${end - 1}`;
     else if (from >= 0) headers.Range = `bytes=${from}-`;
+    const mine = () => this.fetches.get(id) === controller;
     fetch(url, { headers, signal: controller.signal })
       .then(async (resp) => {
         const body = new Uint8Array(await resp.arrayBuffer());
-        if (this.fetches.get(id) === controller) this.submit([In.HttpDone, id, resp.status, undefined, body]);
+        if (!mine()) return;
+        if (!sidecar) this.submit([In.HttpDone, id, resp.status, undefined, body]);
+        else this.hashes(id, resp.ok ? readHashList(body) : `HTTP status ${resp.status}`);
       })
       .catch((e) => {
-        if (this.fetches.get(id) === controller) this.submit([In.HttpFailed, id, 0, describe(e)]);
+        if (mine()) sidecar ? this.hashes(id, describe(e)) : this.submit([In.HttpFailed, id, 0, describe(e)]);
       });
+  }
+
+  /** Hands the core a sidecar the shim read, or why there is none. */
+  private hashes(id: number, list: HashList | string): void {
+    this.fetches.delete(id);
+    if (typeof list === "string") return this.submit([In.Hashes, id, -1, list]);
+    const numbers = f64s(list.sns.flatMap((sn, i) => [sn, list.sizes[i]]));
+    const data = new Uint8Array(numbers.length + list.digests.length);
+    data.set(numbers);
+    data.set(list.digests, numbers.length);
+    this.submit([In.Hashes, id, list.sns.length, list.uris.join("\n"), data]);
   }
 
   /** One timer, re-armed only when the deadline moves; `at` is ms since start, -1 never. */
@@ -453,9 +480,24 @@ export class Agent {
     cb?.(err, data, source, ms);
   }
 
-  /** hls.js loaded a playlist. */
+  /**
+   * hls.js loaded a playlist from `url` (after redirects): read here (js/src/playlist.ts)
+   * and handed to the core, or reported as a `playlist-error`.
+   */
   playlist(url: string, text: string): void {
-    this.step((c, now) => c.playlist(now, url, text));
+    const base = normalUrl(url);
+    const p = readPlaylist(text, base);
+    if (typeof p === "string") {
+      this.onEvent({ type: "playlist-error", url: base, reason: p });
+    } else if (p.master) {
+      const lines = [base, ...p.variants, ...p.renditions].join("\n");
+      this.submit([In.Master, 0, p.variants.length, lines, f64s(p.bandwidths)]);
+    } else {
+      const lines = [base, p.hashes ?? "", ...p.urls].join("\n");
+      const numbers = [p.targetDuration, +p.endList, p.firstSn];
+      p.durations.forEach((d, i) => numbers.push(d, p.ranges[2 * i], p.ranges[2 * i + 1]));
+      this.submit([In.Media, 0, p.urls.length, lines, f64s(numbers)]);
+    }
   }
 
   /** Names the swarm before the first playlist; ignored once it is named. */
@@ -471,7 +513,9 @@ export class Agent {
   load(url: string, rangeStart: number | undefined, rangeEnd: number | undefined, position: number, bufferedEnd: number, rate: number, callback: LoadCallback): number {
     const id = this.nextLoad++;
     this.loads.set(id, callback);
-    this.step((c, now) => c.load(now, id, url, rangeStart, rangeEnd, position, bufferedEnd, rate));
+    // As the playlist reader writes segment URLs: through the page's URL parser.
+    const normal = normalUrl(url);
+    this.step((c, now) => c.load(now, id, normal, rangeStart, rangeEnd, position, bufferedEnd, rate));
     return id;
   }
 

@@ -12,6 +12,8 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use crate::cache::DEFAULT_CACHE_BYTES;
+use crate::integrity::HashList;
+use crate::playlist::Playlist;
 use crate::rng::Rng;
 use crate::scheduler::Scheduler;
 use crate::stats::Stats;
@@ -123,12 +125,13 @@ pub struct HttpResponse {
 pub enum Input {
     /// Time passed; due timers fire.
     Timeout,
-    /// hls.js loaded a playlist (master or media).
+    /// hls.js loaded a playlist (master or media), read by the embedder
+    /// ([`crate::playlist::read`] reads text; the browser's shim has its own reader).
     Playlist {
         /// Its URL after redirects.
         url: String,
-        /// Its text.
-        text: Bytes,
+        /// What it says.
+        playlist: Playlist,
     },
     /// hls.js asks for a segment.
     Load {
@@ -154,6 +157,16 @@ pub enum Input {
         fetch: FetchId,
         /// Its response, or why it failed.
         result: Result<HttpResponse, String>,
+    },
+    /// The integrity sidecar asked for with [`Output::FetchHashList`], fetched and read
+    /// by the embedder ([`crate::integrity::HashList::parse`] reads the text; the
+    /// browser's shim has its own reader), or why it could not be (an HTTP failure, or
+    /// what the reader refused).
+    HashListRead {
+        /// Which fetch.
+        fetch: FetchId,
+        /// The list, or why there is none.
+        list: Result<HashList, String>,
     },
     /// A tracker socket opened.
     TrackerOpen {
@@ -255,7 +268,16 @@ pub enum Output {
         /// From this byte to the end of the resource (used when the end is unknown).
         from: Option<u64>,
     },
-    /// Abandon a fetch; no [`Input::HttpDone`] is expected for it any more.
+    /// Fetch the integrity sidecar at `url` and read it; answer with
+    /// [`Input::HashListRead`].
+    FetchHashList {
+        /// The fetch.
+        fetch: FetchId,
+        /// URL.
+        url: String,
+    },
+    /// Abandon a fetch; no [`Input::HttpDone`] or [`Input::HashListRead`] is expected
+    /// for it any more.
     CancelFetch {
         /// The fetch.
         fetch: FetchId,
@@ -513,10 +535,10 @@ impl Agent {
         };
         match input {
             Input::Timeout => {}
-            Input::Playlist { url, text } => {
-                let swarm_name = self
-                    .scheduler
-                    .handle_playlist(ctx, &mut self.swarm, &url, &text);
+            Input::Playlist { url, playlist } => {
+                let swarm_name =
+                    self.scheduler
+                        .handle_playlist(ctx, &mut self.swarm, &url, playlist);
                 if let Some(name) = swarm_name {
                     self.swarm.set_swarm_name(now, &name);
                 }
@@ -534,6 +556,9 @@ impl Agent {
             Input::HttpDone { fetch, result } => {
                 self.scheduler
                     .handle_http(ctx, &mut self.swarm, fetch, result)
+            }
+            Input::HashListRead { fetch, list } => {
+                self.scheduler.handle_hash_list(ctx, fetch, list)
             }
             Input::TrackerOpen { tracker } => self.swarm.handle_tracker_open(ctx, tracker),
             Input::TrackerMessage {

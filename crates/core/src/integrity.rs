@@ -32,7 +32,7 @@
 //! `crates/hashlist` writes this file from a media playlist and its segments.
 
 use crate::text::number_in;
-use crate::url::{path_of, resolve, without_query};
+use crate::url::{path_of, without_query};
 
 /// Largest sidecar read.
 pub const MAX_SIDECAR_BYTES: usize = 4 * 1024 * 1024;
@@ -42,8 +42,6 @@ pub const MAX_ENTRIES: usize = 50_000;
 pub const MAX_LINE: usize = 4096;
 /// The first line of every sidecar.
 pub const HEADER: &str = "#HLSMESH-HASHES:1";
-/// The media-playlist tag that names the sidecar.
-pub const PLAYLIST_TAG: &str = "#EXT-X-HLSMESH-HASHES:";
 
 /// A SHA-256 digest.
 pub type Digest = [u8; 32];
@@ -60,6 +58,8 @@ pub enum IntegrityError {
     UnsupportedVersion(String),
     /// More than [`MAX_ENTRIES`] entries.
     TooManyEntries,
+    /// Entries given whose media sequence numbers do not increase.
+    Unordered,
     /// A line that does not read as an entry.
     BadLine {
         /// 1-based line number.
@@ -85,6 +85,7 @@ impl IntegrityError {
             IntegrityError::TooManyEntries => {
                 number_in("hash list has more than ", MAX_ENTRIES as u64, " entries")
             }
+            IntegrityError::Unordered => "hash list entries not in increasing order".into(),
             IntegrityError::BadLine { line, reason } => number_in(
                 "hash list line ",
                 *line as u64,
@@ -207,6 +208,18 @@ impl HashList {
         Ok(list)
     }
 
+    /// A list of entries read elsewhere (the browser's shim reads the text): refused when
+    /// there are over [`MAX_ENTRIES`] or their sequence numbers do not increase.
+    pub fn from_entries(entries: Vec<Expected>) -> Result<HashList, IntegrityError> {
+        if entries.len() > MAX_ENTRIES {
+            return Err(IntegrityError::TooManyEntries);
+        }
+        if entries.windows(2).any(|w| w[0].sn >= w[1].sn) {
+            return Err(IntegrityError::Unordered);
+        }
+        Ok(HashList { entries })
+    }
+
     /// Entries, by media sequence number.
     pub fn entries(&self) -> &[Expected] {
         &self.entries
@@ -275,6 +288,16 @@ impl HashList {
     }
 }
 
+/// Reads sidecar bytes as an embedder answers [`crate::Output::FetchHashList`]: the list,
+/// or why not, in the words the browser's reader (`js/src/hashlist.ts`) uses.
+pub fn read_sidecar(bytes: &[u8]) -> Result<HashList, String> {
+    if bytes.len() > MAX_SIDECAR_BYTES {
+        return Err(IntegrityError::TooLarge(bytes.len()).describe());
+    }
+    let text = core::str::from_utf8(bytes).map_err(|_| String::from("hash list is not UTF-8"))?;
+    HashList::parse(text).map_err(|e| e.describe())
+}
+
 /// Writes one sidecar entry line (no newline), as [`HashList::parse`] reads it.
 pub fn format_entry(sn: u64, bytes: &[u8], uri: Option<&str>) -> String {
     let mut line = format!("{sn} {} {}", bytes.len(), to_hex(&sha256(bytes)));
@@ -285,35 +308,17 @@ pub fn format_entry(sn: u64, bytes: &[u8], uri: Option<&str>) -> String {
     line
 }
 
-/// Where a media playlist's sidecar is: the `#EXT-X-HLSMESH-HASHES:URI="…"` tag's URI
-/// resolved against `playlist_url`, or `playlist_url`'s path + `.hashes` (query kept).
-pub fn sidecar_url(playlist_url: &str, playlist_text: &str) -> String {
-    for line in playlist_text.lines() {
-        if let Some(attrs) = line.trim().strip_prefix(PLAYLIST_TAG) {
-            if let Some(uri) = quoted_attr(attrs, "URI") {
-                return resolve(playlist_url, uri);
-            }
-        }
+/// Where a media playlist's sidecar is: `named` (the `#EXT-X-HLSMESH-HASHES:URI="…"`
+/// tag's URI, resolved by the playlist's reader) when the playlist names one, else
+/// `playlist_url`'s path + `.hashes` (query kept).
+pub fn sidecar_url(playlist_url: &str, named: Option<&str>) -> String {
+    if let Some(url) = named {
+        return url.to_string();
     }
     let path_end = playlist_url.find(['?', '#']).unwrap_or(playlist_url.len());
     let query = &playlist_url[path_end..];
     let query = query.split('#').next().unwrap_or("");
     crate::text::cat(&[&playlist_url[..path_end], ".hashes", query])
-}
-
-fn quoted_attr<'a>(attrs: &'a str, name: &str) -> Option<&'a str> {
-    let mut rest = attrs;
-    while let Some(i) = crate::text::find(rest, name) {
-        let before_ok = i == 0 || rest.as_bytes()[i - 1] == b',';
-        let after = &rest[i + name.len()..];
-        if before_ok {
-            if let Some(v) = after.strip_prefix("=\"") {
-                return v.find('"').map(|end| &v[..end]);
-            }
-        }
-        rest = after;
-    }
-    None
 }
 
 fn parse_decimal(s: &str) -> Option<u64> {
@@ -547,7 +552,6 @@ mod tests {
         fn parsing_arbitrary_text_never_panics(text in ".{0,400}") {
             let _ = HashList::parse(&text);
             let _ = HashList::parse(&format!("{HEADER}\n{text}"));
-            let _ = sidecar_url("https://cdn.test/a/index.m3u8?t=1", &text);
         }
     }
 
@@ -672,23 +676,88 @@ mod tests {
 
     #[test]
     fn finds_the_sidecar() {
-        assert_eq!(
-            sidecar_url("https://cdn.test/live/v0/index.m3u8?token=abc", "#EXTM3U\n"),
-            "https://cdn.test/live/v0/index.m3u8.hashes?token=abc"
-        );
+        let named = |text: &str| match crate::playlist::read(
+            "https://cdn.test/live/v0/index.m3u8?token=abc",
+            text.as_bytes(),
+        ) {
+            Ok(crate::playlist::Playlist::Media(m)) => m.hashes,
+            other => panic!("not a media playlist: {other:?}"),
+        };
         assert_eq!(
             sidecar_url(
                 "https://cdn.test/live/v0/index.m3u8?token=abc",
-                "#EXTM3U\n#EXT-X-HLSMESH-HASHES:URI=\"../hashes/v0.txt?k=1\"\n"
+                named("#EXTM3U\n").as_deref()
             ),
-            "https://cdn.test/live/hashes/v0.txt?k=1"
+            "https://cdn.test/live/v0/index.m3u8.hashes?token=abc"
+        );
+        let tagged = "#EXTM3U\n#EXT-X-HLSMESH-HASHES:URI=\"../hashes/v0.txt?k=1\"\n";
+        assert_eq!(
+            named(tagged).as_deref(),
+            Some("https://cdn.test/live/hashes/v0.txt?k=1")
         );
         assert_eq!(
-            sidecar_url(
-                "https://cdn.test/i.m3u8#x",
-                "#EXT-X-HLSMESH-HASHES:X-URI=\"no\"\n"
-            ),
+            sidecar_url("https://cdn.test/x.m3u8", named(tagged).as_deref()),
+            "https://cdn.test/live/hashes/v0.txt?k=1"
+        );
+        // Another attribute named like it, or a malformed tag: the default location.
+        assert_eq!(named("#EXTM3U\n#EXT-X-HLSMESH-HASHES:X-URI=\"no\"\n"), None);
+        assert_eq!(named("#EXTM3U\n#EXT-X-HLSMESH-HASHES:URI=\"a,\n"), None);
+        assert_eq!(
+            sidecar_url("https://cdn.test/i.m3u8#x", None),
             "https://cdn.test/i.m3u8.hashes"
+        );
+    }
+
+    /// The cases the shim's reader (js/src/hashlist.ts) must also read alike
+    /// (tests/unit/hashlist.test.mjs runs them there).
+    #[test]
+    fn the_shared_fixtures_read_as_the_shim_reads_them() {
+        use serde_json::{json, Value};
+        let doc: Value =
+            serde_json::from_str(include_str!("../../../tests/fixtures/hashlists.json")).unwrap();
+        let cases = doc["cases"].as_array().unwrap();
+        assert!(cases.len() >= 12);
+        for case in cases {
+            let name = case["name"].as_str().unwrap();
+            let got = match read_sidecar(case["text"].as_str().unwrap().as_bytes()) {
+                Err(e) => json!({ "error": e }),
+                Ok(list) => json!({ "expect": list.entries().iter().map(|e| json!({
+                    "sn": e.sn, "size": e.size, "digest": to_hex(&e.digest), "uri": e.uri,
+                })).collect::<Vec<_>>() }),
+            };
+            let want = match case.get("error") {
+                Some(e) => json!({ "error": e }),
+                None => json!({ "expect": case["expect"] }),
+            };
+            assert_eq!(got, want, "{name}");
+        }
+        assert_eq!(
+            read_sidecar(b"#HLSMESH-HASHES:1\n\xff\n").unwrap_err(),
+            "hash list is not UTF-8"
+        );
+    }
+
+    #[test]
+    fn entries_read_elsewhere_are_checked() {
+        let e = |sn| Expected {
+            sn,
+            size: 1,
+            digest: [0; 32],
+            uri: None,
+        };
+        assert_eq!(HashList::from_entries(vec![e(1), e(3)]).unwrap().len(), 2);
+        assert_eq!(
+            HashList::from_entries(vec![e(3), e(3)]).unwrap_err(),
+            IntegrityError::Unordered
+        );
+        assert_eq!(
+            HashList::from_entries(vec![e(3), e(1)]).unwrap_err(),
+            IntegrityError::Unordered
+        );
+        let many = (0..=MAX_ENTRIES as u64).map(e).collect();
+        assert_eq!(
+            HashList::from_entries(many).unwrap_err(),
+            IntegrityError::TooManyEntries
         );
     }
 }

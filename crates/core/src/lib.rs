@@ -10,10 +10,10 @@
 //!
 //! let mut agent = Agent::new(Config { trackers: vec!["wss://tracker.example".into()], ..Config::default() }, Instant::ZERO);
 //! let now = Instant::from_micros(1_000);
-//! agent.handle_input(now, Input::Playlist {
-//!     url: "https://cdn.example/live/index.m3u8".into(),
-//!     text: "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nseg0.ts\n".into(),
-//! });
+//! let url = "https://cdn.example/live/index.m3u8";
+//! let text = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nseg0.ts\n";
+//! let playlist = hlsmesh_core::playlist::read(url, text.as_bytes()).unwrap();
+//! agent.handle_input(now, Input::Playlist { url: url.into(), playlist });
 //! // Drain until the agent says when it next wants to be woken.
 //! let wake_at = loop {
 //!     match agent.poll_output() {

@@ -3,6 +3,14 @@
 use hlsmesh_core::tracker::messages::{TrackerMessage, TrackerRequest};
 use hlsmesh_core::{Agent, Config, Event, Input, Instant, Output, TrackerId};
 
+/// A playlist hls.js loaded, read by the reference reader.
+fn playlist(url: &str, text: &str) -> Input {
+    Input::Playlist {
+        url: url.into(),
+        playlist: hlsmesh_core::playlist::read(url, text.as_bytes()).expect("a valid playlist"),
+    }
+}
+
 /// An agent with one tracker, as an embedder starts it.
 fn agent_with_tracker(seed: u64, now: Instant) -> Agent {
     let config = Config {
@@ -41,10 +49,10 @@ fn no_busy_wakeups_while_offers_are_gathered() {
     let mut agent = agent_with_tracker(1, t0);
     agent.handle_input(
         t0,
-        Input::Playlist {
-            url: "http://cdn.test/live/index.m3u8".into(),
-            text: "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nseg0.ts\n".into(),
-        },
+        playlist(
+            "http://cdn.test/live/index.m3u8",
+            "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nseg0.ts\n",
+        ),
     );
     drain(&mut agent);
     let t1 = Instant::from_micros(50_000);
@@ -69,10 +77,10 @@ fn wake_ups_are_never_in_the_past_during_a_session() {
     let mut agent = agent_with_tracker(2, now);
     agent.handle_input(
         now,
-        Input::Playlist {
-            url: "http://cdn.test/v/index.m3u8".into(),
-            text: "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nseg0.ts\n#EXT-X-ENDLIST\n".into(),
-        },
+        playlist(
+            "http://cdn.test/v/index.m3u8",
+            "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nseg0.ts\n#EXT-X-ENDLIST\n",
+        ),
     );
     let mut at = drain(&mut agent);
     open_tracker(&mut agent, now);
@@ -97,10 +105,10 @@ fn first_announce_hash(name: Option<&str>, master_url: &str) -> hlsmesh_core::pr
     }
     agent.handle_input(
         t0,
-        Input::Playlist {
-            url: master_url.into(),
-            text: "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=400000\nlow/index.m3u8\n".into(),
-        },
+        playlist(
+            master_url,
+            "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=400000\nlow/index.m3u8\n",
+        ),
     );
     drain(&mut agent);
     let t1 = Instant::from_micros(50_000);

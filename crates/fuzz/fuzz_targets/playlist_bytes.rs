@@ -1,4 +1,4 @@
-//! `Playlists::update` on arbitrary bytes: up to four playlists (split at "\0\0"), each
+//! `playlist::read` and `Playlists::update` on arbitrary bytes: up to four playlists (split at "\0\0"), each
 //! loaded from a URL the first byte picks, into one model, with every listed segment
 //! then looked up by its URL.
 #![no_main]
@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
         .enumerate()
     {
         let url = URLS[(usize::from(pick) >> (2 * i)) % URLS.len()];
-        if let Ok(update) = model.update(url, text) {
+        if let Some(update) = hlsmesh_fuzz::take_text(&mut model, url, text) {
             for seg in &update.new_segments {
                 let _ = model.segment_for(&seg.url, seg.range.map(|r| r.0));
             }

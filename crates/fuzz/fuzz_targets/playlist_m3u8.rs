@@ -1,4 +1,4 @@
-//! `Playlists::update` on mostly-valid m3u8 text built from the input (a master, then
+//! `playlist::read` and `Playlists::update` on mostly-valid m3u8 text built from the input (a master, then
 //! media playlists and their live refreshes), so the fuzzer explores the model rather
 //! than the parser's first line.
 #![no_main]
@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
         }
         let url = URLS[usize::from(src.below(4))];
         let text = m3u8::playlist(&mut src);
-        if let Ok(update) = model.update(url, text.as_bytes()) {
+        if let Some(update) = hlsmesh_fuzz::take_text(&mut model, url, text.as_bytes()) {
             for seg in &update.new_segments {
                 let _ = model.segment_for(&seg.url, seg.range.map(|r| r.0));
             }

@@ -12,7 +12,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use bytes::Bytes;
-use hlsmesh_core::integrity::{format_entry, HEADER};
+use hlsmesh_core::playlist::Playlist;
+use hlsmesh_core::integrity::{format_entry, read_sidecar, HashList, HEADER};
 use hlsmesh_core::proto::{Id20, Message, SegmentId, MAX_CHUNK_DATA, PROTOCOL_VERSION};
 use hlsmesh_core::tracker::messages::{TrackerMessage, TrackerRequest};
 use hlsmesh_core::url::without_query;
@@ -207,12 +208,10 @@ impl World {
                     load.0
                 );
             }
-            Output::Fetch { fetch, url, .. } => {
-                if without_query(&url).ends_with(".hashes") {
-                    self.hash_fetches.push(fetch);
-                } else {
-                    self.fetches.push(fetch);
-                }
+            Output::Fetch { fetch, .. } => self.fetches.push(fetch),
+            Output::FetchHashList { fetch, url } => {
+                assert!(without_query(&url).ends_with(".hashes"), "a sidecar URL: {url}");
+                self.hash_fetches.push(fetch);
             }
             Output::CancelFetch { fetch } => {
                 self.fetches.retain(|f| *f != fetch);
@@ -337,20 +336,37 @@ impl World {
                 } else {
                     m3u8::playlist(src).into_bytes()
                 };
-                if let Some(sn) = std::str::from_utf8(&text).ok().and_then(|t| {
-                    t.lines()
-                        .find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:"))
-                        .and_then(|n| n.parse::<u64>().ok())
-                }) {
-                    self.recent_sn.push(sn);
-                    if self.recent_sn.len() > 8 {
-                        self.recent_sn.remove(0);
+                let read = hlsmesh_core::playlist::read(&url, &text);
+                let playlist = match read {
+                    Ok(Playlist::Media(mut m)) => {
+                        self.recent_sn.push(m.first_sn);
+                        if self.recent_sn.len() > 8 {
+                            self.recent_sn.remove(0);
+                        }
+                        // What no reader of ours writes, but an embedder's might: the
+                        // agent must refuse or bound it, never panic.
+                        match src.below(8) {
+                            0 => m.first_sn = src.interesting_u64(),
+                            1 => {
+                                if let Some(s) = m.segments.first_mut() {
+                                    s.range = Some((src.interesting_u64(), src.interesting_u64()));
+                                    s.duration = [f64::NAN, -1.0, f64::INFINITY, 1e300]
+                                        [usize::from(src.below(4))];
+                                }
+                            }
+                            2 => {
+                                if let Some(s) = m.segments.first().cloned() {
+                                    m.segments.push(s);
+                                }
+                            }
+                            _ => {}
+                        }
+                        Playlist::Media(m)
                     }
-                }
-                self.feed(Input::Playlist {
-                    url,
-                    text: Bytes::from(text),
-                });
+                    Ok(p) => p,
+                    Err(_) => return,
+                };
+                self.feed(Input::Playlist { url, playlist });
             }
             2 | 3 => {
                 let load = self.next_load;
@@ -385,22 +401,22 @@ impl World {
             6 | 7 if !self.hash_fetches.is_empty() && src.below(3) == 0 => {
                 let i = usize::from(src.u8()) % self.hash_fetches.len();
                 let fetch = self.hash_fetches.remove(i);
-                let result = match src.below(6) {
+                let list = match src.below(6) {
                     0 => Err("network error".to_string()),
-                    1 => Ok(HttpResponse {
-                        status: 404,
-                        body: Bytes::new(),
-                    }),
-                    2 => Ok(HttpResponse {
-                        status: 200,
-                        body: Bytes::copy_from_slice(src.short_bytes()),
-                    }),
-                    _ => Ok(HttpResponse {
-                        status: 200,
-                        body: Bytes::from(self.hash_list(src)),
-                    }),
+                    1 => Err("HTTP status 404".to_string()),
+                    2 => read_sidecar(src.short_bytes()),
+                    // Entries as another reader could hand them over: the agent checks
+                    // their order and count itself.
+                    3 => {
+                        let mut entries = read_sidecar(self.hash_list(src).as_bytes())
+                            .map(|l| l.entries().to_vec())
+                            .unwrap_or_default();
+                        entries.reverse();
+                        HashList::from_entries(entries).map_err(|e| e.describe())
+                    }
+                    _ => read_sidecar(self.hash_list(src).as_bytes()),
                 };
-                self.feed(Input::HttpDone { fetch, result });
+                self.feed(Input::HashListRead { fetch, list });
             }
             6 | 7 => {
                 if self.fetches.is_empty() {

@@ -10,6 +10,15 @@ pub mod agent;
 pub mod known_bugs;
 pub mod m3u8;
 
+use hlsmesh_core::playlist::{self, Playlists, PlaylistUpdate};
+
+/// Reads playlist text loaded from `url` with the reference reader and takes it into
+/// `model`, as the simulator does; `None` when either refuses it.
+pub fn take_text(model: &mut Playlists, url: &str, text: &[u8]) -> Option<PlaylistUpdate> {
+    let read = playlist::read(url, text).ok()?;
+    model.update(url, read).ok()
+}
+
 /// Reads choices from the fuzz input; past the end every read yields zero.
 pub struct Src<'a> {
     data: &'a [u8],

@@ -13,6 +13,7 @@ use hlsmesh_core::{
     Source, Stats, TrackerId,
 };
 
+use hlsmesh_core::playlist::Playlist;
 use hlsmesh_core::proto::Id20;
 use hlsmesh_core::tracker::messages::{TrackerMessage, TrackerRequest};
 
@@ -237,8 +238,9 @@ pub struct Sim {
     swarms: HashMap<Id20, Members>,
     peer_ids: HashMap<Id20, N>,
     bodies: HashMap<(usize, u64), Bytes>,
-    playlists: HashMap<(usize, u64), Bytes>,
-    master: Bytes,
+    /// Media playlists read once (by the core's reference reader) and given to every viewer.
+    playlists: HashMap<(usize, u64), Playlist>,
+    master: Playlist,
     next_load: u64,
     present: usize,
     peak: usize,
@@ -301,7 +303,7 @@ impl Sim {
             peer_ids: HashMap::new(),
             bodies: HashMap::new(),
             playlists: HashMap::new(),
-            master: Bytes::from(master),
+            master: read_playlist(MASTER, &master),
             next_load: 1,
             present: 0,
             peak: 0,
@@ -618,7 +620,7 @@ impl Sim {
         ((t / self.sc.segment_s).floor() as u64).saturating_sub(1)
     }
 
-    fn playlist_text(&mut self, level: usize, newest: u64) -> Bytes {
+    fn media_playlist(&mut self, level: usize, newest: u64) -> Playlist {
         let key = (level, if self.sc.live { newest } else { u64::MAX });
         if let Some(t) = self.playlists.get(&key) {
             return t.clone();
@@ -641,14 +643,14 @@ impl Sim {
         if !self.sc.live {
             s.push_str("#EXT-X-ENDLIST\n");
         }
-        let b = Bytes::from(s);
-        self.playlists.insert(key, b.clone());
-        b
+        let playlist = read_playlist(&url_of(level, None), &s);
+        self.playlists.insert(key, playlist.clone());
+        playlist
     }
 
     fn give_playlist(&mut self, n: N, level: usize) {
         let newest = self.live_newest(self.now);
-        let text = self.playlist_text(level, newest);
+        let playlist = self.media_playlist(level, newest);
         let node = &mut self.nodes[n as usize];
         node.player.known_last = if self.sc.live {
             newest
@@ -659,7 +661,7 @@ impl Sim {
             n,
             Input::Playlist {
                 url: url_of(level, None),
-                text,
+                playlist,
             },
         );
     }
@@ -675,7 +677,7 @@ impl Sim {
                 n,
                 Input::Playlist {
                     url: MASTER.into(),
-                    text: master,
+                    playlist: master,
                 },
             );
         }
@@ -1339,6 +1341,14 @@ fn describe(ev: &Ev) -> String {
 
 /// The media playlist's URL (`sn` None) or a segment's, `http://cdn.sim/stream/v<level>/`
 /// then `index.m3u8` or `seg<sn>.ts`. Not `format!`: every refresh and load builds one.
+/// Reads a playlist the simulator wrote, as a browser's shim would.
+fn read_playlist(url: &str, text: &str) -> Playlist {
+    match hlsmesh_core::playlist::read(url, text.as_bytes()) {
+        Ok(p) => p,
+        Err(e) => panic!("the simulator wrote a playlist the reader refuses: {e}"),
+    }
+}
+
 fn url_of(level: usize, sn: Option<u64>) -> String {
     fn push_decimal(s: &mut String, n: u64) {
         if n >= 10 {

@@ -20,6 +20,8 @@ mod panic_hook;
 #[global_allocator]
 static HEAP: rlsf::GlobalTlsf = rlsf::GlobalTlsf::new();
 
+use hlsmesh_core::integrity::{Expected, HashList};
+use hlsmesh_core::playlist::{Master, Media, MediaSegment, Playlist};
 use hlsmesh_core::proto::Id20;
 use hlsmesh_core::tracker::messages::{AnnounceEvent, TrackerMessage, TrackerRequest};
 use hlsmesh_core::{
@@ -54,6 +56,112 @@ pub mod input {
     pub const CHANNEL_BUFFERED: u8 = 10;
     /// A connection closed or failed: `(conn, _, reason)`.
     pub const CONN_CLOSED: u8 = 11;
+    /// hls.js loaded a master playlist, read by the shim (`js/src/playlist.ts`):
+    /// `(_, variants, lines, numbers)`: the playlist's URL (after redirects), then the
+    /// variants' absolute URLs, then the renditions', one a line; `numbers` each
+    /// variant's `BANDWIDTH` (bits per second, 0 when not declared).
+    pub const MASTER: u8 = 12;
+    /// hls.js loaded a media playlist, read by the shim: `(_, segments, lines, numbers)`:
+    /// the playlist's URL, the integrity sidecar's URL when the playlist names one (an
+    /// empty line when not), then each segment's absolute URL, one a line; `numbers`
+    /// the target duration, 1 for `#EXT-X-ENDLIST` (else 0), the first segment's
+    /// sequence number, then per segment its `#EXTINF` seconds and byte range start and
+    /// end (exclusive; `-1, -1` for none).
+    pub const MEDIA: u8 = 13;
+    /// The sidecar of a `FETCH_HASHES` output, fetched and read by the shim
+    /// (`js/src/hashlist.ts`): `(fetch, entries, lines, numbers+digests)`: each entry's
+    /// URI without query, one a line (an empty line for none); per entry its sequence
+    /// number and size as numbers, then all the SHA-256 digests, 32 bytes each. With
+    /// `entries` `-1`, `lines` is why there is no list (an HTTP failure, what the reader
+    /// refused).
+    pub const HASHES: u8 = 14;
+}
+
+/// `numbers` (a `Float64Array`'s bytes, little-endian) for the playlist and hash-list
+/// kinds of [`input`].
+fn numbers(data: &[u8]) -> Vec<f64> {
+    data.chunks_exact(8)
+        .map(|b| f64::from_le_bytes(b.try_into().unwrap_or_default()))
+        .collect()
+}
+
+/// A master playlist from [`input::MASTER`]'s arguments; `Timeout` (nothing) when there
+/// are fewer URLs or more bandwidths than `variants`, which the shim never sends.
+fn master(text: &str, variants: f64, bandwidths: &[f64]) -> Input {
+    let urls = lines(text);
+    if urls.len() < 1 + bandwidths.len() || bandwidths.len() != variants as usize {
+        return Input::Timeout;
+    }
+    let mut urls = urls.into_iter();
+    let url = urls.next().unwrap_or_default();
+    // Bandwidths first: zip stops at their end without taking a rendition's URL.
+    let variants: Vec<_> = bandwidths
+        .iter()
+        .zip(urls.by_ref())
+        .map(|(&b, u)| (u, given(b).unwrap_or(0)))
+        .collect();
+    let renditions = urls.collect();
+    let playlist = Playlist::Master(Master {
+        variants,
+        renditions,
+    });
+    Input::Playlist { url, playlist }
+}
+
+/// A media playlist from [`input::MEDIA`]'s arguments; `Timeout` (nothing) when the
+/// lines and numbers do not describe `segments` segments, which the shim never sends.
+fn media(text: &str, segments: f64, numbers: &[f64]) -> Input {
+    let lines = split_lines(text);
+    let n = segments as usize;
+    if lines.len() != n + 2 || numbers.len() != 3 + 3 * n {
+        return Input::Timeout;
+    }
+    let mut lines = lines.into_iter().map(str::to_owned);
+    let url = lines.next().unwrap_or_default();
+    let hashes = lines.next().filter(|h| !h.is_empty());
+    let head = |i: usize| numbers.get(i).copied().unwrap_or(-1.0);
+    let per_segment = numbers.get(3..).unwrap_or_default().chunks_exact(3);
+    let segments = lines
+        .zip(per_segment)
+        .map(|(url, n)| MediaSegment {
+            url,
+            duration: n[0],
+            range: given(n[1]).zip(given(n[2])),
+        })
+        .collect();
+    let playlist = Playlist::Media(Media {
+        target_duration: given(head(0)).unwrap_or(0),
+        end_list: head(1) == 1.0,
+        first_sn: given(head(2)).unwrap_or(0),
+        segments,
+        hashes,
+    });
+    Input::Playlist { url, playlist }
+}
+
+/// A hash list from [`input::HASHES`]'s arguments.
+fn hash_list(text: String, entries: f64, data: &[u8]) -> Result<HashList, String> {
+    let Some(n) = given(entries).map(|n| n as usize) else {
+        return Err(text);
+    };
+    let uris = split_lines(&text);
+    let (numbers_bytes, digests) = data.split_at(data.len().min(16 * n));
+    let sizes = numbers(numbers_bytes);
+    if uris.len() != n.max(1) || sizes.len() != 2 * n || digests.len() != 32 * n {
+        return Err("hash list arrays of different lengths".into());
+    }
+    let entries = sizes
+        .chunks_exact(2)
+        .zip(digests.chunks_exact(32))
+        .zip(uris)
+        .map(|((sn_size, digest), uri)| Expected {
+            sn: given(sn_size[0]).unwrap_or(0),
+            size: given(sn_size[1]).unwrap_or(0),
+            digest: digest.try_into().unwrap_or_default(),
+            uri: (!uri.is_empty()).then(|| uri.to_owned()),
+        })
+        .collect();
+    HashList::from_entries(entries).map_err(|e| e.describe())
 }
 
 /// The kinds of [`Core::poll`]'s arrays: what the agent wants done. Absent numbers
@@ -93,6 +201,9 @@ pub mod output {
     /// Send an answer on a tracker socket: `[14, tracker, infoHash, peerId, toPeerId,
     /// offerId, sdp]`, ids as 20-byte arrays.
     pub const TRACKER_ANSWER: u8 = 14;
+    /// Fetch the integrity sidecar and read it (`js/src/hashlist.ts`): `[15, fetch, url]`,
+    /// answered with an [`input::HASHES`](super::input::HASHES).
+    pub const FETCH_HASHES: u8 = 15;
 }
 
 /// The kinds of [`Core::tracker`]: what a tracker frame said.
@@ -140,20 +251,27 @@ fn opt(n: Option<u64>) -> JsValue {
     num(n.map_or(-1.0, |n| n as f64))
 }
 
-/// The non-empty lines of `text` (a byte loop: `str::split` brings a searcher along).
-fn lines(mut text: &str) -> Vec<String> {
+/// The lines of `text`, empty ones kept (a byte loop: `str::split` brings a searcher
+/// along).
+fn split_lines(mut text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     loop {
         let end = text.bytes().position(|b| b == b'\n');
-        let line = &text[..end.unwrap_or(text.len())];
-        if !line.is_empty() {
-            out.push(line.to_owned());
-        }
+        out.push(&text[..end.unwrap_or(text.len())]);
         match end {
             Some(end) => text = &text[end + 1..],
             None => return out,
         }
     }
+}
+
+/// The non-empty lines of `text`.
+fn lines(text: &str) -> Vec<String> {
+    split_lines(text)
+        .into_iter()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// A count from the shim, absent when negative (`-1`): the inverse of [`opt`].
@@ -276,6 +394,12 @@ impl Core {
                 buffered: n as usize,
             },
             input::CONN_CLOSED => Input::ConnClosed { conn, reason: text },
+            input::MASTER => master(&text, n, &numbers(&data.unwrap_or_default())),
+            input::MEDIA => media(&text, n, &numbers(&data.unwrap_or_default())),
+            input::HASHES => Input::HashListRead {
+                fetch,
+                list: hash_list(text, n, &data.unwrap_or_default()),
+            },
             _ => Input::Timeout,
         };
         self.agent.handle_input(at(now_ms), input);
@@ -333,13 +457,6 @@ impl Core {
                 message,
             },
         );
-    }
-
-    /// hls.js loaded a playlist.
-    pub fn playlist(&mut self, now_ms: f64, url: String, text: String) {
-        let text = text.into_bytes().into();
-        self.agent
-            .handle_input(at(now_ms), Input::Playlist { url, text });
     }
 
     /// Names the swarm before the first playlist (see `hlsmesh_core::Agent::name_swarm`);
@@ -442,6 +559,10 @@ impl Core {
                 push(opt(range.map(|r| r.1)));
                 push(opt(from));
                 (output::FETCH, fetch.get() as f64)
+            }
+            Output::FetchHashList { fetch, url } => {
+                push(url.into());
+                (output::FETCH_HASHES, fetch.get() as f64)
             }
             Output::CancelFetch { fetch } => (output::CANCEL_FETCH, fetch.get() as f64),
             Output::TrackerConnect { tracker, url } => {
@@ -597,5 +718,111 @@ impl Core {
     #[wasm_bindgen(js_name = debugPanic)]
     pub fn debug_panic(&self) {
         panic!("hlsmesh debug panic requested");
+    }
+}
+
+/// The playlist and hash-list kinds read natively (the browser tests drive them through
+/// `Core::input`).
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f64s(v: &[f64]) -> Vec<u8> {
+        v.iter().flat_map(|n| n.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn a_master_splits_its_urls_into_variants_and_renditions() {
+        let text = "https://o.test/m.m3u8\nhttps://o.test/v0.m3u8\nhttps://o.test/v1.m3u8\nhttps://o.test/a.m3u8\n";
+        let Input::Playlist { url, playlist } = master(text, 2.0, &[800_000.0, -1.0]) else {
+            panic!("not a playlist");
+        };
+        assert_eq!(url, "https://o.test/m.m3u8");
+        assert_eq!(
+            playlist,
+            Playlist::Master(Master {
+                variants: vec![
+                    ("https://o.test/v0.m3u8".into(), 800_000),
+                    ("https://o.test/v1.m3u8".into(), 0)
+                ],
+                renditions: vec!["https://o.test/a.m3u8".into()],
+            })
+        );
+        assert!(matches!(master(text, 3.0, &[1.0, 2.0]), Input::Timeout));
+        assert!(matches!(
+            master("https://o.test/m.m3u8\n", 1.0, &[1.0]),
+            Input::Timeout
+        ));
+    }
+
+    #[test]
+    fn a_media_playlist_reads_its_numbers_segment_by_segment() {
+        let text =
+            "https://o.test/i.m3u8\nhttps://o.test/h.txt\nhttps://o.test/a.ts\nhttps://o.test/a.ts";
+        let numbers = f64s(&[2.0, 1.0, 7.0, 2.5, -1.0, -1.0, 2.0, 0.0, 100.0]);
+        let Input::Playlist { url, playlist } = media(text, 2.0, &super::numbers(&numbers)) else {
+            panic!("not a playlist");
+        };
+        assert_eq!(url, "https://o.test/i.m3u8");
+        let seg = |duration, range| MediaSegment {
+            url: "https://o.test/a.ts".into(),
+            duration,
+            range,
+        };
+        assert_eq!(
+            playlist,
+            Playlist::Media(Media {
+                target_duration: 2,
+                end_list: true,
+                first_sn: 7,
+                segments: vec![seg(2.5, None), seg(2.0, Some((0, 100)))],
+                hashes: Some("https://o.test/h.txt".into()),
+            })
+        );
+        let no_hashes = "https://o.test/i.m3u8\n\nhttps://o.test/a.ts";
+        let one = super::numbers(&f64s(&[2.0, 0.0, 0.0, 2.0, -1.0, -1.0]));
+        let Input::Playlist {
+            playlist: Playlist::Media(m),
+            ..
+        } = media(no_hashes, 1.0, &one)
+        else {
+            panic!("not a media playlist");
+        };
+        assert_eq!((m.hashes, m.end_list, m.segments.len()), (None, false, 1));
+        // Lines or numbers for another count of segments: not taken in.
+        assert!(matches!(media(no_hashes, 2.0, &one), Input::Timeout));
+        assert!(matches!(media(text, 2.0, &one), Input::Timeout));
+    }
+
+    #[test]
+    fn a_hash_list_reads_numbers_then_digests_or_says_why_not() {
+        let mut data = f64s(&[4.0, 100.0, 5.0, 0.0]);
+        data.extend([1u8; 32]);
+        data.extend([2u8; 32]);
+        let list = hash_list("seg4.ts\n".into(), 2.0, &data).unwrap();
+        let e = list.entries();
+        assert_eq!(
+            (e[0].sn, e[0].size, e[0].digest, e[0].uri.as_deref()),
+            (4, 100, [1; 32], Some("seg4.ts"))
+        );
+        assert_eq!(
+            (e[1].sn, e[1].size, e[1].digest, e[1].uri.as_deref()),
+            (5, 0, [2; 32], None)
+        );
+        assert_eq!(hash_list("".into(), 0.0, &[]).unwrap().len(), 0);
+        assert_eq!(
+            hash_list("HTTP status 404".into(), -1.0, &[]).unwrap_err(),
+            "HTTP status 404"
+        );
+        assert_eq!(
+            hash_list("seg4.ts\n".into(), 2.0, &data[..data.len() - 1]).unwrap_err(),
+            "hash list arrays of different lengths"
+        );
+        let mut unordered = f64s(&[5.0, 1.0, 4.0, 1.0]);
+        unordered.extend([0u8; 64]);
+        assert_eq!(
+            hash_list("\n".into(), 2.0, &unordered).unwrap_err(),
+            "hash list entries not in increasing order"
+        );
     }
 }

@@ -54,18 +54,196 @@ fn round(core: &mut Core) -> Vec<Array> {
     }
 }
 
-fn with_playlists(core: &mut Core) {
-    core.playlist(
+/// Numbers as the shim packs them (a `Float64Array`'s bytes).
+fn f64s(v: &[f64]) -> Vec<u8> {
+    v.iter().flat_map(|n| n.to_le_bytes()).collect()
+}
+
+/// The master playlist with one variant, `MEDIA`, as the shim's reader hands it over.
+fn master(core: &mut Core) {
+    let text = format!("{MASTER}\n{MEDIA}\n");
+    core.input(
         0.0,
-        MASTER.into(),
-        "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000\nv0/index.m3u8\n".into(),
-    );
-    core.playlist(
+        input::MASTER,
+        0.0,
         1.0,
-        MEDIA.into(),
-        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:7\n#EXTINF:2.0,\nseg7.ts\n#EXTINF:2.0,\nseg8.ts\n".into(),
+        Some(text),
+        Some(f64s(&[800_000.0])),
+    );
+}
+
+/// `MEDIA` with these segments (URL, duration, byte range or `-1, -1`), numbered from 7.
+fn media(core: &mut Core, end_list: bool, hashes: &str, segments: &[(&str, f64, f64, f64)]) {
+    let mut text = format!("{MEDIA}\n{hashes}");
+    let mut numbers = vec![2.0, f64::from(u8::from(end_list)), 7.0];
+    for &(url, duration, start, end) in segments {
+        text.push('\n');
+        text.push_str(url);
+        numbers.extend([duration, start, end]);
+    }
+    let n = segments.len() as f64;
+    core.input(1.0, input::MEDIA, 0.0, n, Some(text), Some(f64s(&numbers)));
+}
+
+/// The master and its media playlist (segments 7 and 8).
+fn with_playlists(core: &mut Core) {
+    master(core);
+    let seg8 = "https://cdn.test/live/v0/seg8.ts";
+    media(
+        core,
+        false,
+        "",
+        &[(SEGMENT, 2.0, -1.0, -1.0), (seg8, 2.0, -1.0, -1.0)],
     );
     round(core);
+}
+
+/// An agent with integrity checks on, after the master and `media`: the first
+/// `FETCH_HASHES` (the sidecar's fetch id and URL), if any.
+fn sidecar_fetched(media: impl FnOnce(&mut Core)) -> (Core, Option<(f64, String)>) {
+    let mut c = Core::new(
+        "",
+        None,
+        -1.0,
+        -1.0,
+        true,
+        -1.0,
+        false,
+        1.0,
+        Function::new_with_args("message", ""),
+    );
+    master(&mut c);
+    media(&mut c);
+    let fetch = round(&mut c)
+        .iter()
+        .find(|o| o.get(0).as_f64() == Some(f64::from(output::FETCH_HASHES)))
+        .map(|o| (o.get(1).as_f64().unwrap(), o.get(2).as_string().unwrap()));
+    (c, fetch)
+}
+
+#[wasm_bindgen_test]
+fn a_media_playlist_is_taken_in_and_its_named_sidecar_asked_for() {
+    let named = "https://cdn.test/hashes/v0.txt";
+    let (_, fetch) = sidecar_fetched(|c| media(c, true, named, &[(SEGMENT, 2.0, 0.0, 1000.0)]));
+    assert_eq!(fetch.map(|f| f.1).as_deref(), Some(named));
+    let (_, fetch) = sidecar_fetched(|c| media(c, true, "", &[]));
+    assert_eq!(
+        fetch.map(|f| f.1),
+        Some(format!("{MEDIA}.hashes")),
+        "the default location"
+    );
+}
+
+#[wasm_bindgen_test]
+fn media_lines_and_numbers_that_disagree_are_not_taken_in() {
+    // Two URLs for one segment's numbers: nothing happens (no sidecar is asked for), as
+    // for any call the shim's reader would not make.
+    let (_, fetch) = sidecar_fetched(|c| {
+        let text = format!("{MEDIA}\n\n{SEGMENT}\n{SEGMENT}");
+        let numbers = f64s(&[2.0, 1.0, 7.0, 2.0, -1.0, -1.0]);
+        c.input(1.0, input::MEDIA, 0.0, 1.0, Some(text), Some(numbers));
+    });
+    assert_eq!(fetch, None);
+}
+
+/// A segment's bytes from a peer are checked against a list the shim read: loads of
+/// segment 7 go to the CDN and the page hears no `hash list:` error for a good list, and
+/// hears the reason for a refused one.
+#[wasm_bindgen_test]
+fn a_hash_list_the_shim_read_is_taken_or_its_reason_reported() {
+    let playlist_error = |outs: &[Array]| {
+        outs.iter()
+            .filter(|o| o.get(0).as_f64() == Some(f64::from(output::EVENT)))
+            .filter(|o| o.get(2).as_f64() == Some(f64::from(event::PLAYLIST_ERROR)))
+            .filter_map(|o| o.get(4).as_string())
+            .collect::<Vec<_>>()
+    };
+    let (mut c, fetch) = sidecar_fetched(|c| media(c, true, "", &[(SEGMENT, 2.0, -1.0, -1.0)]));
+    let (id, _) = fetch.expect("the sidecar is asked for");
+    let mut data = f64s(&[7.0, 752.0]);
+    data.extend([9u8; 32]);
+    c.input(
+        5.0,
+        input::HASHES,
+        id,
+        1.0,
+        Some("seg7.ts".into()),
+        Some(data),
+    );
+    assert_eq!(playlist_error(&round(&mut c)), Vec::<String>::new());
+
+    let (mut c, fetch) = sidecar_fetched(|c| media(c, true, "", &[(SEGMENT, 2.0, -1.0, -1.0)]));
+    let (id, _) = fetch.expect("the sidecar is asked for");
+    c.input(
+        5.0,
+        input::HASHES,
+        id,
+        -1.0,
+        Some("HTTP status 404".into()),
+        None,
+    );
+    assert_eq!(
+        playlist_error(&round(&mut c)),
+        ["hash list: HTTP status 404"]
+    );
+}
+
+#[wasm_bindgen_test]
+fn a_byte_range_the_playlist_places_is_known_and_cached_as_its_segment() {
+    let mut c = core("", None);
+    master(&mut c);
+    media(
+        &mut c,
+        true,
+        "",
+        &[(SEGMENT, 2.0, 0.0, 752.0), (SEGMENT, 2.0, 752.0, 1504.0)],
+    );
+    round(&mut c);
+    // hls.js asks for the second range: segment 8, fetched as that range and cached, so
+    // asking again is answered from the cache (an unknown range would be fetched again).
+    let body: Vec<u8> = (0..752)
+        .map(|i| if i % 188 == 0 { 0x47 } else { i as u8 })
+        .collect();
+    for (load, at) in [(1.0, 10.0), (2.0, 30.0)] {
+        c.load(
+            at,
+            load,
+            SEGMENT.into(),
+            Some(752.0),
+            Some(1504.0),
+            0.0,
+            0.0,
+            1.0,
+        );
+        let first = round(&mut c)
+            .into_iter()
+            .find(|o| {
+                [output::FETCH, output::DELIVER]
+                    .map(f64::from)
+                    .contains(&o.get(0).as_f64().unwrap_or(-1.0))
+            })
+            .expect("a fetch or a delivery");
+        if load == 1.0 {
+            assert_eq!(first.get(0).as_f64(), Some(f64::from(output::FETCH)));
+            assert_eq!(
+                (first.get(3).as_f64(), first.get(4).as_f64()),
+                (Some(752.0), Some(1504.0))
+            );
+            let id = first.get(1).as_f64().unwrap();
+            c.input(
+                at + 5.0,
+                input::HTTP_DONE,
+                id,
+                206.0,
+                None,
+                Some(body.clone()),
+            );
+            next(&mut c, output::DELIVER);
+            round(&mut c);
+        } else {
+            assert_eq!(first.get(0).as_f64(), Some(f64::from(output::DELIVER)));
+        }
+    }
 }
 
 #[wasm_bindgen_test]

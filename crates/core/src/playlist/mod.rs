@@ -1,6 +1,12 @@
 //! What the agent knows of the stream: the variants of the master playlist and the
 //! segments each media playlist lists, so that a URL hls.js asks for maps to a
 //! [`SegmentId`] every viewer agrees on.
+//!
+//! The agent takes playlists already read ([`Playlist`]: absolute URLs, numbered
+//! segments, byte ranges placed); it never reads playlist text. In the browser the shim
+//! reads them (`js/src/playlist.ts`, with the page's URL resolver); [`read`] is the
+//! reference reader the simulator, the tests and the fuzzers use, and
+//! `tests/fixtures/playlists.json` holds cases both readers must agree on.
 
 use hlsmesh_proto::SegmentId;
 
@@ -8,6 +14,82 @@ use crate::text::number_in;
 use crate::url::{path_of, resolve, without_query};
 
 mod parse;
+
+/// A playlist as read from its text: what the agent uses of it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Playlist {
+    /// A master playlist.
+    Master(Master),
+    /// A media playlist.
+    Media(Media),
+}
+
+/// What the agent uses of a master playlist.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Master {
+    /// `#EXT-X-STREAM-INF` variants in order: absolute URL and `BANDWIDTH` in bits per
+    /// second (0 when not declared).
+    pub variants: Vec<(String, u64)>,
+    /// The absolute URLs of the `#EXT-X-MEDIA` renditions, in order.
+    pub renditions: Vec<String>,
+}
+
+/// What the agent uses of a media playlist.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Media {
+    /// `#EXT-X-TARGETDURATION`, seconds (0 when absent).
+    pub target_duration: u64,
+    /// Whether `#EXT-X-ENDLIST` is present.
+    pub end_list: bool,
+    /// Sequence number of the first segment (`#EXT-X-MEDIA-SEQUENCE`); the others follow
+    /// one by one.
+    pub first_sn: u64,
+    /// The segments, in order (at most [`MAX_SEGMENTS_PER_PLAYLIST`]).
+    pub segments: Vec<MediaSegment>,
+    /// The absolute URL of the integrity sidecar when an `#EXT-X-HLSMESH-HASHES` tag
+    /// names one (see [`crate::integrity::sidecar_url`]).
+    pub hashes: Option<String>,
+}
+
+/// One segment of a [`Media`] playlist.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MediaSegment {
+    /// Absolute URL (tokens included).
+    pub url: String,
+    /// `#EXTINF` duration in seconds, as written (bounded by the agent).
+    pub duration: f64,
+    /// `#EXT-X-BYTERANGE`, end exclusive, the implicit offset resolved.
+    pub range: Option<(u64, u64)>,
+}
+
+/// Reads playlist text loaded from `url` (the reference reader; see the module docs).
+pub fn read(url: &str, text: &[u8]) -> Result<Playlist, PlaylistError> {
+    Ok(match parse::parse(text)? {
+        parse::Playlist::Master(m) => Playlist::Master(Master {
+            variants: m
+                .variants
+                .iter()
+                .map(|&(u, bandwidth)| (resolve(url, u), bandwidth))
+                .collect(),
+            renditions: m.renditions.iter().map(|u| resolve(url, u)).collect(),
+        }),
+        parse::Playlist::Media(m) => Playlist::Media(Media {
+            target_duration: m.target_duration,
+            end_list: m.end_list,
+            first_sn: m.segments.first().map_or(0, |s| s.sn),
+            segments: m
+                .segments
+                .iter()
+                .map(|s| MediaSegment {
+                    url: resolve(url, s.uri),
+                    duration: s.duration,
+                    range: s.range,
+                })
+                .collect(),
+            hashes: m.hashes.map(|u| resolve(url, u)),
+        }),
+    })
+}
 
 /// A segment as the media playlist lists it.
 #[derive(Clone, Debug, PartialEq)]
@@ -90,10 +172,6 @@ struct MediaState {
     segments: Vec<SegmentInfo>,
     /// FNV-1a of each segment's URL, so that a lookup by URL compares integers.
     url_hashes: Vec<u64>,
-    /// Each segment's URI line as written, and the URL the playlist was loaded from: a
-    /// refresh from the same URL resolves only the lines it has not seen.
-    uris: Vec<Box<str>>,
-    loaded_from: String,
     highest_sn: Option<u64>,
 }
 
@@ -103,80 +181,66 @@ impl Playlists {
         self.master_url.as_deref()
     }
 
-    /// Reads a playlist hls.js loaded from `url`.
-    pub fn update(&mut self, url: &str, text: &[u8]) -> Result<PlaylistUpdate, PlaylistError> {
-        match parse::parse(text)? {
-            parse::Playlist::Master(master) => {
+    /// Takes in a playlist hls.js loaded from `url` (after redirects).
+    pub fn update(
+        &mut self,
+        url: &str,
+        playlist: Playlist,
+    ) -> Result<PlaylistUpdate, PlaylistError> {
+        match playlist {
+            Playlist::Master(master) => {
                 self.master_url = Some(url.to_string());
                 self.bandwidth = master.variants.iter().map(|v| v.1).collect();
                 self.variants = master
                     .variants
-                    .iter()
+                    .into_iter()
                     .map(|v| v.0)
                     .chain(master.renditions)
-                    .map(|u| without_query(&resolve(url, u)).to_string())
+                    .map(|u| without_query(&u).to_string())
                     .collect();
                 Ok(PlaylistUpdate::default())
             }
-            parse::Playlist::Media(media) => Ok(self.update_media(url, media)),
+            Playlist::Media(media) => self.update_media(url, media),
         }
     }
 
-    /// Takes in a media playlist the parser has checked (sequence numbers and byte
-    /// ranges included), so that nothing here can fail half-way through a change.
-    fn update_media(&mut self, url: &str, media: parse::Media<'_>) -> PlaylistUpdate {
+    /// Takes in a media playlist once it is checked, so that nothing here fails
+    /// half-way through a change.
+    fn update_media(&mut self, url: &str, media: Media) -> Result<PlaylistUpdate, PlaylistError> {
+        let n = media.segments.len();
+        if n > MAX_SEGMENTS_PER_PLAYLIST {
+            return Err(PlaylistError::TooLarge(n));
+        }
+        if media.first_sn.checked_add(n as u64).is_none() {
+            return Err(PlaylistError::Malformed("media sequence overflows"));
+        }
+        if media
+            .segments
+            .iter()
+            .any(|s| s.range.is_some_and(|(a, b)| a > b))
+        {
+            return Err(PlaylistError::Malformed("byte range ends before it starts"));
+        }
         let key = without_query(url);
         let variant = self.variant_of(key);
         // The state moves to the back: lookups prefer the most recently loaded playlist.
-        let mut old = match self.media.iter().position(|m| m.key == key) {
+        let old = match self.media.iter().position(|m| m.key == key) {
             Some(i) => Some(self.media.remove(i)),
             None => None,
         };
         let highest = old.as_ref().and_then(|m| m.highest_sn);
-        // A segment listed before, from the same URL and with the same URI line, keeps
-        // its resolved URL (a live refresh resolves only its new segments).
-        let same_base = old.as_ref().is_some_and(|m| m.loaded_from == url);
-        let old_first = old
-            .as_ref()
-            .and_then(|m| m.segments.first())
-            .map(|s| s.id.sn);
-        let n = media.segments.len();
-        let (mut segments, mut url_hashes, mut uris) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        for seg in &media.segments {
-            let known = match (&mut old, old_first) {
-                (Some(m), Some(first)) if same_base && seg.sn >= first => {
-                    let i = usize::try_from(seg.sn - first).unwrap_or(usize::MAX);
-                    match m.uris.get_mut(i) {
-                        Some(u) if **u == *seg.uri => Some((
-                            core::mem::take(&mut m.segments[i].url),
-                            m.url_hashes[i],
-                            core::mem::take(u),
-                        )),
-                        _ => None,
-                    }
-                }
-                _ => None,
-            };
-            let (resolved, hash, uri) = known.unwrap_or_else(|| {
-                let resolved = resolve(url, seg.uri);
-                let hash = fnv1a(&resolved);
-                (resolved, hash, seg.uri.into())
-            });
+        let mut segments = Vec::with_capacity(n);
+        let mut url_hashes = Vec::with_capacity(n);
+        // Segments first: the numbers are drawn only while there are segments, so the
+        // last one (at most u64::MAX - 1, checked above) is never stepped past.
+        for (seg, sn) in media.segments.into_iter().zip(media.first_sn..) {
+            url_hashes.push(fnv1a(&seg.url));
             segments.push(SegmentInfo {
-                id: SegmentId {
-                    variant,
-                    sn: seg.sn,
-                },
-                url: resolved,
+                id: SegmentId { variant, sn },
+                url: seg.url,
                 duration: sane_duration(seg.duration),
                 range: seg.range,
             });
-            url_hashes.push(hash);
-            uris.push(uri);
         }
         let update = PlaylistUpdate {
             variant: Some(variant),
@@ -190,24 +254,14 @@ impl Playlists {
             refresh: highest.is_some(),
         };
         let last = segments.last().map(|s| s.id.sn);
-        let (key, loaded_from) = match old {
-            Some(m) => (m.key, m.loaded_from),
-            None => (key.to_string(), String::new()),
-        };
         self.media.push(MediaState {
-            key,
+            key: old.map_or_else(|| key.to_string(), |m| m.key),
             variant,
             url_hashes,
-            uris,
-            loaded_from: if same_base {
-                loaded_from
-            } else {
-                url.to_string()
-            },
             segments,
             highest_sn: highest.max(last),
         });
-        update
+        Ok(update)
     }
 
     /// The segment hls.js asks for with `url` (and byte range start, if any).

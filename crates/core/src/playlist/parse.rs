@@ -4,7 +4,8 @@
 //! URIs from the text.
 //!
 //! Read: `#EXTM3U` (required first line), `#EXTINF`, `#EXT-X-BYTERANGE`,
-//! `#EXT-X-TARGETDURATION`, `#EXT-X-MEDIA-SEQUENCE`, `#EXT-X-ENDLIST` (media);
+//! `#EXT-X-TARGETDURATION`, `#EXT-X-MEDIA-SEQUENCE`, `#EXT-X-ENDLIST`, the `URI` of
+//! hlsmesh's `#EXT-X-HLSMESH-HASHES` (media);
 //! `#EXT-X-STREAM-INF` with its URI line and `BANDWIDTH`, the `URI` of `#EXT-X-MEDIA`
 //! (master). Other master tags (`#EXT-X-I-FRAME-STREAM-INF`, `#EXT-X-SESSION-DATA`,
 //! `#EXT-X-SESSION-KEY`) and media tags (`#EXT-X-DISCONTINUITY`, `#EXT-X-KEY`,
@@ -48,6 +49,8 @@ pub(super) struct Media<'a> {
     pub end_list: bool,
     /// The segments, in order (at most [`MAX_SEGMENTS_PER_PLAYLIST`]).
     pub segments: Vec<Segment<'a>>,
+    /// The `URI` of the first well-formed `#EXT-X-HLSMESH-HASHES` tag, as written.
+    pub hashes: Option<&'a str>,
 }
 
 /// One media segment, numbered and with its byte range placed.
@@ -163,6 +166,18 @@ pub(super) fn parse(text: &[u8]) -> Result<Playlist<'_>, PlaylistError> {
             "#EXT-X-ENDLIST" => {
                 media.end_list = true;
                 false
+            }
+            // hlsmesh's own tag (the integrity sidecar's location); a malformed one is
+            // ignored, and the sidecar is looked for at its default URL.
+            "#EXT-X-HLSMESH-HASHES" => {
+                if media.hashes.is_none() {
+                    media.hashes = attribute(value, "URI")
+                        .ok()
+                        .flatten()
+                        .and_then(|u| u.strip_prefix('"')?.strip_suffix('"'))
+                        .filter(|u| !u.is_empty());
+                }
+                continue;
             }
             "#EXT-X-SKIP" => return Err(malformed("#EXT-X-SKIP (delta update) not supported")),
             "#EXT-X-STREAM-INF" => {

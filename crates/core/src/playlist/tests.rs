@@ -1,5 +1,17 @@
 use super::*;
 
+/// Reads text with the reference reader, then takes it in, as the simulator does.
+trait UpdateText {
+    fn update_text(&mut self, url: &str, text: &[u8]) -> Result<PlaylistUpdate, PlaylistError>;
+}
+
+impl UpdateText for Playlists {
+    fn update_text(&mut self, url: &str, text: &[u8]) -> Result<PlaylistUpdate, PlaylistError> {
+        let playlist = read(url, text)?;
+        self.update(url, playlist)
+    }
+}
+
 const MASTER: &str = "#EXTM3U
 #EXT-X-STREAM-INF:BANDWIDTH=300000,RESOLUTION=426x240
 v0/index.m3u8?token=abc
@@ -23,7 +35,7 @@ fn media(first: u64, n: u64, end: bool) -> String {
 fn variants_are_numbered_in_master_order_ignoring_tokens_and_iframe_streams() {
     let mut p = Playlists::default();
     let up = p
-        .update("https://cdn.test/live/master.m3u8?t=1", MASTER.as_bytes())
+        .update_text("https://cdn.test/live/master.m3u8?t=1", MASTER.as_bytes())
         .unwrap();
     assert_eq!(up.variant, None);
     assert_eq!(
@@ -31,14 +43,14 @@ fn variants_are_numbered_in_master_order_ignoring_tokens_and_iframe_streams() {
         Some("https://cdn.test/live/master.m3u8?t=1")
     );
     let v0 = p
-        .update(
+        .update_text(
             "https://cdn.test/live/v0/index.m3u8?token=other",
             media(0, 3, true).as_bytes(),
         )
         .unwrap();
     assert_eq!(v0.variant, Some(0));
     let v1 = p
-        .update(
+        .update_text(
             "https://cdn2.test/live/v1/index.m3u8",
             media(0, 3, true).as_bytes(),
         )
@@ -55,10 +67,10 @@ fn variants_are_numbered_in_master_order_ignoring_tokens_and_iframe_streams() {
 fn a_live_refresh_reports_only_new_segments_and_forgets_expired_ones() {
     let mut p = Playlists::default();
     let url = "http://o.test/live/index.m3u8";
-    let first = p.update(url, media(10, 6, false).as_bytes()).unwrap();
+    let first = p.update_text(url, media(10, 6, false).as_bytes()).unwrap();
     assert!(first.live && !first.refresh);
     assert_eq!(first.new_segments.len(), 6);
-    let next = p.update(url, media(12, 6, false).as_bytes()).unwrap();
+    let next = p.update_text(url, media(12, 6, false).as_bytes()).unwrap();
     assert!(next.refresh);
     let sns: Vec<u64> = next.new_segments.iter().map(|s| s.id.sn).collect();
     assert_eq!(sns, vec![16, 17]);
@@ -75,7 +87,7 @@ fn a_live_refresh_reports_only_new_segments_and_forgets_expired_ones() {
 fn byte_ranges_follow_on_from_the_previous_segment() {
     let text = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\n#EXT-X-BYTERANGE:100@0\nall.ts\n#EXTINF:2,\n#EXT-X-BYTERANGE:50\nall.ts\n#EXT-X-ENDLIST\n";
     let mut p = Playlists::default();
-    p.update("http://o.test/v/index.m3u8", text.as_bytes())
+    p.update_text("http://o.test/v/index.m3u8", text.as_bytes())
         .unwrap();
     let a = p.segment_for("http://o.test/v/all.ts", Some(0)).unwrap();
     let b = p.segment_for("http://o.test/v/all.ts", Some(100)).unwrap();
@@ -87,19 +99,19 @@ fn byte_ranges_follow_on_from_the_previous_segment() {
 #[test]
 fn a_media_playlist_the_master_does_not_list_gets_a_stable_high_variant() {
     let mut p = Playlists::default();
-    p.update("https://cdn.test/live/master.m3u8", MASTER.as_bytes())
+    p.update_text("https://cdn.test/live/master.m3u8", MASTER.as_bytes())
         .unwrap();
     let a = p
-        .update(
+        .update_text(
             "https://cdn.test/live/audio/index.m3u8",
             media(0, 1, true).as_bytes(),
         )
         .unwrap();
     let mut q = Playlists::default();
-    q.update("https://cdn.test/live/master.m3u8", MASTER.as_bytes())
+    q.update_text("https://cdn.test/live/master.m3u8", MASTER.as_bytes())
         .unwrap();
     let b = q
-        .update(
+        .update_text(
             "https://other.test/live/audio/index.m3u8?x=1",
             media(0, 1, true).as_bytes(),
         )
@@ -112,7 +124,7 @@ fn a_media_playlist_the_master_does_not_list_gets_a_stable_high_variant() {
 fn malformed_playlists_are_refused_with_a_reason() {
     let mut p = Playlists::default();
     for bad in ["", "not a playlist", "<html></html>"] {
-        match p.update("http://o.test/x.m3u8", bad.as_bytes()) {
+        match p.update_text("http://o.test/x.m3u8", bad.as_bytes()) {
             Err(PlaylistError::Malformed(reason)) => assert!(reason.len() <= 120),
             other => panic!("accepted {bad:?}: {other:?}"),
         }
@@ -124,7 +136,7 @@ fn oversized_playlists_are_refused() {
     let mut p = Playlists::default();
     let text = media(0, MAX_SEGMENTS_PER_PLAYLIST as u64 + 1, true);
     assert!(matches!(
-        p.update("http://o.test/big.m3u8", text.as_bytes()),
+        p.update_text("http://o.test/big.m3u8", text.as_bytes()),
         Err(PlaylistError::TooLarge(_))
     ));
 }
@@ -133,13 +145,13 @@ fn oversized_playlists_are_refused() {
 fn numbers_that_overflow_are_refused_and_change_nothing() {
     let mut p = Playlists::default();
     let url = "http://o.test/v/index.m3u8";
-    p.update(url, media(0, 2, false).as_bytes()).unwrap();
+    p.update_text(url, media(0, 2, false).as_bytes()).unwrap();
     let sn = format!(
         "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:{}\n#EXTINF:2,\na.ts\n#EXTINF:2,\nb.ts\n",
         u64::MAX
     );
     assert_eq!(
-        p.update(url, sn.as_bytes()),
+        p.update_text(url, sn.as_bytes()),
         Err(PlaylistError::Malformed("media sequence overflows"))
     );
     let range = format!(
@@ -147,7 +159,7 @@ fn numbers_that_overflow_are_refused_and_change_nothing() {
         u64::MAX - 5
     );
     assert_eq!(
-        p.update(url, range.as_bytes()),
+        p.update_text(url, range.as_bytes()),
         Err(PlaylistError::Malformed("byte range overflows"))
     );
     assert!(
@@ -161,7 +173,7 @@ fn numbers_that_overflow_are_refused_and_change_nothing() {
 fn absurd_durations_are_bounded() {
     let mut p = Playlists::default();
     let text = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:99999999,\na.ts\n#EXTINF:-5,\nb.ts\n#EXT-X-ENDLIST\n";
-    p.update("http://o.test/v/index.m3u8", text.as_bytes())
+    p.update_text("http://o.test/v/index.m3u8", text.as_bytes())
         .unwrap();
     assert_eq!(
         p.segment_for("http://o.test/v/a.ts", None)
@@ -512,9 +524,9 @@ fn lookups_prefer_the_latest_playlist_and_keep_ranged_and_plain_urls_apart() {
     let mut p = Playlists::default();
     let a = "#EXTM3U\n#EXTINF:2,\nshared.ts\n#EXTINF:2,\nshared.ts#5\n";
     let b = "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:7\n#EXTINF:2,\n#EXT-X-BYTERANGE:10@5\nshared.ts\n";
-    p.update("http://o.test/a.m3u8", a.as_bytes()).unwrap();
+    p.update_text("http://o.test/a.m3u8", a.as_bytes()).unwrap();
     let vb = p
-        .update("http://o.test/b.m3u8", b.as_bytes())
+        .update_text("http://o.test/b.m3u8", b.as_bytes())
         .unwrap()
         .variant
         .unwrap();
@@ -531,7 +543,7 @@ fn lookups_prefer_the_latest_playlist_and_keep_ranged_and_plain_urls_apart() {
     // A playlist loaded again moves to the front of the lookups.
     let a2 = "#EXTM3U\n#EXTINF:2,\n#EXT-X-BYTERANGE:10@5\nshared.ts\n";
     let va = p
-        .update("http://o.test/a.m3u8", a2.as_bytes())
+        .update_text("http://o.test/a.m3u8", a2.as_bytes())
         .unwrap()
         .variant
         .unwrap();
@@ -553,10 +565,10 @@ fn a_refresh_resolves_new_uri_lines_and_new_base_urls_again() {
     // Segment 13's URI is (once trimmed) a fragment: it resolves against the playlist
     // URL's query too, so a refresh from another query resolves it again.
     let text = |first| media(first, 4, false).replace("seg13.ts?token=xyz", "\u{a0}#s13");
-    p.update(base, text(10).as_bytes()).unwrap();
+    p.update_text(base, text(10).as_bytes()).unwrap();
     // Same URL, a URI line rewritten for a segment listed before.
     let rewritten = text(11).replace("seg12.ts?token=xyz", "../b/seg12.ts");
-    p.update(base, rewritten.as_bytes()).unwrap();
+    p.update_text(base, rewritten.as_bytes()).unwrap();
     let url = |sn: u64| p.segment(SegmentId { variant: 0, sn }).unwrap().url.clone();
     assert_eq!(url(11), "http://o.test/live/seg11.ts?token=xyz");
     assert_eq!(url(12), "http://o.test/b/seg12.ts");
@@ -569,18 +581,126 @@ fn a_refresh_resolves_new_uri_lines_and_new_base_urls_again() {
     // The same playlist with another query (the same playlist to the agent), same lines.
     let moved = "http://o.test/live/index.m3u8?edge=2";
     let text = text(12);
-    p.update(moved, text.as_bytes()).unwrap();
+    p.update_text(moved, text.as_bytes()).unwrap();
     let url = |sn: u64| p.segment(SegmentId { variant: 0, sn }).unwrap().url.clone();
     assert_eq!(url(12), "http://o.test/live/seg12.ts?token=xyz");
     assert_eq!(url(13), "http://o.test/live/index.m3u8?edge=2#s13");
     assert_eq!(p.known_segments(), 4);
     // Every listed segment is found by its URL, exactly as after a first load.
     let mut fresh = Playlists::default();
-    fresh.update(moved, text.as_bytes()).unwrap();
+    fresh.update_text(moved, text.as_bytes()).unwrap();
     for sn in 12..16 {
         let id = SegmentId { variant: 0, sn };
         assert_eq!(p.segment(id), fresh.segment(id));
         let u = &fresh.segment(id).unwrap().url;
         assert_eq!(p.segment_for(u, None).map(|s| s.id), Some(id));
     }
+}
+
+/// The cases the shim's reader (js/src/playlist.ts) must also read alike
+/// (tests/unit/playlist.test.mjs runs them there).
+#[test]
+fn the_shared_fixtures_read_as_the_shim_reads_them() {
+    use serde_json::{json, Value};
+    let doc: Value =
+        serde_json::from_str(include_str!("../../../../tests/fixtures/playlists.json")).unwrap();
+    let cases = doc["cases"].as_array().unwrap();
+    assert!(cases.len() >= 20);
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let url = case["url"].as_str().unwrap();
+        let got = match read(url, case["text"].as_str().unwrap().as_bytes()) {
+            Err(e) => json!({ "error": e.describe() }),
+            Ok(Playlist::Master(m)) => json!({ "expect": {
+                "master": true,
+                "variants": m.variants.iter().map(|v| &v.0).collect::<Vec<_>>(),
+                "bandwidths": m.variants.iter().map(|v| v.1).collect::<Vec<_>>(),
+                "renditions": m.renditions,
+            }}),
+            Ok(Playlist::Media(m)) => {
+                let mut media = json!({
+                    "master": false,
+                    "targetDuration": m.target_duration,
+                    "endList": m.end_list,
+                    "firstSn": m.first_sn,
+                    "urls": m.segments.iter().map(|s| &s.url).collect::<Vec<_>>(),
+                    "durations": m.segments.iter().map(|s| s.duration).collect::<Vec<_>>(),
+                    "ranges": m.segments.iter().flat_map(|s| match s.range {
+                        Some((a, b)) => [a as i64, b as i64],
+                        None => [-1, -1],
+                    }).collect::<Vec<_>>(),
+                });
+                if let Some(h) = m.hashes {
+                    media["hashes"] = json!(h);
+                }
+                json!({ "expect": media })
+            }
+        };
+        let want = match case.get("error") {
+            Some(e) => json!({ "error": e }),
+            None => json!({ "expect": case["expect"] }),
+        };
+        assert_eq!(got, want, "{name}");
+    }
+}
+
+/// The agent checks a read playlist itself (the browser's reader is another program):
+/// numbering that overflows, a range that ends before it starts and too many segments
+/// are refused whole; durations are bounded.
+#[test]
+fn a_read_playlist_is_checked_before_it_changes_anything() {
+    let seg = |url: &str, duration: f64, range| MediaSegment {
+        url: url.into(),
+        duration,
+        range,
+    };
+    let url = "http://o.test/i.m3u8";
+    let mut p = Playlists::default();
+    let media = |first_sn, segments| {
+        Playlist::Media(Media {
+            target_duration: 2,
+            first_sn,
+            segments,
+            ..Media::default()
+        })
+    };
+    let two = vec![
+        seg("http://o.test/a.ts", 2.0, None),
+        seg("http://o.test/b.ts", 2.0, None),
+    ];
+    assert_eq!(
+        p.update(url, media(u64::MAX, two.clone())),
+        Err(PlaylistError::Malformed("media sequence overflows"))
+    );
+    assert_eq!(
+        p.update(
+            url,
+            media(0, vec![seg("http://o.test/a.ts", 2.0, Some((10, 5)))])
+        ),
+        Err(PlaylistError::Malformed("byte range ends before it starts"))
+    );
+    let many = vec![seg("http://o.test/a.ts", 1.0, None); MAX_SEGMENTS_PER_PLAYLIST + 1];
+    assert_eq!(
+        p.update(url, media(0, many)),
+        Err(PlaylistError::TooLarge(MAX_SEGMENTS_PER_PLAYLIST + 1))
+    );
+    assert_eq!(
+        p.known_segments(),
+        0,
+        "nothing taken from a refused playlist"
+    );
+    let odd = vec![
+        seg("http://o.test/a.ts", f64::NAN, None),
+        seg("http://o.test/b.ts", -3.0, None),
+        seg("http://o.test/c.ts", 1e300, Some((0, 0))),
+    ];
+    let up = p.update(url, media(u64::MAX - 3, odd)).unwrap();
+    let durations: Vec<f64> = up.new_segments.iter().map(|s| s.duration).collect();
+    assert_eq!(durations, [0.0, 0.0, MAX_SEGMENT_SECONDS]);
+    assert_eq!(up.new_segments[2].id.sn, u64::MAX - 1);
+    assert_eq!(
+        p.segment_for("http://o.test/c.ts", Some(0))
+            .map(|s| s.id.sn),
+        Some(u64::MAX - 1)
+    );
 }

@@ -39,7 +39,7 @@ use crate::agent::{ConnId, Ctx, Event, FetchId, HttpResponse, LoadId, Output, Pl
 use crate::cache::Cache;
 use crate::integrity::{sidecar_url, HashList, Key, Verdict};
 use crate::peer::PeerEvent;
-use crate::playlist::{Playlists, SegmentInfo};
+use crate::playlist::{Playlist, Playlists, SegmentInfo};
 use crate::swarm::Swarm;
 use crate::time::Instant;
 use crate::url::without_query;
@@ -291,9 +291,13 @@ impl Scheduler {
         ctx: &mut Ctx<'_>,
         swarm: &mut Swarm,
         url: &str,
-        text: &[u8],
+        playlist: Playlist,
     ) -> Option<String> {
-        let update = match self.playlists.update(url, text) {
+        let hashes = match &playlist {
+            Playlist::Media(m) => m.hashes.clone(),
+            Playlist::Master(_) => None,
+        };
+        let update = match self.playlists.update(url, playlist) {
             Ok(u) => u,
             Err(e) => {
                 ctx.out.event(Event::PlaylistError {
@@ -314,7 +318,7 @@ impl Scheduler {
             swarm.forget_expired(|s| s.variant == variant && expired(playlists, newest, s));
         }
         if let (true, Some(variant)) = (self.integrity, update.variant) {
-            self.fetch_hash_list(ctx, variant, url, text);
+            self.fetch_hash_list(ctx, variant, url, hashes.as_deref());
         }
         // Live: the viewer elected for a new segment takes it from the CDN right away, so
         // it is at a peer by the time the other players ask.
@@ -752,7 +756,7 @@ impl Scheduler {
 
     /// Fetches the hash list of a media playlist (once at a time per variant; a live
     /// playlist's refresh fetches it again, as the publisher rewrites it with the playlist).
-    fn fetch_hash_list(&mut self, ctx: &mut Ctx<'_>, variant: u16, url: &str, text: &[u8]) {
+    fn fetch_hash_list(&mut self, ctx: &mut Ctx<'_>, variant: u16, url: &str, named: Option<&str>) {
         let busy = self
             .fetches
             .values()
@@ -760,14 +764,11 @@ impl Scheduler {
         if busy {
             return;
         }
-        // The playlist parser has already refused text that is not UTF-8.
-        let list_url = sidecar_url(url, core::str::from_utf8(text).unwrap_or_default());
+        let list_url = sidecar_url(url, named);
         let fetch = self.new_fetch(FetchFor::HashList(variant, list_url.clone()));
-        ctx.out.push(Output::Fetch {
+        ctx.out.push(Output::FetchHashList {
             fetch,
             url: list_url,
-            range: None,
-            from: None,
         });
     }
 
@@ -806,6 +807,39 @@ impl Scheduler {
         self.cdn.time_for(bytes).unwrap_or(actual)
     }
 
+    /// The embedder fetched and read a sidecar asked for with `Output::FetchHashList`.
+    pub(crate) fn handle_hash_list(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        fetch: FetchId,
+        list: Result<HashList, String>,
+    ) {
+        if !matches!(self.fetches.get(&fetch), Some(FetchFor::HashList(..))) {
+            return; // cancelled, or not a sidecar
+        }
+        if let Some(FetchFor::HashList(variant, url)) = self.fetches.remove(&fetch) {
+            self.take_hash_list(ctx, variant, url, list);
+        }
+    }
+
+    fn take_hash_list(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        variant: u16,
+        url: String,
+        list: Result<HashList, String>,
+    ) {
+        match list {
+            Ok(list) => {
+                self.hash_lists.insert(variant, list);
+            }
+            Err(reason) => ctx.out.event(Event::PlaylistError {
+                url,
+                reason: crate::text::cat(&["hash list: ", &reason]),
+            }),
+        }
+    }
+
     pub(crate) fn handle_http(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -839,21 +873,9 @@ impl Scheduler {
                     Err(reason) => ctx.out.push(Output::Fail { load, reason }),
                 }
             }
+            // The embedder answers a sidecar with `Input::HashListRead`, not the bytes.
             FetchFor::HashList(variant, url) => {
-                let parsed = ok.and_then(|resp| {
-                    let text = core::str::from_utf8(&resp.body)
-                        .map_err(|_| String::from("hash list is not UTF-8"))?;
-                    HashList::parse(text).map_err(|e| e.describe())
-                });
-                match parsed {
-                    Ok(list) => {
-                        self.hash_lists.insert(variant, list);
-                    }
-                    Err(reason) => ctx.out.event(Event::PlaylistError {
-                        url,
-                        reason: crate::text::cat(&["hash list: ", &reason]),
-                    }),
-                }
+                self.take_hash_list(ctx, variant, url, Err("hash list answered unread".into()))
             }
             FetchFor::Segment(seg) => {
                 // Only the fetch the transfer is waiting on may complete it.

@@ -170,7 +170,8 @@ impl Net {
             node,
             Input::Playlist {
                 url: url.into(),
-                text: Bytes::copy_from_slice(text.as_bytes()),
+                playlist: hlsmesh_core::playlist::read(url, text.as_bytes())
+                    .expect("a valid playlist"),
             },
         );
     }
@@ -284,6 +285,18 @@ impl Net {
                 };
                 let at = now + self.cdn_latency;
                 self.schedule(at, Ev::Input(node, Input::HttpDone { fetch, result }));
+            }
+            Output::FetchHashList { fetch, url } => {
+                self.nodes[node].fetches.insert(fetch, ());
+                let list = match self.cdn.get(&url) {
+                    None => Err("HTTP status 404".to_string()),
+                    Some(body) => {
+                        self.cdn_log.push((node, url.clone(), body.len(), None));
+                        hlsmesh_core::integrity::read_sidecar(body)
+                    }
+                };
+                let at = now + self.cdn_latency;
+                self.schedule(at, Ev::Input(node, Input::HashListRead { fetch, list }));
             }
             Output::CancelFetch { fetch } => {
                 self.nodes[node].fetches.remove(&fetch);
