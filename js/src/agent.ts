@@ -30,6 +30,9 @@ const enum In {
   Master = 12,
   Media = 13,
   Hashes = 14,
+  Load = 15,
+  Abort = 16,
+  NameSwarm = 17,
 }
 
 /** Numbers as the core reads them: a `Float64Array`'s bytes (little-endian, as every browser is). */
@@ -502,7 +505,7 @@ export class Agent {
 
   /** Names the swarm before the first playlist; ignored once it is named. */
   nameSwarm(name: string): void {
-    this.step((c, now) => c.nameSwarm(now, name));
+    this.submit([In.NameSwarm, 0, 0, name]);
   }
 
   /**
@@ -514,15 +517,15 @@ export class Agent {
     const id = this.nextLoad++;
     this.loads.set(id, callback);
     // As the playlist reader writes segment URLs: through the page's URL parser.
-    const normal = normalUrl(url);
-    this.step((c, now) => c.load(now, id, normal, rangeStart, rangeEnd, position, bufferedEnd, rate));
+    const numbers = f64s([rangeStart ?? -1, rangeEnd ?? -1, position, bufferedEnd, rate]);
+    this.submit([In.Load, id, 0, normalUrl(url), numbers]);
     return id;
   }
 
   /** hls.js gave up a load; its callback will not be called. */
   abort(id: number): void {
     this.loads.delete(id);
-    this.step((c, now) => c.abort(now, id));
+    this.submit([In.Abort, id, 0]);
   }
 
   /** Totals so far; null once the agent stopped. */

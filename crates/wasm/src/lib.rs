@@ -75,6 +75,16 @@ pub mod input {
     /// `entries` `-1`, `lines` is why there is no list (an HTTP failure, what the reader
     /// refused).
     pub const HASHES: u8 = 14;
+    /// hls.js asks for a segment: `(load, _, url, numbers)`: `load` is the shim's number
+    /// for it, answered by a `DELIVER` or `FAIL`; `numbers` the byte range start and end
+    /// (exclusive; `-1, -1` for the whole resource), then where playback stands: the
+    /// position and the end of the buffer ahead of it (seconds), and the rate.
+    pub const LOAD: u8 = 15;
+    /// hls.js gave up a load: `(load)`.
+    pub const ABORT: u8 = 16;
+    /// Names the swarm before the first playlist (see `hlsmesh_core::Agent::name_swarm`;
+    /// ignored once it is named): `(_, _, name)`.
+    pub const NAME_SWARM: u8 = 17;
 }
 
 /// `numbers` (a `Float64Array`'s bytes, little-endian) for the playlist and hash-list
@@ -137,6 +147,23 @@ fn media(text: &str, segments: f64, numbers: &[f64]) -> Input {
         hashes,
     });
     Input::Playlist { url, playlist }
+}
+
+/// A segment load from [`input::LOAD`]'s arguments (absent numbers read as `-1`, or no
+/// playback).
+fn load(id: f64, url: String, numbers: &[f64]) -> Input {
+    let n = |i: usize| numbers.get(i).copied().unwrap_or(-1.0);
+    let range = given(n(0)).zip(given(n(1))).filter(|(s, e)| e > s);
+    Input::Load {
+        load: LoadId(id as u64),
+        url,
+        range,
+        playback: Playback {
+            position: n(2).max(0.0),
+            buffered_end: n(3).max(0.0),
+            rate: n(4).max(0.0),
+        },
+    }
 }
 
 /// A hash list from [`input::HASHES`]'s arguments.
@@ -396,6 +423,14 @@ impl Core {
             input::CONN_CLOSED => Input::ConnClosed { conn, reason: text },
             input::MASTER => master(&text, n, &numbers(&data.unwrap_or_default())),
             input::MEDIA => media(&text, n, &numbers(&data.unwrap_or_default())),
+            input::LOAD => load(id, text, &numbers(&data.unwrap_or_default())),
+            input::ABORT => Input::Abort {
+                load: LoadId(id as u64),
+            },
+            input::NAME_SWARM => {
+                self.agent.name_swarm(at(now_ms), &text);
+                return;
+            }
             input::HASHES => Input::HashListRead {
                 fetch,
                 list: hash_list(text, n, &data.unwrap_or_default()),
@@ -457,65 +492,6 @@ impl Core {
                 message,
             },
         );
-    }
-
-    /// Names the swarm before the first playlist (see `hlsmesh_core::Agent::name_swarm`);
-    /// ignored once it is named.
-    #[wasm_bindgen(js_name = nameSwarm)]
-    pub fn name_swarm(&mut self, now_ms: f64, name: &str) {
-        self.agent.name_swarm(at(now_ms), name);
-    }
-
-    /// hls.js asks for segment `url` (bytes `range_start..range_end` when both are
-    /// given); `load` is the shim's number for it, answered by a `DELIVER` or `FAIL`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn load(
-        &mut self,
-        now_ms: f64,
-        load: f64,
-        url: String,
-        range_start: Option<f64>,
-        range_end: Option<f64>,
-        position: f64,
-        buffered_end: f64,
-        rate: f64,
-    ) {
-        let range = match (range_start, range_end) {
-            (Some(s), Some(e)) if s >= 0.0 && e > s => Some((s as u64, e as u64)),
-            _ => None,
-        };
-        let playback = Playback {
-            position,
-            buffered_end,
-            rate,
-        };
-        let load = LoadId(load as u64);
-        self.agent.handle_input(
-            at(now_ms),
-            Input::Load {
-                load,
-                url,
-                range,
-                playback,
-            },
-        );
-    }
-
-    /// hls.js gave up load `load`.
-    pub fn abort(&mut self, now_ms: f64, load: f64) {
-        let load = LoadId(load as u64);
-        self.agent.handle_input(at(now_ms), Input::Abort { load });
-    }
-
-    /// Where the player stands.
-    pub fn playback(&mut self, now_ms: f64, position: f64, buffered_end: f64, rate: f64) {
-        let playback = Playback {
-            position,
-            buffered_end,
-            rate,
-        };
-        self.agent
-            .handle_input(at(now_ms), Input::Playback(playback));
     }
 
     /// The agent's next output, as an array that starts with its kind (see [`output`]).

@@ -54,6 +54,20 @@ fn round(core: &mut Core) -> Vec<Array> {
     }
 }
 
+/// hls.js asks for `SEGMENT` (this byte range) as load `id`, at the start of playback.
+fn load(c: &mut Core, now: f64, id: f64, range: Option<(f64, f64)>) {
+    let (start, end) = range.unwrap_or((-1.0, -1.0));
+    let numbers = f64s(&[start, end, 0.0, 0.0, 1.0]);
+    c.input(
+        now,
+        input::LOAD,
+        id,
+        0.0,
+        Some(SEGMENT.into()),
+        Some(numbers),
+    );
+}
+
 /// Numbers as the shim packs them (a `Float64Array`'s bytes).
 fn f64s(v: &[f64]) -> Vec<u8> {
     v.iter().flat_map(|n| n.to_le_bytes()).collect()
@@ -204,17 +218,8 @@ fn a_byte_range_the_playlist_places_is_known_and_cached_as_its_segment() {
     let body: Vec<u8> = (0..752)
         .map(|i| if i % 188 == 0 { 0x47 } else { i as u8 })
         .collect();
-    for (load, at) in [(1.0, 10.0), (2.0, 30.0)] {
-        c.load(
-            at,
-            load,
-            SEGMENT.into(),
-            Some(752.0),
-            Some(1504.0),
-            0.0,
-            0.0,
-            1.0,
-        );
+    for (id, at) in [(1.0, 10.0), (2.0, 30.0)] {
+        load(&mut c, at, id, Some((752.0, 1504.0)));
         let first = round(&mut c)
             .into_iter()
             .find(|o| {
@@ -223,7 +228,7 @@ fn a_byte_range_the_playlist_places_is_known_and_cached_as_its_segment() {
                     .contains(&o.get(0).as_f64().unwrap_or(-1.0))
             })
             .expect("a fetch or a delivery");
-        if load == 1.0 {
+        if id == 1.0 {
             assert_eq!(first.get(0).as_f64(), Some(f64::from(output::FETCH)));
             assert_eq!(
                 (first.get(3).as_f64(), first.get(4).as_f64()),
@@ -250,7 +255,7 @@ fn a_byte_range_the_playlist_places_is_known_and_cached_as_its_segment() {
 fn a_load_goes_out_as_a_fetch_and_comes_back_as_a_delivery() {
     let mut c = core("", None);
     with_playlists(&mut c);
-    c.load(10.0, 7.0, SEGMENT.into(), None, None, 0.0, 0.0, 1.0);
+    load(&mut c, 10.0, 7.0, None);
     let fetch = next(&mut c, output::FETCH);
     assert_eq!(fetch.get(2).as_string().as_deref(), Some(SEGMENT));
     // No range: both ends and the open-ended start are -1.
@@ -298,16 +303,7 @@ fn a_load_goes_out_as_a_fetch_and_comes_back_as_a_delivery() {
 fn a_range_load_carries_its_byte_range() {
     let mut c = core("", None);
     with_playlists(&mut c);
-    c.load(
-        10.0,
-        1.0,
-        SEGMENT.into(),
-        Some(100.0),
-        Some(300.0),
-        0.0,
-        0.0,
-        1.0,
-    );
+    load(&mut c, 10.0, 1.0, Some((100.0, 300.0)));
     let fetch = next(&mut c, output::FETCH);
     assert_eq!(
         (fetch.get(3).as_f64(), fetch.get(4).as_f64()),
@@ -319,14 +315,14 @@ fn a_range_load_carries_its_byte_range() {
 fn a_refused_or_failed_fetch_fails_the_load_for_the_shim_to_retry() {
     let mut c = core("", None);
     with_playlists(&mut c);
-    c.load(10.0, 1.0, SEGMENT.into(), None, None, 0.0, 0.0, 1.0);
+    load(&mut c, 10.0, 1.0, None);
     let id = next(&mut c, output::FETCH).get(1).as_f64().unwrap();
     c.input(20.0, input::HTTP_DONE, id, 404.0, None, Some(Vec::new()));
     let fail = next(&mut c, output::FAIL);
     assert_eq!(fail.get(1).as_f64(), Some(1.0));
     assert_eq!(fail.get(2).as_string().as_deref(), Some("HTTP status 404"));
 
-    c.load(30.0, 2.0, SEGMENT.into(), None, None, 0.0, 0.0, 1.0);
+    load(&mut c, 30.0, 2.0, None);
     let id = next(&mut c, output::FETCH).get(1).as_f64().unwrap();
     c.input(
         40.0,
@@ -490,7 +486,7 @@ fn a_tracker_is_dialled_and_hears_an_announce_once_open() {
 /// first output kind (a `FETCH` again, or a `DELIVER` from the cache).
 fn second_load_of_a_segment(c: &mut Core) -> u8 {
     with_playlists(c);
-    c.load(10.0, 1.0, SEGMENT.into(), None, None, 0.0, 0.0, 1.0);
+    load(c, 10.0, 1.0, None);
     let id = next(c, output::FETCH).get(1).as_f64().unwrap();
     let body: Vec<u8> = (0..188 * 4)
         .map(|i| if i % 188 == 0 { 0x47 } else { i as u8 })
@@ -498,7 +494,7 @@ fn second_load_of_a_segment(c: &mut Core) -> u8 {
     c.input(20.0, input::HTTP_DONE, id, 200.0, None, Some(body));
     next(c, output::DELIVER);
     round(c);
-    c.load(30.0, 2.0, SEGMENT.into(), None, None, 0.0, 0.0, 1.0);
+    load(c, 30.0, 2.0, None);
     round(c)
         .iter()
         .filter_map(|o| o.get(0).as_f64().map(|k| k as u8))
