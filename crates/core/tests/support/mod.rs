@@ -484,6 +484,9 @@ impl Net {
 
     /// Runs until `until`, delivering events and waking agents in time order.
     pub fn run_until(&mut self, until: Instant) {
+        // A livelock (an agent asking to be woken at a time that never moves on, as a
+        // rounding bug once did) fails the test here instead of hanging the suite.
+        let (mut last, mut same) = (self.now, 0u32);
         loop {
             let next_event = self.queue.peek().map(|Reverse((t, _))| *t);
             let next_wake = self
@@ -502,6 +505,12 @@ impl Net {
             if t > until {
                 break;
             }
+            same = if t == last { same + 1 } else { 0 };
+            last = t;
+            assert!(
+                same < 1_000_000,
+                "virtual time stuck at {t:?}: a million steps without moving on"
+            );
             self.now = self.now.max(t);
             if next_event == Some(t) {
                 let Reverse((_, seq)) = self.queue.pop().unwrap();
