@@ -33,6 +33,7 @@ const enum In {
   Load = 15,
   Abort = 16,
   NameSwarm = 17,
+  Tracker = 18,
 }
 
 /** Numbers as the core reads them: a `Float64Array`'s bytes (little-endian, as every browser is). */
@@ -238,8 +239,15 @@ export class Agent {
     this.step((c, now) => c.input(now, kind, id, n, text, data));
   };
   /** Queues what a tracker frame said and pumps. */
-  private readonly heard = (id: number, [kind, hash, ids, interval, complete, incomplete, text]: TrackerInput) =>
-    this.step((c, now) => c.tracker(now, id, kind, hash, ids, interval, complete, incomplete, text));
+  private readonly heard = (id: number, [kind, hash, ids, interval, complete, incomplete, text]: TrackerInput) => {
+    // The numbers, then the info_hash and the ids when present (the core tells which by length).
+    const numbers = f64s([interval, complete, incomplete]);
+    const data = new Uint8Array(numbers.length + (hash?.length ?? 0) + (ids?.length ?? 0));
+    data.set(numbers);
+    if (hash) data.set(hash, numbers.length);
+    if (ids) data.set(ids, data.length - ids.length);
+    this.submit([In.Tracker, id, kind, text, data]);
+  };
 
   /** `onEvent` receives each event, and `{type: "panic", message}` if the core fails. */
   constructor(

@@ -160,6 +160,10 @@ test("faults: the tracker stops and comes back; playback goes on, P2P resumes", 
     const reports = await Promise.all([...first, late].map(collectReport));
     const lateStats = await late.page.evaluate(() => window.__mesh?.stats());
     console.log(`# tracker: newcomer after restart: peers ${lateStats?.peers}, bytes from peers ${lateStats?.peerBytes}`);
+    // Everyone's totals, so that a failure says who fetched what.
+    for (const [i, v] of [...first, late].entries()) {
+      console.log(`# tracker: v${i + 1} stats ${JSON.stringify(await v.page.evaluate(() => window.__mesh?.stats()))}`);
+    }
     reports.forEach((r, i) => assertPlayedCleanly(r, { label: ["v1", "v2", "v3"][i] }));
     assert.ok((lateStats?.peerBytes ?? 0) > 0, "P2P did not resume after the tracker came back");
   } finally {

@@ -85,6 +85,13 @@ pub mod input {
     /// Names the swarm before the first playlist (see `hlsmesh_core::Agent::name_swarm`;
     /// ignored once it is named): `(_, _, name)`.
     pub const NAME_SWARM: u8 = 17;
+    /// A frame from a tracker, read by the shim (`js/src/tracker-wire.ts`):
+    /// `(tracker, kind, text, numbers+ids)`, `kind` one of [`tracker`](super::tracker)
+    /// with the members listed there. The bytes: `interval`, `complete` and `incomplete`
+    /// as numbers (`-1` absent), then the frame's `info_hash` (20 bytes) when it has
+    /// one, then the peer id and offer id (20 bytes each) when it carries them; which of
+    /// the two are present follows from the length.
+    pub const TRACKER: u8 = 18;
 }
 
 /// `numbers` (a `Float64Array`'s bytes, little-endian) for the playlist and hash-list
@@ -166,6 +173,48 @@ fn load(id: f64, url: String, numbers: &[f64]) -> Input {
     }
 }
 
+/// What a tracker frame said, from [`input::TRACKER`]'s arguments.
+fn tracker_message(tracker: TrackerId, kind: f64, text: String, data: &[u8]) -> Input {
+    let (numbers_bytes, rest) = data.split_at(data.len().min(24));
+    let n = numbers(numbers_bytes);
+    let n = |i: usize| given(n.get(i).copied().unwrap_or(-1.0));
+    let (hash, ids) = match rest.len() {
+        20 => (id(Some(rest)), None),
+        40 => (None, Some(rest)),
+        60 => (id(Some(&rest[..20])), Some(&rest[20..])),
+        _ => (None, None),
+    };
+    let ids = ids.and_then(|b| Some((id(b.get(..20))?, id(b.get(20..))?)));
+    let message = match (kind as u8, ids) {
+        (tracker::ANNOUNCED, _) => TrackerMessage::Announced {
+            interval: n(0),
+            complete: n(1),
+            incomplete: n(2),
+        },
+        (tracker::OFFER, Some((peer, offer_id))) => TrackerMessage::Offer {
+            peer,
+            offer_id,
+            sdp: text,
+        },
+        (tracker::ANSWER, Some((peer, offer_id))) => TrackerMessage::Answer {
+            peer,
+            offer_id,
+            sdp: text,
+        },
+        (tracker::OFFER | tracker::ANSWER, None) => {
+            TrackerMessage::Unreadable("invalid peer_id or offer_id in tracker message".into())
+        }
+        (tracker::FAILURE, _) => TrackerMessage::Failure(text),
+        (tracker::WARNING, _) => TrackerMessage::Warning(text),
+        _ => TrackerMessage::Unreadable(text),
+    };
+    Input::TrackerMessage {
+        tracker,
+        info_hash: hash,
+        message,
+    }
+}
+
 /// A hash list from [`input::HASHES`]'s arguments.
 fn hash_list(text: String, entries: f64, data: &[u8]) -> Result<HashList, String> {
     let Some(n) = given(entries).map(|n| n as usize) else {
@@ -233,7 +282,7 @@ pub mod output {
     pub const FETCH_HASHES: u8 = 15;
 }
 
-/// The kinds of [`Core::tracker`]: what a tracker frame said.
+/// The kinds of an [`input::TRACKER`]: what a tracker frame said.
 pub mod tracker {
     /// The response to our announce: `interval`, `complete`, `incomplete` (`-1` absent).
     pub const ANNOUNCED: u8 = 0;
@@ -431,6 +480,7 @@ impl Core {
                 self.agent.name_swarm(at(now_ms), &text);
                 return;
             }
+            input::TRACKER => tracker_message(tracker, n, text, &data.unwrap_or_default()),
             input::HASHES => Input::HashListRead {
                 fetch,
                 list: hash_list(text, n, &data.unwrap_or_default()),
@@ -438,60 +488,6 @@ impl Core {
             _ => Input::Timeout,
         };
         self.agent.handle_input(at(now_ms), input);
-    }
-
-    /// A frame from tracker `tracker`, read by the shim: `kind` is one of [`tracker`]
-    /// (module), with the members listed there. `hash` is the frame's `info_hash` (20
-    /// bytes) when it has one; `ids` holds a peer id and an offer id, 20 bytes each.
-    #[allow(clippy::too_many_arguments)]
-    pub fn tracker(
-        &mut self,
-        now_ms: f64,
-        tracker: f64,
-        kind: u8,
-        hash: Option<Vec<u8>>,
-        ids: Option<Vec<u8>>,
-        interval: f64,
-        complete: f64,
-        incomplete: f64,
-        text: Option<String>,
-    ) {
-        let text = text.unwrap_or_default();
-        // Exactly 40 bytes: the peer id, then the offer id.
-        let ids = ids
-            .as_deref()
-            .and_then(|b| Some((id(b.get(..20))?, id(b.get(20..))?)));
-        let message = match (kind, ids) {
-            (tracker::ANNOUNCED, _) => TrackerMessage::Announced {
-                interval: given(interval),
-                complete: given(complete),
-                incomplete: given(incomplete),
-            },
-            (tracker::OFFER, Some((peer, offer_id))) => TrackerMessage::Offer {
-                peer,
-                offer_id,
-                sdp: text,
-            },
-            (tracker::ANSWER, Some((peer, offer_id))) => TrackerMessage::Answer {
-                peer,
-                offer_id,
-                sdp: text,
-            },
-            (tracker::OFFER | tracker::ANSWER, None) => {
-                TrackerMessage::Unreadable("invalid peer_id or offer_id in tracker message".into())
-            }
-            (tracker::FAILURE, _) => TrackerMessage::Failure(text),
-            (tracker::WARNING, _) => TrackerMessage::Warning(text),
-            _ => TrackerMessage::Unreadable(text),
-        };
-        self.agent.handle_input(
-            at(now_ms),
-            Input::TrackerMessage {
-                tracker: TrackerId::from_index(tracker as usize),
-                info_hash: id(hash.as_deref()),
-                message,
-            },
-        );
     }
 
     /// The agent's next output, as an array that starts with its kind (see [`output`]).
@@ -800,5 +796,51 @@ mod tests {
             hash_list("\n".into(), 2.0, &unordered).unwrap_err(),
             "hash list entries not in increasing order"
         );
+    }
+
+    #[test]
+    fn a_tracker_frame_reads_its_numbers_then_the_ids_the_length_says_are_there() {
+        let t = TrackerId::from_index(2);
+        let mut data = f64s(&[120.0, 3.0, -1.0]);
+        data.extend([0xab; 20]);
+        let Input::TrackerMessage {
+            tracker,
+            info_hash,
+            message,
+        } = tracker_message(t, f64::from(tracker::ANNOUNCED), String::new(), &data)
+        else {
+            panic!("not a tracker message");
+        };
+        assert_eq!((tracker, info_hash), (t, Some([0xab; 20].into())));
+        assert_eq!(
+            message,
+            TrackerMessage::Announced {
+                interval: Some(120),
+                complete: Some(3),
+                incomplete: None
+            }
+        );
+        let offer = |rest: &[u8]| {
+            let mut data = f64s(&[-1.0; 3]);
+            data.extend(rest);
+            match tracker_message(t, f64::from(tracker::OFFER), "v=0".into(), &data) {
+                Input::TrackerMessage {
+                    info_hash, message, ..
+                } => (info_hash, message),
+                _ => panic!("not a tracker message"),
+            }
+        };
+        let both: Vec<u8> = [[1u8; 20], [7; 20], [9; 20]].concat();
+        let want = TrackerMessage::Offer {
+            peer: [7; 20].into(),
+            offer_id: [9; 20].into(),
+            sdp: "v=0".into(),
+        };
+        assert_eq!(offer(&both), (Some([1; 20].into()), want.clone()));
+        assert_eq!(offer(&both[20..]), (None, want), "ids without a hash");
+        let unreadable =
+            TrackerMessage::Unreadable("invalid peer_id or offer_id in tracker message".into());
+        assert_eq!(offer(&both[..59]), (None, unreadable.clone()));
+        assert_eq!(offer(&both[..20]).1, unreadable, "a hash and no ids");
     }
 }

@@ -68,6 +68,22 @@ fn load(c: &mut Core, now: f64, id: f64, range: Option<(f64, f64)>) {
     );
 }
 
+/// Tracker 0's frame said `kind` (no interval or counts), with this `info_hash` and these
+/// ids, packed as the shim packs them.
+fn heard(
+    c: &mut Core,
+    now: f64,
+    kind: u8,
+    hash: Option<&[u8]>,
+    ids: Option<&[u8]>,
+    text: Option<String>,
+) {
+    let mut data = f64s(&[-1.0, -1.0, -1.0]);
+    data.extend(hash.unwrap_or_default());
+    data.extend(ids.unwrap_or_default());
+    c.input(now, input::TRACKER, 0.0, f64::from(kind), text, Some(data));
+}
+
 /// Numbers as the shim packs them (a `Float64Array`'s bytes).
 fn f64s(v: &[f64]) -> Vec<u8> {
     v.iter().flat_map(|n| n.to_le_bytes()).collect()
@@ -387,15 +403,12 @@ fn a_tracker_is_dialled_and_hears_an_announce_once_open() {
     // The tracker's response for our swarm is taken; an offer relayed from another
     // viewer is answered through the same tracker once the answer is gathered.
     let peer_and_offer: Vec<u8> = [[7u8; 20], [9u8; 20]].concat();
-    c.tracker(
+    heard(
+        &mut c,
         6.5,
-        0.0,
         tracker::OFFER,
-        Some(hash.clone()),
-        Some(peer_and_offer.clone()),
-        -1.0,
-        -1.0,
-        -1.0,
+        Some(&hash),
+        Some(&peer_and_offer),
         Some("v=0 remote\r\n".into()),
     );
     let accept = next(&mut c, output::ACCEPT_OFFER);
@@ -416,15 +429,12 @@ fn a_tracker_is_dialled_and_hears_an_announce_once_open() {
     assert_eq!(Uint8Array::from(answer.get(5)).to_vec(), vec![9u8; 20]);
     assert_eq!(answer.get(6).as_string().as_deref(), Some("v=0 ours\r\n"));
     // An offer whose ids are not two 20-byte ids is unreadable, not answered.
-    c.tracker(
+    heard(
+        &mut c,
         6.7,
-        0.0,
         tracker::OFFER,
-        Some(hash.clone()),
-        Some(peer_and_offer[..39].to_vec()),
-        -1.0,
-        -1.0,
-        -1.0,
+        Some(&hash),
+        Some(&peer_and_offer[..39]),
         Some("v=0 remote\r\n".into()),
     );
     let outs = round(&mut c);
@@ -444,15 +454,12 @@ fn a_tracker_is_dialled_and_hears_an_announce_once_open() {
         Some("invalid peer_id or offer_id in tracker message")
     );
     // A frame the shim could not read reaches the page as a tracker error.
-    c.tracker(
+    heard(
+        &mut c,
         6.8,
-        0.0,
         tracker::UNREADABLE,
         None,
         None,
-        -1.0,
-        -1.0,
-        -1.0,
         Some("tracker message is not JSON".into()),
     );
     let unreadable = next(&mut c, output::EVENT);
