@@ -712,25 +712,16 @@ mod tests {
     /// (tests/unit/hashlist.test.mjs runs them there).
     #[test]
     fn the_shared_fixtures_read_as_the_shim_reads_them() {
-        use serde_json::{json, Value};
-        let doc: Value =
-            serde_json::from_str(include_str!("../../../tests/fixtures/hashlists.json")).unwrap();
-        let cases = doc["cases"].as_array().unwrap();
-        assert!(cases.len() >= 12);
-        for case in cases {
-            let name = case["name"].as_str().unwrap();
-            let got = match read_sidecar(case["text"].as_str().unwrap().as_bytes()) {
+        use serde_json::json;
+        let fixtures = include_str!("../../../tests/fixtures/hashlists.json");
+        crate::fixtures::check_cases(fixtures, 12, |case| {
+            match read_sidecar(case["text"].as_str().unwrap().as_bytes()) {
                 Err(e) => json!({ "error": e }),
                 Ok(list) => json!({ "expect": list.entries().iter().map(|e| json!({
                     "sn": e.sn, "size": e.size, "digest": to_hex(&e.digest), "uri": e.uri,
                 })).collect::<Vec<_>>() }),
-            };
-            let want = match case.get("error") {
-                Some(e) => json!({ "error": e }),
-                None => json!({ "expect": case["expect"] }),
-            };
-            assert_eq!(got, want, "{name}");
-        }
+            }
+        });
         assert_eq!(
             read_sidecar(b"#HLSMESH-HASHES:1\n\xff\n").unwrap_err(),
             "hash list is not UTF-8"

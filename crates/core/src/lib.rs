@@ -29,6 +29,8 @@
 
 mod agent;
 pub mod cache;
+#[cfg(test)]
+mod fixtures;
 pub mod integrity;
 pub mod peer;
 pub mod playlist;

@@ -601,15 +601,11 @@ fn a_refresh_resolves_new_uri_lines_and_new_base_urls_again() {
 /// (tests/unit/playlist.test.mjs runs them there).
 #[test]
 fn the_shared_fixtures_read_as_the_shim_reads_them() {
-    use serde_json::{json, Value};
-    let doc: Value =
-        serde_json::from_str(include_str!("../../../../tests/fixtures/playlists.json")).unwrap();
-    let cases = doc["cases"].as_array().unwrap();
-    assert!(cases.len() >= 20);
-    for case in cases {
-        let name = case["name"].as_str().unwrap();
+    use serde_json::json;
+    let fixtures = include_str!("../../../../tests/fixtures/playlists.json");
+    crate::fixtures::check_cases(fixtures, 20, |case| {
         let url = case["url"].as_str().unwrap();
-        let got = match read(url, case["text"].as_str().unwrap().as_bytes()) {
+        match read(url, case["text"].as_str().unwrap().as_bytes()) {
             Err(e) => json!({ "error": e.describe() }),
             Ok(Playlist::Master(m)) => json!({ "expect": {
                 "master": true,
@@ -635,13 +631,8 @@ fn the_shared_fixtures_read_as_the_shim_reads_them() {
                 }
                 json!({ "expect": media })
             }
-        };
-        let want = match case.get("error") {
-            Some(e) => json!({ "error": e }),
-            None => json!({ "expect": case["expect"] }),
-        };
-        assert_eq!(got, want, "{name}");
-    }
+        }
+    });
 }
 
 /// The agent checks a read playlist itself (the browser's reader is another program):
