@@ -128,26 +128,24 @@ clean:
 ##   make sim SCENARIO=steady-live ARGS="viewers=1000"   one run: table, JSON in target/sim
 ##   make bench-sim                                       every scenario of docs/BENCHMARKS.md
 ## The release profile is tuned for wasm size (opt-level z); the simulator is built for
-## speed in its own target directory, so the wasm build is left alone.
+## speed with its own profile (sim-release, in Cargo.toml), so the wasm build is left alone.
 .PHONY: sim bench-sim
-SIM_ENV := CARGO_PROFILE_RELEASE_OPT_LEVEL=3 CARGO_PROFILE_RELEASE_LTO=thin \
-	CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_TARGET_DIR=target/sim-build
 SCENARIO ?= steady-live
 sim: tools
-	$(SIM_ENV) cargo run -p hlsmesh-sim --release -- $(SCENARIO) $(ARGS)
+	cargo run -p hlsmesh-sim --profile sim-release -- $(SCENARIO) $(ARGS)
 
 bench-sim: tools
-	$(SIM_ENV) cargo build -p hlsmesh-sim --release
-	target/sim-build/release/hlsmesh-sim steady-live --sweep 100,1000
-	target/sim-build/release/hlsmesh-sim upload-starved --sweep 100,1000
-	target/sim-build/release/hlsmesh-sim flash-crowd viewers=1000
-	target/sim-build/release/hlsmesh-sim heavy-churn viewers=1000
-	target/sim-build/release/hlsmesh-sim vod-long-tail viewers=1000
-	target/sim-build/release/hlsmesh-sim steady-live viewers=10000
+	cargo build -p hlsmesh-sim --profile sim-release
+	target/sim-release/hlsmesh-sim steady-live --sweep 100,1000
+	target/sim-release/hlsmesh-sim upload-starved --sweep 100,1000
+	target/sim-release/hlsmesh-sim flash-crowd viewers=1000
+	target/sim-release/hlsmesh-sim heavy-churn viewers=1000
+	target/sim-release/hlsmesh-sim vod-long-tail viewers=1000
+	target/sim-release/hlsmesh-sim steady-live viewers=10000
 	mkdir -p docs/sim
-	target/sim-build/release/hlsmesh-sim plot docs/sim/steady-live.svg \
+	target/sim-release/hlsmesh-sim plot docs/sim/steady-live.svg \
 	  "steady-live: offload vs viewers (r = 2 Mb/s, mean upload 7.9 Mb/s)" \
 	  target/sim/steady-live-sweep.json target/sim/steady-live-10000.json
-	target/sim-build/release/hlsmesh-sim plot docs/sim/upload-starved.svg \
+	target/sim-release/hlsmesh-sim plot docs/sim/upload-starved.svg \
 	  "upload-starved: offload vs viewers (r = 2 Mb/s, mean upload 1 Mb/s)" \
 	  target/sim/upload-starved-sweep.json
