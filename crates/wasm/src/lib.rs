@@ -811,7 +811,7 @@ mod tests {
         else {
             panic!("not a tracker message");
         };
-        assert_eq!((tracker, info_hash), (t, Some([0xab; 20].into())));
+        assert_eq!((tracker, info_hash), (t, Some([0xab; 20])));
         assert_eq!(
             message,
             TrackerMessage::Announced {
@@ -832,11 +832,11 @@ mod tests {
         };
         let both: Vec<u8> = [[1u8; 20], [7; 20], [9; 20]].concat();
         let want = TrackerMessage::Offer {
-            peer: [7; 20].into(),
-            offer_id: [9; 20].into(),
+            peer: [7; 20],
+            offer_id: [9; 20],
             sdp: "v=0".into(),
         };
-        assert_eq!(offer(&both), (Some([1; 20].into()), want.clone()));
+        assert_eq!(offer(&both), (Some([1; 20]), want.clone()));
         assert_eq!(offer(&both[20..]), (None, want), "ids without a hash");
         let unreadable =
             TrackerMessage::Unreadable("invalid peer_id or offer_id in tracker message".into());
