@@ -137,6 +137,9 @@ pub(crate) struct Swarm {
     uplink: f64,
     /// The upload rate last told to peers, kb/s (0: none yet).
     uplink_told: u32,
+    /// The told rate, kb/s, from which we are a fast uplink (the scheduler sets it from
+    /// the rendition's: `election::FAST_UPLINK` times it).
+    pub(crate) fast_from: u64,
 }
 
 /// A token bucket over upload bytes: `rate` per second, up to one second's worth (and
@@ -200,6 +203,7 @@ impl Swarm {
             probe: None,
             uplink: 0.0,
             uplink_told: 0,
+            fast_from: u64::MAX,
         }
     }
 
@@ -465,10 +469,17 @@ impl Swarm {
         offer_id: Id20,
         sdp: String,
     ) {
+        // A fast uplink answers offers up to half again `max_peers` (it never offers
+        // beyond it): it has upload to spare, and the new connections of viewers short of
+        // neighbours (joining, or left by one) land on it rather than on full slow ones.
+        let room = match u64::from(self.uplink_told) >= self.fast_from {
+            true => self.max_peers + self.max_peers / 2,
+            false => self.max_peers,
+        };
         if peer == self.peer_id
             || self.banned.contains(&peer)
             || self.knows_peer(&peer)
-            || self.live_conns() >= self.max_peers
+            || self.live_conns() >= room
         {
             return;
         }
