@@ -469,10 +469,10 @@ impl Swarm {
         offer_id: Id20,
         sdp: String,
     ) {
-        // A fast uplink answers offers up to half again `max_peers` (it never offers
-        // beyond it): it has upload to spare, and the new connections of viewers short of
-        // neighbours (joining, or left by one) land on it rather than on full slow ones.
-        let room = match u64::from(self.uplink_told) >= self.fast_from {
+        // A fast uplink answers offers up to half again `max_peers`: it has upload to
+        // spare, and the new connections of viewers short of neighbours (joining, or left
+        // by one) land on it rather than on full slow ones.
+        let room = match self.fast() {
             true => self.max_peers + self.max_peers / 2,
             false => self.max_peers,
         };
@@ -850,9 +850,21 @@ impl Swarm {
         next
     }
 
+    /// Whether we told a fast uplink (see `fast_from`).
+    fn fast(&self) -> bool {
+        u64::from(self.uplink_told) >= self.fast_from
+    }
+
     fn start_announce(&mut self, ctx: &mut Ctx<'_>, tracker: usize) {
-        let want = self
-            .max_peers
+        // A fast uplink also offers a sixth beyond `max_peers` (14 at 12): only fast
+        // uplinks, which keep room, answer a full viewer's offers, so it gains fast
+        // neighbours (fewer of them rank first for a new segment), and keeps the rest of
+        // its room for newcomers.
+        let extra = match self.fast() {
+            true => self.max_peers.div_ceil(6),
+            false => 0,
+        };
+        let want = (self.max_peers + extra)
             .saturating_sub(self.live_conns())
             .min(MAX_OFFERS_PER_ANNOUNCE);
         let conns: Vec<ConnId> = (0..want)
