@@ -141,6 +141,9 @@ pub(crate) struct Swarm {
     uplink: f64,
     /// The upload rate last told to peers, kb/s (0: none yet).
     uplink_told: u32,
+    /// The told rate, kb/s, from which we are a fast uplink (the scheduler sets it from
+    /// the rendition's: `election::FAST_UPLINK` times it).
+    pub(crate) fast_from: u64,
 }
 
 /// A token bucket over upload bytes: `rate` per second, up to one second's worth (and
@@ -204,6 +207,7 @@ impl Swarm {
             probe: None,
             uplink: 0.0,
             uplink_told: 0,
+            fast_from: u64::MAX,
         }
     }
 
@@ -469,10 +473,17 @@ impl Swarm {
         offer_id: Id20,
         sdp: String,
     ) {
+        // A fast uplink answers offers up to half again `max_peers`: it has upload to
+        // spare, and the new connections of viewers short of neighbours (joining, or left
+        // by one) land on it rather than on full slow ones.
+        let room = match self.fast() {
+            true => self.max_peers + self.max_peers / 2,
+            false => self.max_peers,
+        };
         if peer == self.peer_id
             || self.banned.contains(&peer)
             || self.knows_peer(&peer)
-            || self.live_conns() >= self.max_peers
+            || self.live_conns() >= room
         {
             return;
         }
@@ -843,9 +854,21 @@ impl Swarm {
         next
     }
 
+    /// Whether we told a fast uplink (see `fast_from`).
+    fn fast(&self) -> bool {
+        u64::from(self.uplink_told) >= self.fast_from
+    }
+
     fn start_announce(&mut self, ctx: &mut Ctx<'_>, tracker: usize) {
-        let want = self
-            .max_peers
+        // A fast uplink also offers a sixth beyond `max_peers` (14 at 12): only fast
+        // uplinks, which keep room, answer a full viewer's offers, so it gains fast
+        // neighbours (fewer of them rank first for a new segment), and keeps the rest of
+        // its room for newcomers.
+        let extra = match self.fast() {
+            true => self.max_peers.div_ceil(6),
+            false => 0,
+        };
+        let want = (self.max_peers + extra)
             .saturating_sub(self.live_conns())
             .min(MAX_OFFERS_PER_ANNOUNCE);
         let conns: Vec<ConnId> = (0..want)

@@ -309,6 +309,10 @@ impl Scheduler {
         };
         let name = self.playlists.master_url().unwrap_or(url).to_string();
         if let Some(variant) = update.variant {
+            swarm.fast_from = self
+                .stream_kbps(variant)
+                .saturating_mul(u64::from(election::FAST_UPLINK))
+                .max(1);
             if let Some(last) = update.new_segments.iter().map(|i| i.id.sn).max() {
                 let n = self.newest.get_or_insert_with(variant, || last);
                 *n = (*n).max(last);

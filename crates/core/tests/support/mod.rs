@@ -58,6 +58,8 @@ pub struct Node {
     /// frames stay valid, the segment bytes are wrong.
     pub corrupt: bool,
     pub alive: bool,
+    /// Offers this node's announces carried.
+    pub offers_sent: usize,
 }
 
 enum Ev {
@@ -135,6 +137,7 @@ impl Net {
             hostile: false,
             corrupt: false,
             alive: true,
+            offers_sent: 0,
         });
         id
     }
@@ -455,6 +458,7 @@ impl Net {
             } => (info_hash, peer_id, offers),
             _ => return,
         };
+        self.nodes[from].offers_sent += offers.len();
         let members = self.swarms.entry(hash).or_default();
         if !members.contains(&from) {
             members.push(from);
