@@ -1274,7 +1274,18 @@ impl Scheduler {
             .values()
             .filter(|l| l.seg.is_some_and(|s| !self.transfers.contains_key(&s)))
             .map(|l| l.wait_until);
-        let retries = self.refused.iter().filter(|r| !r.fired).map(|r| r.retry_at);
+        // A retry moves only a load stuck on its segment (no transfer under way): a
+        // refused prefetch waits for the next prefetch pass, and waking the agent at its
+        // retry time would do nothing.
+        let retries = self
+            .refused
+            .iter()
+            .filter(|r| {
+                !r.fired
+                    && !self.transfers.contains_key(&r.seg)
+                    && self.loads.values().any(|l| l.seg == Some(r.seg))
+            })
+            .map(|r| r.retry_at);
         deadlines.chain(waits).chain(retries).min()
     }
 }

@@ -58,6 +58,10 @@ pub struct Node {
     /// frames stay valid, the segment bytes are wrong.
     pub corrupt: bool,
     pub alive: bool,
+    /// Outputs the agent gave (but its wake-ups), and the times it was woken at its
+    /// wake-up and gave none: woken for nothing.
+    pub outputs: usize,
+    pub idle_wakeups: usize,
 }
 
 enum Ev {
@@ -135,6 +139,8 @@ impl Net {
             hostile: false,
             corrupt: false,
             alive: true,
+            outputs: 0,
+            idle_wakeups: 0,
         });
         id
     }
@@ -222,7 +228,10 @@ impl Net {
                     self.nodes[node].wake = at;
                     return;
                 }
-                other => self.carry_out(node, other),
+                other => {
+                    self.nodes[node].outputs += 1;
+                    self.carry_out(node, other)
+                }
             }
         }
     }
@@ -527,7 +536,11 @@ impl Net {
                     }
                 }
             } else if let Some((_, i)) = next_wake {
+                let before = self.nodes[i].outputs;
                 self.input(i, Input::Timeout);
+                if self.nodes[i].outputs == before {
+                    self.nodes[i].idle_wakeups += 1;
+                }
             }
         }
         self.now = self.now.max(until);
