@@ -110,6 +110,9 @@ pub(crate) struct Swarm {
     info_hash: Option<Id20>,
     max_peers: usize,
     conns: VecMap<ConnId, Conn>,
+    /// The greatest sequence number any peer announced (in any variant): no peer holds
+    /// a later segment, and a search for its holders need not visit the sessions.
+    announced: Option<u64>,
     next_conn: u64,
     pending: Vec<PendingAnnounce>,
     swarm_size: u32,
@@ -184,6 +187,7 @@ impl Swarm {
             info_hash: None,
             max_peers: config.max_peers,
             conns: VecMap::new(),
+            announced: None,
             next_conn: 1,
             pending: Vec::new(),
             swarm_size: 0,
@@ -268,6 +272,11 @@ impl Swarm {
         self.conns
             .iter()
             .filter_map(|(id, c)| c.session().map(|s| (*id, s)))
+    }
+
+    /// Whether a peer may hold `seg`: one announced it or a later segment.
+    pub(crate) fn may_hold(&self, seg: SegmentId) -> bool {
+        self.announced.is_some_and(|n| seg.sn <= n)
     }
 
     /// Ready peers holding `seg`.
@@ -603,6 +612,9 @@ impl Swarm {
         }
         for ev in &events {
             match *ev {
+                PeerEvent::Have(ref segs) => {
+                    self.announced = self.announced.max(segs.iter().map(|s| s.sn).max());
+                }
                 PeerEvent::Violation(why) => {
                     self.close(ctx, conn, why, true);
                     return Vec::new();

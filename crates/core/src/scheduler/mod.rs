@@ -572,6 +572,9 @@ impl Scheduler {
         now: Instant,
         deadline: Instant,
     ) -> Option<ConnId> {
+        if !swarm.may_hold(seg) {
+            return None;
+        }
         let media_rate = self.media_bytes_per_sec(seg.variant);
         let stream_kbps = self.stream_kbps(seg.variant).max(1) as f64;
         let mut best: Option<(Duration, usize, ConnId)> = None;
@@ -743,7 +746,11 @@ impl Scheduler {
             sn: seg.sn.checked_sub(1)?,
             ..seg
         })?;
-        if seg.sn != newest + 1 || prev.range.is_some() || swarm.peers_with(seg).next().is_none() {
+        if seg.sn != newest + 1
+            || prev.range.is_some()
+            || !swarm.may_hold(seg)
+            || swarm.peers_with(seg).next().is_none()
+        {
             return None;
         }
         Some(SegmentInfo {
