@@ -714,6 +714,10 @@ impl Scheduler {
                 variant: anchor.variant,
                 sn,
             };
+            if !swarm.may_hold(seg) {
+                // Nobody announced it, nor any later one: nothing more to ask for.
+                break;
+            }
             if self.cache.contains(&seg) || self.transfers.contains_key(&seg) {
                 continue;
             }
