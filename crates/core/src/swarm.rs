@@ -110,6 +110,9 @@ pub(crate) struct Swarm {
     info_hash: Option<Id20>,
     max_peers: usize,
     conns: VecMap<ConnId, Conn>,
+    /// The greatest sequence number any peer announced (in any variant): no peer holds
+    /// a later segment, and a search for its holders need not visit the sessions.
+    announced: Option<u64>,
     next_conn: u64,
     pending: Vec<PendingAnnounce>,
     swarm_size: u32,
@@ -133,7 +136,9 @@ pub(crate) struct Swarm {
     /// connection.
     conn_deadline: Cell<Option<Option<Instant>>>,
     /// Whether a session may have frames to send: false after a flush left every
-    /// session with nothing queued, true again once any session is touched.
+    /// session with nothing queued, true again once anything is queued (a session
+    /// touched). A channel's buffer reading alone queues nothing: with nothing queued
+    /// anywhere, the flush after it has nothing to do.
     output_pending: bool,
     /// The channel whose drain measures our upload rate now.
     probe: Option<Probe>,
@@ -185,6 +190,7 @@ impl Swarm {
             info_hash: None,
             max_peers: config.max_peers,
             conns: VecMap::new(),
+            announced: None,
             next_conn: 1,
             pending: Vec::new(),
             swarm_size: 0,
@@ -270,6 +276,11 @@ impl Swarm {
         self.conns
             .iter()
             .filter_map(|(id, c)| c.session().map(|s| (*id, s)))
+    }
+
+    /// Whether a peer may hold `seg`: one announced it or a later segment.
+    pub(crate) fn may_hold(&self, seg: SegmentId) -> bool {
+        self.announced.is_some_and(|n| seg.sn <= n)
     }
 
     /// Ready peers holding `seg`.
@@ -603,15 +614,18 @@ impl Swarm {
         else {
             return events;
         };
-        self.output_pending = true;
         let was_ready = session.is_ready();
         session.handle_frame(data, &mut events);
+        self.output_pending |= session.has_output();
         if !was_ready {
             // Past its hello, a connection has no deadline any more.
             self.conn_deadline.set(None);
         }
         for ev in &events {
             match *ev {
+                PeerEvent::Have(ref segs) => {
+                    self.announced = self.announced.max(segs.iter().map(|s| s.sn).max());
+                }
                 PeerEvent::Violation(why) => {
                     self.close(ctx, conn, why, true);
                     return Vec::new();
@@ -671,7 +685,6 @@ impl Swarm {
     }
 
     pub(crate) fn handle_buffered(&mut self, now: Instant, conn: ConnId, buffered: usize) {
-        self.output_pending = true;
         if let Some(Conn {
             stage: Stage::Open(s),
             ..
@@ -715,6 +728,7 @@ impl Swarm {
             return;
         }
         self.uplink_told = kbps;
+        self.output_pending = true;
         for c in self.conns.values_mut() {
             if let Stage::Open(s) = &mut c.stage {
                 s.tell_uplink(kbps);
@@ -1005,7 +1019,8 @@ impl Swarm {
             // Nothing was queued anywhere since the last flush left nothing behind.
             return;
         }
-        let mut pending = false;
+        // Sessions with frames queued; what the flush leaves queued keeps it pending.
+        let mut queued = 0usize;
         let mut allowance = match &mut self.upload_cap {
             Some(bucket) => {
                 bucket.refill(ctx.now);
@@ -1022,7 +1037,7 @@ impl Swarm {
                 while let Some(data) = s.poll_control() {
                     ctx.out.push(Output::Transmit { conn: *id, data });
                 }
-                pending |= s.has_output();
+                queued += usize::from(s.has_output());
                 if s.is_uploading() {
                     busy += 1;
                 } else if s.has_uploads() {
@@ -1034,11 +1049,12 @@ impl Swarm {
         if busy > 0 {
             for (id, c) in &mut self.conns {
                 if let Stage::Open(s) = &mut c.stage {
-                    if s.is_uploading() {
+                    if s.is_uploading() && s.has_output() {
                         while let Some(data) = s.poll_upload(&mut allowance) {
                             ctx.out.push(Output::Transmit { conn: *id, data });
                             sent_on = Some(*id);
                         }
+                        queued -= usize::from(!s.has_output());
                     }
                 }
             }
@@ -1062,6 +1078,7 @@ impl Swarm {
                 ctx.out.push(Output::Transmit { conn: id, data });
                 sent = true;
             }
+            queued -= usize::from(!s.has_output());
             if !sent {
                 // Held back by the upload cap: nothing more goes out now.
                 break;
@@ -1080,8 +1097,7 @@ impl Swarm {
         if let Some(bucket) = &mut self.upload_cap {
             bucket.tokens -= (start - allowance) as f64;
         }
-        // What was left before sending is all that can be left now.
-        self.output_pending = pending;
+        self.output_pending = queued > 0;
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {

@@ -429,6 +429,28 @@ fn a_live_segment_a_neighbour_announced_is_fetched_before_our_playlist_lists_it(
 }
 
 #[test]
+fn a_refused_prefetch_does_not_wake_the_agent_when_its_retry_time_comes() {
+    // Node 0 alone holds segment 3 and its uplink is busy: the viewers, loading segment
+    // 2 with buffer to spare, prefetch segment 3 from it, and some are refused. A refused
+    // segment is asked again after a moment only for a load waiting on it (the timer
+    // moves that load forward); for a prefetch nothing is due then, and an agent woken
+    // for nothing costs a browser a task and the simulator an input.
+    let mut net = lone_slow_holder(43, 431, &[1, 1, 1]);
+    for n in 1..4 {
+        net.nodes[n].idle_wakeups = 0;
+        net.load(n, &url(2), playback(20.0));
+    }
+    net.run_for(Duration::from_millis(200));
+    assert!(!net.nodes[0].absent_to.is_empty(), "nobody was refused");
+    net.drain_uplink(0);
+    net.run_for(Duration::from_secs(10));
+    for n in 1..4 {
+        assert_eq!(sources(&net, n), vec![Source::Cdn], "viewer {n}");
+        assert_eq!(net.nodes[n].idle_wakeups, 0, "viewer {n} woken for nothing");
+    }
+}
+
+#[test]
 fn an_elected_viewer_a_neighbour_can_serve_waits_for_it_rather_than_the_cdn() {
     // The last viewer to ask ranks first for the segment (it would fetch from the CDN
     // when no peer can serve it at once), but its neighbour holds it already, and is

@@ -576,6 +576,9 @@ impl Scheduler {
         now: Instant,
         deadline: Instant,
     ) -> Option<ConnId> {
+        if !swarm.may_hold(seg) {
+            return None;
+        }
         let media_rate = self.media_bytes_per_sec(seg.variant);
         let stream_kbps = self.stream_kbps(seg.variant).max(1) as f64;
         let mut best: Option<(Duration, usize, ConnId)> = None;
@@ -715,6 +718,10 @@ impl Scheduler {
                 variant: anchor.variant,
                 sn,
             };
+            if !swarm.may_hold(seg) {
+                // Nobody announced it, nor any later one: nothing more to ask for.
+                break;
+            }
             if self.cache.contains(&seg) || self.transfers.contains_key(&seg) {
                 continue;
             }
@@ -747,7 +754,11 @@ impl Scheduler {
             sn: seg.sn.checked_sub(1)?,
             ..seg
         })?;
-        if seg.sn != newest + 1 || prev.range.is_some() || swarm.peers_with(seg).next().is_none() {
+        if seg.sn != newest + 1
+            || prev.range.is_some()
+            || !swarm.may_hold(seg)
+            || swarm.peers_with(seg).next().is_none()
+        {
             return None;
         }
         Some(SegmentInfo {
@@ -1278,7 +1289,18 @@ impl Scheduler {
             .values()
             .filter(|l| l.seg.is_some_and(|s| !self.transfers.contains_key(&s)))
             .map(|l| l.wait_until);
-        let retries = self.refused.iter().filter(|r| !r.fired).map(|r| r.retry_at);
+        // A retry moves only a load stuck on its segment (no transfer under way): a
+        // refused prefetch waits for the next prefetch pass, and waking the agent at its
+        // retry time would do nothing.
+        let retries = self
+            .refused
+            .iter()
+            .filter(|r| {
+                !r.fired
+                    && !self.transfers.contains_key(&r.seg)
+                    && self.loads.values().any(|l| l.seg == Some(r.seg))
+            })
+            .map(|r| r.retry_at);
         deadlines.chain(waits).chain(retries).min()
     }
 }

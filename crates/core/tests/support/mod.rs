@@ -60,6 +60,10 @@ pub struct Node {
     pub alive: bool,
     /// Offers this node's announces carried.
     pub offers_sent: usize,
+    /// Outputs the agent gave (but its wake-ups), and the times it was woken at its
+    /// wake-up and gave none: woken for nothing.
+    pub outputs: usize,
+    pub idle_wakeups: usize,
 }
 
 enum Ev {
@@ -138,6 +142,8 @@ impl Net {
             corrupt: false,
             alive: true,
             offers_sent: 0,
+            outputs: 0,
+            idle_wakeups: 0,
         });
         id
     }
@@ -225,7 +231,10 @@ impl Net {
                     self.nodes[node].wake = at;
                     return;
                 }
-                other => self.carry_out(node, other),
+                other => {
+                    self.nodes[node].outputs += 1;
+                    self.carry_out(node, other)
+                }
             }
         }
     }
@@ -531,7 +540,11 @@ impl Net {
                     }
                 }
             } else if let Some((_, i)) = next_wake {
+                let before = self.nodes[i].outputs;
                 self.input(i, Input::Timeout);
+                if self.nodes[i].outputs == before {
+                    self.nodes[i].idle_wakeups += 1;
+                }
             }
         }
         self.now = self.now.max(until);
