@@ -257,61 +257,23 @@ fn a_viewer_measures_its_fast_uplink_tells_its_neighbours_and_fetches_new_segmen
     }
 }
 
-#[test]
-fn a_fast_uplink_answers_offers_beyond_max_peers() {
-    // Three viewers of at most two peers each, meshed: all full. One measures its uplink
-    // as it sends a copy (200 KB drained at once) and tells its neighbours. A fourth
-    // viewer joins: the two slow ones ignore its offers (full), the fast one answers
-    // (room for half again `max_peers`), so the newcomer's neighbour is a fast uplink.
-    let mut net = Net::new(61);
-    for sn in 0..40 {
-        net.cdn.insert(url(sn), segment_bytes(sn, SEG_LEN));
-    }
-    let text = media_playlist(0, 6, true);
-    let two_peers = |seed| hlsmesh_core::Config {
+/// At most two peers each (`max_peers: 2`).
+fn two_peers(seed: u64) -> hlsmesh_core::Config {
+    hlsmesh_core::Config {
         max_peers: 2,
         ..config(seed)
-    };
-    for i in 0..3 {
-        let node = net.add_node_with(two_peers(61_000 + i));
-        net.playlist(node, PLAYLIST, &text);
-        net.run_for(Duration::from_millis(300));
     }
-    net.run_for(Duration::from_secs(30));
-    assert!((0..3).all(|i| net.peers_of(i) == 2), "not meshed");
-    let fast = 1;
-    net.load(fast, &url(5), playback(0.0));
-    net.run_for(Duration::from_secs(1));
-    net.nodes[fast].slow_uplink = true;
-    net.load(0, &url(5), playback(10.0));
-    net.run_for(Duration::from_millis(50));
-    net.drain_uplink(fast);
-    net.run_for(Duration::from_millis(100));
-    assert_eq!(net.nodes[fast].sent_by_tag[8], 2, "not told");
-    let joiner = net.add_node_with(two_peers(61_100));
-    net.playlist(joiner, PLAYLIST, &text);
-    net.run_for(Duration::from_secs(60));
-    assert_eq!(net.peers_of(joiner), 1, "nobody answered the joiner");
-    assert_eq!(net.peers_of(fast), 3);
-    assert_eq!((net.peers_of(0), net.peers_of(2)), (2, 2));
 }
 
-#[test]
-fn a_full_fast_uplink_still_offers_a_sixth_beyond_max_peers() {
-    // Three viewers of at most two peers each, meshed: full, so none offers. One
-    // measures and tells a fast uplink: at its next announces it offers one connection
-    // beyond its two (only fast uplinks, which keep room, answer a full viewer's
-    // offers), while the slow ones, full, still offer nothing.
-    let mut net = Net::new(63);
+/// Three viewers of at most two peers each, meshed (full); the second has measured a
+/// fast uplink and told the others (an `Uplink` frame each). Returns it.
+fn meshed_trio_with_a_fast_uplink(seed: u64) -> (Net, usize) {
+    let mut net = Net::new(seed);
     for sn in 0..40 {
         net.cdn.insert(url(sn), segment_bytes(sn, SEG_LEN));
     }
-    let two_peers = |seed| hlsmesh_core::Config {
-        max_peers: 2,
-        ..config(seed)
-    };
     for i in 0..3 {
-        let node = net.add_node_with(two_peers(63_000 + i));
+        let node = net.add_node_with(two_peers(seed * 1000 + i));
         net.playlist(node, PLAYLIST, &media_playlist(0, 6, true));
         net.run_for(Duration::from_millis(300));
     }
@@ -326,6 +288,31 @@ fn a_full_fast_uplink_still_offers_a_sixth_beyond_max_peers() {
     net.drain_uplink(fast);
     net.run_for(Duration::from_millis(100));
     assert_eq!(net.nodes[fast].sent_by_tag[8], 2, "not told");
+    (net, fast)
+}
+
+#[test]
+fn a_fast_uplink_answers_offers_beyond_max_peers() {
+    // Three viewers of at most two peers each, meshed: all full. One measures its uplink
+    // as it sends a copy (200 KB drained at once) and tells its neighbours. A fourth
+    // viewer joins: the two slow ones ignore its offers (full), the fast one answers
+    // (room for half again `max_peers`), so the newcomer's neighbour is a fast uplink.
+    let (mut net, fast) = meshed_trio_with_a_fast_uplink(61);
+    let joiner = net.add_node_with(two_peers(61_100));
+    net.playlist(joiner, PLAYLIST, &media_playlist(0, 6, true));
+    net.run_for(Duration::from_secs(60));
+    assert_eq!(net.peers_of(joiner), 1, "nobody answered the joiner");
+    assert_eq!(net.peers_of(fast), 3);
+    assert_eq!((net.peers_of(0), net.peers_of(2)), (2, 2));
+}
+
+#[test]
+fn a_full_fast_uplink_still_offers_a_sixth_beyond_max_peers() {
+    // Three viewers of at most two peers each, meshed: full, so none offers. One
+    // measures and tells a fast uplink: at its next announces it offers one connection
+    // beyond its two (only fast uplinks, which keep room, answer a full viewer's
+    // offers), while the slow ones, full, still offer nothing.
+    let (mut net, fast) = meshed_trio_with_a_fast_uplink(63);
     let before: Vec<usize> = (0..3).map(|i| net.nodes[i].offers_sent).collect();
     net.run_for(Duration::from_secs(70));
     let offers: Vec<usize> = (0..3)
