@@ -39,6 +39,18 @@ const enum In {
 /** Numbers as the core reads them: a `Float64Array`'s bytes (little-endian, as every browser is). */
 const f64s = (numbers: number[]): Uint8Array => new Uint8Array(new Float64Array(numbers).buffer);
 
+/** `numbers` as {@link f64s} writes them, then the byte arrays given, end to end. */
+function packed(numbers: number[], ...bytes: (Uint8Array | undefined)[]): Uint8Array {
+  const parts = [f64s(numbers), ...bytes.filter((b) => b !== undefined)];
+  const out = new Uint8Array(parts.reduce((n, b) => n + b.length, 0));
+  let at = 0;
+  for (const b of parts) {
+    out.set(b, at);
+    at += b.length;
+  }
+  return out;
+}
+
 /** Output kinds: crates/wasm/src/lib.rs, `mod output`. */
 const enum Out {
   Timeout = 0,
@@ -241,12 +253,7 @@ export class Agent {
   /** Queues what a tracker frame said and pumps. */
   private readonly heard = (id: number, [kind, hash, ids, interval, complete, incomplete, text]: TrackerInput) => {
     // The numbers, then the info_hash and the ids when present (the core tells which by length).
-    const numbers = f64s([interval, complete, incomplete]);
-    const data = new Uint8Array(numbers.length + (hash?.length ?? 0) + (ids?.length ?? 0));
-    data.set(numbers);
-    if (hash) data.set(hash, numbers.length);
-    if (ids) data.set(ids, data.length - ids.length);
-    this.submit([In.Tracker, id, kind, text, data]);
+    this.submit([In.Tracker, id, kind, text, packed([interval, complete, incomplete], hash, ids)]);
   };
 
   /** `onEvent` receives each event, and `{type: "panic", message}` if the core fails. */
@@ -314,7 +321,7 @@ export class Agent {
 
   /** Releases the resource whose end an input reports. */
   private settle([kind, id]: Input): void {
-    if (kind === In.HttpDone || kind === In.HttpFailed) this.dropFetch(id);
+    if (kind === In.HttpDone || kind === In.HttpFailed || kind === In.Hashes) this.dropFetch(id);
     else if (kind === In.TrackerClosed) this.dropTracker(id);
     else if (kind === In.ConnClosed) this.dropConn(id);
   }
@@ -436,8 +443,10 @@ export class Agent {
     }
   }
 
-  /** `GET url`, with a Range header for `start..end` (end exclusive) or `from..`. */
-  /** A fetch for the core; a `sidecar` is read here (js/src/hashlist.ts) and answered with `Core.hashes`. */
+  /**
+   * `GET url`, with a Range header for `start..end` (end exclusive) or `from..`; a
+   * `sidecar` is read here (js/src/hashlist.ts) and answered as an `In.Hashes` input.
+   */
   private fetch(id: number, url: string, start: number, end: number, from: number, sidecar = false): void {
     const controller = new AbortController();
     this.fetches.set(id, controller);
@@ -459,12 +468,8 @@ export class Agent {
 
   /** Hands the core a sidecar the shim read, or why there is none. */
   private hashes(id: number, list: HashList | string): void {
-    this.fetches.delete(id);
     if (typeof list === "string") return this.submit([In.Hashes, id, -1, list]);
-    const numbers = f64s(list.sns.flatMap((sn, i) => [sn, list.sizes[i]]));
-    const data = new Uint8Array(numbers.length + list.digests.length);
-    data.set(numbers);
-    data.set(list.digests, numbers.length);
+    const data = packed(list.sns.flatMap((sn, i) => [sn, list.sizes[i]]), list.digests);
     this.submit([In.Hashes, id, list.sns.length, list.uris.join("\n"), data]);
   }
 

@@ -94,8 +94,7 @@ pub mod input {
     pub const TRACKER: u8 = 18;
 }
 
-/// `numbers` (a `Float64Array`'s bytes, little-endian) for the playlist and hash-list
-/// kinds of [`input`].
+/// The numbers of an [`input`] kind's bytes (a `Float64Array`'s, little-endian).
 fn numbers(data: &[u8]) -> Vec<f64> {
     data.chunks_exact(8)
         .map(|b| f64::from_le_bytes(b.try_into().unwrap_or_default()))
@@ -136,10 +135,8 @@ fn media(text: &str, segments: f64, numbers: &[f64]) -> Input {
     let mut lines = lines.into_iter().map(str::to_owned);
     let url = lines.next().unwrap_or_default();
     let hashes = lines.next().filter(|h| !h.is_empty());
-    let head = |i: usize| numbers.get(i).copied().unwrap_or(-1.0);
-    let per_segment = numbers.get(3..).unwrap_or_default().chunks_exact(3);
     let segments = lines
-        .zip(per_segment)
+        .zip(numbers[3..].chunks_exact(3))
         .map(|(url, n)| MediaSegment {
             url,
             duration: n[0],
@@ -147,9 +144,9 @@ fn media(text: &str, segments: f64, numbers: &[f64]) -> Input {
         })
         .collect();
     let playlist = Playlist::Media(Media {
-        target_duration: given(head(0)).unwrap_or(0),
-        end_list: head(1) == 1.0,
-        first_sn: given(head(2)).unwrap_or(0),
+        target_duration: given(numbers[0]).unwrap_or(0),
+        end_list: numbers[1] == 1.0,
+        first_sn: given(numbers[2]).unwrap_or(0),
         segments,
         hashes,
     });
