@@ -43,6 +43,27 @@ async function stack(name, { live }) {
   return { dir, mediaDir, group, origin, tracker, join: join_, viewers, close };
 }
 
+/** Keeps the viewer's hlsmesh events, with page times, in `window.__events`. */
+async function recordEvents(v) {
+  await v.page.waitForFunction(() => window.__mesh, { timeout: 10_000 });
+  await v.page.evaluate(() => {
+    window.__events = [];
+    for (const k of ["segment", "peer-connected", "peer-disconnected", "tracker-connected", "tracker-error", "fallback"]) {
+      window.__mesh.on(k, (e) => window.__events.push([Math.round(performance.now()), k, e]));
+    }
+  });
+}
+
+/** A viewer's peers and its event log, one line each, for a failure's diagnosis. */
+async function describeViewer(v, label) {
+  const { peers, events } = await v.page.evaluate(() => ({ peers: window.__mesh?.peers() ?? [], events: window.__events ?? [] }));
+  console.log(`# ${label} peers ${JSON.stringify(peers.map((p) => [p.peer.slice(0, 12), p.bytesFrom, p.bytesTo]))}`);
+  for (const [t, k, e] of events) {
+    const what = k === "segment" ? `${e.url.split("/").slice(-2).join("/")} ${e.source} ${e.bytes} B ${e.ms} ms` : JSON.stringify(e);
+    console.log(`# ${label} ${t} ms ${k} ${what}`);
+  }
+}
+
 function assertPlayedCleanly(report, { label }) {
   const fatal = (report.errors ?? []).filter((e) => e.fatal);
   assert.equal(fatal.length, 0, `${label}: fatal errors ${JSON.stringify(fatal)}`);
@@ -155,7 +176,9 @@ test("faults: the tracker stops and comes back; playback goes on, P2P resumes", 
     // Reconnect backoff tops out at 60 s; give the agents time to come back, then a
     // newcomer must find peers through the restarted tracker.
     await sleep(8_000);
+    for (const v of first) await recordEvents(v);
     const late = await s.join("v3");
+    await recordEvents(late);
     await sleep(20_000);
     const reports = await Promise.all([...first, late].map(collectReport));
     const lateStats = await late.page.evaluate(() => window.__mesh?.stats());
@@ -163,6 +186,9 @@ test("faults: the tracker stops and comes back; playback goes on, P2P resumes", 
     // Everyone's totals, so that a failure says who fetched what.
     for (const [i, v] of [...first, late].entries()) {
       console.log(`# tracker: v${i + 1} stats ${JSON.stringify(await v.page.evaluate(() => window.__mesh?.stats()))}`);
+    }
+    if (!((lateStats?.peerBytes ?? 0) > 0)) {
+      for (const [i, v] of [...first, late].entries()) await describeViewer(v, `tracker: v${i + 1}`);
     }
     reports.forEach((r, i) => assertPlayedCleanly(r, { label: ["v1", "v2", "v3"][i] }));
     assert.ok((lateStats?.peerBytes ?? 0) > 0, "P2P did not resume after the tracker came back");
