@@ -31,13 +31,15 @@ import type {
   LoaderStats,
   PlaylistLoaderContext,
 } from "hls.js";
-import { DelegatingLoader, emptyStats, HlsMesh, PlaylistTap, type HlsMeshEvents, type HlsMeshOptions, type HlsMeshPeer, type HlsMeshStats } from "./index";
+import { DelegatingLoader, emptyStats, forwardBufferCap, HlsMesh, PlaylistTap, type HlsMeshEvents, type HlsMeshOptions, type HlsMeshPeer, type HlsMeshStats } from "./index";
 
 type LoaderClass = new (config: HlsConfig) => Loader<LoaderContext>;
 type AnyHandler = (e: never) => void;
 
 interface HlsInstance {
   config: HlsConfig;
+  /** What the page passed to the constructor (hls.js keeps it beside the merged config). */
+  userConfig?: Partial<HlsConfig>;
   media: HTMLMediaElement | null;
 }
 
@@ -272,7 +274,10 @@ function patch(Hls: HlsStatic, options: HlsMeshOptions): void {
     const orig = proto[name];
     if (typeof orig !== "function") continue;
     proto[name] = function (this: HlsInstance, ...args: unknown[]) {
-      if (usesMesh(this.config)) slotFor(this.config).attach(this);
+      if (usesMesh(this.config)) {
+        slotFor(this.config).attach(this);
+        if (this.userConfig) Object.assign(this.config, forwardBufferCap(this.userConfig));
+      }
       return orig.apply(this, args);
     };
   }

@@ -106,6 +106,21 @@ interface HlsLike {
   config: HlsConfig;
 }
 
+/**
+ * How far ahead of the playhead hls.js loads, in seconds, unless the page sets
+ * `maxBufferLength` or `maxMaxBufferLength`. hls.js's own rule keeps up to 60 MB ahead
+ * (`maxBufferSize`), capped at 600 s: ten minutes of a 768 kb/s title, loaded from the CDN
+ * by the first viewer of each part of it whether or not anyone watches that far. 30 s is
+ * hls.js's own `maxBufferLength`; peers prefetch ahead of it anyway (docs/POLICY.md).
+ */
+export const FORWARD_BUFFER_S = 30;
+
+/** `{ maxMaxBufferLength: FORWARD_BUFFER_S }`, or nothing when `config` sets either buffer length. */
+export function forwardBufferCap(config: object | undefined): Partial<HlsConfig> {
+  const c = (config ?? {}) as Partial<HlsConfig>;
+  return c.maxBufferLength === undefined && c.maxMaxBufferLength === undefined ? { maxMaxBufferLength: FORWARD_BUFFER_S } : {};
+}
+
 const EVENT_NAMES: Record<string, keyof HlsMeshEvents> = {
   "segment-loaded": "segment",
   "peer-connected": "peer-connected",
@@ -282,6 +297,7 @@ export class HlsMesh {
       }
     }
     return {
+      ...forwardBufferCap(extra),
       ...(extra ?? ({} as T)),
       fLoader: FLoader as unknown as HlsConfig["fLoader"],
       pLoader: PLoader as unknown as HlsConfig["pLoader"],

@@ -62,6 +62,8 @@ export function createRecorder({ Hls, video, id, src, p2p, statusEl }) {
       stats: null,
     },
     playback: null,
+    // The most media buffered ahead of the playhead, sampled every 500 ms (seconds).
+    maxBufferAheadS: 0,
     reportAt: null,
   };
   const pendingHashes = [];
@@ -232,6 +234,10 @@ export function createRecorder({ Hls, video, id, src, p2p, statusEl }) {
     }
     return JSON.parse(JSON.stringify(report));
   };
+
+  setInterval(() => {
+    report.maxBufferAheadS = Math.max(report.maxBufferAheadS, playbackState().bufferAheadS);
+  }, 500);
 
   if (statusEl) {
     setInterval(() => {

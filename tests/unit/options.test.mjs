@@ -3,7 +3,7 @@
 // name (the agent then does not start, and hls.js loads everything itself).
 import test from "node:test";
 import assert from "node:assert/strict";
-import { coreOptions } from "../../target/unit/index.mjs";
+import { coreOptions, forwardBufferCap, FORWARD_BUFFER_S } from "../../target/unit/index.mjs";
 
 test("every option is read and the rest default", () => {
   const o = coreOptions({
@@ -44,4 +44,12 @@ test("mistyped options are refused by name", () => {
   ]) {
     assert.throws(() => coreOptions({ trackers: [], ...bad }), new RegExp(`^Error: invalid option ${name}$`), JSON.stringify(bad));
   }
+});
+
+test("hls.js's forward buffer is capped unless the page sets its length", () => {
+  assert.deepEqual(forwardBufferCap(undefined), { maxMaxBufferLength: FORWARD_BUFFER_S });
+  assert.deepEqual(forwardBufferCap({ enableWorker: false }), { maxMaxBufferLength: FORWARD_BUFFER_S });
+  assert.deepEqual(forwardBufferCap({ maxBufferLength: 10 }), {});
+  assert.deepEqual(forwardBufferCap({ maxMaxBufferLength: 100 }), {});
+  assert.equal(FORWARD_BUFFER_S, 30);
 });
