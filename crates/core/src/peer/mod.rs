@@ -97,7 +97,9 @@ pub struct PeerSession {
     have: VecSet<SegmentId>,
     latest_variant: Option<u16>,
     control: VecDeque<Bytes>,
-    uploads: VecDeque<Upload>,
+    /// At most [`MAX_UPLOADS_PER_PEER`]: a `Vec` (its front removed by shifting) costs
+    /// less wasm than a `VecDeque`.
+    uploads: Vec<Upload>,
     downloads: VecMap<u32, Download>,
     buffered: usize,
     /// Chunks sent whose `bufferedAmount` reading has not come back yet.
@@ -125,7 +127,7 @@ impl PeerSession {
             have: VecSet::new(),
             latest_variant: None,
             control: VecDeque::new(),
-            uploads: VecDeque::new(),
+            uploads: Vec::new(),
             downloads: VecMap::new(),
             buffered: 0,
             unreported_chunks: 0,
@@ -343,7 +345,7 @@ impl PeerSession {
         if self.uploads.len() >= MAX_UPLOADS_PER_PEER || offset as usize > data.len() {
             return self.refuse(req);
         }
-        self.uploads.push_back(Upload {
+        self.uploads.push(Upload {
             req,
             data,
             offset: offset as usize,
@@ -448,7 +450,7 @@ impl PeerSession {
         let Some(i) = self.uploads.iter().position(|u| u.seq == seq && !u.started) else {
             return false;
         };
-        let up = self.uploads.remove(i).expect("found");
+        let up = self.uploads.remove(i);
         self.refuse(up.req);
         true
     }
@@ -465,14 +467,14 @@ impl PeerSession {
 
     /// The order (`seq`) of the upload sent next, when one waits.
     pub fn next_upload(&self) -> Option<u64> {
-        self.uploads.front().map(|u| u.seq)
+        self.uploads.first().map(|u| u.seq)
     }
 
     /// Whether this channel is busy uploading: an upload is part-sent, or the channel
     /// still holds at least [`SEND_LOW_WATER`] bytes (the edge reports when it drains
     /// below that, so a finished upload's tail overlaps the next one's start).
     pub fn is_uploading(&self) -> bool {
-        self.uploads.front().is_some_and(|u| u.started) || self.buffered >= SEND_LOW_WATER
+        self.uploads.first().is_some_and(|u| u.started) || self.buffered >= SEND_LOW_WATER
     }
 
     /// The next frame to send, while the channel's buffer is below the high-water mark.
@@ -510,7 +512,7 @@ impl PeerSession {
         if self.buffered >= SEND_HIGH_WATER {
             return None;
         }
-        let up = self.uploads.front_mut()?;
+        let up = self.uploads.first_mut()?;
         let end = (up.offset + MAX_CHUNK_DATA).min(up.data.len());
         if end - up.offset > *allowance {
             return None;
@@ -527,7 +529,7 @@ impl PeerSession {
         up.started = true;
         self.unreported_chunks += 1;
         if up.offset >= up.data.len() {
-            self.uploads.pop_front();
+            self.uploads.remove(0);
             self.pending_requests = self.pending_requests.saturating_sub(1);
         }
         self.sent(frame.len());
