@@ -4,8 +4,6 @@
 //! It never decides *what* to fetch; it reports what the peer did as [`PeerEvent`]s and
 //! sends what it is told to, no faster than the channel drains.
 
-use std::collections::VecDeque;
-
 use crate::vecmap::{VecMap, VecSet};
 
 use bytes::{Bytes, BytesMut};
@@ -96,7 +94,7 @@ pub struct PeerSession {
     ready: bool,
     have: VecSet<SegmentId>,
     latest_variant: Option<u16>,
-    control: VecDeque<Bytes>,
+    control: Vec<Bytes>,
     /// At most [`MAX_UPLOADS_PER_PEER`]: a `Vec` (its front removed by shifting) costs
     /// less wasm than a `VecDeque`.
     uploads: Vec<Upload>,
@@ -126,7 +124,7 @@ impl PeerSession {
             ready: false,
             have: VecSet::new(),
             latest_variant: None,
-            control: VecDeque::new(),
+            control: Vec::new(),
             uploads: Vec::new(),
             downloads: VecMap::new(),
             buffered: 0,
@@ -415,7 +413,7 @@ impl PeerSession {
     }
 
     fn queue(&mut self, msg: Message) {
-        self.control.push_back(msg.encode());
+        self.control.push(msg.encode());
     }
 
     /// The edge's reading of the channel's `bufferedAmount`.
@@ -496,7 +494,10 @@ impl PeerSession {
         if self.buffered >= SEND_HIGH_WATER {
             return None;
         }
-        let frame = self.control.pop_front()?;
+        if self.control.is_empty() {
+            return None;
+        }
+        let frame = self.control.remove(0);
         self.sent(frame.len());
         Some(frame)
     }
