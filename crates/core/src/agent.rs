@@ -455,8 +455,7 @@ impl Outbox {
     }
     fn pop(&mut self) -> Option<Output> {
         let Some(o) = self.queue.get_mut(self.next) else {
-            self.queue.clear();
-            self.next = 0;
+            *self = Outbox::default();
             return None;
         };
         self.next += 1;
