@@ -438,12 +438,13 @@ impl Core {
         let tracker = TrackerId::from_index(id as usize);
         let fetch = FetchId::from_raw(id as u64);
         let text = text.unwrap_or_default();
+        let data = data.unwrap_or_default();
         let input = match kind {
             input::HTTP_DONE => Input::HttpDone {
                 fetch,
                 result: Ok(HttpResponse {
                     status: n as u16,
-                    body: data.unwrap_or_default().into(),
+                    body: data.into(),
                 }),
             },
             input::HTTP_FAILED => Input::HttpDone {
@@ -460,16 +461,16 @@ impl Core {
             input::CHANNEL_OPEN => Input::ChannelOpen { conn },
             input::CHANNEL_MESSAGE => Input::ChannelMessage {
                 conn,
-                data: data.unwrap_or_default().into(),
+                data: data.into(),
             },
             input::CHANNEL_BUFFERED => Input::ChannelBuffered {
                 conn,
                 buffered: n as usize,
             },
             input::CONN_CLOSED => Input::ConnClosed { conn, reason: text },
-            input::MASTER => master(&text, n, &numbers(&data.unwrap_or_default())),
-            input::MEDIA => media(&text, n, &numbers(&data.unwrap_or_default())),
-            input::LOAD => load(id, text, &numbers(&data.unwrap_or_default())),
+            input::MASTER => master(&text, n, &numbers(&data)),
+            input::MEDIA => media(&text, n, &numbers(&data)),
+            input::LOAD => load(id, text, &numbers(&data)),
             input::ABORT => Input::Abort {
                 load: LoadId(id as u64),
             },
@@ -477,10 +478,10 @@ impl Core {
                 self.agent.name_swarm(at(now_ms), &text);
                 return;
             }
-            input::TRACKER => tracker_message(tracker, n, text, &data.unwrap_or_default()),
+            input::TRACKER => tracker_message(tracker, n, text, &data),
             input::HASHES => Input::HashListRead {
                 fetch,
-                list: hash_list(text, n, &data.unwrap_or_default()),
+                list: hash_list(text, n, &data),
             },
             _ => Input::Timeout,
         };
