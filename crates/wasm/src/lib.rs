@@ -320,8 +320,23 @@ fn num(v: f64) -> JsValue {
 }
 
 /// `n` as a JS number, or `-1` when absent.
-fn opt(n: Option<u64>) -> JsValue {
-    num(n.map_or(-1.0, |n| n as f64))
+fn opt(n: Option<u64>) -> f64 {
+    n.map_or(-1.0, |n| n as f64)
+}
+
+// One function for each kind of member pushed (not the array's import calls and the
+// value's release inlined at every push).
+
+fn push_num(out: &Array, v: f64) {
+    out.push(&num(v));
+}
+
+fn push_str(out: &Array, v: String) {
+    out.push(&v.into());
+}
+
+fn push_bytes(out: &Array, b: &[u8]) {
+    out.push(&Uint8Array::from(b));
 }
 
 /// The lines of `text`, empty ones kept (a byte loop: `str::split` brings a searcher
@@ -355,10 +370,6 @@ fn given(n: f64) -> Option<u64> {
 /// A 20-byte id from the shim's bytes.
 fn id(bytes: Option<&[u8]>) -> Option<Id20> {
     bytes?.try_into().ok()
-}
-
-fn bytes(b: &[u8]) -> JsValue {
-    Uint8Array::from(b).into()
 }
 
 fn source_code(source: Source) -> f64 {
@@ -492,9 +503,6 @@ impl Core {
     /// The last one of a round is always `TIMEOUT`.
     pub fn poll(&mut self) -> Array {
         let out = Array::new();
-        let push = |v: JsValue| {
-            out.push(&v);
-        };
         let (kind, id) = match self.agent.poll_output() {
             Output::Timeout(when) => {
                 let never = when.as_micros() == u64::MAX;
@@ -509,13 +517,13 @@ impl Core {
                 source,
                 timing,
             } => {
-                push(Uint8Array::from(&data[..]).into());
-                push(num(source_code(source)));
-                push(num(timing.as_secs_f64() * 1000.0));
+                push_bytes(&out, &data);
+                push_num(&out, source_code(source));
+                push_num(&out, timing.as_secs_f64() * 1000.0);
                 (output::DELIVER, load.0 as f64)
             }
             Output::Fail { load, reason } => {
-                push(reason.into());
+                push_str(&out, reason);
                 (output::FAIL, load.0 as f64)
             }
             Output::Fetch {
@@ -524,19 +532,19 @@ impl Core {
                 range,
                 from,
             } => {
-                push(url.into());
-                push(opt(range.map(|r| r.0)));
-                push(opt(range.map(|r| r.1)));
-                push(opt(from));
+                push_str(&out, url);
+                push_num(&out, opt(range.map(|r| r.0)));
+                push_num(&out, opt(range.map(|r| r.1)));
+                push_num(&out, opt(from));
                 (output::FETCH, fetch.get() as f64)
             }
             Output::FetchHashList { fetch, url } => {
-                push(url.into());
+                push_str(&out, url);
                 (output::FETCH_HASHES, fetch.get() as f64)
             }
             Output::CancelFetch { fetch } => (output::CANCEL_FETCH, fetch.get() as f64),
             Output::TrackerConnect { tracker, url } => {
-                push(url.into());
+                push_str(&out, url);
                 (output::TRACKER_CONNECT, tracker.get() as f64)
             }
             Output::TrackerSend { tracker, request } => match request {
@@ -548,19 +556,22 @@ impl Core {
                     uploaded,
                     downloaded,
                 } => {
-                    push(bytes(&info_hash));
-                    push(bytes(&peer_id));
-                    push(num(match event {
-                        None => 0.0,
-                        Some(AnnounceEvent::Started) => 1.0,
-                        Some(AnnounceEvent::Stopped) => 2.0,
-                    }));
-                    push(num(uploaded as f64));
-                    push(num(downloaded as f64));
+                    push_bytes(&out, &info_hash);
+                    push_bytes(&out, &peer_id);
+                    push_num(
+                        &out,
+                        match event {
+                            None => 0.0,
+                            Some(AnnounceEvent::Started) => 1.0,
+                            Some(AnnounceEvent::Stopped) => 2.0,
+                        },
+                    );
+                    push_num(&out, uploaded as f64);
+                    push_num(&out, downloaded as f64);
                     let ids: Vec<u8> = offers.iter().flat_map(|o| o.offer_id).collect();
-                    push(bytes(&ids));
+                    push_bytes(&out, &ids);
                     for o in offers {
-                        push(o.sdp.into());
+                        push_str(&out, o.sdp);
                     }
                     (output::TRACKER_ANNOUNCE, tracker.get() as f64)
                 }
@@ -572,9 +583,9 @@ impl Core {
                     sdp,
                 } => {
                     for id in [info_hash, peer_id, to_peer, offer_id] {
-                        push(bytes(&id));
+                        push_bytes(&out, &id);
                     }
-                    push(sdp.into());
+                    push_str(&out, sdp);
                     (output::TRACKER_ANSWER, tracker.get() as f64)
                 }
                 _ => (output::EVENT, -1.0),
@@ -582,15 +593,15 @@ impl Core {
             Output::TrackerClose { tracker } => (output::TRACKER_CLOSE, tracker.get() as f64),
             Output::CreateOffer { conn } => (output::CREATE_OFFER, conn.get() as f64),
             Output::AcceptOffer { conn, sdp } => {
-                push(sdp.into());
+                push_str(&out, sdp);
                 (output::ACCEPT_OFFER, conn.get() as f64)
             }
             Output::AcceptAnswer { conn, sdp } => {
-                push(sdp.into());
+                push_str(&out, sdp);
                 (output::ACCEPT_ANSWER, conn.get() as f64)
             }
             Output::Transmit { conn, data } => {
-                push(Uint8Array::from(&data[..]).into());
+                push_bytes(&out, &data);
                 (output::TRANSMIT, conn.get() as f64)
             }
             Output::CloseConn { conn } => (output::CLOSE_CONN, conn.get() as f64),
@@ -602,11 +613,11 @@ impl Core {
                         bytes,
                         ms,
                     } => {
-                        push(num(f64::from(event::SEGMENT_LOADED)));
-                        push(url.into());
-                        push(num(source_code(source)));
-                        push(num(bytes as f64));
-                        push(num(ms));
+                        push_num(&out, f64::from(event::SEGMENT_LOADED));
+                        push_str(&out, url);
+                        push_num(&out, source_code(source));
+                        push_num(&out, bytes as f64);
+                        push_num(&out, ms);
                         return finish(out, output::EVENT, 0.0);
                     }
                     Event::PeerConnected { peer } => (event::PEER_CONNECTED, peer, None),
@@ -622,10 +633,10 @@ impl Core {
                     }
                     _ => return finish(out, output::EVENT, -1.0),
                 };
-                push(num(f64::from(kind)));
-                push(a.into());
+                push_num(&out, f64::from(kind));
+                push_str(&out, a);
                 if let Some(b) = b {
-                    push(b.into());
+                    push_str(&out, b);
                 }
                 (output::EVENT, 0.0)
             }
@@ -653,7 +664,7 @@ impl Core {
             u64::from(s.peers),
             u64::from(s.swarm_size),
         ] {
-            out.push(&num(n as f64));
+            push_num(&out, n as f64);
         }
         out
     }
@@ -663,10 +674,10 @@ impl Core {
     pub fn peers(&self) -> Array {
         let out = Array::new();
         for p in self.agent.peers() {
-            out.push(&p.peer.into());
-            out.push(&num(p.bytes_from as f64));
-            out.push(&num(p.bytes_to as f64));
-            out.push(&num(p.bytes_per_sec));
+            push_str(&out, p.peer);
+            push_num(&out, p.bytes_from as f64);
+            push_num(&out, p.bytes_to as f64);
+            push_num(&out, p.bytes_per_sec);
         }
         out
     }
