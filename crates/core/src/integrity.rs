@@ -255,7 +255,7 @@ impl HashList {
                         || (path.len() > uri.len()
                             && path.ends_with(uri)
                             && path.as_bytes()[path.len() - uri.len() - 1] == b'/'
-                            && !uri.starts_with('/'));
+                            && !uri.as_bytes().starts_with(b"/"));
                     if hit {
                         if found.is_some() {
                             return None;
@@ -315,9 +315,9 @@ pub fn sidecar_url(playlist_url: &str, named: Option<&str>) -> String {
     if let Some(url) = named {
         return url.to_string();
     }
-    let path_end = playlist_url.find(['?', '#']).unwrap_or(playlist_url.len());
+    let path_end = crate::url::query_start(playlist_url);
     let query = &playlist_url[path_end..];
-    let query = query.split('#').next().unwrap_or("");
+    let query = &query[..crate::url::position(query, b'#')];
     crate::text::cat(&[&playlist_url[..path_end], ".hashes", query])
 }
 
