@@ -19,7 +19,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes};
 
 /// The protocol version this crate speaks. Peers with another version are refused.
 ///
@@ -184,7 +184,8 @@ impl Message {
             Message::Absent { .. } => (tag::ABSENT, 4),
             Message::Uplink { .. } => (tag::UPLINK, 4),
         };
-        let mut out = BytesMut::with_capacity(HEADER_LEN + body_len);
+        // A `Vec` made `Bytes` (no `BytesMut` code in the wasm).
+        let mut out = Vec::with_capacity(HEADER_LEN + body_len);
         out.put_u8(tag);
         out.put_u32(body_len as u32);
         match self {
@@ -224,7 +225,7 @@ impl Message {
             }
         }
         debug_assert_eq!(out.len(), HEADER_LEN + body_len);
-        out.freeze()
+        Bytes::from(out)
     }
 
     /// Decodes one frame. Chunk data shares the frame's buffer (no copy).
@@ -305,7 +306,7 @@ fn ids_len(segments: &[SegmentId]) -> usize {
     2 + segments.len() * SEGMENT_ID_LEN
 }
 
-fn put_segment(out: &mut BytesMut, seg: SegmentId) {
+fn put_segment(out: &mut Vec<u8>, seg: SegmentId) {
     out.put_u16(seg.variant);
     out.put_u64(seg.sn);
 }

@@ -6,7 +6,7 @@
 
 use crate::vecmap::{VecMap, VecSet};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use hlsmesh_proto::{Id20, Message, SegmentId, MAX_CHUNK_DATA, PROTOCOL_VERSION};
 
 use crate::time::Instant;
@@ -72,7 +72,8 @@ pub enum PeerEvent {
 struct Download {
     /// Largest segment size accepted for this request.
     limit: u32,
-    received: BytesMut,
+    /// A `Vec` (made `Bytes` when complete): no `BytesMut` code in the wasm.
+    received: Vec<u8>,
     start: u32,
     total: Option<u32>,
 }
@@ -292,7 +293,7 @@ impl PeerSession {
             let dl = self.downloads.remove(&req).expect("present");
             out.push(PeerEvent::Completed {
                 req,
-                data: dl.received.freeze(),
+                data: Bytes::from(dl.received),
             });
         } else {
             out.push(PeerEvent::Progress {
@@ -311,7 +312,7 @@ impl PeerSession {
             req,
             Download {
                 limit,
-                received: BytesMut::new(),
+                received: Vec::new(),
                 start: offset,
                 total: None,
             },
@@ -330,7 +331,7 @@ impl PeerSession {
         match self.downloads.remove(&req) {
             Some(dl) => {
                 self.queue(Message::Cancel { req });
-                dl.received.freeze()
+                Bytes::from(dl.received)
             }
             None => Bytes::new(),
         }

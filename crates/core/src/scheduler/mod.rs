@@ -32,7 +32,7 @@ use crate::vecmap::VecMap;
 
 use core::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use hlsmesh_proto::SegmentId;
 
 use crate::agent::{ConnId, Ctx, Event, FetchId, HttpResponse, LoadId, Output, Playback, Source};
@@ -1340,10 +1340,10 @@ fn concat(a: &Bytes, b: &Bytes) -> Bytes {
     if a.is_empty() {
         return b.clone();
     }
-    let mut out = BytesMut::with_capacity(a.len() + b.len());
+    let mut out = Vec::with_capacity(a.len() + b.len());
     out.extend_from_slice(a);
     out.extend_from_slice(b);
-    out.freeze()
+    Bytes::from(out)
 }
 
 /// Joins what a peer delivered with the CDN's response. Returns the segment and how many
