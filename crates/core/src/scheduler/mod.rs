@@ -1109,7 +1109,7 @@ impl Scheduler {
         self.peers
             .get(&conn)
             .and_then(|p| p.estimate.time_for(size))
-            .map_or(1000, |t| t.as_millis() as u64)
+            .map_or(1000, crate::time::millis)
     }
 
     /// Counts a failure against a peer; after too many in a row it is demoted: not asked
