@@ -47,6 +47,7 @@ impl Instant {
 /// `secs` seconds as a [`Duration`]: like `Duration::from_secs_f64`, without its panics
 /// (NaN and negatives are zero, values past `u64::MAX` nanoseconds saturate) and without
 /// its float-splitting code in the wasm.
+#[inline(never)]
 pub fn secs_f64(secs: f64) -> Duration {
     Duration::from_nanos((secs * 1e9) as u64)
 }
