@@ -624,11 +624,9 @@ impl Agent {
         if let Some(o) = self.out.pop() {
             return o;
         }
-        let at = [self.swarm.poll_timeout(), self.scheduler.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(Instant::from_micros(u64::MAX));
+        let mut at = Instant::from_micros(u64::MAX);
+        self.swarm.poll_timeout(&mut at);
+        self.scheduler.poll_timeout(&mut at);
         Output::Timeout(at)
     }
 }

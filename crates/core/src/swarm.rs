@@ -1100,27 +1100,36 @@ impl Swarm {
         self.output_pending = queued > 0;
     }
 
-    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+    /// Brings `at` forward to the swarm's next wake-up, if earlier (loops, not a chain of
+    /// iterators: less wasm).
+    pub(crate) fn poll_timeout(&self, at: &mut Instant) {
+        let mut note = |t: Instant| *at = (*at).min(t);
         // A tracker whose announce is waiting for offers stays due; its pending
         // announce's deadline stands in for it (else the agent would ask to be woken in
         // the past until gathering completes: a busy loop in the browser).
-        let trackers = self
-            .trackers
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !self.pending.iter().any(|p| p.tracker == *i))
-            .filter_map(|(_, t)| t.poll_timeout());
-        let pending = self.pending.iter().map(|p| p.deadline);
-        let conns = self.next_conn_deadline();
+        for (i, t) in self.trackers.iter().enumerate() {
+            if !self.pending.iter().any(|p| p.tracker == i) {
+                if let Some(t) = t.poll_timeout() {
+                    note(t);
+                }
+            }
+        }
+        for p in &self.pending {
+            note(p.deadline);
+        }
+        if let Some(t) = self.next_conn_deadline() {
+            note(t);
+        }
         // Uploads held back by the cap resume when a chunk's worth of tokens is back.
-        let capped = self.upload_cap.as_ref().and_then(|b| {
+        if let Some(b) = &self.upload_cap {
             let waiting = self
                 .conns
                 .values()
                 .any(|c| matches!(&c.stage, Stage::Open(s) if s.has_uploads()));
-            (waiting && b.tokens < MAX_CHUNK_DATA as f64).then(|| b.ready_at())
-        });
-        trackers.chain(pending).chain(conns).chain(capped).min()
+            if waiting && b.tokens < MAX_CHUNK_DATA as f64 {
+                note(b.ready_at());
+            }
+        }
     }
 }
 

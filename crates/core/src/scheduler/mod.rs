@@ -1279,29 +1279,30 @@ impl Scheduler {
         }
     }
 
-    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        let deadlines = self.transfers.values().filter_map(|t| match t.via {
-            Via::Peer { deadline, .. } => Some(deadline),
-            Via::Cdn { .. } => None,
-        });
-        let waits = self
-            .loads
-            .values()
-            .filter(|l| l.seg.is_some_and(|s| !self.transfers.contains_key(&s)))
-            .map(|l| l.wait_until);
+    /// Brings `at` forward to the scheduler's next wake-up, if earlier.
+    pub(crate) fn poll_timeout(&self, at: &mut Instant) {
+        let mut note = |t: Instant| *at = (*at).min(t);
+        for t in self.transfers.values() {
+            if let Via::Peer { deadline, .. } = t.via {
+                note(deadline);
+            }
+        }
+        for l in self.loads.values() {
+            if l.seg.is_some_and(|s| !self.transfers.contains_key(&s)) {
+                note(l.wait_until);
+            }
+        }
         // A retry moves only a load stuck on its segment (no transfer under way): a
         // refused prefetch waits for the next prefetch pass, and waking the agent at its
         // retry time would do nothing.
-        let retries = self
-            .refused
-            .iter()
-            .filter(|r| {
-                !r.fired
-                    && !self.transfers.contains_key(&r.seg)
-                    && self.loads.values().any(|l| l.seg == Some(r.seg))
-            })
-            .map(|r| r.retry_at);
-        deadlines.chain(waits).chain(retries).min()
+        for r in &self.refused {
+            if !r.fired
+                && !self.transfers.contains_key(&r.seg)
+                && self.loads.values().any(|l| l.seg == Some(r.seg))
+            {
+                note(r.retry_at);
+            }
+        }
     }
 }
 
