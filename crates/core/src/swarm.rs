@@ -863,7 +863,12 @@ impl Swarm {
         if let Some(known) = self.conn_deadline.get() {
             return known;
         }
-        let next = self.conns.values().filter_map(Conn::deadline).min();
+        let mut next: Option<Instant> = None;
+        for c in self.conns.values() {
+            if let Some(d) = c.deadline() {
+                next = Some(next.map_or(d, |n| n.min(d)));
+            }
+        }
         self.conn_deadline.set(Some(next));
         next
     }

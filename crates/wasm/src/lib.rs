@@ -568,7 +568,10 @@ impl Core {
                     );
                     push_num(&out, uploaded as f64);
                     push_num(&out, downloaded as f64);
-                    let ids: Vec<u8> = offers.iter().flat_map(|o| o.offer_id).collect();
+                    let mut ids = Vec::new();
+                    for o in &offers {
+                        ids.extend_from_slice(&o.offer_id);
+                    }
                     push_bytes(&out, &ids);
                     for o in offers {
                         push_str(&out, o.sdp);

@@ -191,13 +191,10 @@ impl Playlists {
             Playlist::Master(master) => {
                 self.master_url = Some(url.to_string());
                 self.bandwidth = master.variants.iter().map(|v| v.1).collect();
-                self.variants = master
-                    .variants
-                    .into_iter()
-                    .map(|v| v.0)
-                    .chain(master.renditions)
-                    .map(|u| without_query(&u).to_string())
-                    .collect();
+                self.variants.clear();
+                for u in master.variants.iter().map(|v| &v.0).chain(&master.renditions) {
+                    self.variants.push(without_query(u).to_string());
+                }
                 Ok(PlaylistUpdate::default())
             }
             Playlist::Media(media) => self.update_media(url, media),

@@ -1256,13 +1256,13 @@ impl Scheduler {
             ctx.stats.peer_fallbacks += 1;
             self.start_cdn(ctx, t.info, t.prefix);
         }
-        let due: Vec<SegmentId> = self
-            .loads
-            .values()
-            .filter(|l| l.wait_until <= now)
-            .filter_map(|l| l.seg)
-            .filter(|s| !self.transfers.contains_key(s))
-            .collect();
+        let mut due = Vec::new();
+        for l in self.loads.values() {
+            match l.seg {
+                Some(s) if l.wait_until <= now && !self.transfers.contains_key(&s) => due.push(s),
+                _ => {}
+            }
+        }
         // A refusing peer may be asked again: reconsider the loads waiting for it.
         let mut retry = Vec::new();
         for r in self
@@ -1274,7 +1274,8 @@ impl Scheduler {
             retry.push(r.seg);
         }
         retry.retain(|s| self.loads.values().any(|l| l.seg == Some(*s)));
-        for seg in due.into_iter().chain(retry) {
+        due.extend(retry);
+        for seg in due {
             self.advance(ctx, swarm, seg);
         }
     }
