@@ -966,12 +966,7 @@ impl Scheduler {
         source: Source,
         cdn_took: Option<Duration>,
     ) {
-        let waiting: Vec<LoadId> = self
-            .loads
-            .iter()
-            .filter(|(_, l)| l.seg == Some(seg))
-            .map(|(id, _)| *id)
-            .collect();
+        let waiting = self.loads_for(seg);
         for id in waiting {
             let l = self.loads.remove(&id).expect("listed");
             self.delivered += 1;
@@ -986,14 +981,20 @@ impl Scheduler {
         }
     }
 
+    /// The loads waiting for `seg`.
+    fn loads_for(&self, seg: SegmentId) -> Vec<LoadId> {
+        let mut out = Vec::new();
+        for (id, l) in &self.loads {
+            if l.seg == Some(seg) {
+                out.push(*id);
+            }
+        }
+        out
+    }
+
     fn fail_all(&mut self, ctx: &mut Ctx<'_>, seg: SegmentId, reason: &str) {
         self.transfers.remove(&seg);
-        let waiting: Vec<LoadId> = self
-            .loads
-            .iter()
-            .filter(|(_, l)| l.seg == Some(seg))
-            .map(|(id, _)| *id)
-            .collect();
+        let waiting = self.loads_for(seg);
         for load in waiting {
             self.loads.remove(&load);
             ctx.out.push(Output::Fail {
@@ -1179,12 +1180,12 @@ impl Scheduler {
     pub(crate) fn handle_peer_gone(&mut self, ctx: &mut Ctx<'_>, swarm: &mut Swarm, conn: ConnId) {
         self.peers.remove(&conn);
         self.refused.retain(|r| r.conn != conn);
-        let lost: Vec<SegmentId> = self
-            .transfers
-            .iter()
-            .filter(|(_, t)| matches!(t.via, Via::Peer { conn: c, .. } if c == conn))
-            .map(|(s, _)| *s)
-            .collect();
+        let mut lost = Vec::new();
+        for (s, t) in &self.transfers {
+            if matches!(t.via, Via::Peer { conn: c, .. } if c == conn) {
+                lost.push(*s);
+            }
+        }
         for seg in lost {
             let t = self.transfers.remove(&seg).expect("listed");
             if !t.prefetch {
@@ -1227,12 +1228,12 @@ impl Scheduler {
 
     pub(crate) fn handle_timeout(&mut self, ctx: &mut Ctx<'_>, swarm: &mut Swarm) {
         let now = ctx.now;
-        let late: Vec<SegmentId> = self
-            .transfers
-            .iter()
-            .filter(|(_, t)| matches!(t.via, Via::Peer { deadline, .. } if now >= deadline))
-            .map(|(s, _)| *s)
-            .collect();
+        let mut late = Vec::new();
+        for (s, t) in &self.transfers {
+            if matches!(t.via, Via::Peer { deadline, .. } if now >= deadline) {
+                late.push(*s);
+            }
+        }
         for seg in late {
             let mut t = self.transfers.remove(&seg).expect("listed");
             if let Via::Peer { conn, req, .. } = t.via {
