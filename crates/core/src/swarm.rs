@@ -409,15 +409,13 @@ impl Swarm {
         });
         // Offers sent through this tracker can no longer be answered.
         self.pending.retain(|p| p.tracker != tracker.0);
-        let stale: Vec<ConnId> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| {
-                c.tracker == tracker.0
-                    && matches!(c.stage, Stage::Gathering { .. } | Stage::Offered)
-            })
-            .map(|(id, _)| *id)
-            .collect();
+        let mut stale = Vec::new();
+        for (id, c) in &self.conns {
+            if c.tracker == tracker.0 && matches!(c.stage, Stage::Gathering { .. } | Stage::Offered)
+            {
+                stale.push(*id);
+            }
+        }
         for id in stale {
             self.close(ctx, id, "tracker went away", true);
         }
@@ -825,33 +823,30 @@ impl Swarm {
                 self.start_announce(ctx, i);
             }
         }
-        let ready: Vec<usize> = self
-            .pending
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| {
-                now >= p.deadline
-                    || p.conns.iter().all(|c| {
-                        matches!(
-                            self.conns.get(c).map(|c| &c.stage),
-                            Some(Stage::Gathering { sdp: Some(_) }) | None
-                        )
-                    })
-            })
-            .map(|(i, _)| i)
-            .rev()
-            .collect();
+        // Last first, so that removing one leaves the others' places.
+        let mut ready = Vec::new();
+        for (i, p) in self.pending.iter().enumerate().rev() {
+            let gathered = p.conns.iter().all(|c| {
+                matches!(
+                    self.conns.get(c).map(|c| &c.stage),
+                    Some(Stage::Gathering { sdp: Some(_) }) | None
+                )
+            });
+            if now >= p.deadline || gathered {
+                ready.push(i);
+            }
+        }
         for i in ready {
             let p = self.pending.remove(i);
             self.finish_announce(ctx, p);
         }
         if self.next_conn_deadline().is_some_and(|d| now >= d) {
-            let expired: Vec<ConnId> = self
-                .conns
-                .iter()
-                .filter(|(_, c)| c.deadline().is_some_and(|d| now >= d))
-                .map(|(id, _)| *id)
-                .collect();
+            let mut expired = Vec::new();
+            for (id, c) in &self.conns {
+                if c.deadline().is_some_and(|d| now >= d) {
+                    expired.push(*id);
+                }
+            }
             for id in expired {
                 self.close(ctx, id, "timed out", true);
             }
@@ -890,24 +885,23 @@ impl Swarm {
         let want = (self.max_peers + extra)
             .saturating_sub(self.live_conns())
             .min(MAX_OFFERS_PER_ANNOUNCE);
-        let conns: Vec<ConnId> = (0..want)
-            .map(|_| {
-                let mut offer_id = [0u8; 20];
-                for b in &mut offer_id {
-                    *b = (ctx.rng.next_u64() & 0xff) as u8;
-                }
-                let id = self.new_conn(
-                    ctx,
-                    tracker,
-                    Role::Offerer,
-                    None,
-                    offer_id,
-                    Stage::Gathering { sdp: None },
-                );
-                ctx.out.push(Output::CreateOffer { conn: id });
-                id
-            })
-            .collect();
+        let mut conns = Vec::new();
+        for _ in 0..want {
+            let mut offer_id = [0u8; 20];
+            for b in &mut offer_id {
+                *b = (ctx.rng.next_u64() & 0xff) as u8;
+            }
+            let id = self.new_conn(
+                ctx,
+                tracker,
+                Role::Offerer,
+                None,
+                offer_id,
+                Stage::Gathering { sdp: None },
+            );
+            ctx.out.push(Output::CreateOffer { conn: id });
+            conns.push(id);
+        }
         self.pending.push(PendingAnnounce {
             tracker,
             conns,

@@ -192,7 +192,12 @@ impl Playlists {
                 self.master_url = Some(url.to_string());
                 self.bandwidth = master.variants.iter().map(|v| v.1).collect();
                 self.variants.clear();
-                for u in master.variants.iter().map(|v| &v.0).chain(&master.renditions) {
+                for u in master
+                    .variants
+                    .iter()
+                    .map(|v| &v.0)
+                    .chain(&master.renditions)
+                {
                     self.variants.push(without_query(u).to_string());
                 }
                 Ok(PlaylistUpdate::default())
