@@ -511,9 +511,9 @@ impl Agent {
 
     /// The connected peers, with what moved each way and how fast they deliver.
     pub fn peers(&self) -> Vec<PeerInfo> {
-        self.swarm
-            .ready_sessions()
-            .map(|(conn, s)| PeerInfo {
+        let mut out = Vec::new();
+        for (conn, s) in self.swarm.ready_sessions() {
+            out.push(PeerInfo {
                 peer: s
                     .remote_id()
                     .map(|id| crate::swarm::hex(&id))
@@ -521,8 +521,9 @@ impl Agent {
                 bytes_from: s.bytes_in,
                 bytes_to: s.bytes_out,
                 bytes_per_sec: self.scheduler.peer_bytes_per_sec(conn),
-            })
-            .collect()
+            });
+        }
+        out
     }
 
     /// Measured CDN throughput in bytes per second (0 before the first CDN transfer).

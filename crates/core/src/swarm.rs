@@ -232,11 +232,10 @@ impl Swarm {
         }
         self.info_hash = Some(swarm_hash(name));
         self.started_at = (!self.tracker_urls.is_empty()).then_some(now);
-        self.trackers = self
-            .tracker_urls
-            .iter()
-            .map(|u| Tracker::new(u.clone(), now))
-            .collect();
+        self.trackers = Vec::new();
+        for u in &self.tracker_urls {
+            self.trackers.push(Tracker::new(u.clone(), now));
+        }
     }
 
     /// Peers past the handshake.
@@ -963,18 +962,18 @@ impl Swarm {
             Some(Stage::Open(s)) => worse(conn, s.uplink_kbps()),
             _ => return false,
         };
-        let victim = self
-            .conns
-            .iter()
-            .filter(|(id, _)| **id != conn)
-            .filter_map(|(id, c)| match &c.stage {
-                Stage::Open(s) => s
-                    .waiting_seqs()
-                    .next()
-                    .map(|q| (worse(*id, s.uplink_kbps()), q, *id)),
-                _ => None,
-            })
-            .max();
+        // The largest (key, seq, id); ids differ, so there are no ties.
+        let mut victim = None;
+        for (id, c) in &self.conns {
+            if let (true, Stage::Open(s)) = (*id != conn, &c.stage) {
+                if let Some(q) = s.waiting_seqs().next() {
+                    let v = (worse(*id, s.uplink_kbps()), q, *id);
+                    if victim.is_none_or(|m| v > m) {
+                        victim = Some(v);
+                    }
+                }
+            }
+        }
         match victim {
             Some((k, q, id)) if k > key => match self.conns.get_mut(&id).map(|c| &mut c.stage) {
                 Some(Stage::Open(s)) => {
@@ -989,14 +988,13 @@ impl Swarm {
 
     /// Uploads accepted and not started yet, for peers other than `conn`.
     pub(crate) fn uploads_waiting_for_others(&self, conn: ConnId) -> usize {
-        self.conns
-            .iter()
-            .filter(|(id, _)| **id != conn)
-            .filter_map(|(_, c)| match &c.stage {
-                Stage::Open(s) => Some(s.uploads_waiting()),
-                _ => None,
-            })
-            .sum()
+        let mut n = 0;
+        for (id, c) in &self.conns {
+            if let (true, Stage::Open(s)) = (*id != conn, &c.stage) {
+                n += s.uploads_waiting();
+            }
+        }
+        n
     }
 
     /// The order of a request about to be served (uploads go oldest first).
@@ -1060,14 +1058,17 @@ impl Swarm {
         }
         // Then the oldest waiting ones, while a slot is free.
         while waiting && busy < UPLOAD_SLOTS {
-            let next = self
-                .conns
-                .iter()
-                .filter_map(|(id, c)| match &c.stage {
-                    Stage::Open(s) if !s.is_uploading() => s.next_upload().map(|q| (q, *id)),
-                    _ => None,
-                })
-                .min();
+            // The smallest (seq, id); ids differ, so there are no ties.
+            let mut next = None;
+            for (id, c) in &self.conns {
+                if let Stage::Open(s) = &c.stage {
+                    if let (false, Some(q)) = (s.is_uploading(), s.next_upload()) {
+                        if next.is_none_or(|m| (q, *id) < m) {
+                            next = Some((q, *id));
+                        }
+                    }
+                }
+            }
             let Some((_, id)) = next else { break };
             let Some(Stage::Open(s)) = self.conns.get_mut(&id).map(|c| &mut c.stage) else {
                 break;
