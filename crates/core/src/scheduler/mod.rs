@@ -460,13 +460,13 @@ impl Scheduler {
         }
         // A segment transfer goes on (its bytes land in the cache for later); a
         // pass-through fetch serves nobody else, so it stops.
-        let passthrough = self.fetches.iter().find_map(|(f, why)| match why {
-            FetchFor::Passthrough(l, _) if *l == load => Some(*f),
-            _ => None,
-        });
-        if let Some(fetch) = passthrough {
-            self.fetches.remove(&fetch);
-            ctx.out.push(Output::CancelFetch { fetch });
+        for (f, why) in &self.fetches {
+            if matches!(why, FetchFor::Passthrough(l, _) if *l == load) {
+                let fetch = *f;
+                self.fetches.remove(&fetch);
+                ctx.out.push(Output::CancelFetch { fetch });
+                return;
+            }
         }
     }
 
@@ -509,22 +509,22 @@ impl Scheduler {
         }
         // The most urgent load for this segment sets the deadline; the least patient one
         // decides when the CDN may step in (the two may be different loads).
-        let Some(load) = self
-            .loads
-            .values()
-            .filter(|l| l.seg == Some(seg))
-            .min_by_key(|l| (l.need_by, l.wait_until))
-        else {
+        let mut most_urgent: Option<&Load> = None;
+        let mut wait_until: Option<Instant> = None;
+        for l in self.loads.values() {
+            if l.seg != Some(seg) {
+                continue;
+            }
+            // The first of equals, as `min_by_key`.
+            if most_urgent.is_none_or(|m| (l.need_by, l.wait_until) < (m.need_by, m.wait_until)) {
+                most_urgent = Some(l);
+            }
+            wait_until = Some(wait_until.map_or(l.wait_until, |w| w.min(l.wait_until)));
+        }
+        let (Some(load), Some(wait_until)) = (most_urgent, wait_until) else {
             return;
         };
         let need_by = load.need_by;
-        let wait_until = self
-            .loads
-            .values()
-            .filter(|l| l.seg == Some(seg))
-            .map(|l| l.wait_until)
-            .min()
-            .expect("at least the load above");
         let info = load.info.clone().expect("segment loads carry their info");
         let now = ctx.now;
         let size = self.expected_bytes(&info);
@@ -551,15 +551,19 @@ impl Scheduler {
         if self.delivered == 0 || need_by > now {
             return None;
         }
-        swarm
-            .peers_with(seg)
-            .filter(|(c, s)| {
-                s.downloads_open() < MAX_REQUESTS_PER_PEER
-                    && !self.demoted(*c, now)
-                    && !self.refused_lately(*c, seg, now)
-            })
-            .min_by_key(|(c, s)| (s.downloads_open(), *c))
-            .map(|(c, _)| c)
+        // The smallest (open requests, id); ids differ, so there are no ties.
+        let mut best: Option<(usize, ConnId)> = None;
+        for (c, s) in swarm.peers_with(seg) {
+            let k = (s.downloads_open(), c);
+            if k.0 < MAX_REQUESTS_PER_PEER
+                && !self.demoted(c, now)
+                && !self.refused_lately(c, seg, now)
+                && best.is_none_or(|b| k < b)
+            {
+                best = Some(k);
+            }
+        }
+        best.map(|(_, c)| c)
     }
 
     /// The peer to ask for `seg` (of about `size` bytes) so that it arrives by
@@ -1199,12 +1203,12 @@ impl Scheduler {
     /// missing. A prefetch nobody waits for is simply dropped.
     fn retry_elsewhere(&mut self, ctx: &mut Ctx<'_>, swarm: &mut Swarm, t: Transfer) {
         let seg = t.info.id;
-        let need_by = self
-            .loads
-            .values()
-            .filter(|l| l.seg == Some(seg))
-            .map(|l| l.need_by)
-            .min();
+        let mut need_by: Option<Instant> = None;
+        for l in self.loads.values() {
+            if l.seg == Some(seg) {
+                need_by = Some(need_by.map_or(l.need_by, |n| n.min(l.need_by)));
+            }
+        }
         let Some(need_by) = need_by else {
             return;
         };
@@ -1218,12 +1222,12 @@ impl Scheduler {
     }
 
     fn transfer_of(&self, conn: ConnId, req: u32) -> Option<SegmentId> {
-        self.transfers.iter().find_map(|(seg, t)| match t.via {
-            Via::Peer {
-                conn: c, req: r, ..
-            } if c == conn && r == req => Some(*seg),
-            _ => None,
-        })
+        for (seg, t) in &self.transfers {
+            if matches!(t.via, Via::Peer { conn: c, req: r, .. } if c == conn && r == req) {
+                return Some(*seg);
+            }
+        }
+        None
     }
 
     pub(crate) fn handle_timeout(&mut self, ctx: &mut Ctx<'_>, swarm: &mut Swarm) {
