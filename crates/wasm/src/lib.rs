@@ -96,9 +96,11 @@ pub mod input {
 
 /// The numbers of an [`input`] kind's bytes (a `Float64Array`'s, little-endian).
 fn numbers(data: &[u8]) -> Vec<f64> {
-    data.chunks_exact(8)
-        .map(|b| f64::from_le_bytes(b.try_into().unwrap_or_default()))
-        .collect()
+    let mut out = Vec::new();
+    for b in data.chunks_exact(8) {
+        out.push(f64::from_le_bytes(b.try_into().unwrap_or_default()));
+    }
+    out
 }
 
 /// A master playlist from [`input::MASTER`]'s arguments; `Timeout` (nothing) when there
@@ -110,12 +112,11 @@ fn master(text: &str, variants: f64, bandwidths: &[f64]) -> Input {
     }
     let mut urls = urls.into_iter();
     let url = urls.next().unwrap_or_default();
-    // Bandwidths first: zip stops at their end without taking a rendition's URL.
-    let variants: Vec<_> = bandwidths
-        .iter()
-        .zip(urls.by_ref())
-        .map(|(&b, u)| (u, given(b).unwrap_or(0)))
-        .collect();
+    // As many variants as bandwidths (there are URLs for them all, checked above).
+    let mut variants = Vec::new();
+    for &b in bandwidths {
+        variants.push((urls.next().unwrap_or_default(), given(b).unwrap_or(0)));
+    }
     let renditions = urls.collect();
     let playlist = Playlist::Master(Master {
         variants,
@@ -135,14 +136,14 @@ fn media(text: &str, segments: f64, numbers: &[f64]) -> Input {
     let mut lines = lines.into_iter().map(str::to_owned);
     let url = lines.next().unwrap_or_default();
     let hashes = lines.next().filter(|h| !h.is_empty());
-    let segments = lines
-        .zip(numbers[3..].chunks_exact(3))
-        .map(|(url, n)| MediaSegment {
+    let mut segments = Vec::new();
+    for (url, n) in lines.zip(numbers[3..].chunks_exact(3)) {
+        segments.push(MediaSegment {
             url,
             duration: n[0],
             range: given(n[1]).zip(given(n[2])),
-        })
-        .collect();
+        });
+    }
     let playlist = Playlist::Media(Media {
         target_duration: given(numbers[0]).unwrap_or(0),
         end_list: numbers[1] == 1.0,
@@ -223,17 +224,19 @@ fn hash_list(text: String, entries: f64, data: &[u8]) -> Result<HashList, String
     if uris.len() != n.max(1) || sizes.len() != 2 * n || digests.len() != 32 * n {
         return Err("hash list arrays of different lengths".into());
     }
-    let entries = sizes
+    let mut entries = Vec::new();
+    for ((sn_size, digest), uri) in sizes
         .chunks_exact(2)
         .zip(digests.chunks_exact(32))
         .zip(uris)
-        .map(|((sn_size, digest), uri)| Expected {
+    {
+        entries.push(Expected {
             sn: given(sn_size[0]).unwrap_or(0),
             size: given(sn_size[1]).unwrap_or(0),
             digest: digest.try_into().unwrap_or_default(),
             uri: (!uri.is_empty()).then(|| uri.to_owned()),
-        })
-        .collect();
+        });
+    }
     HashList::from_entries(entries).map_err(|e| e.describe())
 }
 
@@ -355,11 +358,13 @@ fn split_lines(mut text: &str) -> Vec<&str> {
 
 /// The non-empty lines of `text`.
 fn lines(text: &str) -> Vec<String> {
-    split_lines(text)
-        .into_iter()
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect()
+    let mut out = Vec::new();
+    for l in split_lines(text) {
+        if !l.is_empty() {
+            out.push(l.to_owned());
+        }
+    }
+    out
 }
 
 /// A count from the shim, absent when negative (`-1`): the inverse of [`opt`].
