@@ -72,7 +72,11 @@ impl Cache {
 
     /// Every segment held, oldest use first.
     pub fn ids(&self) -> Vec<SegmentId> {
-        self.by_age.values().copied().collect()
+        let mut out = Vec::new();
+        for s in self.by_age.values() {
+            out.push(*s);
+        }
+        out
     }
 
     /// Stores `seg`, evicting least recently used segments to stay within the bound.

@@ -255,7 +255,7 @@ impl HashList {
                         || (path.len() > uri.len()
                             && path.ends_with(uri)
                             && path.as_bytes()[path.len() - uri.len() - 1] == b'/'
-                            && !uri.starts_with('/'));
+                            && !uri.as_bytes().starts_with(b"/"));
                     if hit {
                         if found.is_some() {
                             return None;
@@ -315,9 +315,9 @@ pub fn sidecar_url(playlist_url: &str, named: Option<&str>) -> String {
     if let Some(url) = named {
         return url.to_string();
     }
-    let path_end = playlist_url.find(['?', '#']).unwrap_or(playlist_url.len());
+    let path_end = crate::url::query_start(playlist_url);
     let query = &playlist_url[path_end..];
-    let query = query.split('#').next().unwrap_or("");
+    let query = &query[..crate::url::position(query, b'#')];
     crate::text::cat(&[&playlist_url[..path_end], ".hashes", query])
 }
 
@@ -420,24 +420,18 @@ impl Sha256 {
 
     /// The digest of everything fed.
     pub fn finish(mut self) -> Digest {
-        let bits = self.length.wrapping_mul(8);
-        self.update(&[0x80]);
-        while self.filled != 56 {
-            self.update(&[0]);
+        let (tail, n) = crate::sha1::padding(&self.block[..self.filled], self.length);
+        for block in tail[..n].chunks_exact(64) {
+            self.compress(block);
         }
-        self.update(&bits.to_be_bytes());
         let mut out = [0u8; 32];
-        for (o, s) in out.chunks_exact_mut(4).zip(self.state) {
-            o.copy_from_slice(&s.to_be_bytes());
-        }
+        crate::sha1::write_be(&self.state, &mut out);
         out
     }
 
-    fn compress(&mut self, block: &[u8; 64]) {
+    fn compress(&mut self, block: &[u8]) {
         let mut w = [0u32; 64];
-        for (wi, c) in w.iter_mut().zip(block.chunks_exact(4)) {
-            *wi = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
-        }
+        crate::sha1::read_be(block, &mut w);
         for i in 16..64 {
             let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
             let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);

@@ -2,20 +2,25 @@
 //! WebTorrent info hash with it, once per session. A loop rather than the unrolled
 //! rounds of the hashing crates: a few hundred bytes of wasm instead of several KB.
 
+/// The last blocks of a message of `total` bytes that ends with `rest` (less than a
+/// block), padded as SHA-1 and SHA-256 pad them (`0x80`, zeros, the length in bits
+/// big-endian): one block or two, and how many bytes of the array they fill.
+pub(crate) fn padding(rest: &[u8], total: u64) -> ([u8; 128], usize) {
+    let mut out = [0u8; 128];
+    out[..rest.len()].copy_from_slice(rest);
+    out[rest.len()] = 0x80;
+    let n = if rest.len() < 56 { 64 } else { 128 };
+    out[n - 8..n].copy_from_slice(&total.wrapping_mul(8).to_be_bytes());
+    (out, n)
+}
+
 /// The SHA-1 digest of `data`.
 pub fn sha1(data: &[u8]) -> [u8; 20] {
     let mut h: [u32; 5] = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0];
-    let mut msg = data.to_vec();
-    msg.push(0x80);
-    while msg.len() % 64 != 56 {
-        msg.push(0);
-    }
-    msg.extend_from_slice(&(data.len() as u64).wrapping_mul(8).to_be_bytes());
-    for block in msg.chunks_exact(64) {
+    let (tail, n) = padding(&data[data.len() / 64 * 64..], data.len() as u64);
+    for block in data.chunks_exact(64).chain(tail[..n].chunks_exact(64)) {
         let mut w = [0u32; 80];
-        for (wi, c) in w.iter_mut().zip(block.chunks_exact(4)) {
-            *wi = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
-        }
+        read_be(block, &mut w);
         for i in 16..80 {
             w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
         }
@@ -44,10 +49,23 @@ pub fn sha1(data: &[u8]) -> [u8; 20] {
         }
     }
     let mut out = [0u8; 20];
-    for (o, s) in out.chunks_exact_mut(4).zip(h) {
-        o.copy_from_slice(&s.to_be_bytes());
-    }
+    write_be(&h, &mut out);
     out
+}
+
+/// Reads big-endian words from `bytes` into `words`, as many as both hold (one
+/// function for both hashes' blocks).
+pub(crate) fn read_be(bytes: &[u8], words: &mut [u32]) {
+    for (w, c) in words.iter_mut().zip(bytes.chunks_exact(4)) {
+        *w = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
+    }
+}
+
+/// Writes `words` big-endian into `bytes`, as many as both hold (both hashes' digests).
+pub(crate) fn write_be(words: &[u32], bytes: &mut [u8]) {
+    for (c, w) in bytes.chunks_exact_mut(4).zip(words) {
+        c.copy_from_slice(&w.to_be_bytes());
+    }
 }
 
 #[cfg(test)]

@@ -232,11 +232,10 @@ impl Swarm {
         }
         self.info_hash = Some(swarm_hash(name));
         self.started_at = (!self.tracker_urls.is_empty()).then_some(now);
-        self.trackers = self
-            .tracker_urls
-            .iter()
-            .map(|u| Tracker::new(u.clone(), now))
-            .collect();
+        self.trackers = Vec::new();
+        for u in &self.tracker_urls {
+            self.trackers.push(Tracker::new(u.clone(), now));
+        }
     }
 
     /// Peers past the handshake.
@@ -409,15 +408,13 @@ impl Swarm {
         });
         // Offers sent through this tracker can no longer be answered.
         self.pending.retain(|p| p.tracker != tracker.0);
-        let stale: Vec<ConnId> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| {
-                c.tracker == tracker.0
-                    && matches!(c.stage, Stage::Gathering { .. } | Stage::Offered)
-            })
-            .map(|(id, _)| *id)
-            .collect();
+        let mut stale = Vec::new();
+        for (id, c) in &self.conns {
+            if c.tracker == tracker.0 && matches!(c.stage, Stage::Gathering { .. } | Stage::Offered)
+            {
+                stale.push(*id);
+            }
+        }
         for id in stale {
             self.close(ctx, id, "tracker went away", true);
         }
@@ -825,33 +822,30 @@ impl Swarm {
                 self.start_announce(ctx, i);
             }
         }
-        let ready: Vec<usize> = self
-            .pending
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| {
-                now >= p.deadline
-                    || p.conns.iter().all(|c| {
-                        matches!(
-                            self.conns.get(c).map(|c| &c.stage),
-                            Some(Stage::Gathering { sdp: Some(_) }) | None
-                        )
-                    })
-            })
-            .map(|(i, _)| i)
-            .rev()
-            .collect();
+        // Last first, so that removing one leaves the others' places.
+        let mut ready = Vec::new();
+        for (i, p) in self.pending.iter().enumerate().rev() {
+            let gathered = p.conns.iter().all(|c| {
+                matches!(
+                    self.conns.get(c).map(|c| &c.stage),
+                    Some(Stage::Gathering { sdp: Some(_) }) | None
+                )
+            });
+            if now >= p.deadline || gathered {
+                ready.push(i);
+            }
+        }
         for i in ready {
             let p = self.pending.remove(i);
             self.finish_announce(ctx, p);
         }
         if self.next_conn_deadline().is_some_and(|d| now >= d) {
-            let expired: Vec<ConnId> = self
-                .conns
-                .iter()
-                .filter(|(_, c)| c.deadline().is_some_and(|d| now >= d))
-                .map(|(id, _)| *id)
-                .collect();
+            let mut expired = Vec::new();
+            for (id, c) in &self.conns {
+                if c.deadline().is_some_and(|d| now >= d) {
+                    expired.push(*id);
+                }
+            }
             for id in expired {
                 self.close(ctx, id, "timed out", true);
             }
@@ -863,7 +857,12 @@ impl Swarm {
         if let Some(known) = self.conn_deadline.get() {
             return known;
         }
-        let next = self.conns.values().filter_map(Conn::deadline).min();
+        let mut next: Option<Instant> = None;
+        for c in self.conns.values() {
+            if let Some(d) = c.deadline() {
+                next = Some(next.map_or(d, |n| n.min(d)));
+            }
+        }
         self.conn_deadline.set(Some(next));
         next
     }
@@ -885,24 +884,23 @@ impl Swarm {
         let want = (self.max_peers + extra)
             .saturating_sub(self.live_conns())
             .min(MAX_OFFERS_PER_ANNOUNCE);
-        let conns: Vec<ConnId> = (0..want)
-            .map(|_| {
-                let mut offer_id = [0u8; 20];
-                for b in &mut offer_id {
-                    *b = (ctx.rng.next_u64() & 0xff) as u8;
-                }
-                let id = self.new_conn(
-                    ctx,
-                    tracker,
-                    Role::Offerer,
-                    None,
-                    offer_id,
-                    Stage::Gathering { sdp: None },
-                );
-                ctx.out.push(Output::CreateOffer { conn: id });
-                id
-            })
-            .collect();
+        let mut conns = Vec::new();
+        for _ in 0..want {
+            let mut offer_id = [0u8; 20];
+            for b in &mut offer_id {
+                *b = (ctx.rng.next_u64() & 0xff) as u8;
+            }
+            let id = self.new_conn(
+                ctx,
+                tracker,
+                Role::Offerer,
+                None,
+                offer_id,
+                Stage::Gathering { sdp: None },
+            );
+            ctx.out.push(Output::CreateOffer { conn: id });
+            conns.push(id);
+        }
         self.pending.push(PendingAnnounce {
             tracker,
             conns,
@@ -964,18 +962,18 @@ impl Swarm {
             Some(Stage::Open(s)) => worse(conn, s.uplink_kbps()),
             _ => return false,
         };
-        let victim = self
-            .conns
-            .iter()
-            .filter(|(id, _)| **id != conn)
-            .filter_map(|(id, c)| match &c.stage {
-                Stage::Open(s) => s
-                    .waiting_seqs()
-                    .next()
-                    .map(|q| (worse(*id, s.uplink_kbps()), q, *id)),
-                _ => None,
-            })
-            .max();
+        // The largest (key, seq, id); ids differ, so there are no ties.
+        let mut victim = None;
+        for (id, c) in &self.conns {
+            if let (true, Stage::Open(s)) = (*id != conn, &c.stage) {
+                if let Some(q) = s.waiting_seqs().next() {
+                    let v = (worse(*id, s.uplink_kbps()), q, *id);
+                    if victim.is_none_or(|m| v > m) {
+                        victim = Some(v);
+                    }
+                }
+            }
+        }
         match victim {
             Some((k, q, id)) if k > key => match self.conns.get_mut(&id).map(|c| &mut c.stage) {
                 Some(Stage::Open(s)) => {
@@ -990,14 +988,13 @@ impl Swarm {
 
     /// Uploads accepted and not started yet, for peers other than `conn`.
     pub(crate) fn uploads_waiting_for_others(&self, conn: ConnId) -> usize {
-        self.conns
-            .iter()
-            .filter(|(id, _)| **id != conn)
-            .filter_map(|(_, c)| match &c.stage {
-                Stage::Open(s) => Some(s.uploads_waiting()),
-                _ => None,
-            })
-            .sum()
+        let mut n = 0;
+        for (id, c) in &self.conns {
+            if let (true, Stage::Open(s)) = (*id != conn, &c.stage) {
+                n += s.uploads_waiting();
+            }
+        }
+        n
     }
 
     /// The order of a request about to be served (uploads go oldest first).
@@ -1061,14 +1058,17 @@ impl Swarm {
         }
         // Then the oldest waiting ones, while a slot is free.
         while waiting && busy < UPLOAD_SLOTS {
-            let next = self
-                .conns
-                .iter()
-                .filter_map(|(id, c)| match &c.stage {
-                    Stage::Open(s) if !s.is_uploading() => s.next_upload().map(|q| (q, *id)),
-                    _ => None,
-                })
-                .min();
+            // The smallest (seq, id); ids differ, so there are no ties.
+            let mut next = None;
+            for (id, c) in &self.conns {
+                if let Stage::Open(s) = &c.stage {
+                    if let (false, Some(q)) = (s.is_uploading(), s.next_upload()) {
+                        if next.is_none_or(|m| (q, *id) < m) {
+                            next = Some((q, *id));
+                        }
+                    }
+                }
+            }
             let Some((_, id)) = next else { break };
             let Some(Stage::Open(s)) = self.conns.get_mut(&id).map(|c| &mut c.stage) else {
                 break;
@@ -1100,27 +1100,36 @@ impl Swarm {
         self.output_pending = queued > 0;
     }
 
-    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+    /// Brings `at` forward to the swarm's next wake-up, if earlier (loops, not a chain of
+    /// iterators: less wasm).
+    pub(crate) fn poll_timeout(&self, at: &mut Instant) {
+        let mut note = |t: Instant| *at = (*at).min(t);
         // A tracker whose announce is waiting for offers stays due; its pending
         // announce's deadline stands in for it (else the agent would ask to be woken in
         // the past until gathering completes: a busy loop in the browser).
-        let trackers = self
-            .trackers
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !self.pending.iter().any(|p| p.tracker == *i))
-            .filter_map(|(_, t)| t.poll_timeout());
-        let pending = self.pending.iter().map(|p| p.deadline);
-        let conns = self.next_conn_deadline();
+        for (i, t) in self.trackers.iter().enumerate() {
+            if !self.pending.iter().any(|p| p.tracker == i) {
+                if let Some(t) = t.poll_timeout() {
+                    note(t);
+                }
+            }
+        }
+        for p in &self.pending {
+            note(p.deadline);
+        }
+        if let Some(t) = self.next_conn_deadline() {
+            note(t);
+        }
         // Uploads held back by the cap resume when a chunk's worth of tokens is back.
-        let capped = self.upload_cap.as_ref().and_then(|b| {
+        if let Some(b) = &self.upload_cap {
             let waiting = self
                 .conns
                 .values()
                 .any(|c| matches!(&c.stage, Stage::Open(s) if s.has_uploads()));
-            (waiting && b.tokens < MAX_CHUNK_DATA as f64).then(|| b.ready_at())
-        });
-        trackers.chain(pending).chain(conns).chain(capped).min()
+            if waiting && b.tokens < MAX_CHUNK_DATA as f64 {
+                note(b.ready_at());
+            }
+        }
     }
 }
 

@@ -2,13 +2,20 @@
 //! `to_string()` on a number reachable from the wasm brings the formatting machinery
 //! in with it.
 
+/// The digit `d` (below 16) as text, lower case: pushed with `push_str`, as
+/// `String::push(char)` brings UTF-8 encoding into the wasm.
+fn digit(d: u8) -> &'static str {
+    const DIGITS: &str = "0123456789abcdef";
+    let d = usize::from(d);
+    &DIGITS[d..d + 1]
+}
+
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 15)]));
+        s.push_str(digit(b >> 4));
+        s.push_str(digit(b & 15));
     }
     s
 }
@@ -26,13 +33,15 @@ pub fn push_decimal(out: &mut String, mut n: u64) {
     let mut i = buf.len();
     loop {
         i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
+        buf[i] = (n % 10) as u8;
         n /= 10;
         if n == 0 {
             break;
         }
     }
-    out.extend(buf[i..].iter().map(|&b| char::from(b)));
+    for &d in &buf[i..] {
+        out.push_str(digit(d));
+    }
 }
 
 /// `parts` end to end: `[a, b].concat()` without the generic joiner it instantiates.

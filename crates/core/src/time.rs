@@ -47,6 +47,7 @@ impl Instant {
 /// `secs` seconds as a [`Duration`]: like `Duration::from_secs_f64`, without its panics
 /// (NaN and negatives are zero, values past `u64::MAX` nanoseconds saturate) and without
 /// its float-splitting code in the wasm.
+#[inline(never)]
 pub fn secs_f64(secs: f64) -> Duration {
     Duration::from_nanos((secs * 1e9) as u64)
 }
@@ -56,23 +57,36 @@ pub fn scale(d: Duration, k: f64) -> Duration {
     secs_f64(d.as_secs_f64() * k)
 }
 
+/// `d` in whole microseconds, saturating at `u64::MAX`: `Duration::as_micros` without
+/// its `u128` multiplication (a `__multi3` call at every use in the wasm).
+fn micros(d: Duration) -> u64 {
+    match d.as_secs() {
+        s if s > u64::MAX / 1_000_000 => u64::MAX,
+        s => (s * 1_000_000).saturating_add(u64::from(d.subsec_micros())),
+    }
+}
+
+/// `d` in whole milliseconds, as `d.as_millis() as u64` (wrapping past `u64::MAX`),
+/// without the `u128` arithmetic.
+pub fn millis(d: Duration) -> u64 {
+    d.as_secs()
+        .wrapping_mul(1000)
+        .wrapping_add(u64::from(d.subsec_millis()))
+}
+
 impl Add<Duration> for Instant {
     type Output = Instant;
+    #[inline(never)]
     fn add(self, d: Duration) -> Instant {
-        Instant(
-            self.0
-                .saturating_add(d.as_micros().min(u128::from(u64::MAX)) as u64),
-        )
+        Instant(self.0.saturating_add(micros(d)))
     }
 }
 
 impl Sub<Duration> for Instant {
     type Output = Instant;
+    #[inline(never)]
     fn sub(self, d: Duration) -> Instant {
-        Instant(
-            self.0
-                .saturating_sub(d.as_micros().min(u128::from(u64::MAX)) as u64),
-        )
+        Instant(self.0.saturating_sub(micros(d)))
     }
 }
 
@@ -88,5 +102,18 @@ mod tests {
         assert_eq!(t.saturating_since(Instant::ZERO), Duration::from_micros(5));
         assert_eq!(Instant::from_millis_f64(f64::NAN), Instant::ZERO);
         assert_eq!(Instant::from_millis_f64(1.5).as_micros(), 1500);
+        for d in [
+            Duration::ZERO,
+            Duration::from_nanos(1_999),
+            Duration::new(7, 123_456_789),
+            Duration::new(u64::MAX / 1000, 999_999_999),
+            Duration::new(u64::MAX / 1_000_000, 999_999_999),
+            Duration::new(u64::MAX / 1_000_000 + 1, 0),
+            Duration::MAX,
+        ] {
+            let want = d.as_micros().min(u128::from(u64::MAX)) as u64;
+            assert_eq!(micros(d), want, "{d:?}");
+            assert_eq!(millis(d), d.as_millis() as u64, "{d:?}");
+        }
     }
 }

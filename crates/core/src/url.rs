@@ -59,10 +59,16 @@ pub fn without_query(url: &str) -> &str {
 /// Where the query or fragment begins (the length if neither): a byte loop, as a
 /// `find(['?', '#'])` decodes and compares every character (this runs at every playlist
 /// refresh).
-fn query_start(s: &str) -> usize {
+pub(crate) fn query_start(s: &str) -> usize {
     s.bytes()
         .position(|b| b == b'?' || b == b'#')
         .unwrap_or(s.len())
+}
+
+/// Where the ASCII byte `b` first occurs in `s` (the length if nowhere): `str::find` with a
+/// `char` brings a searcher and `memchr` into the wasm.
+pub(crate) fn position(s: &str, b: u8) -> usize {
+    s.bytes().position(|c| c == b).unwrap_or(s.len())
 }
 
 /// The path of a URL (without scheme and authority); a relative reference is its own
@@ -71,7 +77,7 @@ pub fn path_of(url: &str) -> &str {
     match find(url, "://") {
         Some(i) => {
             let rest = &url[i + 3..];
-            &rest[rest.find('/').unwrap_or(rest.len())..]
+            &rest[position(rest, b'/')..]
         }
         None => url,
     }

@@ -19,7 +19,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes};
 
 /// The protocol version this crate speaks. Peers with another version are refused.
 ///
@@ -184,7 +184,8 @@ impl Message {
             Message::Absent { .. } => (tag::ABSENT, 4),
             Message::Uplink { .. } => (tag::UPLINK, 4),
         };
-        let mut out = BytesMut::with_capacity(HEADER_LEN + body_len);
+        // A `Vec` made `Bytes` (no `BytesMut` code in the wasm).
+        let mut out = Vec::with_capacity(HEADER_LEN + body_len);
         out.put_u8(tag);
         out.put_u32(body_len as u32);
         match self {
@@ -224,26 +225,24 @@ impl Message {
             }
         }
         debug_assert_eq!(out.len(), HEADER_LEN + body_len);
-        out.freeze()
+        Bytes::from(out)
     }
 
     /// Decodes one frame. Chunk data shares the frame's buffer (no copy).
-    pub fn decode(mut frame: Bytes) -> Result<Message, DecodeError> {
+    pub fn decode(frame: Bytes) -> Result<Message, DecodeError> {
         if frame.len() > MAX_FRAME {
             return Err(DecodeError::TooLarge(frame.len()));
         }
         if frame.len() < HEADER_LEN {
             return Err(DecodeError::Truncated);
         }
-        let tag = frame.get_u8();
-        let declared = frame.get_u32() as usize;
-        if declared != frame.len() {
-            return Err(DecodeError::LengthMismatch {
-                declared,
-                actual: frame.len(),
-            });
+        let mut body = Body { frame, at: 0 };
+        let tag = body.uint(1)? as u8;
+        let declared = body.uint(4)? as usize;
+        let actual = body.frame.len() - HEADER_LEN;
+        if declared != actual {
+            return Err(DecodeError::LengthMismatch { declared, actual });
         }
-        let mut body = Body(frame);
         let msg = match tag {
             tag::HELLO => Message::Hello {
                 version: body.u16()?,
@@ -307,44 +306,53 @@ fn ids_len(segments: &[SegmentId]) -> usize {
     2 + segments.len() * SEGMENT_ID_LEN
 }
 
-fn put_segment(out: &mut BytesMut, seg: SegmentId) {
+fn put_segment(out: &mut Vec<u8>, seg: SegmentId) {
     out.put_u16(seg.variant);
     out.put_u64(seg.sn);
 }
 
-/// A cursor over a frame body that fails instead of panicking when short.
-struct Body(Bytes);
+/// A cursor over a frame that fails instead of panicking when short. Numbers are read
+/// by one big-endian loop (no `Buf` reader per width in the wasm).
+struct Body {
+    frame: Bytes,
+    at: usize,
+}
 
 impl Body {
     fn need(&self, n: usize) -> Result<(), DecodeError> {
-        if self.0.remaining() < n {
+        if self.frame.len() - self.at < n {
             Err(DecodeError::Truncated)
         } else {
             Ok(())
         }
     }
+    /// The next `n` bytes (at most 8) as a big-endian number.
+    fn uint(&mut self, n: usize) -> Result<u64, DecodeError> {
+        self.need(n)?;
+        let mut v = 0;
+        for &b in &self.frame[self.at..self.at + n] {
+            v = v << 8 | u64::from(b);
+        }
+        self.at += n;
+        Ok(v)
+    }
     fn u16(&mut self) -> Result<u16, DecodeError> {
-        self.need(2)?;
-        Ok(self.0.get_u16())
+        Ok(self.uint(2)? as u16)
     }
     fn u32(&mut self) -> Result<u32, DecodeError> {
-        self.need(4)?;
-        Ok(self.0.get_u32())
-    }
-    fn u64(&mut self) -> Result<u64, DecodeError> {
-        self.need(8)?;
-        Ok(self.0.get_u64())
+        Ok(self.uint(4)? as u32)
     }
     fn id20(&mut self) -> Result<Id20, DecodeError> {
         self.need(20)?;
         let mut id = [0u8; 20];
-        self.0.copy_to_slice(&mut id);
+        id.copy_from_slice(&self.frame[self.at..self.at + 20]);
+        self.at += 20;
         Ok(id)
     }
     fn segment(&mut self) -> Result<SegmentId, DecodeError> {
         Ok(SegmentId {
             variant: self.u16()?,
-            sn: self.u64()?,
+            sn: self.uint(8)?,
         })
     }
     fn segments(&mut self) -> Result<Vec<SegmentId>, DecodeError> {
@@ -356,10 +364,12 @@ impl Body {
         (0..count).map(|_| self.segment()).collect()
     }
     fn rest(&mut self) -> Bytes {
-        self.0.split_off(0)
+        let rest = self.frame.slice(self.at..);
+        self.at = self.frame.len();
+        rest
     }
     fn finish(self) -> Result<(), DecodeError> {
-        if self.0.is_empty() {
+        if self.at == self.frame.len() {
             Ok(())
         } else {
             Err(DecodeError::Invalid("trailing bytes after the last field"))

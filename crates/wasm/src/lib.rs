@@ -96,9 +96,11 @@ pub mod input {
 
 /// The numbers of an [`input`] kind's bytes (a `Float64Array`'s, little-endian).
 fn numbers(data: &[u8]) -> Vec<f64> {
-    data.chunks_exact(8)
-        .map(|b| f64::from_le_bytes(b.try_into().unwrap_or_default()))
-        .collect()
+    let mut out = Vec::new();
+    for b in data.chunks_exact(8) {
+        out.push(f64::from_le_bytes(b.try_into().unwrap_or_default()));
+    }
+    out
 }
 
 /// A master playlist from [`input::MASTER`]'s arguments; `Timeout` (nothing) when there
@@ -110,12 +112,11 @@ fn master(text: &str, variants: f64, bandwidths: &[f64]) -> Input {
     }
     let mut urls = urls.into_iter();
     let url = urls.next().unwrap_or_default();
-    // Bandwidths first: zip stops at their end without taking a rendition's URL.
-    let variants: Vec<_> = bandwidths
-        .iter()
-        .zip(urls.by_ref())
-        .map(|(&b, u)| (u, given(b).unwrap_or(0)))
-        .collect();
+    // As many variants as bandwidths (there are URLs for them all, checked above).
+    let mut variants = Vec::new();
+    for &b in bandwidths {
+        variants.push((urls.next().unwrap_or_default(), given(b).unwrap_or(0)));
+    }
     let renditions = urls.collect();
     let playlist = Playlist::Master(Master {
         variants,
@@ -135,14 +136,14 @@ fn media(text: &str, segments: f64, numbers: &[f64]) -> Input {
     let mut lines = lines.into_iter().map(str::to_owned);
     let url = lines.next().unwrap_or_default();
     let hashes = lines.next().filter(|h| !h.is_empty());
-    let segments = lines
-        .zip(numbers[3..].chunks_exact(3))
-        .map(|(url, n)| MediaSegment {
+    let mut segments = Vec::new();
+    for (url, n) in lines.zip(numbers[3..].chunks_exact(3)) {
+        segments.push(MediaSegment {
             url,
             duration: n[0],
             range: given(n[1]).zip(given(n[2])),
-        })
-        .collect();
+        });
+    }
     let playlist = Playlist::Media(Media {
         target_duration: given(numbers[0]).unwrap_or(0),
         end_list: numbers[1] == 1.0,
@@ -223,17 +224,19 @@ fn hash_list(text: String, entries: f64, data: &[u8]) -> Result<HashList, String
     if uris.len() != n.max(1) || sizes.len() != 2 * n || digests.len() != 32 * n {
         return Err("hash list arrays of different lengths".into());
     }
-    let entries = sizes
+    let mut entries = Vec::new();
+    for ((sn_size, digest), uri) in sizes
         .chunks_exact(2)
         .zip(digests.chunks_exact(32))
         .zip(uris)
-        .map(|((sn_size, digest), uri)| Expected {
+    {
+        entries.push(Expected {
             sn: given(sn_size[0]).unwrap_or(0),
             size: given(sn_size[1]).unwrap_or(0),
             digest: digest.try_into().unwrap_or_default(),
             uri: (!uri.is_empty()).then(|| uri.to_owned()),
-        })
-        .collect();
+        });
+    }
     HashList::from_entries(entries).map_err(|e| e.describe())
 }
 
@@ -320,8 +323,23 @@ fn num(v: f64) -> JsValue {
 }
 
 /// `n` as a JS number, or `-1` when absent.
-fn opt(n: Option<u64>) -> JsValue {
-    num(n.map_or(-1.0, |n| n as f64))
+fn opt(n: Option<u64>) -> f64 {
+    n.map_or(-1.0, |n| n as f64)
+}
+
+// One function for each kind of member pushed (not the array's import calls and the
+// value's release inlined at every push).
+
+fn push_num(out: &Array, v: f64) {
+    out.push(&num(v));
+}
+
+fn push_str(out: &Array, v: String) {
+    out.push(&v.into());
+}
+
+fn push_bytes(out: &Array, b: &[u8]) {
+    out.push(&Uint8Array::from(b));
 }
 
 /// The lines of `text`, empty ones kept (a byte loop: `str::split` brings a searcher
@@ -340,11 +358,13 @@ fn split_lines(mut text: &str) -> Vec<&str> {
 
 /// The non-empty lines of `text`.
 fn lines(text: &str) -> Vec<String> {
-    split_lines(text)
-        .into_iter()
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect()
+    let mut out = Vec::new();
+    for l in split_lines(text) {
+        if !l.is_empty() {
+            out.push(l.to_owned());
+        }
+    }
+    out
 }
 
 /// A count from the shim, absent when negative (`-1`): the inverse of [`opt`].
@@ -355,10 +375,6 @@ fn given(n: f64) -> Option<u64> {
 /// A 20-byte id from the shim's bytes.
 fn id(bytes: Option<&[u8]>) -> Option<Id20> {
     bytes?.try_into().ok()
-}
-
-fn bytes(b: &[u8]) -> JsValue {
-    Uint8Array::from(b).into()
 }
 
 fn source_code(source: Source) -> f64 {
@@ -438,12 +454,13 @@ impl Core {
         let tracker = TrackerId::from_index(id as usize);
         let fetch = FetchId::from_raw(id as u64);
         let text = text.unwrap_or_default();
+        let data = data.unwrap_or_default();
         let input = match kind {
             input::HTTP_DONE => Input::HttpDone {
                 fetch,
                 result: Ok(HttpResponse {
                     status: n as u16,
-                    body: data.unwrap_or_default().into(),
+                    body: data.into(),
                 }),
             },
             input::HTTP_FAILED => Input::HttpDone {
@@ -460,16 +477,16 @@ impl Core {
             input::CHANNEL_OPEN => Input::ChannelOpen { conn },
             input::CHANNEL_MESSAGE => Input::ChannelMessage {
                 conn,
-                data: data.unwrap_or_default().into(),
+                data: data.into(),
             },
             input::CHANNEL_BUFFERED => Input::ChannelBuffered {
                 conn,
                 buffered: n as usize,
             },
             input::CONN_CLOSED => Input::ConnClosed { conn, reason: text },
-            input::MASTER => master(&text, n, &numbers(&data.unwrap_or_default())),
-            input::MEDIA => media(&text, n, &numbers(&data.unwrap_or_default())),
-            input::LOAD => load(id, text, &numbers(&data.unwrap_or_default())),
+            input::MASTER => master(&text, n, &numbers(&data)),
+            input::MEDIA => media(&text, n, &numbers(&data)),
+            input::LOAD => load(id, text, &numbers(&data)),
             input::ABORT => Input::Abort {
                 load: LoadId(id as u64),
             },
@@ -477,10 +494,10 @@ impl Core {
                 self.agent.name_swarm(at(now_ms), &text);
                 return;
             }
-            input::TRACKER => tracker_message(tracker, n, text, &data.unwrap_or_default()),
+            input::TRACKER => tracker_message(tracker, n, text, &data),
             input::HASHES => Input::HashListRead {
                 fetch,
-                list: hash_list(text, n, &data.unwrap_or_default()),
+                list: hash_list(text, n, &data),
             },
             _ => Input::Timeout,
         };
@@ -491,9 +508,6 @@ impl Core {
     /// The last one of a round is always `TIMEOUT`.
     pub fn poll(&mut self) -> Array {
         let out = Array::new();
-        let push = |v: JsValue| {
-            out.push(&v);
-        };
         let (kind, id) = match self.agent.poll_output() {
             Output::Timeout(when) => {
                 let never = when.as_micros() == u64::MAX;
@@ -508,13 +522,13 @@ impl Core {
                 source,
                 timing,
             } => {
-                push(Uint8Array::from(&data[..]).into());
-                push(num(source_code(source)));
-                push(num(timing.as_secs_f64() * 1000.0));
+                push_bytes(&out, &data);
+                push_num(&out, source_code(source));
+                push_num(&out, timing.as_secs_f64() * 1000.0);
                 (output::DELIVER, load.0 as f64)
             }
             Output::Fail { load, reason } => {
-                push(reason.into());
+                push_str(&out, reason);
                 (output::FAIL, load.0 as f64)
             }
             Output::Fetch {
@@ -523,19 +537,19 @@ impl Core {
                 range,
                 from,
             } => {
-                push(url.into());
-                push(opt(range.map(|r| r.0)));
-                push(opt(range.map(|r| r.1)));
-                push(opt(from));
+                push_str(&out, url);
+                push_num(&out, opt(range.map(|r| r.0)));
+                push_num(&out, opt(range.map(|r| r.1)));
+                push_num(&out, opt(from));
                 (output::FETCH, fetch.get() as f64)
             }
             Output::FetchHashList { fetch, url } => {
-                push(url.into());
+                push_str(&out, url);
                 (output::FETCH_HASHES, fetch.get() as f64)
             }
             Output::CancelFetch { fetch } => (output::CANCEL_FETCH, fetch.get() as f64),
             Output::TrackerConnect { tracker, url } => {
-                push(url.into());
+                push_str(&out, url);
                 (output::TRACKER_CONNECT, tracker.get() as f64)
             }
             Output::TrackerSend { tracker, request } => match request {
@@ -547,19 +561,25 @@ impl Core {
                     uploaded,
                     downloaded,
                 } => {
-                    push(bytes(&info_hash));
-                    push(bytes(&peer_id));
-                    push(num(match event {
-                        None => 0.0,
-                        Some(AnnounceEvent::Started) => 1.0,
-                        Some(AnnounceEvent::Stopped) => 2.0,
-                    }));
-                    push(num(uploaded as f64));
-                    push(num(downloaded as f64));
-                    let ids: Vec<u8> = offers.iter().flat_map(|o| o.offer_id).collect();
-                    push(bytes(&ids));
+                    push_bytes(&out, &info_hash);
+                    push_bytes(&out, &peer_id);
+                    push_num(
+                        &out,
+                        match event {
+                            None => 0.0,
+                            Some(AnnounceEvent::Started) => 1.0,
+                            Some(AnnounceEvent::Stopped) => 2.0,
+                        },
+                    );
+                    push_num(&out, uploaded as f64);
+                    push_num(&out, downloaded as f64);
+                    let mut ids = Vec::new();
+                    for o in &offers {
+                        ids.extend_from_slice(&o.offer_id);
+                    }
+                    push_bytes(&out, &ids);
                     for o in offers {
-                        push(o.sdp.into());
+                        push_str(&out, o.sdp);
                     }
                     (output::TRACKER_ANNOUNCE, tracker.get() as f64)
                 }
@@ -571,9 +591,9 @@ impl Core {
                     sdp,
                 } => {
                     for id in [info_hash, peer_id, to_peer, offer_id] {
-                        push(bytes(&id));
+                        push_bytes(&out, &id);
                     }
-                    push(sdp.into());
+                    push_str(&out, sdp);
                     (output::TRACKER_ANSWER, tracker.get() as f64)
                 }
                 _ => (output::EVENT, -1.0),
@@ -581,15 +601,15 @@ impl Core {
             Output::TrackerClose { tracker } => (output::TRACKER_CLOSE, tracker.get() as f64),
             Output::CreateOffer { conn } => (output::CREATE_OFFER, conn.get() as f64),
             Output::AcceptOffer { conn, sdp } => {
-                push(sdp.into());
+                push_str(&out, sdp);
                 (output::ACCEPT_OFFER, conn.get() as f64)
             }
             Output::AcceptAnswer { conn, sdp } => {
-                push(sdp.into());
+                push_str(&out, sdp);
                 (output::ACCEPT_ANSWER, conn.get() as f64)
             }
             Output::Transmit { conn, data } => {
-                push(Uint8Array::from(&data[..]).into());
+                push_bytes(&out, &data);
                 (output::TRANSMIT, conn.get() as f64)
             }
             Output::CloseConn { conn } => (output::CLOSE_CONN, conn.get() as f64),
@@ -601,11 +621,11 @@ impl Core {
                         bytes,
                         ms,
                     } => {
-                        push(num(f64::from(event::SEGMENT_LOADED)));
-                        push(url.into());
-                        push(num(source_code(source)));
-                        push(num(bytes as f64));
-                        push(num(ms));
+                        push_num(&out, f64::from(event::SEGMENT_LOADED));
+                        push_str(&out, url);
+                        push_num(&out, source_code(source));
+                        push_num(&out, bytes as f64);
+                        push_num(&out, ms);
                         return finish(out, output::EVENT, 0.0);
                     }
                     Event::PeerConnected { peer } => (event::PEER_CONNECTED, peer, None),
@@ -621,10 +641,10 @@ impl Core {
                     }
                     _ => return finish(out, output::EVENT, -1.0),
                 };
-                push(num(f64::from(kind)));
-                push(a.into());
+                push_num(&out, f64::from(kind));
+                push_str(&out, a);
                 if let Some(b) = b {
-                    push(b.into());
+                    push_str(&out, b);
                 }
                 (output::EVENT, 0.0)
             }
@@ -652,7 +672,7 @@ impl Core {
             u64::from(s.peers),
             u64::from(s.swarm_size),
         ] {
-            out.push(&num(n as f64));
+            push_num(&out, n as f64);
         }
         out
     }
@@ -662,10 +682,10 @@ impl Core {
     pub fn peers(&self) -> Array {
         let out = Array::new();
         for p in self.agent.peers() {
-            out.push(&p.peer.into());
-            out.push(&num(p.bytes_from as f64));
-            out.push(&num(p.bytes_to as f64));
-            out.push(&num(p.bytes_per_sec));
+            push_str(&out, p.peer);
+            push_num(&out, p.bytes_from as f64);
+            push_num(&out, p.bytes_to as f64);
+            push_num(&out, p.bytes_per_sec);
         }
         out
     }

@@ -4,11 +4,9 @@
 //! It never decides *what* to fetch; it reports what the peer did as [`PeerEvent`]s and
 //! sends what it is told to, no faster than the channel drains.
 
-use std::collections::VecDeque;
-
 use crate::vecmap::{VecMap, VecSet};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use hlsmesh_proto::{Id20, Message, SegmentId, MAX_CHUNK_DATA, PROTOCOL_VERSION};
 
 use crate::time::Instant;
@@ -74,7 +72,8 @@ pub enum PeerEvent {
 struct Download {
     /// Largest segment size accepted for this request.
     limit: u32,
-    received: BytesMut,
+    /// A `Vec` (made `Bytes` when complete): no `BytesMut` code in the wasm.
+    received: Vec<u8>,
     start: u32,
     total: Option<u32>,
 }
@@ -96,8 +95,10 @@ pub struct PeerSession {
     ready: bool,
     have: VecSet<SegmentId>,
     latest_variant: Option<u16>,
-    control: VecDeque<Bytes>,
-    uploads: VecDeque<Upload>,
+    control: Vec<Bytes>,
+    /// At most [`MAX_UPLOADS_PER_PEER`]: a `Vec` (its front removed by shifting) costs
+    /// less wasm than a `VecDeque`.
+    uploads: Vec<Upload>,
     downloads: VecMap<u32, Download>,
     buffered: usize,
     /// Chunks sent whose `bufferedAmount` reading has not come back yet.
@@ -124,8 +125,8 @@ impl PeerSession {
             ready: false,
             have: VecSet::new(),
             latest_variant: None,
-            control: VecDeque::new(),
-            uploads: VecDeque::new(),
+            control: Vec::new(),
+            uploads: Vec::new(),
             downloads: VecMap::new(),
             buffered: 0,
             unreported_chunks: 0,
@@ -292,7 +293,7 @@ impl PeerSession {
             let dl = self.downloads.remove(&req).expect("present");
             out.push(PeerEvent::Completed {
                 req,
-                data: dl.received.freeze(),
+                data: Bytes::from(dl.received),
             });
         } else {
             out.push(PeerEvent::Progress {
@@ -311,7 +312,7 @@ impl PeerSession {
             req,
             Download {
                 limit,
-                received: BytesMut::new(),
+                received: Vec::new(),
                 start: offset,
                 total: None,
             },
@@ -330,7 +331,7 @@ impl PeerSession {
         match self.downloads.remove(&req) {
             Some(dl) => {
                 self.queue(Message::Cancel { req });
-                dl.received.freeze()
+                Bytes::from(dl.received)
             }
             None => Bytes::new(),
         }
@@ -343,7 +344,7 @@ impl PeerSession {
         if self.uploads.len() >= MAX_UPLOADS_PER_PEER || offset as usize > data.len() {
             return self.refuse(req);
         }
-        self.uploads.push_back(Upload {
+        self.uploads.push(Upload {
             req,
             data,
             offset: offset as usize,
@@ -413,7 +414,7 @@ impl PeerSession {
     }
 
     fn queue(&mut self, msg: Message) {
-        self.control.push_back(msg.encode());
+        self.control.push(msg.encode());
     }
 
     /// The edge's reading of the channel's `bufferedAmount`.
@@ -448,7 +449,7 @@ impl PeerSession {
         let Some(i) = self.uploads.iter().position(|u| u.seq == seq && !u.started) else {
             return false;
         };
-        let up = self.uploads.remove(i).expect("found");
+        let up = self.uploads.remove(i);
         self.refuse(up.req);
         true
     }
@@ -465,14 +466,14 @@ impl PeerSession {
 
     /// The order (`seq`) of the upload sent next, when one waits.
     pub fn next_upload(&self) -> Option<u64> {
-        self.uploads.front().map(|u| u.seq)
+        self.uploads.first().map(|u| u.seq)
     }
 
     /// Whether this channel is busy uploading: an upload is part-sent, or the channel
     /// still holds at least [`SEND_LOW_WATER`] bytes (the edge reports when it drains
     /// below that, so a finished upload's tail overlaps the next one's start).
     pub fn is_uploading(&self) -> bool {
-        self.uploads.front().is_some_and(|u| u.started) || self.buffered >= SEND_LOW_WATER
+        self.uploads.first().is_some_and(|u| u.started) || self.buffered >= SEND_LOW_WATER
     }
 
     /// The next frame to send, while the channel's buffer is below the high-water mark.
@@ -494,7 +495,10 @@ impl PeerSession {
         if self.buffered >= SEND_HIGH_WATER {
             return None;
         }
-        let frame = self.control.pop_front()?;
+        if self.control.is_empty() {
+            return None;
+        }
+        let frame = self.control.remove(0);
         self.sent(frame.len());
         Some(frame)
     }
@@ -510,7 +514,7 @@ impl PeerSession {
         if self.buffered >= SEND_HIGH_WATER {
             return None;
         }
-        let up = self.uploads.front_mut()?;
+        let up = self.uploads.first_mut()?;
         let end = (up.offset + MAX_CHUNK_DATA).min(up.data.len());
         if end - up.offset > *allowance {
             return None;
@@ -527,7 +531,7 @@ impl PeerSession {
         up.started = true;
         self.unreported_chunks += 1;
         if up.offset >= up.data.len() {
-            self.uploads.pop_front();
+            self.uploads.remove(0);
             self.pending_requests = self.pending_requests.saturating_sub(1);
         }
         self.sent(frame.len());

@@ -191,13 +191,15 @@ impl Playlists {
             Playlist::Master(master) => {
                 self.master_url = Some(url.to_string());
                 self.bandwidth = master.variants.iter().map(|v| v.1).collect();
-                self.variants = master
+                self.variants.clear();
+                for u in master
                     .variants
-                    .into_iter()
-                    .map(|v| v.0)
-                    .chain(master.renditions)
-                    .map(|u| without_query(&u).to_string())
-                    .collect();
+                    .iter()
+                    .map(|v| &v.0)
+                    .chain(&master.renditions)
+                {
+                    self.variants.push(without_query(u).to_string());
+                }
                 Ok(PlaylistUpdate::default())
             }
             Playlist::Media(media) => self.update_media(url, media),
@@ -242,15 +244,17 @@ impl Playlists {
                 range: seg.range,
             });
         }
+        let mut new_segments = Vec::new();
+        for s in &segments {
+            if highest.is_none_or(|h| s.id.sn > h) {
+                new_segments.push(s.clone());
+            }
+        }
         let update = PlaylistUpdate {
             variant: Some(variant),
             live: !media.end_list,
             target_duration: media.target_duration as f64,
-            new_segments: segments
-                .iter()
-                .filter(|s| highest.is_none_or(|h| s.id.sn > h))
-                .cloned()
-                .collect(),
+            new_segments,
             refresh: highest.is_some(),
         };
         let last = segments.last().map(|s| s.id.sn);
@@ -267,27 +271,33 @@ impl Playlists {
     /// The segment hls.js asks for with `url` (and byte range start, if any).
     pub fn segment_for(&self, url: &str, range_start: Option<u64>) -> Option<&SegmentInfo> {
         let hash = fnv1a(url);
-        self.media.iter().rev().find_map(|m| {
-            m.url_hashes
-                .iter()
-                .zip(&m.segments)
-                .rev()
-                .find(|&(&h, s)| h == hash && s.url == url && s.range.map(|r| r.0) == range_start)
-                .map(|(_, s)| s)
-        })
+        for m in self.media.iter().rev() {
+            for (&h, s) in m.url_hashes.iter().zip(&m.segments).rev() {
+                if h == hash && s.url == url && s.range.map(|r| r.0) == range_start {
+                    return Some(s);
+                }
+            }
+        }
+        None
     }
 
     /// The segment with this id, if a playlist lists it now.
     pub fn segment(&self, id: SegmentId) -> Option<&SegmentInfo> {
-        self.media
-            .iter()
-            .rev()
-            .filter(|m| m.variant == id.variant)
-            .find_map(|m| {
-                let first = m.segments.first()?.id.sn;
-                m.segments
-                    .get(usize::try_from(id.sn.checked_sub(first)?).ok()?)
-            })
+        for m in self.media.iter().rev() {
+            let Some(first) = m.segments.first() else {
+                continue;
+            };
+            if m.variant != id.variant || id.sn < first.id.sn {
+                continue;
+            }
+            if let Some(s) = usize::try_from(id.sn - first.id.sn)
+                .ok()
+                .and_then(|i| m.segments.get(i))
+            {
+                return Some(s);
+            }
+        }
+        None
     }
 
     /// Whether a playlist lists this segment now (a live segment that slid out of the

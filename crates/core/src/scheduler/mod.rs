@@ -32,7 +32,7 @@ use crate::vecmap::VecMap;
 
 use core::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use hlsmesh_proto::SegmentId;
 
 use crate::agent::{ConnId, Ctx, Event, FetchId, HttpResponse, LoadId, Output, Playback, Source};
@@ -460,13 +460,13 @@ impl Scheduler {
         }
         // A segment transfer goes on (its bytes land in the cache for later); a
         // pass-through fetch serves nobody else, so it stops.
-        let passthrough = self.fetches.iter().find_map(|(f, why)| match why {
-            FetchFor::Passthrough(l, _) if *l == load => Some(*f),
-            _ => None,
-        });
-        if let Some(fetch) = passthrough {
-            self.fetches.remove(&fetch);
-            ctx.out.push(Output::CancelFetch { fetch });
+        for (f, why) in &self.fetches {
+            if matches!(why, FetchFor::Passthrough(l, _) if *l == load) {
+                let fetch = *f;
+                self.fetches.remove(&fetch);
+                ctx.out.push(Output::CancelFetch { fetch });
+                return;
+            }
         }
     }
 
@@ -509,22 +509,22 @@ impl Scheduler {
         }
         // The most urgent load for this segment sets the deadline; the least patient one
         // decides when the CDN may step in (the two may be different loads).
-        let Some(load) = self
-            .loads
-            .values()
-            .filter(|l| l.seg == Some(seg))
-            .min_by_key(|l| (l.need_by, l.wait_until))
-        else {
+        let mut most_urgent: Option<&Load> = None;
+        let mut wait_until: Option<Instant> = None;
+        for l in self.loads.values() {
+            if l.seg != Some(seg) {
+                continue;
+            }
+            // The first of equals, as `min_by_key`.
+            if most_urgent.is_none_or(|m| (l.need_by, l.wait_until) < (m.need_by, m.wait_until)) {
+                most_urgent = Some(l);
+            }
+            wait_until = Some(wait_until.map_or(l.wait_until, |w| w.min(l.wait_until)));
+        }
+        let (Some(load), Some(wait_until)) = (most_urgent, wait_until) else {
             return;
         };
         let need_by = load.need_by;
-        let wait_until = self
-            .loads
-            .values()
-            .filter(|l| l.seg == Some(seg))
-            .map(|l| l.wait_until)
-            .min()
-            .expect("at least the load above");
         let info = load.info.clone().expect("segment loads carry their info");
         let now = ctx.now;
         let size = self.expected_bytes(&info);
@@ -551,15 +551,19 @@ impl Scheduler {
         if self.delivered == 0 || need_by > now {
             return None;
         }
-        swarm
-            .peers_with(seg)
-            .filter(|(c, s)| {
-                s.downloads_open() < MAX_REQUESTS_PER_PEER
-                    && !self.demoted(*c, now)
-                    && !self.refused_lately(*c, seg, now)
-            })
-            .min_by_key(|(c, s)| (s.downloads_open(), *c))
-            .map(|(c, _)| c)
+        // The smallest (open requests, id); ids differ, so there are no ties.
+        let mut best: Option<(usize, ConnId)> = None;
+        for (c, s) in swarm.peers_with(seg) {
+            let k = (s.downloads_open(), c);
+            if k.0 < MAX_REQUESTS_PER_PEER
+                && !self.demoted(c, now)
+                && !self.refused_lately(c, seg, now)
+                && best.is_none_or(|b| k < b)
+            {
+                best = Some(k);
+            }
+        }
+        best.map(|(_, c)| c)
     }
 
     /// The peer to ask for `seg` (of about `size` bytes) so that it arrives by
@@ -966,12 +970,7 @@ impl Scheduler {
         source: Source,
         cdn_took: Option<Duration>,
     ) {
-        let waiting: Vec<LoadId> = self
-            .loads
-            .iter()
-            .filter(|(_, l)| l.seg == Some(seg))
-            .map(|(id, _)| *id)
-            .collect();
+        let waiting = self.loads_for(seg);
         for id in waiting {
             let l = self.loads.remove(&id).expect("listed");
             self.delivered += 1;
@@ -986,14 +985,20 @@ impl Scheduler {
         }
     }
 
+    /// The loads waiting for `seg`.
+    fn loads_for(&self, seg: SegmentId) -> Vec<LoadId> {
+        let mut out = Vec::new();
+        for (id, l) in &self.loads {
+            if l.seg == Some(seg) {
+                out.push(*id);
+            }
+        }
+        out
+    }
+
     fn fail_all(&mut self, ctx: &mut Ctx<'_>, seg: SegmentId, reason: &str) {
         self.transfers.remove(&seg);
-        let waiting: Vec<LoadId> = self
-            .loads
-            .iter()
-            .filter(|(_, l)| l.seg == Some(seg))
-            .map(|(id, _)| *id)
-            .collect();
+        let waiting = self.loads_for(seg);
         for load in waiting {
             self.loads.remove(&load);
             ctx.out.push(Output::Fail {
@@ -1109,7 +1114,7 @@ impl Scheduler {
         self.peers
             .get(&conn)
             .and_then(|p| p.estimate.time_for(size))
-            .map_or(1000, |t| t.as_millis() as u64)
+            .map_or(1000, crate::time::millis)
     }
 
     /// Counts a failure against a peer; after too many in a row it is demoted: not asked
@@ -1179,12 +1184,12 @@ impl Scheduler {
     pub(crate) fn handle_peer_gone(&mut self, ctx: &mut Ctx<'_>, swarm: &mut Swarm, conn: ConnId) {
         self.peers.remove(&conn);
         self.refused.retain(|r| r.conn != conn);
-        let lost: Vec<SegmentId> = self
-            .transfers
-            .iter()
-            .filter(|(_, t)| matches!(t.via, Via::Peer { conn: c, .. } if c == conn))
-            .map(|(s, _)| *s)
-            .collect();
+        let mut lost = Vec::new();
+        for (s, t) in &self.transfers {
+            if matches!(t.via, Via::Peer { conn: c, .. } if c == conn) {
+                lost.push(*s);
+            }
+        }
         for seg in lost {
             let t = self.transfers.remove(&seg).expect("listed");
             if !t.prefetch {
@@ -1198,12 +1203,12 @@ impl Scheduler {
     /// missing. A prefetch nobody waits for is simply dropped.
     fn retry_elsewhere(&mut self, ctx: &mut Ctx<'_>, swarm: &mut Swarm, t: Transfer) {
         let seg = t.info.id;
-        let need_by = self
-            .loads
-            .values()
-            .filter(|l| l.seg == Some(seg))
-            .map(|l| l.need_by)
-            .min();
+        let mut need_by: Option<Instant> = None;
+        for l in self.loads.values() {
+            if l.seg == Some(seg) {
+                need_by = Some(need_by.map_or(l.need_by, |n| n.min(l.need_by)));
+            }
+        }
         let Some(need_by) = need_by else {
             return;
         };
@@ -1217,22 +1222,22 @@ impl Scheduler {
     }
 
     fn transfer_of(&self, conn: ConnId, req: u32) -> Option<SegmentId> {
-        self.transfers.iter().find_map(|(seg, t)| match t.via {
-            Via::Peer {
-                conn: c, req: r, ..
-            } if c == conn && r == req => Some(*seg),
-            _ => None,
-        })
+        for (seg, t) in &self.transfers {
+            if matches!(t.via, Via::Peer { conn: c, req: r, .. } if c == conn && r == req) {
+                return Some(*seg);
+            }
+        }
+        None
     }
 
     pub(crate) fn handle_timeout(&mut self, ctx: &mut Ctx<'_>, swarm: &mut Swarm) {
         let now = ctx.now;
-        let late: Vec<SegmentId> = self
-            .transfers
-            .iter()
-            .filter(|(_, t)| matches!(t.via, Via::Peer { deadline, .. } if now >= deadline))
-            .map(|(s, _)| *s)
-            .collect();
+        let mut late = Vec::new();
+        for (s, t) in &self.transfers {
+            if matches!(t.via, Via::Peer { deadline, .. } if now >= deadline) {
+                late.push(*s);
+            }
+        }
         for seg in late {
             let mut t = self.transfers.remove(&seg).expect("listed");
             if let Via::Peer { conn, req, .. } = t.via {
@@ -1256,13 +1261,13 @@ impl Scheduler {
             ctx.stats.peer_fallbacks += 1;
             self.start_cdn(ctx, t.info, t.prefix);
         }
-        let due: Vec<SegmentId> = self
-            .loads
-            .values()
-            .filter(|l| l.wait_until <= now)
-            .filter_map(|l| l.seg)
-            .filter(|s| !self.transfers.contains_key(s))
-            .collect();
+        let mut due = Vec::new();
+        for l in self.loads.values() {
+            match l.seg {
+                Some(s) if l.wait_until <= now && !self.transfers.contains_key(&s) => due.push(s),
+                _ => {}
+            }
+        }
         // A refusing peer may be asked again: reconsider the loads waiting for it.
         let mut retry = Vec::new();
         for r in self
@@ -1274,34 +1279,36 @@ impl Scheduler {
             retry.push(r.seg);
         }
         retry.retain(|s| self.loads.values().any(|l| l.seg == Some(*s)));
-        for seg in due.into_iter().chain(retry) {
+        due.extend(retry);
+        for seg in due {
             self.advance(ctx, swarm, seg);
         }
     }
 
-    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        let deadlines = self.transfers.values().filter_map(|t| match t.via {
-            Via::Peer { deadline, .. } => Some(deadline),
-            Via::Cdn { .. } => None,
-        });
-        let waits = self
-            .loads
-            .values()
-            .filter(|l| l.seg.is_some_and(|s| !self.transfers.contains_key(&s)))
-            .map(|l| l.wait_until);
+    /// Brings `at` forward to the scheduler's next wake-up, if earlier.
+    pub(crate) fn poll_timeout(&self, at: &mut Instant) {
+        let mut note = |t: Instant| *at = (*at).min(t);
+        for t in self.transfers.values() {
+            if let Via::Peer { deadline, .. } = t.via {
+                note(deadline);
+            }
+        }
+        for l in self.loads.values() {
+            if l.seg.is_some_and(|s| !self.transfers.contains_key(&s)) {
+                note(l.wait_until);
+            }
+        }
         // A retry moves only a load stuck on its segment (no transfer under way): a
         // refused prefetch waits for the next prefetch pass, and waking the agent at its
         // retry time would do nothing.
-        let retries = self
-            .refused
-            .iter()
-            .filter(|r| {
-                !r.fired
-                    && !self.transfers.contains_key(&r.seg)
-                    && self.loads.values().any(|l| l.seg == Some(r.seg))
-            })
-            .map(|r| r.retry_at);
-        deadlines.chain(waits).chain(retries).min()
+        for r in &self.refused {
+            if !r.fired
+                && !self.transfers.contains_key(&r.seg)
+                && self.loads.values().any(|l| l.seg == Some(r.seg))
+            {
+                note(r.retry_at);
+            }
+        }
     }
 }
 
@@ -1340,10 +1347,10 @@ fn concat(a: &Bytes, b: &Bytes) -> Bytes {
     if a.is_empty() {
         return b.clone();
     }
-    let mut out = BytesMut::with_capacity(a.len() + b.len());
+    let mut out = Vec::with_capacity(a.len() + b.len());
     out.extend_from_slice(a);
     out.extend_from_slice(b);
-    out.freeze()
+    Bytes::from(out)
 }
 
 /// Joins what a peer delivered with the CDN's response. Returns the segment and how many

@@ -93,7 +93,7 @@ impl Tracker {
             return false;
         }
         self.state = State::Idle;
-        let jitter = Duration::from_millis(rng.below(self.backoff.as_millis() as u64 / 2 + 1));
+        let jitter = Duration::from_millis(rng.below(crate::time::millis(self.backoff) / 2 + 1));
         self.reconnect_at = now + self.backoff + jitter;
         self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
         self.next_announce = None;
