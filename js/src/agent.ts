@@ -93,6 +93,7 @@ const STATS = [
   "peersDemoted",
   "peers",
   "swarmSize",
+  "uplinkKbps",
 ] as const;
 
 /** The agent's totals. */
@@ -154,7 +155,11 @@ class PeerLink {
     this.pc = new RTCPeerConnection({ iceServers });
     const dc = (this.dc = this.pc.createDataChannel("hlsmesh", { negotiated: true, id: 0, ordered: true }));
     dc.binaryType = "arraybuffer";
-    dc.bufferedAmountLowThreshold = Core.sendLowWater();
+    // The threshold stays at its default, 0: the report comes when the channel has
+    // drained, which is when the agent resumes an upload it paused at its low-water mark
+    // (256 KB queued) and how it times its upload rate. At 256 KB, an upload under that
+    // (a 2 s segment below 1 Mb/s) or its tail never reported its drain: the next report
+    // came with the next send, seconds later, and the rate measured was the send rate.
     dc.onopen = () => submit([In.ChannelOpen, id, 0]);
     dc.onmessage = (e: MessageEvent) =>
       submit(

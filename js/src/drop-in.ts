@@ -211,7 +211,7 @@ function install(): HlsMeshDropIn {
         const s = slot.mesh?.stats();
         if (!s) continue;
         for (const k of Object.keys(total) as (keyof HlsMeshStats)[]) {
-          total[k] = k === "swarmSize" ? Math.max(total[k], s[k] ?? 0) : total[k] + (s[k] ?? 0);
+          total[k] = k === "swarmSize" || k === "uplinkKbps" ? Math.max(total[k], s[k] ?? 0) : total[k] + (s[k] ?? 0);
         }
       }
       return total;

@@ -84,6 +84,8 @@ export interface HlsMeshStats {
   peersDemoted: number;
   peers: number;
   swarmSize: number;
+  /** Our upload rate as the agent last measured it and told peers, kb/s (0 until measured). */
+  uplinkKbps: number;
 }
 
 /** One connected peer, from {@link HlsMesh.peers}. */
@@ -172,6 +174,7 @@ export function emptyStats(): HlsMeshStats {
     peersDemoted: 0,
     peers: 0,
     swarmSize: 0,
+    uplinkKbps: 0,
   };
 }
 

@@ -506,6 +506,7 @@ impl Agent {
         let mut s = self.stats.clone();
         s.peers = self.swarm.ready_peers() as u32;
         s.swarm_size = self.swarm.swarm_size();
+        s.uplink_kbps = self.swarm.uplink_kbps();
         s
     }
 

@@ -29,4 +29,6 @@ pub struct Stats {
     pub peers: u32,
     /// Swarm size the tracker last reported (complete + incomplete).
     pub swarm_size: u32,
+    /// Our upload rate as we last measured it and told peers, kb/s (0 until measured).
+    pub uplink_kbps: u32,
 }

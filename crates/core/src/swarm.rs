@@ -37,7 +37,7 @@ const SILENT_GRACE: Duration = Duration::from_secs(10);
 const UPLOAD_SLOTS: usize = 1;
 /// How long a new viewer, not yet answered by any tracker, assumes neighbours are coming.
 pub const JOIN_GRACE: Duration = Duration::from_secs(5);
-/// Least bytes a channel must drain between an upload's send and its low-water report
+/// Least bytes a channel must drain between an upload's send and its drain report
 /// for the time it took to measure our upload rate.
 const UPLINK_PROBE_MIN: usize = 128 * 1024;
 
@@ -699,7 +699,8 @@ impl Swarm {
         if buffered >= SEND_LOW_WATER {
             return;
         }
-        // The low-water report: the channel drained from its peak since the send.
+        // The drain report (the edge reports a drained channel): it drained from its peak
+        // since the send.
         let (drained, secs) = (p.peak - buffered, now.saturating_since(p.at).as_secs_f64());
         self.probe = None;
         if drained < UPLINK_PROBE_MIN || secs <= 0.0 {

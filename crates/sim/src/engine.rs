@@ -23,9 +23,6 @@ use crate::rng::Rng;
 use crate::scenario::{Join, Scenario};
 use crate::tracker_wire;
 
-/// The core resumes sending once the channel's buffer falls below this (its low-water
-/// mark); the simulated channel reports the crossing like `bufferedamountlow`.
-const LOW_WATER: u64 = 256 * 1024;
 /// Tag and header length of a `Chunk` frame (tag, length, req, total, offset).
 const CHUNK_TAG: u8 = 6;
 const CHUNK_HEADER: usize = 17;
@@ -1186,7 +1183,8 @@ impl Sim {
             let l = &mut node.links[i];
             let before = l.buffered;
             l.buffered = l.buffered.saturating_sub(slice);
-            let crossed = before >= LOW_WATER && l.buffered < LOW_WATER;
+            // `bufferedamountlow` at the shim's threshold of 0: the channel has drained.
+            let crossed = before > 0 && l.buffered == 0;
             let buffered = l.buffered as usize;
             l.head_sent += slice;
             let done = l

@@ -656,7 +656,7 @@ impl Core {
 
     /// Totals, in this order: CDN bytes, peer bytes, uploaded bytes, cache hits,
     /// segments delivered, peer fallbacks, rejected segments, peers demoted, peers, swarm
-    /// size (`js/src/agent.ts` names them).
+    /// size, uplink kb/s (`js/src/agent.ts` names them).
     pub fn stats(&self) -> Array {
         let s = self.agent.stats();
         let out = Array::new();
@@ -671,6 +671,7 @@ impl Core {
             s.peers_demoted,
             u64::from(s.peers),
             u64::from(s.swarm_size),
+            u64::from(s.uplink_kbps),
         ] {
             push_num(&out, n as f64);
         }
@@ -694,13 +695,6 @@ impl Core {
     #[wasm_bindgen(js_name = peerId)]
     pub fn peer_id(&self) -> String {
         hlsmesh_core::hex(&self.agent.peer_id())
-    }
-
-    /// The `bufferedAmount` below which a data channel reports it drained
-    /// (`bufferedAmountLowThreshold`).
-    #[wasm_bindgen(js_name = sendLowWater)]
-    pub fn send_low_water() -> u32 {
-        hlsmesh_core::peer::SEND_LOW_WATER as u32
     }
 
     /// Test hook: panics inside the agent, as a bug would, to prove the page survives.

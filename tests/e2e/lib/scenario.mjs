@@ -24,6 +24,8 @@ export const STAGGER_S = Number(env.STAGGER_S ?? 3);
 export const WATCH_S = Number(env.WATCH_S ?? 60);
 /** hlsmesh's cap on hls.js's forward buffer, seconds (`FORWARD_BUFFER_S`, js/src/index.ts). */
 const FORWARD_BUFFER_S = 30;
+/** Least upload rate a viewer may measure on loopback, kb/s (ten times the top rendition). */
+const MIN_LOOPBACK_UPLINK_KBPS = 8000;
 export const MAX_CDN_SHARE = Number(env.MAX_CDN_SHARE ?? 0.35);
 export const TIMEOUT_MS = (60 + VIEWERS * (STAGGER_S + 10) + WATCH_S + 60) * 1000;
 
@@ -112,6 +114,17 @@ export async function runScenario(kind, opts = {}) {
     assert.equal(r.stalls?.count ?? 0, 0, `${r.id}: stalled after start-up: ${JSON.stringify(r.stalls?.events)}`);
   }
   assert.deepEqual(problems.slice(0, 20), [], `${problems.length} fragments differ from the origin's files`);
+  // A viewer that uploaded measures its upload rate from how fast its channels drain
+  // (js/src/agent.ts reports each drain): on loopback that is tens of Mb/s. Timed by the
+  // next send instead, it came out near the stream's own rate (0.3-4 Mb/s), and peers
+  // told so never asked it for anything.
+  if (P2P) {
+    for (const r of reports) {
+      const s = r.mesh?.stats;
+      if ((s?.uploadedBytes ?? 0) < 1e6) continue;
+      assert.ok(s.uplinkKbps >= MIN_LOOPBACK_UPLINK_KBPS, `${r.id}: uploaded ${s.uploadedBytes} bytes but measured its uplink at ${s.uplinkKbps} kb/s`);
+    }
+  }
   // hlsmesh caps hls.js's forward buffer (FORWARD_BUFFER_S in js/src/index.ts) unless the
   // page sets it: hls.js alone loads up to 600 s of a low-rate title ahead. It may pass the
   // cap by the fragment it loads when under it: two target durations of slack.
