@@ -142,10 +142,15 @@ function describe(e: unknown): string {
  * on both sides, so no `datachannel` event is needed). Offers and answers are complete
  * (non-trickle): the SDP is read once ICE gathering has finished, as the tracker protocol
  * carries one SDP per offer. */
+/** Least `bufferedAmount` reported after a send for the channel's drain to be reported too. */
+const DRAIN_REPORT_MIN = 64 * 1024;
+
 class PeerLink {
   private readonly pc: RTCPeerConnection;
   private readonly dc: RTCDataChannel;
   private gathered: Promise<void>;
+  /** The `bufferedAmount` last reported to the agent. */
+  private reported = 0;
 
   constructor(
     private readonly id: number,
@@ -160,6 +165,8 @@ class PeerLink {
     // (256 KB queued) and how it times its upload rate. At 256 KB, an upload under that
     // (a 2 s segment below 1 Mb/s) or its tail never reported its drain: the next report
     // came with the next send, seconds later, and the rate measured was the send rate.
+    // A drain after a report under DRAIN_REPORT_MIN (control frames only) is not reported:
+    // it neither holds an upload back nor measures the uplink.
     dc.onopen = () => submit([In.ChannelOpen, id, 0]);
     dc.onmessage = (e: MessageEvent) =>
       submit(
@@ -169,7 +176,11 @@ class PeerLink {
             [In.ConnClosed, id, 0, "peer sent a text frame"],
       );
     dc.onclose = () => submit([In.ConnClosed, id, 0, "channel closed"]);
-    dc.onbufferedamountlow = () => submit([In.ChannelBuffered, id, dc.bufferedAmount]);
+    dc.onbufferedamountlow = () => {
+      if (this.reported < DRAIN_REPORT_MIN) return;
+      this.reported = 0;
+      submit([In.ChannelBuffered, id, dc.bufferedAmount]);
+    };
     this.pc.onconnectionstatechange = () => {
       const s = this.pc.connectionState;
       if (s === "failed" || s === "closed") submit([In.ConnClosed, id, 0, "connection failed"]);
@@ -207,7 +218,7 @@ class PeerLink {
   /** Sends one frame; returns the channel's `bufferedAmount` after it. */
   send(data: Uint8Array): number {
     this.dc.send(data as Uint8Array<ArrayBuffer>);
-    return this.dc.bufferedAmount;
+    return (this.reported = this.dc.bufferedAmount);
   }
 
   close(): void {

@@ -23,6 +23,10 @@ use crate::rng::Rng;
 use crate::scenario::{Join, Scenario};
 use crate::tracker_wire;
 
+/// A channel's drain goes to the agent only after a report of at least this many bytes
+/// queued (`DRAIN_REPORT_MIN` in js/src/agent.ts): below it, it neither holds an upload
+/// back nor measures the uplink.
+const DRAIN_REPORT_MIN: u64 = 64 * 1024;
 /// Tag and header length of a `Chunk` frame (tag, length, req, total, offset).
 const CHUNK_TAG: u8 = 6;
 const CHUNK_HEADER: usize = 17;
@@ -84,6 +88,9 @@ struct Link {
     queue: VecDeque<(Bytes, Nominal)>,
     /// Nominal bytes queued (the channel's `bufferedAmount`).
     buffered: u64,
+    /// The last `bufferedAmount` reported to the agent (the shim reports a drain only
+    /// after one of at least [`DRAIN_REPORT_MIN`]).
+    reported: u64,
     /// Nominal bytes of the head frame already sent.
     head_sent: u64,
     /// Arrival of the last frame sent on it (channels are ordered).
@@ -1046,6 +1053,7 @@ impl Sim {
             peer_conn,
             queue: VecDeque::new(),
             buffered: 0,
+            reported: 0,
             head_sent: 0,
             last_arrival: 0,
             lat_us: lat,
@@ -1099,6 +1107,7 @@ impl Sim {
         let l = &mut node.links[i];
         l.queue.push_back((data, Nominal { size: nom, payload }));
         l.buffered += nom;
+        l.reported = l.buffered;
         let buffered = l.buffered;
         if node.up_busy.is_none() {
             self.start_upload(n);
@@ -1183,8 +1192,12 @@ impl Sim {
             let l = &mut node.links[i];
             let before = l.buffered;
             l.buffered = l.buffered.saturating_sub(slice);
-            // `bufferedamountlow` at the shim's threshold of 0: the channel has drained.
-            let crossed = before > 0 && l.buffered == 0;
+            // `bufferedamountlow` at the shim's threshold of 0: the channel has drained
+            // (reported when the last report showed upload data queued).
+            let crossed = before > 0 && l.buffered == 0 && l.reported >= DRAIN_REPORT_MIN;
+            if crossed {
+                l.reported = 0;
+            }
             let buffered = l.buffered as usize;
             l.head_sent += slice;
             let done = l
