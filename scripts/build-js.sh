@@ -6,12 +6,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=node_modules/.bin
 rm -rf js/dist && mkdir -p js/dist
-"$bin/esbuild" js/src/index.ts --bundle --format=esm --target=es2020 --minify \
+# Members whose names start with one underscore and a letter are the shim's own (private
+# or @internal, never read by hls.js, the page or the wasm glue, whose names start with
+# two): esbuild renames them to short names. Keep that convention for such members only.
+private='^_[A-Za-z]'
+"$bin/esbuild" js/src/index.ts --bundle --format=esm --target=es2020 --minify --mangle-props="$private" \
   --external:hls.js --outfile=js/dist/hlsmesh.js --log-level=warning
 # The drop-in script tag (js/src/drop-in.ts): one classic script that installs the loaders
 # into the page's window.Hls. It passes the .wasm URL (beside the script) explicitly, so
 # wasm-bindgen's import.meta.url default is never used.
-"$bin/esbuild" js/src/drop-in.ts --bundle --format=iife --target=es2020 --minify \
+"$bin/esbuild" js/src/drop-in.ts --bundle --format=iife --target=es2020 --minify --mangle-props="$private" \
   --define:import.meta.url=undefined --external:hls.js --outfile=js/dist/hlsmesh.drop-in.js --log-level=warning
 # A second pass over esbuild's output: terser's compressor and mangler (names by
 # frequency) take about 4% more off the gzipped bundles. Property names are kept.

@@ -262,9 +262,9 @@ export class HlsMesh {
       if (typeof options.swarmId === "function") this.swarmNamer = options.swarmId;
       const early = this.early ?? [];
       this.early = null;
-      for (const [url, text] of early) this.tapPlaylist(url, text);
+      for (const [url, text] of early) this._tapPlaylist(url, text);
     } catch (e) {
-      this.fallback(`agent could not start: ${String(e)}`);
+      this._fallback(`agent could not start: ${String(e)}`);
     }
   }
 
@@ -329,7 +329,7 @@ export class HlsMesh {
     try {
       return { ...empty, ...this.agent.stats() };
     } catch (e) {
-      this.fallback(`agent failed: ${String(e)}`);
+      this._fallback(`agent failed: ${String(e)}`);
       return empty;
     }
   }
@@ -340,7 +340,7 @@ export class HlsMesh {
     try {
       return this.agent.peers();
     } catch (e) {
-      this.fallback(`agent failed: ${String(e)}`);
+      this._fallback(`agent failed: ${String(e)}`);
       return [];
     }
   }
@@ -361,7 +361,7 @@ export class HlsMesh {
   }
 
   /** @internal */
-  playback(): { position: number; bufferedEnd: number; rate: number } {
+  _playback(): { position: number; bufferedEnd: number; rate: number } {
     const media = this.hls?.media;
     if (!media) return { position: 0, bufferedEnd: 0, rate: 1 };
     const t = media.currentTime;
@@ -374,7 +374,7 @@ export class HlsMesh {
   }
 
   /** @internal Hands a playlist hls.js loaded to the agent. */
-  tapPlaylist(url: string, text: string): void {
+  _tapPlaylist(url: string, text: string): void {
     const agent = this.agent;
     if (!agent) {
       // Not running yet: keep the first playlist (the master) and the latest ones.
@@ -399,7 +399,7 @@ export class HlsMesh {
     try {
       agent.playlist(url, text);
     } catch (e) {
-      this.fallback(`agent failed: ${String(e)}`);
+      this._fallback(`agent failed: ${String(e)}`);
     }
   }
 
@@ -409,10 +409,10 @@ export class HlsMesh {
   }
 
   /** @internal Stops using the agent after an error; active loads move to hls.js's loader. */
-  fallback(reason: string): void {
+  _fallback(reason: string): void {
     this.agent = null;
     this.early = null;
-    for (const loader of [...this.active]) loader.switchToFallback();
+    for (const loader of [...this.active]) loader._switchToFallback();
     if (this.fellBack) return;
     this.fellBack = true;
     if (this.debug) console.warn("[hlsmesh] falling back to hls.js loader:", reason);
@@ -420,7 +420,7 @@ export class HlsMesh {
   }
 
   /** @internal */
-  track(loader: MeshFragmentLoader, on: boolean): void {
+  _track(loader: MeshFragmentLoader, on: boolean): void {
     if (on) this.active.add(loader);
     else this.active.delete(loader);
   }
@@ -429,7 +429,7 @@ export class HlsMesh {
     if (this.debug) console.debug("[hlsmesh]", ev);
     if (ev.type === "panic") {
       // The module traps right after this; never call into it again.
-      queueMicrotask(() => this.fallback(`agent panicked: ${String(ev.message)}`));
+      queueMicrotask(() => this._fallback(`agent panicked: ${String(ev.message)}`));
       this.agent = null;
       return;
     }
@@ -456,15 +456,15 @@ class MeshFragmentLoader implements Loader<FragmentLoaderContext> {
   context: FragmentLoaderContext | null = null;
   // Created once and mutated in place: hls.js keeps a reference to it for ABR.
   stats: LoaderStats = newStats();
-  private callbacks: LoaderCallbacks<FragmentLoaderContext> | null = null;
-  private loaderConfig: LoaderConfiguration | null = null;
-  private loadId: number | null = null;
-  private inner: Loader<LoaderContext> | null = null;
-  private watchdog: ReturnType<typeof setTimeout> | undefined;
+  private _callbacks: LoaderCallbacks<FragmentLoaderContext> | null = null;
+  private _loaderConfig: LoaderConfiguration | null = null;
+  private _loadId: number | null = null;
+  private _inner: Loader<LoaderContext> | null = null;
+  private _watchdog: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
-    private readonly hlsConfig: HlsConfig,
-    private readonly mesh: HlsMesh,
+    private readonly _hlsConfig: HlsConfig,
+    private readonly _mesh: HlsMesh,
   ) {}
 
   load(
@@ -473,15 +473,15 @@ class MeshFragmentLoader implements Loader<FragmentLoaderContext> {
     callbacks: LoaderCallbacks<FragmentLoaderContext>,
   ): void {
     this.context = context;
-    this.loaderConfig = config;
-    this.callbacks = callbacks;
+    this._loaderConfig = config;
+    this._callbacks = callbacks;
     this.stats.loading.start = performance.now();
-    const agent = this.mesh.agentOrNull;
-    if (!agent) return this.switchToFallback();
-    const p = this.mesh.playback();
+    const agent = this._mesh.agentOrNull;
+    if (!agent) return this._switchToFallback();
+    const p = this._mesh._playback();
     try {
-      this.mesh.track(this, true);
-      this.loadId = agent.load(
+      this._mesh._track(this, true);
+      this._loadId = agent.load(
         context.url,
         context.rangeEnd ? context.rangeStart : undefined,
         context.rangeEnd ? context.rangeEnd : undefined,
@@ -490,7 +490,7 @@ class MeshFragmentLoader implements Loader<FragmentLoaderContext> {
         p.rate,
         (err: string | null, data: Uint8Array | null, source: string, timingMs: number) => {
           try {
-            this.onAgentResult(err, data, source, timingMs);
+            this._onAgentResult(err, data, source, timingMs);
           } catch (e) {
             // An exception here would unwind into the agent; report it instead.
             console.error("[hlsmesh] delivering a segment to hls.js failed", e);
@@ -498,31 +498,31 @@ class MeshFragmentLoader implements Loader<FragmentLoaderContext> {
         },
       );
     } catch (e) {
-      this.mesh.fallback(`agent failed: ${String(e)}`);
+      this._mesh._fallback(`agent failed: ${String(e)}`);
       return;
     }
     // Backstop for an agent that stops answering: never let a load hang.
     const policy = config.loadPolicy;
     const aheadMs = Math.max(0, (p.bufferedEnd - p.position) * 1000);
     const limit = Math.min(policy?.maxLoadTimeMs ?? 20000, Math.max(aheadMs, 4000));
-    this.watchdog = setTimeout(() => this.onWatchdog(), limit);
+    this._watchdog = setTimeout(() => this._onWatchdog(), limit);
   }
 
-  private onAgentResult(
+  private _onAgentResult(
     err: string | null,
     data: Uint8Array | null,
     _source: string,
     timingMs: number,
   ): void {
-    this.loadId = null;
-    clearTimeout(this.watchdog);
-    this.mesh.track(this, false);
-    const callbacks = this.callbacks;
+    this._loadId = null;
+    clearTimeout(this._watchdog);
+    this._mesh._track(this, false);
+    const callbacks = this._callbacks;
     const context = this.context;
     if (!callbacks || !context) return;
     if (err !== null || !data) {
       // The agent could not get it; hls.js's loader tries with its own retry policy.
-      return this.switchToFallback();
+      return this._switchToFallback();
     }
     // hls.js's bandwidth estimator samples (parsing end - loading start). The agent says
     // how long this load should count for: the CDN path's measured time for these bytes
@@ -540,31 +540,31 @@ class MeshFragmentLoader implements Loader<FragmentLoaderContext> {
       data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
         ? (data.buffer as ArrayBuffer)
         : (data.slice().buffer as ArrayBuffer);
-    this.callbacks = null;
+    this._callbacks = null;
     callbacks.onSuccess({ url: context.url, data: buffer, code: 200 }, stats, context, null);
   }
 
-  private onWatchdog(): void {
-    if (this.loadId === null) return;
+  private _onWatchdog(): void {
+    if (this._loadId === null) return;
     try {
-      this.mesh.agentOrNull?.abort(this.loadId);
+      this._mesh.agentOrNull?.abort(this._loadId);
     } catch {
       /* the agent is broken; the fallback below still loads */
     }
-    this.loadId = null;
-    this.switchToFallback();
+    this._loadId = null;
+    this._switchToFallback();
   }
 
   /** @internal Loads the current context with hls.js's own loader. */
-  switchToFallback(): void {
-    clearTimeout(this.watchdog);
-    this.mesh.track(this, false);
-    this.loadId = null;
-    const { context, loaderConfig, callbacks } = this;
-    if (!context || !loaderConfig || !callbacks || this.inner) return;
-    const Base = this.hlsConfig.loader as unknown as LoaderClass;
-    const inner = new Base(this.hlsConfig);
-    this.inner = inner;
+  _switchToFallback(): void {
+    clearTimeout(this._watchdog);
+    this._mesh._track(this, false);
+    this._loadId = null;
+    const { context, _loaderConfig: loaderConfig, _callbacks: callbacks } = this;
+    if (!context || !loaderConfig || !callbacks || this._inner) return;
+    const Base = this._hlsConfig.loader as unknown as LoaderClass;
+    const inner = new Base(this._hlsConfig);
+    this._inner = inner;
     const stats = this.stats;
     inner.load(context, loaderConfig, {
       ...callbacks,
@@ -573,30 +573,30 @@ class MeshFragmentLoader implements Loader<FragmentLoaderContext> {
         stats.loaded = innerStats.loaded;
         stats.total = innerStats.total;
         stats.bwEstimate = innerStats.bwEstimate;
-        this.callbacks = null;
+        this._callbacks = null;
         callbacks.onSuccess(response, stats, ctx as FragmentLoaderContext, details);
       },
     } as LoaderCallbacks<LoaderContext>);
   }
 
   abort(): void {
-    clearTimeout(this.watchdog);
-    this.mesh.track(this, false);
-    if (this.inner) {
+    clearTimeout(this._watchdog);
+    this._mesh._track(this, false);
+    if (this._inner) {
       // hls.js's own loader has the load and reports the abort itself.
-      this.inner.abort();
+      this._inner.abort();
       return;
     }
-    if (this.loadId === null) return;
+    if (this._loadId === null) return;
     try {
-      this.mesh.agentOrNull?.abort(this.loadId);
+      this._mesh.agentOrNull?.abort(this._loadId);
     } catch {
       /* nothing to abort in a broken agent */
     }
-    this.loadId = null;
+    this._loadId = null;
     this.stats.aborted = true;
-    const { callbacks, context } = this;
-    this.callbacks = null;
+    const { _callbacks: callbacks, context } = this;
+    this._callbacks = null;
     if (callbacks?.onAbort && context) callbacks.onAbort(this.stats, context, null);
   }
 
@@ -604,46 +604,46 @@ class MeshFragmentLoader implements Loader<FragmentLoaderContext> {
     // Like hls.js's own loaders: forget the callbacks first and report nothing, since
     // hls.js destroys loaders from inside its own callbacks (an abort reported from here
     // would recurse).
-    this.callbacks = null;
-    clearTimeout(this.watchdog);
-    this.mesh.track(this, false);
-    if (this.loadId !== null) {
+    this._callbacks = null;
+    clearTimeout(this._watchdog);
+    this._mesh._track(this, false);
+    if (this._loadId !== null) {
       try {
-        this.mesh.agentOrNull?.abort(this.loadId);
+        this._mesh.agentOrNull?.abort(this._loadId);
       } catch {
         /* nothing to abort in a broken agent */
       }
-      this.loadId = null;
+      this._loadId = null;
     }
-    this.inner?.destroy();
-    this.inner = null;
+    this._inner?.destroy();
+    this._inner = null;
     this.context = null;
   }
 }
 
 /** A loader that hands everything to another loader. @internal */
 export class DelegatingLoader<C extends LoaderContext> implements Loader<C> {
-  constructor(protected readonly inner: Loader<LoaderContext>) {}
+  constructor(protected readonly _inner: Loader<LoaderContext>) {}
 
   get context(): C | null {
-    return this.inner.context as C | null;
+    return this._inner.context as C | null;
   }
 
   // hls.js takes this object before load() and reads it after: the inner loader's.
   get stats(): LoaderStats {
-    return this.inner.stats;
+    return this._inner.stats;
   }
 
   load(context: C, config: LoaderConfiguration, callbacks: LoaderCallbacks<C>): void {
-    this.inner.load(context, config, callbacks as unknown as LoaderCallbacks<LoaderContext>);
+    this._inner.load(context, config, callbacks as unknown as LoaderCallbacks<LoaderContext>);
   }
 
   abort(): void {
-    this.inner.abort();
+    this._inner.abort();
   }
 
   destroy(): void {
-    this.inner.destroy();
+    this._inner.destroy();
   }
 }
 
@@ -654,7 +654,7 @@ export class DelegatingLoader<C extends LoaderContext> implements Loader<C> {
 export class PlaylistTap extends DelegatingLoader<PlaylistLoaderContext> {
   constructor(
     hlsConfig: HlsConfig,
-    private readonly sink: ((url: string, text: string) => void) | null,
+    private readonly _sink: ((url: string, text: string) => void) | null,
   ) {
     super(new (hlsConfig.loader as unknown as LoaderClass)(hlsConfig));
   }
@@ -664,10 +664,10 @@ export class PlaylistTap extends DelegatingLoader<PlaylistLoaderContext> {
     config: LoaderConfiguration,
     callbacks: LoaderCallbacks<PlaylistLoaderContext>,
   ): void {
-    this.inner.load(context, config, {
+    this._inner.load(context, config, {
       ...callbacks,
       onSuccess: (response, stats, ctx, details) => {
-        if (this.sink && typeof response.data === "string") this.sink(response.url || context.url, response.data);
+        if (this._sink && typeof response.data === "string") this._sink(response.url || context.url, response.data);
         callbacks.onSuccess(response, stats, ctx as PlaylistLoaderContext, details);
       },
     } as LoaderCallbacks<LoaderContext>);
@@ -677,7 +677,7 @@ export class PlaylistTap extends DelegatingLoader<PlaylistLoaderContext> {
 /** Playlists for one {@link HlsMesh}. */
 class MeshPlaylistLoader extends PlaylistTap {
   constructor(hlsConfig: HlsConfig, mesh: HlsMesh) {
-    super(hlsConfig, (url, text) => mesh.tapPlaylist(url, text));
+    super(hlsConfig, (url, text) => mesh._tapPlaylist(url, text));
   }
 }
 
