@@ -206,25 +206,25 @@ export function coreOptions(o: HlsMeshOptions): CoreOptions {
 
 /** One player's peer-to-peer agent. */
 export class HlsMesh {
-  private agent: Agent | null;
-  private hls: HlsLike | null = null;
-  private handlers = new Map<keyof HlsMeshEvents, Set<Handler<never>>>();
-  private active = new Set<MeshFragmentLoader>();
-  private readonly debug: boolean;
-  private fellBack = false;
-  private destroyed = false;
+  private _agent: Agent | null;
+  private _hls: HlsLike | null = null;
+  private _handlers = new Map<keyof HlsMeshEvents, Set<Handler<never>>>();
+  private _active = new Set<MeshFragmentLoader>();
+  private readonly _debug: boolean;
+  private _fellBack = false;
+  private _destroyed = false;
   /** `swarmId` as a function, until the first playlist names the swarm with it. */
-  private swarmNamer: ((masterUrl: string) => string) | null = null;
+  private _swarmNamer: ((masterUrl: string) => string) | null = null;
 
   /** Playlists hls.js loaded before the agent ran, for it (null once it runs or failed). */
-  private early: Array<[string, string]> | null = [];
+  private _early: Array<[string, string]> | null = [];
   /** Resolves once the agent runs or hlsmesh has stepped aside; never rejects. */
   readonly ready: Promise<void>;
 
   private constructor(options: HlsMeshOptions) {
-    this.agent = null;
-    this.debug = !!options.debug;
-    this.ready = this.boot(options);
+    this._agent = null;
+    this._debug = !!options.debug;
+    this.ready = this._boot(options);
   }
 
   /**
@@ -249,19 +249,19 @@ export class HlsMesh {
     return mesh;
   }
 
-  private async boot(options: HlsMeshOptions): Promise<void> {
+  private async _boot(options: HlsMeshOptions): Promise<void> {
     try {
       if (typeof RTCPeerConnection === "undefined") throw new Error("WebRTC unavailable");
       wasmReady ??= options.wasmUrl ? initWasm({ module_or_path: options.wasmUrl }) : initWasm();
       await wasmReady;
-      if (this.destroyed || this.fellBack) return; // gone while the wasm loaded
+      if (this._destroyed || this._fellBack) return; // gone while the wasm loaded
       const core = coreOptions(options);
       core.cacheBytes ??= defaultCacheBytes();
       if (options.downloadOnly == null) core.downloadOnly = !options.uploadOnMetered && onMeteredConnection();
-      this.agent = new Agent(core, options.iceServers ?? [], (ev) => this.onAgentEvent(ev));
-      if (typeof options.swarmId === "function") this.swarmNamer = options.swarmId;
-      const early = this.early ?? [];
-      this.early = null;
+      this._agent = new Agent(core, options.iceServers ?? [], (ev) => this._onAgentEvent(ev));
+      if (typeof options.swarmId === "function") this._swarmNamer = options.swarmId;
+      const early = this._early ?? [];
+      this._early = null;
       for (const [url, text] of early) this._tapPlaylist(url, text);
     } catch (e) {
       this._fallback(`agent could not start: ${String(e)}`);
@@ -282,7 +282,7 @@ export class HlsMesh {
 
   /** Whether segments go through the agent (false after a failure or destroy()). */
   get enabled(): boolean {
-    return this.agent !== null;
+    return this._agent !== null;
   }
 
   /** hls.js config with the hlsmesh loaders installed, merged over `extra`. */
@@ -309,25 +309,25 @@ export class HlsMesh {
 
   /** Lets the agent read the player's position (call once the Hls instance exists). */
   attach(hls: HlsLike): void {
-    this.hls = hls;
+    this._hls = hls;
   }
 
   on<K extends keyof HlsMeshEvents>(type: K, handler: Handler<K>): void {
-    let set = this.handlers.get(type);
-    if (!set) this.handlers.set(type, (set = new Set()));
+    let set = this._handlers.get(type);
+    if (!set) this._handlers.set(type, (set = new Set()));
     set.add(handler as Handler<never>);
   }
 
   off<K extends keyof HlsMeshEvents>(type: K, handler: Handler<K>): void {
-    this.handlers.get(type)?.delete(handler as Handler<never>);
+    this._handlers.get(type)?.delete(handler as Handler<never>);
   }
 
   /** Totals so far. */
   stats(): HlsMeshStats {
     const empty = emptyStats();
-    if (!this.agent) return empty;
+    if (!this._agent) return empty;
     try {
-      return { ...empty, ...this.agent.stats() };
+      return { ...empty, ...this._agent.stats() };
     } catch (e) {
       this._fallback(`agent failed: ${String(e)}`);
       return empty;
@@ -336,9 +336,9 @@ export class HlsMesh {
 
   /** Connected peers: what moved each way and their measured throughput. */
   peers(): HlsMeshPeer[] {
-    if (!this.agent) return [];
+    if (!this._agent) return [];
     try {
-      return this.agent.peers();
+      return this._agent.peers();
     } catch (e) {
       this._fallback(`agent failed: ${String(e)}`);
       return [];
@@ -347,10 +347,10 @@ export class HlsMesh {
 
   /** Stops the agent and closes every connection; hls.js keeps playing on its own loader. */
   destroy(): void {
-    const agent = this.agent;
-    this.agent = null;
-    this.early = null;
-    this.destroyed = true;
+    const agent = this._agent;
+    this._agent = null;
+    this._early = null;
+    this._destroyed = true;
     if (agent) {
       try {
         agent.destroy();
@@ -362,7 +362,7 @@ export class HlsMesh {
 
   /** @internal */
   _playback(): { position: number; bufferedEnd: number; rate: number } {
-    const media = this.hls?.media;
+    const media = this._hls?.media;
     if (!media) return { position: 0, bufferedEnd: 0, rate: 1 };
     const t = media.currentTime;
     let end = t;
@@ -375,18 +375,18 @@ export class HlsMesh {
 
   /** @internal Hands a playlist hls.js loaded to the agent. */
   _tapPlaylist(url: string, text: string): void {
-    const agent = this.agent;
+    const agent = this._agent;
     if (!agent) {
       // Not running yet: keep the first playlist (the master) and the latest ones.
-      if (this.early) {
-        if (this.early.length >= 32) this.early.splice(1, 1);
-        this.early.push([url, text]);
+      if (this._early) {
+        if (this._early.length >= 32) this._early.splice(1, 1);
+        this._early.push([url, text]);
       }
       return;
     }
-    const namer = this.swarmNamer;
+    const namer = this._swarmNamer;
     if (namer) {
-      this.swarmNamer = null;
+      this._swarmNamer = null;
       let name: unknown;
       try {
         name = namer(url);
@@ -405,43 +405,43 @@ export class HlsMesh {
 
   /** @internal The agent, or null once it failed. */
   get agentOrNull(): Agent | null {
-    return this.agent;
+    return this._agent;
   }
 
   /** @internal Stops using the agent after an error; active loads move to hls.js's loader. */
   _fallback(reason: string): void {
-    this.agent = null;
-    this.early = null;
-    for (const loader of [...this.active]) loader._switchToFallback();
-    if (this.fellBack) return;
-    this.fellBack = true;
-    if (this.debug) console.warn("[hlsmesh] falling back to hls.js loader:", reason);
-    this.emit("fallback", { reason });
+    this._agent = null;
+    this._early = null;
+    for (const loader of [...this._active]) loader._switchToFallback();
+    if (this._fellBack) return;
+    this._fellBack = true;
+    if (this._debug) console.warn("[hlsmesh] falling back to hls.js loader:", reason);
+    this._emit("fallback", { reason });
   }
 
   /** @internal */
   _track(loader: MeshFragmentLoader, on: boolean): void {
-    if (on) this.active.add(loader);
-    else this.active.delete(loader);
+    if (on) this._active.add(loader);
+    else this._active.delete(loader);
   }
 
-  private onAgentEvent(ev: AgentEvent): void {
-    if (this.debug) console.debug("[hlsmesh]", ev);
+  private _onAgentEvent(ev: AgentEvent): void {
+    if (this._debug) console.debug("[hlsmesh]", ev);
     if (ev.type === "panic") {
       // The module traps right after this; never call into it again.
       queueMicrotask(() => this._fallback(`agent panicked: ${String(ev.message)}`));
-      this.agent = null;
+      this._agent = null;
       return;
     }
     const name = EVENT_NAMES[ev.type];
     if (name) {
       const { type: _t, ...payload } = ev;
-      this.emit(name, payload as never);
+      this._emit(name, payload as never);
     }
   }
 
-  private emit<K extends keyof HlsMeshEvents>(type: K, payload: HlsMeshEvents[K]): void {
-    for (const h of this.handlers.get(type) ?? []) {
+  private _emit<K extends keyof HlsMeshEvents>(type: K, payload: HlsMeshEvents[K]): void {
+    for (const h of this._handlers.get(type) ?? []) {
       try {
         (h as Handler<K>)(payload);
       } catch (e) {
