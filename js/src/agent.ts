@@ -71,9 +71,10 @@ const enum Out {
   FetchHashes = 15,
 }
 
-/** Event kinds: crates/wasm/src/lib.rs, `mod event`, and what they carry. */
+/** Event kinds: crates/wasm/src/lib.rs, `mod event`, and what they carry, named as the
+ * page's events are (`HlsMeshEvents`, index.ts). */
 const EVENTS: [type: string, ...members: string[]][] = [
-  ["segment-loaded", "url", "source", "bytes", "ms"],
+  ["segment", "url", "source", "bytes", "ms"],
   ["peer-connected", "peer"],
   ["peer-disconnected", "peer", "reason"],
   ["tracker-connected", "url"],
@@ -427,7 +428,7 @@ export class Agent {
           if (!shape) break;
           const ev: AgentEvent = { type: shape[0] };
           for (let i = 1; i < shape.length; i++) ev[shape[i]] = out[i + 2];
-          if (ev.type === "segment-loaded") {
+          if (ev.type === "segment") {
             ev.source = SOURCES[ev.source as number] ?? "cdn";
             ev.ms = Math.round(ev.ms as number);
           }

@@ -123,15 +123,6 @@ export function forwardBufferCap(config: object | undefined): Partial<HlsConfig>
   return c.maxBufferLength === undefined && c.maxMaxBufferLength === undefined ? { maxMaxBufferLength: FORWARD_BUFFER_S } : {};
 }
 
-const EVENT_NAMES: Record<string, keyof HlsMeshEvents> = {
-  "segment-loaded": "segment",
-  "peer-connected": "peer-connected",
-  "peer-disconnected": "peer-disconnected",
-  "tracker-connected": "tracker-connected",
-  "tracker-error": "tracker-error",
-  "playlist-error": "playlist-error",
-};
-
 let wasmReady: Promise<unknown> | null = null;
 
 /** Whether the browser reports a cellular or data-saving connection (Network Information API). */
@@ -433,11 +424,9 @@ export class HlsMesh {
       this._agent = null;
       return;
     }
-    const name = EVENT_NAMES[ev.type];
-    if (name) {
-      const { type: _t, ...payload } = ev;
-      this._emit(name, payload as never);
-    }
+    // Every other event is one of the page's (agent.ts names them as HlsMeshEvents does).
+    const { type, ...payload } = ev;
+    this._emit(type as keyof HlsMeshEvents, payload as never);
   }
 
   private _emit<K extends keyof HlsMeshEvents>(type: K, payload: HlsMeshEvents[K]): void {
