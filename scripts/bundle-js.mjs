@@ -61,6 +61,21 @@ const GLUE_CUTS = [
     'console.warn("[hlsmesh] the .wasm is not served as application/wasm, compiling it the slower way:", e);',
   ],
   [
+    "init's own once-only guard (index.ts calls init once, and keeps its promise)",
+    `let __wbg_init_promise;
+async function __wbg_init(module_or_path) {
+    if (wasm !== undefined) return wasm;
+    if (__wbg_init_promise === undefined) {
+        __wbg_init_promise = __wbg_init_once(module_or_path);
+        __wbg_init_promise.catch(() => { __wbg_init_promise = undefined; });
+    }
+    return __wbg_init_promise;
+}
+`,
+    `const __wbg_init = __wbg_init_once;
+`,
+  ],
+  [
     "Core's Symbol.dispose (the agent frees its Core itself)",
     `if (Symbol.dispose) Core.prototype[Symbol.dispose] = Core.prototype.free;
 `,
