@@ -183,7 +183,7 @@ class PeerLink {
   }
 
   /** Makes our offer (or, given the remote offer, our answer) and reports its SDP. */
-  async describe(remoteOffer?: string): Promise<void> {
+  async _describe(remoteOffer?: string): Promise<void> {
     try {
       if (remoteOffer !== undefined) {
         await this._pc.setRemoteDescription({ type: "offer", sdp: remoteOffer });
@@ -201,17 +201,17 @@ class PeerLink {
   }
 
   /** Applies the remote answer to our offer. */
-  accept(sdp: string): void {
+  _accept(sdp: string): void {
     this._pc.setRemoteDescription({ type: "answer", sdp }).catch((e) => this._submit([In.ConnClosed, this._id, 0, describe(e)]));
   }
 
   /** Sends one frame; returns the channel's `bufferedAmount` after it. */
-  send(data: Uint8Array): number {
+  _send(data: Uint8Array): number {
     this._dc.send(data as Uint8Array<ArrayBuffer>);
     return this._dc.bufferedAmount;
   }
 
-  close(): void {
+  _close(): void {
     const { _pc: pc, _dc: dc } = this;
     dc.onopen = dc.onmessage = dc.onclose = dc.onbufferedamountlow = null;
     pc.onconnectionstatechange = pc.onicegatheringstatechange = null;
@@ -348,7 +348,7 @@ export class Agent {
 
   /** Closes and forgets connection `id`. */
   private _dropConn(id: number): void {
-    this._conns.get(id)?.close();
+    this._conns.get(id)?._close();
     this._conns.delete(id);
   }
 
@@ -408,13 +408,13 @@ export class Agent {
           this._open(id, kind === Out.AcceptOffer ? (out[2] as string) : undefined);
           break;
         case Out.AcceptAnswer:
-          this._conns.get(id)?.accept(out[2] as string);
+          this._conns.get(id)?._accept(out[2] as string);
           break;
         case Out.Transmit: {
           const link = this._conns.get(id);
           if (!link) break;
           try {
-            this._submit([In.ChannelBuffered, id, link.send(out[2] as Uint8Array)]);
+            this._submit([In.ChannelBuffered, id, link._send(out[2] as Uint8Array)]);
           } catch (e) {
             this._submit([In.ConnClosed, id, 0, describe(e)]);
           }
@@ -444,7 +444,7 @@ export class Agent {
     try {
       const link = new PeerLink(id, this._iceServers, this._submit);
       this._conns.set(id, link);
-      void link.describe(remoteOffer);
+      void link._describe(remoteOffer);
     } catch (e) {
       this._submit([In.ConnClosed, id, 0, describe(e)]);
     }
@@ -507,7 +507,7 @@ export class Agent {
    * hls.js loaded a playlist from `url` (after redirects): read here (js/src/playlist.ts)
    * and handed to the core, or reported as a `playlist-error`.
    */
-  playlist(url: string, text: string): void {
+  _playlist(url: string, text: string): void {
     const base = normalUrl(url);
     const p = readPlaylist(text, base);
     if (typeof p === "string") {
@@ -524,16 +524,16 @@ export class Agent {
   }
 
   /** Names the swarm before the first playlist; ignored once it is named. */
-  nameSwarm(name: string): void {
+  _nameSwarm(name: string): void {
     this._submit([In.NameSwarm, 0, 0, name]);
   }
 
   /**
    * hls.js asks for a segment: `callback` is called once, with an error (then load it
    * another way) or the bytes, where they came from, and how long the player's bandwidth
-   * estimator should see the load take. Returns the id for {@link Agent.abort}.
+   * estimator should see the load take. Returns the id for {@link Agent._abort}.
    */
-  load(url: string, rangeStart: number | undefined, rangeEnd: number | undefined, position: number, bufferedEnd: number, rate: number, callback: LoadCallback): number {
+  _load(url: string, rangeStart: number | undefined, rangeEnd: number | undefined, position: number, bufferedEnd: number, rate: number, callback: LoadCallback): number {
     const id = this._nextLoad++;
     this._loads.set(id, callback);
     // As the playlist reader writes segment URLs: through the page's URL parser.
@@ -543,7 +543,7 @@ export class Agent {
   }
 
   /** hls.js gave up a load; its callback will not be called. */
-  abort(id: number): void {
+  _abort(id: number): void {
     this._loads.delete(id);
     this._submit([In.Abort, id, 0]);
   }
@@ -573,7 +573,7 @@ export class Agent {
   }
 
   private _stop(): void {
-    for (const link of this._conns.values()) link.close();
+    for (const link of this._conns.values()) link._close();
     for (const ws of this._trackers.values()) closeTracker(ws);
     for (const c of this._fetches.values()) c.abort();
     this._conns.clear();

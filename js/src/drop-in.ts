@@ -167,7 +167,7 @@ class Slot {
     const agent = mesh.agentOrNull;
     if (!agent) return;
     try {
-      agent.playlist(url, text);
+      agent._playlist(url, text);
     } catch (e) {
       mesh._fallback(`agent failed: ${String(e)}`);
     }

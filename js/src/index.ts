@@ -352,16 +352,16 @@ export class HlsMesh {
   }
 
   /** @internal */
-  _playback(): { position: number; bufferedEnd: number; rate: number } {
+  _playback(): { _position: number; _bufferedEnd: number; _rate: number } {
     const media = this._hls?.media;
-    if (!media) return { position: 0, bufferedEnd: 0, rate: 1 };
+    if (!media) return { _position: 0, _bufferedEnd: 0, _rate: 1 };
     const t = media.currentTime;
     let end = t;
     const b = media.buffered;
     for (let i = 0; i < b.length; i++) {
       if (b.start(i) <= t + 0.1 && b.end(i) > end) end = b.end(i);
     }
-    return { position: t, bufferedEnd: end, rate: media.paused ? 0 : media.playbackRate };
+    return { _position: t, _bufferedEnd: end, _rate: media.paused ? 0 : media.playbackRate };
   }
 
   /** @internal Hands a playlist hls.js loaded to the agent. */
@@ -384,11 +384,11 @@ export class HlsMesh {
       } catch (e) {
         console.warn("[hlsmesh] swarmId function failed; naming the swarm by the playlist URL", e);
       }
-      if (typeof name === "string" && name) agent.nameSwarm(name);
+      if (typeof name === "string" && name) agent._nameSwarm(name);
       else if (name !== undefined) console.warn("[hlsmesh] swarmId function returned no name; naming the swarm by the playlist URL");
     }
     try {
-      agent.playlist(url, text);
+      agent._playlist(url, text);
     } catch (e) {
       this._fallback(`agent failed: ${String(e)}`);
     }
@@ -470,13 +470,13 @@ class MeshFragmentLoader implements Loader<FragmentLoaderContext> {
     const p = this._mesh._playback();
     try {
       this._mesh._track(this, true);
-      this._loadId = agent.load(
+      this._loadId = agent._load(
         context.url,
         context.rangeEnd ? context.rangeStart : undefined,
         context.rangeEnd ? context.rangeEnd : undefined,
-        p.position,
-        p.bufferedEnd,
-        p.rate,
+        p._position,
+        p._bufferedEnd,
+        p._rate,
         (err: string | null, data: Uint8Array | null, source: string, timingMs: number) => {
           try {
             this._onAgentResult(err, data, source, timingMs);
@@ -492,7 +492,7 @@ class MeshFragmentLoader implements Loader<FragmentLoaderContext> {
     }
     // Backstop for an agent that stops answering: never let a load hang.
     const policy = config.loadPolicy;
-    const aheadMs = Math.max(0, (p.bufferedEnd - p.position) * 1000);
+    const aheadMs = Math.max(0, (p._bufferedEnd - p._position) * 1000);
     const limit = Math.min(policy?.maxLoadTimeMs ?? 20000, Math.max(aheadMs, 4000));
     this._watchdog = setTimeout(() => this._onWatchdog(), limit);
   }
@@ -536,7 +536,7 @@ class MeshFragmentLoader implements Loader<FragmentLoaderContext> {
   private _onWatchdog(): void {
     if (this._loadId === null) return;
     try {
-      this._mesh.agentOrNull?.abort(this._loadId);
+      this._mesh.agentOrNull?._abort(this._loadId);
     } catch {
       /* the agent is broken; the fallback below still loads */
     }
@@ -578,7 +578,7 @@ class MeshFragmentLoader implements Loader<FragmentLoaderContext> {
     }
     if (this._loadId === null) return;
     try {
-      this._mesh.agentOrNull?.abort(this._loadId);
+      this._mesh.agentOrNull?._abort(this._loadId);
     } catch {
       /* nothing to abort in a broken agent */
     }
@@ -598,7 +598,7 @@ class MeshFragmentLoader implements Loader<FragmentLoaderContext> {
     this._mesh._track(this, false);
     if (this._loadId !== null) {
       try {
-        this._mesh.agentOrNull?.abort(this._loadId);
+        this._mesh.agentOrNull?._abort(this._loadId);
       } catch {
         /* nothing to abort in a broken agent */
       }
