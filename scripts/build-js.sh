@@ -1,17 +1,12 @@
 #!/usr/bin/env bash
-# Bundles the npm package: js/src (TypeScript) + js/pkg (wasm-bindgen output) -> js/dist.
+# Bundles the npm package: js/src (TypeScript) + js/pkg (wasm-bindgen output) -> js/dist
+# (scripts/bundle-js.mjs: esbuild bundles, terser minifies), and the drop-in script tag.
 # hls.js stays external: it is the page's, a peer dependency.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=node_modules/.bin
 rm -rf js/dist && mkdir -p js/dist
-"$bin/esbuild" js/src/index.ts --bundle --format=esm --target=es2020 --minify \
-  --external:hls.js --outfile=js/dist/hlsmesh.js --log-level=warning
-# The drop-in script tag (js/src/drop-in.ts): one classic script that installs the loaders
-# into the page's window.Hls. It passes the .wasm URL (beside the script) explicitly, so
-# wasm-bindgen's import.meta.url default is never used.
-"$bin/esbuild" js/src/drop-in.ts --bundle --format=iife --target=es2020 --minify \
-  --define:import.meta.url=undefined --external:hls.js --outfile=js/dist/hlsmesh.drop-in.js --log-level=warning
+node scripts/bundle-js.mjs
 cp js/pkg/hlsmesh_wasm_bg.wasm js/dist/
 "$bin/tsc" -p js/tsconfig.json
 js=$(gzip -9 -c js/dist/hlsmesh.js | wc -c)

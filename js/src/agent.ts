@@ -71,9 +71,10 @@ const enum Out {
   FetchHashes = 15,
 }
 
-/** Event kinds: crates/wasm/src/lib.rs, `mod event`, and what they carry. */
+/** Event kinds: crates/wasm/src/lib.rs, `mod event`, and what they carry, named as the
+ * page's events are (`HlsMeshEvents`, index.ts). */
 const EVENTS: [type: string, ...members: string[]][] = [
-  ["segment-loaded", "url", "source", "bytes", "ms"],
+  ["segment", "url", "source", "bytes", "ms"],
   ["peer-connected", "peer"],
   ["peer-disconnected", "peer", "reason"],
   ["tracker-connected", "url"],
@@ -146,19 +147,19 @@ function describe(e: unknown): string {
 const DRAIN_REPORT_MIN = 64 * 1024;
 
 class PeerLink {
-  private readonly pc: RTCPeerConnection;
-  private readonly dc: RTCDataChannel;
-  private gathered: Promise<void>;
+  private readonly _pc: RTCPeerConnection;
+  private readonly _dc: RTCDataChannel;
+  private _gathered: Promise<void>;
+  private readonly _id: number;
+  private readonly _submit: (input: Input) => void;
   /** The `bufferedAmount` last reported to the agent. */
-  private reported = 0;
+  private _reported = 0;
 
-  constructor(
-    private readonly id: number,
-    iceServers: RTCIceServer[],
-    private readonly submit: (input: Input) => void,
-  ) {
-    this.pc = new RTCPeerConnection({ iceServers });
-    const dc = (this.dc = this.pc.createDataChannel("hlsmesh", { negotiated: true, id: 0, ordered: true }));
+  constructor(id: number, iceServers: RTCIceServer[], submit: (input: Input) => void) {
+    this._id = id;
+    this._submit = submit;
+    this._pc = new RTCPeerConnection({ iceServers });
+    const dc = (this._dc = this._pc.createDataChannel("hlsmesh", { negotiated: true, id: 0, ordered: true }));
     dc.binaryType = "arraybuffer";
     // The threshold stays at its default, 0: the report comes when the channel has
     // drained, which is when the agent resumes an upload it paused at its low-water mark
@@ -177,52 +178,52 @@ class PeerLink {
       );
     dc.onclose = () => submit([In.ConnClosed, id, 0, "channel closed"]);
     dc.onbufferedamountlow = () => {
-      if (this.reported < DRAIN_REPORT_MIN) return;
-      this.reported = 0;
+      if (this._reported < DRAIN_REPORT_MIN) return;
+      this._reported = 0;
       submit([In.ChannelBuffered, id, dc.bufferedAmount]);
     };
-    this.pc.onconnectionstatechange = () => {
-      const s = this.pc.connectionState;
+    this._pc.onconnectionstatechange = () => {
+      const s = this._pc.connectionState;
       if (s === "failed" || s === "closed") submit([In.ConnClosed, id, 0, "connection failed"]);
     };
-    this.gathered = new Promise((resolve) => {
-      this.pc.onicegatheringstatechange = () => {
-        if (this.pc.iceGatheringState === "complete") resolve();
+    this._gathered = new Promise((resolve) => {
+      this._pc.onicegatheringstatechange = () => {
+        if (this._pc.iceGatheringState === "complete") resolve();
       };
     });
   }
 
   /** Makes our offer (or, given the remote offer, our answer) and reports its SDP. */
-  async describe(remoteOffer?: string): Promise<void> {
+  async _describe(remoteOffer?: string): Promise<void> {
     try {
       if (remoteOffer !== undefined) {
-        await this.pc.setRemoteDescription({ type: "offer", sdp: remoteOffer });
-        await this.pc.setLocalDescription(await this.pc.createAnswer());
+        await this._pc.setRemoteDescription({ type: "offer", sdp: remoteOffer });
+        await this._pc.setLocalDescription(await this._pc.createAnswer());
       } else {
-        await this.pc.setLocalDescription(await this.pc.createOffer());
+        await this._pc.setLocalDescription(await this._pc.createOffer());
       }
-      if (this.pc.iceGatheringState !== "complete") await this.gathered;
-      const sdp = this.pc.localDescription?.sdp;
+      if (this._pc.iceGatheringState !== "complete") await this._gathered;
+      const sdp = this._pc.localDescription?.sdp;
       if (!sdp) throw new Error("no local description");
-      this.submit([remoteOffer !== undefined ? In.AnswerCreated : In.OfferCreated, this.id, 0, sdp]);
+      this._submit([remoteOffer !== undefined ? In.AnswerCreated : In.OfferCreated, this._id, 0, sdp]);
     } catch (e) {
-      this.submit([In.ConnClosed, this.id, 0, describe(e)]);
+      this._submit([In.ConnClosed, this._id, 0, describe(e)]);
     }
   }
 
   /** Applies the remote answer to our offer. */
-  accept(sdp: string): void {
-    this.pc.setRemoteDescription({ type: "answer", sdp }).catch((e) => this.submit([In.ConnClosed, this.id, 0, describe(e)]));
+  _accept(sdp: string): void {
+    this._pc.setRemoteDescription({ type: "answer", sdp }).catch((e) => this._submit([In.ConnClosed, this._id, 0, describe(e)]));
   }
 
   /** Sends one frame; returns the channel's `bufferedAmount` after it. */
-  send(data: Uint8Array): number {
-    this.dc.send(data as Uint8Array<ArrayBuffer>);
-    return (this.reported = this.dc.bufferedAmount);
+  _send(data: Uint8Array): number {
+    this._dc.send(data as Uint8Array<ArrayBuffer>);
+    return (this._reported = this._dc.bufferedAmount);
   }
 
-  close(): void {
-    const { pc, dc } = this;
+  _close(): void {
+    const { _pc: pc, _dc: dc } = this;
     dc.onopen = dc.onmessage = dc.onclose = dc.onbufferedamountlow = null;
     pc.onconnectionstatechange = pc.onicegatheringstatechange = null;
     dc.close();
@@ -249,37 +250,38 @@ function closeTracker(ws: WebSocket): void {
 
 /** One viewer's agent: the wasm core and the browser resources it asked for. */
 export class Agent {
-  private core: Core | null;
-  private readonly epoch = performance.now();
-  private readonly queue: Step[] = [];
-  private pumping = false;
-  private panicMessage: string | null = null;
-  private readonly loads = new Map<number, LoadCallback>();
-  private nextLoad = 1;
-  private readonly fetches = new Map<number, AbortController>();
-  private readonly trackers = new Map<number, WebSocket>();
-  private readonly conns = new Map<number, PeerLink>();
-  private timer: { at: number; handle: ReturnType<typeof setTimeout> } | null = null;
+  private _core: Core | null;
+  private readonly _epoch = performance.now();
+  private readonly _queue: Step[] = [];
+  private _pumping = false;
+  private _panicMessage: string | null = null;
+  private readonly _loads = new Map<number, LoadCallback>();
+  private _nextLoad = 1;
+  private readonly _fetches = new Map<number, AbortController>();
+  private readonly _trackers = new Map<number, WebSocket>();
+  private readonly _conns = new Map<number, PeerLink>();
+  private _timer: { at: number; handle: ReturnType<typeof setTimeout> } | null = null;
   /** Queues an edge event (releasing the resource whose end it reports) and pumps. */
-  private readonly submit = (input: Input) => {
-    this.settle(input);
+  private readonly _submit = (input: Input) => {
+    this._settle(input);
     const [kind, id, n, text, data] = input;
-    this.step((c, now) => c.input(now, kind, id, n, text, data));
+    this._step((c, now) => c.input(now, kind, id, n, text, data));
   };
   /** Queues what a tracker frame said and pumps. */
-  private readonly heard = (id: number, [kind, hash, ids, interval, complete, incomplete, text]: TrackerInput) => {
+  private readonly _heard = (id: number, [kind, hash, ids, interval, complete, incomplete, text]: TrackerInput) => {
     // The numbers, then the info_hash and the ids when present (the core tells which by length).
-    this.submit([In.Tracker, id, kind, text, packed([interval, complete, incomplete], hash, ids)]);
+    this._submit([In.Tracker, id, kind, text, packed([interval, complete, incomplete], hash, ids)]);
   };
 
+  private readonly _iceServers: RTCIceServer[];
+  private readonly _onEvent: (ev: AgentEvent) => void;
+
   /** `onEvent` receives each event, and `{type: "panic", message}` if the core fails. */
-  constructor(
-    o: CoreOptions,
-    private readonly iceServers: RTCIceServer[],
-    private readonly onEvent: (ev: AgentEvent) => void,
-  ) {
+  constructor(o: CoreOptions, iceServers: RTCIceServer[], onEvent: (ev: AgentEvent) => void) {
+    this._iceServers = iceServers;
+    this._onEvent = onEvent;
     const seed = Math.random() * 2 ** 53;
-    this.core = new Core(
+    this._core = new Core(
       o.trackers.join("\n"),
       o.swarmId,
       o.maxPeers ?? -1,
@@ -288,115 +290,115 @@ export class Agent {
       o.uploadBytesPerSec ?? -1,
       o.downloadOnly,
       seed,
-      (message: string) => (this.panicMessage = message),
+      (message: string) => (this._panicMessage = message),
     );
-    this.submit([In.Timeout, 0, 0]);
+    this._submit([In.Timeout, 0, 0]);
   }
 
   /** Queues a step and pumps (a step queued while the pump runs waits for it). */
-  private step(f: Step): void {
-    this.queue.push(f);
-    this.pump();
+  private _step(f: Step): void {
+    this._queue.push(f);
+    this._pump();
   }
 
-  private now(): number {
-    return performance.now() - this.epoch;
+  private _now(): number {
+    return performance.now() - this._epoch;
   }
 
   /** Runs `f` against the core; a throw (a panic traps the module) stops the agent. */
-  private call<T>(f: (core: Core) => T): T | undefined {
-    const core = this.core;
+  private _call<T>(f: (core: Core) => T): T | undefined {
+    const core = this._core;
     if (!core) return undefined;
     try {
       return f(core);
     } catch (e) {
-      this.fail(this.panicMessage ?? describe(e));
+      this._fail(this._panicMessage ?? describe(e));
       return undefined;
     }
   }
 
-  private fail(message: string): void {
-    this.stop();
-    this.core = null; // never called again: its state is undefined after a trap
-    this.onEvent({ type: "panic", message });
+  private _fail(message: string): void {
+    this._stop();
+    this._core = null; // never called again: its state is undefined after a trap
+    this._onEvent({ type: "panic", message });
   }
 
   /** Feeds queued inputs to the core and carries out its outputs, until the queue is empty. */
-  private pump(): void {
-    if (this.pumping) return;
-    this.pumping = true;
+  private _pump(): void {
+    if (this._pumping) return;
+    this._pumping = true;
     try {
-      for (let f = this.queue.shift(); f && this.core; f = this.queue.shift()) {
-        this.call((c) => f(c, this.now()));
-        this.drain();
+      for (let f = this._queue.shift(); f && this._core; f = this._queue.shift()) {
+        this._call((c) => f(c, this._now()));
+        this._drain();
       }
     } finally {
-      this.pumping = false;
+      this._pumping = false;
     }
   }
 
   /** Releases the resource whose end an input reports. */
-  private settle([kind, id]: Input): void {
-    if (kind === In.HttpDone || kind === In.HttpFailed || kind === In.Hashes) this.dropFetch(id);
-    else if (kind === In.TrackerClosed) this.dropTracker(id);
-    else if (kind === In.ConnClosed) this.dropConn(id);
+  private _settle([kind, id]: Input): void {
+    if (kind === In.HttpDone || kind === In.HttpFailed || kind === In.Hashes) this._dropFetch(id);
+    else if (kind === In.TrackerClosed) this._dropTracker(id);
+    else if (kind === In.ConnClosed) this._dropConn(id);
   }
 
   /** Aborts (a no-op once it finished) and forgets fetch `id`. */
-  private dropFetch(id: number): void {
-    this.fetches.get(id)?.abort();
-    this.fetches.delete(id);
+  private _dropFetch(id: number): void {
+    this._fetches.get(id)?.abort();
+    this._fetches.delete(id);
   }
 
   /** Unhooks, closes and forgets tracker socket `id`. */
-  private dropTracker(id: number): void {
-    const ws = this.trackers.get(id);
-    this.trackers.delete(id);
+  private _dropTracker(id: number): void {
+    const ws = this._trackers.get(id);
+    this._trackers.delete(id);
     if (ws) closeTracker(ws);
   }
 
   /** Closes and forgets connection `id`. */
-  private dropConn(id: number): void {
-    this.conns.get(id)?.close();
-    this.conns.delete(id);
+  private _dropConn(id: number): void {
+    this._conns.get(id)?._close();
+    this._conns.delete(id);
   }
 
   /** Carries out outputs until the core asks to be woken. */
-  private drain(): void {
+  private _drain(): void {
     for (;;) {
-      const out = this.call((c) => c.poll());
+      const out = this._call((c) => c.poll());
       if (!out) return;
       const kind = out[0] as Out;
       const id = out[1] as number;
       switch (kind) {
         case Out.Timeout:
-          return this.arm(id);
+          return this._arm(id);
         case Out.Deliver:
-          this.finish(id, null, out[2] as Uint8Array, SOURCES[out[3] as number] ?? "cdn", out[4] as number);
+          this._finish(id, null, out[2] as Uint8Array, SOURCES[out[3] as number] ?? "cdn", out[4] as number);
           break;
         case Out.Fail:
-          this.finish(id, out[2] as string, null, "", 0);
+          this._finish(id, out[2] as string, null, "", 0);
           break;
         case Out.Fetch:
-          this.fetch(id, out[2] as string, out[3] as number, out[4] as number, out[5] as number);
+          this._fetch(id, out[2] as string, out[3] as number, out[4] as number, out[5] as number);
           break;
         case Out.FetchHashes:
-          this.fetch(id, out[2] as string, -1, -1, -1, true);
+          this._fetch(id, out[2] as string, -1, -1, -1, true);
           break;
         case Out.CancelFetch:
-          this.dropFetch(id);
+          this._dropFetch(id);
           break;
         case Out.TrackerConnect:
-          this.dropTracker(id);
+          this._dropTracker(id);
           try {
-            this.trackers.set(id, openTracker(id, out[2] as string, this.submit, this.heard));
+            this._trackers.set(id, openTracker(id, out[2] as string, this._submit, this._heard));
           } catch (e) {
-            this.submit([In.TrackerClosed, id, 0, describe(e)]);
+            this._submit([In.TrackerClosed, id, 0, describe(e)]);
           }
           break;
         case Out.TrackerAnnounce:
         case Out.TrackerAnswer: {
-          const ws = this.trackers.get(id);
+          const ws = this._trackers.get(id);
           try {
             const [hash, peer] = [out[2] as Uint8Array, out[3] as Uint8Array];
             ws?.send(
@@ -405,57 +407,57 @@ export class Agent {
                 : answerFrame(hash, peer, out[4] as Uint8Array, out[5] as Uint8Array, out[6] as string),
             );
           } catch (e) {
-            this.submit([In.TrackerClosed, id, 0, describe(e)]);
+            this._submit([In.TrackerClosed, id, 0, describe(e)]);
           }
           break;
         }
         case Out.TrackerClose:
-          this.dropTracker(id);
+          this._dropTracker(id);
           break;
         case Out.CreateOffer:
         case Out.AcceptOffer:
-          this.open(id, kind === Out.AcceptOffer ? (out[2] as string) : undefined);
+          this._open(id, kind === Out.AcceptOffer ? (out[2] as string) : undefined);
           break;
         case Out.AcceptAnswer:
-          this.conns.get(id)?.accept(out[2] as string);
+          this._conns.get(id)?._accept(out[2] as string);
           break;
         case Out.Transmit: {
-          const link = this.conns.get(id);
+          const link = this._conns.get(id);
           if (!link) break;
           try {
-            this.submit([In.ChannelBuffered, id, link.send(out[2] as Uint8Array)]);
+            this._submit([In.ChannelBuffered, id, link._send(out[2] as Uint8Array)]);
           } catch (e) {
-            this.submit([In.ConnClosed, id, 0, describe(e)]);
+            this._submit([In.ConnClosed, id, 0, describe(e)]);
           }
           break;
         }
         case Out.CloseConn:
-          this.dropConn(id);
+          this._dropConn(id);
           break;
         case Out.Event: {
           const shape = id === 0 ? EVENTS[out[2] as number] : undefined;
           if (!shape) break;
           const ev: AgentEvent = { type: shape[0] };
           for (let i = 1; i < shape.length; i++) ev[shape[i]] = out[i + 2];
-          if (ev.type === "segment-loaded") {
+          if (ev.type === "segment") {
             ev.source = SOURCES[ev.source as number] ?? "cdn";
             ev.ms = Math.round(ev.ms as number);
           }
-          this.onEvent(ev);
+          this._onEvent(ev);
           break;
         }
       }
     }
   }
 
-  private open(id: number, remoteOffer?: string): void {
-    this.dropConn(id);
+  private _open(id: number, remoteOffer?: string): void {
+    this._dropConn(id);
     try {
-      const link = new PeerLink(id, this.iceServers, this.submit);
-      this.conns.set(id, link);
-      void link.describe(remoteOffer);
+      const link = new PeerLink(id, this._iceServers, this._submit);
+      this._conns.set(id, link);
+      void link._describe(remoteOffer);
     } catch (e) {
-      this.submit([In.ConnClosed, id, 0, describe(e)]);
+      this._submit([In.ConnClosed, id, 0, describe(e)]);
     }
   }
 
@@ -463,52 +465,52 @@ export class Agent {
    * `GET url`, with a Range header for `start..end` (end exclusive) or `from..`; a
    * `sidecar` is read here (js/src/hashlist.ts) and answered as an `In.Hashes` input.
    */
-  private fetch(id: number, url: string, start: number, end: number, from: number, sidecar = false): void {
+  private _fetch(id: number, url: string, start: number, end: number, from: number, sidecar = false): void {
     const controller = new AbortController();
-    this.fetches.set(id, controller);
+    this._fetches.set(id, controller);
     const headers: Record<string, string> = {};
     if (start >= 0 && end > start) headers.Range = `bytes=${start}-${end - 1}`;
     else if (from >= 0) headers.Range = `bytes=${from}-`;
-    const mine = () => this.fetches.get(id) === controller;
+    const mine = () => this._fetches.get(id) === controller;
     fetch(url, { headers, signal: controller.signal })
       .then(async (resp) => {
         const body = new Uint8Array(await resp.arrayBuffer());
         if (!mine()) return;
-        if (!sidecar) this.submit([In.HttpDone, id, resp.status, undefined, body]);
-        else this.hashes(id, resp.ok ? readHashList(body) : `HTTP status ${resp.status}`);
+        if (!sidecar) this._submit([In.HttpDone, id, resp.status, undefined, body]);
+        else this._hashes(id, resp.ok ? readHashList(body) : `HTTP status ${resp.status}`);
       })
       .catch((e) => {
-        if (mine()) sidecar ? this.hashes(id, describe(e)) : this.submit([In.HttpFailed, id, 0, describe(e)]);
+        if (mine()) sidecar ? this._hashes(id, describe(e)) : this._submit([In.HttpFailed, id, 0, describe(e)]);
       });
   }
 
   /** Hands the core a sidecar the shim read, or why there is none. */
-  private hashes(id: number, list: HashList | string): void {
-    if (typeof list === "string") return this.submit([In.Hashes, id, -1, list]);
+  private _hashes(id: number, list: HashList | string): void {
+    if (typeof list === "string") return this._submit([In.Hashes, id, -1, list]);
     const data = packed(list.sns.flatMap((sn, i) => [sn, list.sizes[i]]), list.digests);
-    this.submit([In.Hashes, id, list.sns.length, list.uris.join("\n"), data]);
+    this._submit([In.Hashes, id, list.sns.length, list.uris.join("\n"), data]);
   }
 
   /** One timer, re-armed only when the deadline moves; `at` is ms since start, -1 never. */
-  private arm(at: number): void {
-    if (this.timer?.at === at) return;
-    if (this.timer) clearTimeout(this.timer.handle);
-    this.timer = null;
+  private _arm(at: number): void {
+    if (this._timer?.at === at) return;
+    if (this._timer) clearTimeout(this._timer.handle);
+    this._timer = null;
     if (at < 0) return;
-    const delay = Math.min(Math.max(0, at - this.now()), 2 ** 30);
-    this.timer = {
+    const delay = Math.min(Math.max(0, at - this._now()), 2 ** 30);
+    this._timer = {
       at,
       handle: setTimeout(() => {
-        this.timer = null;
-        this.submit([In.Timeout, 0, 0]);
+        this._timer = null;
+        this._submit([In.Timeout, 0, 0]);
       }, delay),
     };
   }
 
   /** Calls a load's callback once. */
-  private finish(load: number, err: string | null, data: Uint8Array | null, source: string, ms: number): void {
-    const cb = this.loads.get(load);
-    this.loads.delete(load);
+  private _finish(load: number, err: string | null, data: Uint8Array | null, source: string, ms: number): void {
+    const cb = this._loads.get(load);
+    this._loads.delete(load);
     cb?.(err, data, source, ms);
   }
 
@@ -516,50 +518,50 @@ export class Agent {
    * hls.js loaded a playlist from `url` (after redirects): read here (js/src/playlist.ts)
    * and handed to the core, or reported as a `playlist-error`.
    */
-  playlist(url: string, text: string): void {
+  _playlist(url: string, text: string): void {
     const base = normalUrl(url);
     const p = readPlaylist(text, base);
     if (typeof p === "string") {
-      this.onEvent({ type: "playlist-error", url: base, reason: p });
+      this._onEvent({ type: "playlist-error", url: base, reason: p });
     } else if (p.master) {
       const lines = [base, ...p.variants, ...p.renditions].join("\n");
-      this.submit([In.Master, 0, p.variants.length, lines, f64s(p.bandwidths)]);
+      this._submit([In.Master, 0, p.variants.length, lines, f64s(p.bandwidths)]);
     } else {
       const lines = [base, p.hashes ?? "", ...p.urls].join("\n");
       const numbers = [p.targetDuration, +p.endList, p.firstSn];
       p.durations.forEach((d, i) => numbers.push(d, p.ranges[2 * i], p.ranges[2 * i + 1]));
-      this.submit([In.Media, 0, p.urls.length, lines, f64s(numbers)]);
+      this._submit([In.Media, 0, p.urls.length, lines, f64s(numbers)]);
     }
   }
 
   /** Names the swarm before the first playlist; ignored once it is named. */
-  nameSwarm(name: string): void {
-    this.submit([In.NameSwarm, 0, 0, name]);
+  _nameSwarm(name: string): void {
+    this._submit([In.NameSwarm, 0, 0, name]);
   }
 
   /**
    * hls.js asks for a segment: `callback` is called once, with an error (then load it
    * another way) or the bytes, where they came from, and how long the player's bandwidth
-   * estimator should see the load take. Returns the id for {@link Agent.abort}.
+   * estimator should see the load take. Returns the id for {@link Agent._abort}.
    */
-  load(url: string, rangeStart: number | undefined, rangeEnd: number | undefined, position: number, bufferedEnd: number, rate: number, callback: LoadCallback): number {
-    const id = this.nextLoad++;
-    this.loads.set(id, callback);
+  _load(url: string, rangeStart: number | undefined, rangeEnd: number | undefined, position: number, bufferedEnd: number, rate: number, callback: LoadCallback): number {
+    const id = this._nextLoad++;
+    this._loads.set(id, callback);
     // As the playlist reader writes segment URLs: through the page's URL parser.
     const numbers = f64s([rangeStart ?? -1, rangeEnd ?? -1, position, bufferedEnd, rate]);
-    this.submit([In.Load, id, 0, normalUrl(url), numbers]);
+    this._submit([In.Load, id, 0, normalUrl(url), numbers]);
     return id;
   }
 
   /** hls.js gave up a load; its callback will not be called. */
-  abort(id: number): void {
-    this.loads.delete(id);
-    this.submit([In.Abort, id, 0]);
+  _abort(id: number): void {
+    this._loads.delete(id);
+    this._submit([In.Abort, id, 0]);
   }
 
   /** Totals so far; null once the agent stopped. */
   stats(): Totals | null {
-    const n = this.call((c) => c.stats());
+    const n = this._call((c) => c.stats());
     if (!n) return null;
     const t = {} as Totals;
     STATS.forEach((name, i) => (t[name] = n[i]));
@@ -568,7 +570,7 @@ export class Agent {
 
   /** The connected peers. */
   peers(): PeerTotals[] {
-    const flat = this.call((c) => c.peers()) ?? [];
+    const flat = this._call((c) => c.peers()) ?? [];
     const out: PeerTotals[] = [];
     for (let i = 0; i + 3 < flat.length; i += 4) {
       out.push({ peer: flat[i], bytesFrom: flat[i + 1], bytesTo: flat[i + 2], bytesPerSec: Math.round(flat[i + 3]) });
@@ -578,35 +580,35 @@ export class Agent {
 
   /** Our peer id, hex. */
   peerId(): string {
-    return this.call((c) => c.peerId()) ?? "";
+    return this._call((c) => c.peerId()) ?? "";
   }
 
-  private stop(): void {
-    for (const link of this.conns.values()) link.close();
-    for (const ws of this.trackers.values()) closeTracker(ws);
-    for (const c of this.fetches.values()) c.abort();
-    this.conns.clear();
-    this.trackers.clear();
-    this.fetches.clear();
-    if (this.timer) clearTimeout(this.timer.handle);
-    this.timer = null;
-    this.queue.length = 0;
+  private _stop(): void {
+    for (const link of this._conns.values()) link._close();
+    for (const ws of this._trackers.values()) closeTracker(ws);
+    for (const c of this._fetches.values()) c.abort();
+    this._conns.clear();
+    this._trackers.clear();
+    this._fetches.clear();
+    if (this._timer) clearTimeout(this._timer.handle);
+    this._timer = null;
+    this._queue.length = 0;
   }
 
   /** Stops the agent: closes every connection and socket, aborts fetches, and fails the
    * loads still waiting so the player loads them another way. */
   destroy(): void {
-    this.stop();
-    const core = this.core;
-    this.core = null;
+    this._stop();
+    const core = this._core;
+    this._core = null;
     core?.free();
-    const pending = [...this.loads.values()];
-    this.loads.clear();
+    const pending = [...this._loads.values()];
+    this._loads.clear();
     for (const cb of pending) cb("agent destroyed", null, "", 0);
   }
 
   /** Test hook: panics inside the core, as a bug would, to prove the page survives. */
   debugPanic(): void {
-    this.call((c) => c.debugPanic());
+    this._call((c) => c.debugPanic());
   }
 }

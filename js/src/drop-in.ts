@@ -122,69 +122,69 @@ function readOptions(): Partial<HlsMeshOptions> {
 
 /** One Hls instance's agent, keyed by the instance's config object. */
 class Slot {
-  hls: HlsInstance | null = null;
-  mesh: HlsMesh | null = null;
-  fLoader: LoaderClass | null = null;
-  private pending: [string, string][] = [];
-  private destroyed = false;
+  _hls: HlsInstance | null = null;
+  _mesh: HlsMesh | null = null;
+  _fLoader: LoaderClass | null = null;
+  private _pending: [string, string][] = [];
+  private _destroyed = false;
 
   constructor(options: HlsMeshOptions) {
-    HlsMesh.create(options).then((mesh) => this.started(mesh));
+    HlsMesh.create(options).then((mesh) => this._started(mesh));
   }
 
-  private started(mesh: HlsMesh): void {
-    if (this.destroyed) {
+  private _started(mesh: HlsMesh): void {
+    if (this._destroyed) {
       mesh.destroy();
       return;
     }
-    this.mesh = mesh;
+    this._mesh = mesh;
     running.add(this);
     for (const type of EVENTS) mesh.on(type, (e) => emit(type, e));
     if (!mesh.enabled) {
       emit("fallback", { reason: "agent could not start" });
       return;
     }
-    if (this.hls) mesh.attach(this.hls);
-    this.fLoader = mesh.hlsConfig().fLoader as unknown as LoaderClass;
-    const pending = this.pending;
-    this.pending = [];
-    for (const [url, text] of pending) this.playlist(url, text);
+    if (this._hls) mesh.attach(this._hls);
+    this._fLoader = mesh.hlsConfig().fLoader as unknown as LoaderClass;
+    const pending = this._pending;
+    this._pending = [];
+    for (const [url, text] of pending) this._playlist(url, text);
   }
 
-  attach(hls: HlsInstance): void {
-    this.hls = hls;
-    this.mesh?.attach(hls);
+  _attach(hls: HlsInstance): void {
+    this._hls = hls;
+    this._mesh?.attach(hls);
   }
 
   /** A playlist hls.js loaded: to the agent now, or once it has started. */
-  playlist(url: string, text: string): void {
-    const mesh = this.mesh;
+  _playlist(url: string, text: string): void {
+    const mesh = this._mesh;
     if (!mesh) {
-      if (!this.destroyed) this.pending.push([url, text]);
-      if (this.pending.length > PENDING_PLAYLISTS) this.pending.splice(1, 1); // keep the first (master)
+      if (!this._destroyed) this._pending.push([url, text]);
+      if (this._pending.length > PENDING_PLAYLISTS) this._pending.splice(1, 1); // keep the first (master)
       return;
     }
     const agent = mesh.agentOrNull;
     if (!agent) return;
     try {
-      agent.playlist(url, text);
+      agent._playlist(url, text);
     } catch (e) {
-      mesh.fallback(`agent failed: ${String(e)}`);
+      mesh._fallback(`agent failed: ${String(e)}`);
     }
   }
 
   /** The fragment loader class to use now: the agent's once it runs, else null. */
-  fragmentLoader(): LoaderClass | null {
-    return this.mesh?.enabled ? this.fLoader : null;
+  _fragmentLoader(): LoaderClass | null {
+    return this._mesh?.enabled ? this._fLoader : null;
   }
 
-  destroy(): void {
-    this.destroyed = true;
-    this.pending = [];
+  _destroy(): void {
+    this._destroyed = true;
+    this._pending = [];
     running.delete(this);
-    this.mesh?.destroy();
-    this.mesh = null;
-    this.fLoader = null;
+    this._mesh?.destroy();
+    this._mesh = null;
+    this._fLoader = null;
   }
 }
 
@@ -208,7 +208,7 @@ function install(): HlsMeshDropIn {
     stats() {
       const total = emptyStats();
       for (const slot of running) {
-        const s = slot.mesh?.stats();
+        const s = slot._mesh?.stats();
         if (!s) continue;
         for (const k of Object.keys(total) as (keyof HlsMeshStats)[]) {
           total[k] = k === "swarmSize" || k === "uplinkKbps" ? Math.max(total[k], s[k] ?? 0) : total[k] + (s[k] ?? 0);
@@ -217,7 +217,7 @@ function install(): HlsMeshDropIn {
       return total;
     },
     peers() {
-      return [...running].flatMap((slot) => slot.mesh?.peers() ?? []);
+      return [...running].flatMap((slot) => slot._mesh?.peers() ?? []);
     },
     on(type, handler) {
       let set = handlers.get(type);
@@ -228,10 +228,10 @@ function install(): HlsMeshDropIn {
       handlers.get(type)?.delete(handler as AnyHandler);
     },
     meshes() {
-      return [...running].flatMap((slot) => (slot.mesh ? [slot.mesh] : []));
+      return [...running].flatMap((slot) => (slot._mesh ? [slot._mesh] : []));
     },
     meshFor(hls) {
-      return slots.get(hls.config)?.mesh ?? null;
+      return slots.get(hls.config)?._mesh ?? null;
     },
   };
 }
@@ -248,7 +248,7 @@ function patch(Hls: HlsStatic, options: HlsMeshOptions): void {
   /** Segments: the agent's loader once this instance's agent runs, hls.js's until then. */
   class DropInFragmentLoader extends DelegatingLoader<FragmentLoaderContext> {
     constructor(config: HlsConfig) {
-      const Mesh = slotFor(config).fragmentLoader();
+      const Mesh = slotFor(config)._fragmentLoader();
       const Base = config.loader as unknown as LoaderClass;
       super(Mesh ? new Mesh(config) : new Base(config));
     }
@@ -259,7 +259,7 @@ function patch(Hls: HlsStatic, options: HlsMeshOptions): void {
     constructor(config: HlsConfig) {
       // A config with a fragment loader of its own gets no agent: nothing would use it.
       const slot = usesMesh(config) ? slotFor(config) : null;
-      super(config, slot ? (url, text) => slot.playlist(url, text) : null);
+      super(config, slot ? (url, text) => slot._playlist(url, text) : null);
     }
   }
 
@@ -275,7 +275,7 @@ function patch(Hls: HlsStatic, options: HlsMeshOptions): void {
     if (typeof orig !== "function") continue;
     proto[name] = function (this: HlsInstance, ...args: unknown[]) {
       if (usesMesh(this.config)) {
-        slotFor(this.config).attach(this);
+        slotFor(this.config)._attach(this);
         if (this.userConfig) Object.assign(this.config, forwardBufferCap(this.userConfig));
       }
       return orig.apply(this, args);
@@ -287,7 +287,7 @@ function patch(Hls: HlsStatic, options: HlsMeshOptions): void {
       const slot = this.config && slots.get(this.config);
       if (slot) {
         slots.delete(this.config);
-        slot.destroy();
+        slot._destroy();
       }
       return destroy.apply(this, args);
     };

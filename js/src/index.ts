@@ -123,15 +123,6 @@ export function forwardBufferCap(config: object | undefined): Partial<HlsConfig>
   return c.maxBufferLength === undefined && c.maxMaxBufferLength === undefined ? { maxMaxBufferLength: FORWARD_BUFFER_S } : {};
 }
 
-const EVENT_NAMES: Record<string, keyof HlsMeshEvents> = {
-  "segment-loaded": "segment",
-  "peer-connected": "peer-connected",
-  "peer-disconnected": "peer-disconnected",
-  "tracker-connected": "tracker-connected",
-  "tracker-error": "tracker-error",
-  "playlist-error": "playlist-error",
-};
-
 let wasmReady: Promise<unknown> | null = null;
 
 /** Whether the browser reports a cellular or data-saving connection (Network Information API). */
@@ -206,25 +197,25 @@ export function coreOptions(o: HlsMeshOptions): CoreOptions {
 
 /** One player's peer-to-peer agent. */
 export class HlsMesh {
-  private agent: Agent | null;
-  private hls: HlsLike | null = null;
-  private handlers = new Map<keyof HlsMeshEvents, Set<Handler<never>>>();
-  private active = new Set<MeshFragmentLoader>();
-  private readonly debug: boolean;
-  private fellBack = false;
-  private destroyed = false;
+  private _agent: Agent | null;
+  private _hls: HlsLike | null = null;
+  private _handlers = new Map<keyof HlsMeshEvents, Set<Handler<never>>>();
+  private _active = new Set<MeshFragmentLoader>();
+  private readonly _debug: boolean;
+  private _fellBack = false;
+  private _destroyed = false;
   /** `swarmId` as a function, until the first playlist names the swarm with it. */
-  private swarmNamer: ((masterUrl: string) => string) | null = null;
+  private _swarmNamer: ((masterUrl: string) => string) | null = null;
 
   /** Playlists hls.js loaded before the agent ran, for it (null once it runs or failed). */
-  private early: Array<[string, string]> | null = [];
+  private _early: Array<[string, string]> | null = [];
   /** Resolves once the agent runs or hlsmesh has stepped aside; never rejects. */
   readonly ready: Promise<void>;
 
   private constructor(options: HlsMeshOptions) {
-    this.agent = null;
-    this.debug = !!options.debug;
-    this.ready = this.boot(options);
+    this._agent = null;
+    this._debug = !!options.debug;
+    this.ready = this._boot(options);
   }
 
   /**
@@ -249,22 +240,22 @@ export class HlsMesh {
     return mesh;
   }
 
-  private async boot(options: HlsMeshOptions): Promise<void> {
+  private async _boot(options: HlsMeshOptions): Promise<void> {
     try {
       if (typeof RTCPeerConnection === "undefined") throw new Error("WebRTC unavailable");
       wasmReady ??= options.wasmUrl ? initWasm({ module_or_path: options.wasmUrl }) : initWasm();
       await wasmReady;
-      if (this.destroyed || this.fellBack) return; // gone while the wasm loaded
+      if (this._destroyed || this._fellBack) return; // gone while the wasm loaded
       const core = coreOptions(options);
       core.cacheBytes ??= defaultCacheBytes();
       if (options.downloadOnly == null) core.downloadOnly = !options.uploadOnMetered && onMeteredConnection();
-      this.agent = new Agent(core, options.iceServers ?? [], (ev) => this.onAgentEvent(ev));
-      if (typeof options.swarmId === "function") this.swarmNamer = options.swarmId;
-      const early = this.early ?? [];
-      this.early = null;
-      for (const [url, text] of early) this.tapPlaylist(url, text);
+      this._agent = new Agent(core, options.iceServers ?? [], (ev) => this._onAgentEvent(ev));
+      if (typeof options.swarmId === "function") this._swarmNamer = options.swarmId;
+      const early = this._early ?? [];
+      this._early = null;
+      for (const [url, text] of early) this._tapPlaylist(url, text);
     } catch (e) {
-      this.fallback(`agent could not start: ${String(e)}`);
+      this._fallback(`agent could not start: ${String(e)}`);
     }
   }
 
@@ -282,7 +273,7 @@ export class HlsMesh {
 
   /** Whether segments go through the agent (false after a failure or destroy()). */
   get enabled(): boolean {
-    return this.agent !== null;
+    return this._agent !== null;
   }
 
   /** hls.js config with the hlsmesh loaders installed, merged over `extra`. */
@@ -309,48 +300,48 @@ export class HlsMesh {
 
   /** Lets the agent read the player's position (call once the Hls instance exists). */
   attach(hls: HlsLike): void {
-    this.hls = hls;
+    this._hls = hls;
   }
 
   on<K extends keyof HlsMeshEvents>(type: K, handler: Handler<K>): void {
-    let set = this.handlers.get(type);
-    if (!set) this.handlers.set(type, (set = new Set()));
+    let set = this._handlers.get(type);
+    if (!set) this._handlers.set(type, (set = new Set()));
     set.add(handler as Handler<never>);
   }
 
   off<K extends keyof HlsMeshEvents>(type: K, handler: Handler<K>): void {
-    this.handlers.get(type)?.delete(handler as Handler<never>);
+    this._handlers.get(type)?.delete(handler as Handler<never>);
   }
 
   /** Totals so far. */
   stats(): HlsMeshStats {
     const empty = emptyStats();
-    if (!this.agent) return empty;
+    if (!this._agent) return empty;
     try {
-      return { ...empty, ...this.agent.stats() };
+      return { ...empty, ...this._agent.stats() };
     } catch (e) {
-      this.fallback(`agent failed: ${String(e)}`);
+      this._fallback(`agent failed: ${String(e)}`);
       return empty;
     }
   }
 
   /** Connected peers: what moved each way and their measured throughput. */
   peers(): HlsMeshPeer[] {
-    if (!this.agent) return [];
+    if (!this._agent) return [];
     try {
-      return this.agent.peers();
+      return this._agent.peers();
     } catch (e) {
-      this.fallback(`agent failed: ${String(e)}`);
+      this._fallback(`agent failed: ${String(e)}`);
       return [];
     }
   }
 
   /** Stops the agent and closes every connection; hls.js keeps playing on its own loader. */
   destroy(): void {
-    const agent = this.agent;
-    this.agent = null;
-    this.early = null;
-    this.destroyed = true;
+    const agent = this._agent;
+    this._agent = null;
+    this._early = null;
+    this._destroyed = true;
     if (agent) {
       try {
         agent.destroy();
@@ -361,87 +352,85 @@ export class HlsMesh {
   }
 
   /** @internal */
-  playback(): { position: number; bufferedEnd: number; rate: number } {
-    const media = this.hls?.media;
-    if (!media) return { position: 0, bufferedEnd: 0, rate: 1 };
+  _playback(): { _position: number; _bufferedEnd: number; _rate: number } {
+    const media = this._hls?.media;
+    if (!media) return { _position: 0, _bufferedEnd: 0, _rate: 1 };
     const t = media.currentTime;
     let end = t;
     const b = media.buffered;
     for (let i = 0; i < b.length; i++) {
       if (b.start(i) <= t + 0.1 && b.end(i) > end) end = b.end(i);
     }
-    return { position: t, bufferedEnd: end, rate: media.paused ? 0 : media.playbackRate };
+    return { _position: t, _bufferedEnd: end, _rate: media.paused ? 0 : media.playbackRate };
   }
 
   /** @internal Hands a playlist hls.js loaded to the agent. */
-  tapPlaylist(url: string, text: string): void {
-    const agent = this.agent;
+  _tapPlaylist(url: string, text: string): void {
+    const agent = this._agent;
     if (!agent) {
       // Not running yet: keep the first playlist (the master) and the latest ones.
-      if (this.early) {
-        if (this.early.length >= 32) this.early.splice(1, 1);
-        this.early.push([url, text]);
+      if (this._early) {
+        if (this._early.length >= 32) this._early.splice(1, 1);
+        this._early.push([url, text]);
       }
       return;
     }
-    const namer = this.swarmNamer;
+    const namer = this._swarmNamer;
     if (namer) {
-      this.swarmNamer = null;
+      this._swarmNamer = null;
       let name: unknown;
       try {
         name = namer(url);
       } catch (e) {
         console.warn("[hlsmesh] swarmId function failed; naming the swarm by the playlist URL", e);
       }
-      if (typeof name === "string" && name) agent.nameSwarm(name);
+      if (typeof name === "string" && name) agent._nameSwarm(name);
       else if (name !== undefined) console.warn("[hlsmesh] swarmId function returned no name; naming the swarm by the playlist URL");
     }
     try {
-      agent.playlist(url, text);
+      agent._playlist(url, text);
     } catch (e) {
-      this.fallback(`agent failed: ${String(e)}`);
+      this._fallback(`agent failed: ${String(e)}`);
     }
   }
 
   /** @internal The agent, or null once it failed. */
   get agentOrNull(): Agent | null {
-    return this.agent;
+    return this._agent;
   }
 
   /** @internal Stops using the agent after an error; active loads move to hls.js's loader. */
-  fallback(reason: string): void {
-    this.agent = null;
-    this.early = null;
-    for (const loader of [...this.active]) loader.switchToFallback();
-    if (this.fellBack) return;
-    this.fellBack = true;
-    if (this.debug) console.warn("[hlsmesh] falling back to hls.js loader:", reason);
-    this.emit("fallback", { reason });
+  _fallback(reason: string): void {
+    this._agent = null;
+    this._early = null;
+    for (const loader of [...this._active]) loader._switchToFallback();
+    if (this._fellBack) return;
+    this._fellBack = true;
+    if (this._debug) console.warn("[hlsmesh] falling back to hls.js loader:", reason);
+    this._emit("fallback", { reason });
   }
 
   /** @internal */
-  track(loader: MeshFragmentLoader, on: boolean): void {
-    if (on) this.active.add(loader);
-    else this.active.delete(loader);
+  _track(loader: MeshFragmentLoader, on: boolean): void {
+    if (on) this._active.add(loader);
+    else this._active.delete(loader);
   }
 
-  private onAgentEvent(ev: AgentEvent): void {
-    if (this.debug) console.debug("[hlsmesh]", ev);
+  private _onAgentEvent(ev: AgentEvent): void {
+    if (this._debug) console.debug("[hlsmesh]", ev);
     if (ev.type === "panic") {
       // The module traps right after this; never call into it again.
-      queueMicrotask(() => this.fallback(`agent panicked: ${String(ev.message)}`));
-      this.agent = null;
+      queueMicrotask(() => this._fallback(`agent panicked: ${String(ev.message)}`));
+      this._agent = null;
       return;
     }
-    const name = EVENT_NAMES[ev.type];
-    if (name) {
-      const { type: _t, ...payload } = ev;
-      this.emit(name, payload as never);
-    }
+    // Every other event is one of the page's (agent.ts names them as HlsMeshEvents does).
+    const { type, ...payload } = ev;
+    this._emit(type as keyof HlsMeshEvents, payload as never);
   }
 
-  private emit<K extends keyof HlsMeshEvents>(type: K, payload: HlsMeshEvents[K]): void {
-    for (const h of this.handlers.get(type) ?? []) {
+  private _emit<K extends keyof HlsMeshEvents>(type: K, payload: HlsMeshEvents[K]): void {
+    for (const h of this._handlers.get(type) ?? []) {
       try {
         (h as Handler<K>)(payload);
       } catch (e) {
@@ -456,15 +445,15 @@ class MeshFragmentLoader implements Loader<FragmentLoaderContext> {
   context: FragmentLoaderContext | null = null;
   // Created once and mutated in place: hls.js keeps a reference to it for ABR.
   stats: LoaderStats = newStats();
-  private callbacks: LoaderCallbacks<FragmentLoaderContext> | null = null;
-  private loaderConfig: LoaderConfiguration | null = null;
-  private loadId: number | null = null;
-  private inner: Loader<LoaderContext> | null = null;
-  private watchdog: ReturnType<typeof setTimeout> | undefined;
+  private _callbacks: LoaderCallbacks<FragmentLoaderContext> | null = null;
+  private _loaderConfig: LoaderConfiguration | null = null;
+  private _loadId: number | null = null;
+  private _inner: Loader<LoaderContext> | null = null;
+  private _watchdog: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
-    private readonly hlsConfig: HlsConfig,
-    private readonly mesh: HlsMesh,
+    private readonly _hlsConfig: HlsConfig,
+    private readonly _mesh: HlsMesh,
   ) {}
 
   load(
@@ -473,24 +462,24 @@ class MeshFragmentLoader implements Loader<FragmentLoaderContext> {
     callbacks: LoaderCallbacks<FragmentLoaderContext>,
   ): void {
     this.context = context;
-    this.loaderConfig = config;
-    this.callbacks = callbacks;
+    this._loaderConfig = config;
+    this._callbacks = callbacks;
     this.stats.loading.start = performance.now();
-    const agent = this.mesh.agentOrNull;
-    if (!agent) return this.switchToFallback();
-    const p = this.mesh.playback();
+    const agent = this._mesh.agentOrNull;
+    if (!agent) return this._switchToFallback();
+    const p = this._mesh._playback();
     try {
-      this.mesh.track(this, true);
-      this.loadId = agent.load(
+      this._mesh._track(this, true);
+      this._loadId = agent._load(
         context.url,
         context.rangeEnd ? context.rangeStart : undefined,
         context.rangeEnd ? context.rangeEnd : undefined,
-        p.position,
-        p.bufferedEnd,
-        p.rate,
+        p._position,
+        p._bufferedEnd,
+        p._rate,
         (err: string | null, data: Uint8Array | null, source: string, timingMs: number) => {
           try {
-            this.onAgentResult(err, data, source, timingMs);
+            this._onAgentResult(err, data, source, timingMs);
           } catch (e) {
             // An exception here would unwind into the agent; report it instead.
             console.error("[hlsmesh] delivering a segment to hls.js failed", e);
@@ -498,31 +487,31 @@ class MeshFragmentLoader implements Loader<FragmentLoaderContext> {
         },
       );
     } catch (e) {
-      this.mesh.fallback(`agent failed: ${String(e)}`);
+      this._mesh._fallback(`agent failed: ${String(e)}`);
       return;
     }
     // Backstop for an agent that stops answering: never let a load hang.
     const policy = config.loadPolicy;
-    const aheadMs = Math.max(0, (p.bufferedEnd - p.position) * 1000);
+    const aheadMs = Math.max(0, (p._bufferedEnd - p._position) * 1000);
     const limit = Math.min(policy?.maxLoadTimeMs ?? 20000, Math.max(aheadMs, 4000));
-    this.watchdog = setTimeout(() => this.onWatchdog(), limit);
+    this._watchdog = setTimeout(() => this._onWatchdog(), limit);
   }
 
-  private onAgentResult(
+  private _onAgentResult(
     err: string | null,
     data: Uint8Array | null,
     _source: string,
     timingMs: number,
   ): void {
-    this.loadId = null;
-    clearTimeout(this.watchdog);
-    this.mesh.track(this, false);
-    const callbacks = this.callbacks;
+    this._loadId = null;
+    clearTimeout(this._watchdog);
+    this._mesh._track(this, false);
+    const callbacks = this._callbacks;
     const context = this.context;
     if (!callbacks || !context) return;
     if (err !== null || !data) {
       // The agent could not get it; hls.js's loader tries with its own retry policy.
-      return this.switchToFallback();
+      return this._switchToFallback();
     }
     // hls.js's bandwidth estimator samples (parsing end - loading start). The agent says
     // how long this load should count for: the CDN path's measured time for these bytes
@@ -540,31 +529,31 @@ class MeshFragmentLoader implements Loader<FragmentLoaderContext> {
       data.byteOffset === 0 && data.byteLength === data.buffer.byteLength
         ? (data.buffer as ArrayBuffer)
         : (data.slice().buffer as ArrayBuffer);
-    this.callbacks = null;
+    this._callbacks = null;
     callbacks.onSuccess({ url: context.url, data: buffer, code: 200 }, stats, context, null);
   }
 
-  private onWatchdog(): void {
-    if (this.loadId === null) return;
+  private _onWatchdog(): void {
+    if (this._loadId === null) return;
     try {
-      this.mesh.agentOrNull?.abort(this.loadId);
+      this._mesh.agentOrNull?._abort(this._loadId);
     } catch {
       /* the agent is broken; the fallback below still loads */
     }
-    this.loadId = null;
-    this.switchToFallback();
+    this._loadId = null;
+    this._switchToFallback();
   }
 
   /** @internal Loads the current context with hls.js's own loader. */
-  switchToFallback(): void {
-    clearTimeout(this.watchdog);
-    this.mesh.track(this, false);
-    this.loadId = null;
-    const { context, loaderConfig, callbacks } = this;
-    if (!context || !loaderConfig || !callbacks || this.inner) return;
-    const Base = this.hlsConfig.loader as unknown as LoaderClass;
-    const inner = new Base(this.hlsConfig);
-    this.inner = inner;
+  _switchToFallback(): void {
+    clearTimeout(this._watchdog);
+    this._mesh._track(this, false);
+    this._loadId = null;
+    const { context, _loaderConfig: loaderConfig, _callbacks: callbacks } = this;
+    if (!context || !loaderConfig || !callbacks || this._inner) return;
+    const Base = this._hlsConfig.loader as unknown as LoaderClass;
+    const inner = new Base(this._hlsConfig);
+    this._inner = inner;
     const stats = this.stats;
     inner.load(context, loaderConfig, {
       ...callbacks,
@@ -573,30 +562,30 @@ class MeshFragmentLoader implements Loader<FragmentLoaderContext> {
         stats.loaded = innerStats.loaded;
         stats.total = innerStats.total;
         stats.bwEstimate = innerStats.bwEstimate;
-        this.callbacks = null;
+        this._callbacks = null;
         callbacks.onSuccess(response, stats, ctx as FragmentLoaderContext, details);
       },
     } as LoaderCallbacks<LoaderContext>);
   }
 
   abort(): void {
-    clearTimeout(this.watchdog);
-    this.mesh.track(this, false);
-    if (this.inner) {
+    clearTimeout(this._watchdog);
+    this._mesh._track(this, false);
+    if (this._inner) {
       // hls.js's own loader has the load and reports the abort itself.
-      this.inner.abort();
+      this._inner.abort();
       return;
     }
-    if (this.loadId === null) return;
+    if (this._loadId === null) return;
     try {
-      this.mesh.agentOrNull?.abort(this.loadId);
+      this._mesh.agentOrNull?._abort(this._loadId);
     } catch {
       /* nothing to abort in a broken agent */
     }
-    this.loadId = null;
+    this._loadId = null;
     this.stats.aborted = true;
-    const { callbacks, context } = this;
-    this.callbacks = null;
+    const { _callbacks: callbacks, context } = this;
+    this._callbacks = null;
     if (callbacks?.onAbort && context) callbacks.onAbort(this.stats, context, null);
   }
 
@@ -604,46 +593,46 @@ class MeshFragmentLoader implements Loader<FragmentLoaderContext> {
     // Like hls.js's own loaders: forget the callbacks first and report nothing, since
     // hls.js destroys loaders from inside its own callbacks (an abort reported from here
     // would recurse).
-    this.callbacks = null;
-    clearTimeout(this.watchdog);
-    this.mesh.track(this, false);
-    if (this.loadId !== null) {
+    this._callbacks = null;
+    clearTimeout(this._watchdog);
+    this._mesh._track(this, false);
+    if (this._loadId !== null) {
       try {
-        this.mesh.agentOrNull?.abort(this.loadId);
+        this._mesh.agentOrNull?._abort(this._loadId);
       } catch {
         /* nothing to abort in a broken agent */
       }
-      this.loadId = null;
+      this._loadId = null;
     }
-    this.inner?.destroy();
-    this.inner = null;
+    this._inner?.destroy();
+    this._inner = null;
     this.context = null;
   }
 }
 
 /** A loader that hands everything to another loader. @internal */
 export class DelegatingLoader<C extends LoaderContext> implements Loader<C> {
-  constructor(protected readonly inner: Loader<LoaderContext>) {}
+  constructor(protected readonly _inner: Loader<LoaderContext>) {}
 
   get context(): C | null {
-    return this.inner.context as C | null;
+    return this._inner.context as C | null;
   }
 
   // hls.js takes this object before load() and reads it after: the inner loader's.
   get stats(): LoaderStats {
-    return this.inner.stats;
+    return this._inner.stats;
   }
 
   load(context: C, config: LoaderConfiguration, callbacks: LoaderCallbacks<C>): void {
-    this.inner.load(context, config, callbacks as unknown as LoaderCallbacks<LoaderContext>);
+    this._inner.load(context, config, callbacks as unknown as LoaderCallbacks<LoaderContext>);
   }
 
   abort(): void {
-    this.inner.abort();
+    this._inner.abort();
   }
 
   destroy(): void {
-    this.inner.destroy();
+    this._inner.destroy();
   }
 }
 
@@ -654,7 +643,7 @@ export class DelegatingLoader<C extends LoaderContext> implements Loader<C> {
 export class PlaylistTap extends DelegatingLoader<PlaylistLoaderContext> {
   constructor(
     hlsConfig: HlsConfig,
-    private readonly sink: ((url: string, text: string) => void) | null,
+    private readonly _sink: ((url: string, text: string) => void) | null,
   ) {
     super(new (hlsConfig.loader as unknown as LoaderClass)(hlsConfig));
   }
@@ -664,10 +653,10 @@ export class PlaylistTap extends DelegatingLoader<PlaylistLoaderContext> {
     config: LoaderConfiguration,
     callbacks: LoaderCallbacks<PlaylistLoaderContext>,
   ): void {
-    this.inner.load(context, config, {
+    this._inner.load(context, config, {
       ...callbacks,
       onSuccess: (response, stats, ctx, details) => {
-        if (this.sink && typeof response.data === "string") this.sink(response.url || context.url, response.data);
+        if (this._sink && typeof response.data === "string") this._sink(response.url || context.url, response.data);
         callbacks.onSuccess(response, stats, ctx as PlaylistLoaderContext, details);
       },
     } as LoaderCallbacks<LoaderContext>);
@@ -677,7 +666,7 @@ export class PlaylistTap extends DelegatingLoader<PlaylistLoaderContext> {
 /** Playlists for one {@link HlsMesh}. */
 class MeshPlaylistLoader extends PlaylistTap {
   constructor(hlsConfig: HlsConfig, mesh: HlsMesh) {
-    super(hlsConfig, (url, text) => mesh.tapPlaylist(url, text));
+    super(hlsConfig, (url, text) => mesh._tapPlaylist(url, text));
   }
 }
 
