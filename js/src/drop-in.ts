@@ -164,13 +164,8 @@ class Slot {
       if (this._pending.length > PENDING_PLAYLISTS) this._pending.splice(1, 1); // keep the first (master)
       return;
     }
-    const agent = mesh.agentOrNull;
-    if (!agent) return;
-    try {
-      agent._playlist(url, text);
-    } catch (e) {
-      mesh._fallback(`agent failed: ${String(e)}`);
-    }
+    // Through HlsMesh's own tap: it names the swarm by a `swarmId` function first.
+    mesh._tapPlaylist(url, text);
   }
 
   /** The fragment loader class to use now: the agent's once it runs, else null. */

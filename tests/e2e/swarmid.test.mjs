@@ -2,7 +2,8 @@
 // http://localhost:PORT): by default the swarm is named by the master playlist URL, so
 // the two viewers are in different swarms and share nothing; with `swarmId` given as a
 // function of that URL (here: its path), they share one swarm and the second viewer gets
-// segments from the first.
+// segments from the first; the same through the drop-in tag, with the function in
+// window.hlsmeshConfig.
 //
 //   tests/e2e/run.sh tests/e2e/swarmid.test.mjs
 import assert from "node:assert/strict";
@@ -18,7 +19,7 @@ const WATCH_S = Number(process.env.SWARMID_WATCH_S ?? 20);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Two viewers, one per host name; returns their reports. */
-async function twoCdns(name, swarm) {
+async function twoCdns(name, swarm, page) {
   assert.ok(await inLoopbackNetns(), "not in a loopback-only network namespace: run tests/e2e/run.sh");
   const dir = await runDir(name);
   const mediaDir = join(dir, "media");
@@ -33,7 +34,7 @@ async function twoCdns(name, swarm) {
       if (i > 0) await sleep(5000);
       const id = `v${i + 1}`;
       const src = `http://${host}:${origin.port}/media/vod/master.m3u8`;
-      const url = new URL(viewerUrl(origin.base, { src, tracker: tracker.url, id }));
+      const url = new URL(viewerUrl(origin.base, { src, tracker: tracker.url, id, page }));
       if (swarm) url.searchParams.set("swarm", swarm);
       viewers.push(await launchViewer({ id, url: url.href, consoleLog: join(dir, `viewer-${id}.console.log`) }));
     }
@@ -55,6 +56,11 @@ async function twoCdns(name, swarm) {
 
 test("swarmId as a function: viewers of one stream through two CDN hosts share one swarm", { skip: !P2P && "P2P=0", timeout: 120_000 }, async () => {
   const peer = await twoCdns("swarmid-path", "path");
+  assert.ok(peer[1] > 0, "the second viewer got nothing from the first");
+});
+
+test("swarmId as a function in window.hlsmeshConfig: the drop-in tag's viewers through two CDN hosts share one swarm", { skip: !P2P && "P2P=0", timeout: 120_000 }, async () => {
+  const peer = await twoCdns("swarmid-dropin", "path", "/tests/e2e/dropin.html");
   assert.ok(peer[1] > 0, "the second viewer got nothing from the first");
 });
 
