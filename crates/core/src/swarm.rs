@@ -240,10 +240,7 @@ impl Swarm {
 
     /// Peers past the handshake.
     pub(crate) fn ready_peers(&self) -> usize {
-        self.conns
-            .values()
-            .filter(|c| c.session().is_some())
-            .count()
+        self.ready_sessions().count()
     }
 
     /// Connections in any stage but `Offered` (an offer may never be answered).
@@ -271,10 +268,11 @@ impl Swarm {
     }
 
     /// Every ready peer.
-    pub(crate) fn ready_sessions(&self) -> impl Iterator<Item = (ConnId, &PeerSession)> {
-        self.conns
-            .iter()
-            .filter_map(|(id, c)| c.session().map(|s| (*id, s)))
+    pub(crate) fn ready_sessions(&self) -> Sessions<'_> {
+        Sessions {
+            conns: self.conns.entries().iter(),
+            holding: None,
+        }
     }
 
     /// Whether a peer may hold `seg`: one announced it or a later segment.
@@ -283,33 +281,11 @@ impl Swarm {
     }
 
     /// Ready peers holding `seg`.
-    pub(crate) fn peers_with(
-        &self,
-        seg: SegmentId,
-    ) -> impl Iterator<Item = (ConnId, &PeerSession)> {
-        self.conns
-            .iter()
-            .filter_map(|(id, c)| c.session().map(|s| (*id, s)))
-            .filter(move |(_, s)| s.has(&seg))
-    }
-
-    /// Ready peers that play `variant`, with the upload rate each told us (kb/s, 0 when
-    /// not told): their latest announced segment is of it, or they have announced
-    /// nothing yet and only just connected (a viewer starting; one that stays silent,
-    /// such as a download-only viewer, is nobody to wait for).
-    pub(crate) fn peers_on_variant(
-        &self,
-        variant: u16,
-        now: Instant,
-    ) -> impl Iterator<Item = (Id20, u32)> + '_ {
-        self.conns
-            .values()
-            .filter_map(|c| c.session())
-            .filter(move |s| match s.latest_variant() {
-                Some(v) => v == variant,
-                None => now < s.opened_at + SILENT_GRACE,
-            })
-            .filter_map(|s| Some((s.remote_id()?, s.uplink_kbps())))
+    pub(crate) fn peers_with(&self, seg: SegmentId) -> Sessions<'_> {
+        Sessions {
+            conns: self.conns.entries().iter(),
+            holding: Some(seg),
+        }
     }
 
     /// Our upload rate as we told it to peers, kb/s (0: not measured yet).
@@ -1136,6 +1112,38 @@ impl Swarm {
 /// The info hash of a swarm name: SHA-1, as p2p-media-loader and WebTorrent name swarms.
 pub fn swarm_hash(name: &str) -> Id20 {
     crate::sha1::sha1(&[&b"hlsmesh/1 "[..], name.as_bytes()].concat())
+}
+
+/// Ready peers (holding a segment, when one is given), in connection order: a plain
+/// loop over the connections (an adaptor chain costs more code in the wasm).
+pub(crate) struct Sessions<'a> {
+    conns: core::slice::Iter<'a, (ConnId, Conn)>,
+    holding: Option<SegmentId>,
+}
+
+impl<'a> Iterator for Sessions<'a> {
+    type Item = (ConnId, &'a PeerSession);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        for (id, c) in self.conns.by_ref() {
+            if let Some(s) = c.session() {
+                if self.holding.is_none_or(|seg| s.has(&seg)) {
+                    return Some((*id, s));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Whether ready peer `s` plays `variant`: its latest announced segment is of it, or it
+/// has announced nothing yet and only just connected (a viewer starting; one that stays
+/// silent, such as a download-only viewer, is nobody to wait for).
+pub(crate) fn plays(s: &PeerSession, variant: u16, now: Instant) -> bool {
+    match s.latest_variant() {
+        Some(v) => v == variant,
+        None => now < s.opened_at + SILENT_GRACE,
+    }
 }
 
 fn make_peer_id(rng: &mut crate::rng::Rng) -> Id20 {

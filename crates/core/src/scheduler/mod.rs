@@ -329,21 +329,14 @@ impl Scheduler {
         if update.live && update.refresh && update.variant == self.active_variant() {
             for info in update.new_segments {
                 let seg = info.id;
-                let alone = swarm
-                    .peers_on_variant(seg.variant, ctx.now)
-                    .next()
-                    .is_none();
                 // A runner-up may have fetched it already (our refresh can lag theirs by a
                 // target duration): then the player takes it from that peer.
                 let at_peer = swarm.peers_with(seg).next().is_some();
-                if alone
-                    || at_peer
-                    || self.cache.contains(&seg)
-                    || self.transfers.contains_key(&seg)
-                {
+                if at_peer || self.cache.contains(&seg) || self.transfers.contains_key(&seg) {
                     continue;
                 }
-                if self.election_place(swarm, seg, ctx.now).0 == 0 {
+                // Alone (no neighbour plays the rendition): nobody to fetch it for.
+                if let (0, 1..) = self.election_place(swarm, seg, ctx.now) {
                     self.start_cdn(ctx, info, Bytes::new());
                 }
             }
@@ -489,8 +482,11 @@ impl Scheduler {
         let me = swarm.peer_id();
         let mine = election::key(me, fast(swarm.uplink_kbps()), seg);
         let (mut rank, mut neighbours, mut fast_first) = (0, 0, !mine.0);
-        for (p, k) in swarm.peers_on_variant(seg.variant, now) {
-            let theirs = election::key(p, fast(k), seg);
+        for (_, s) in swarm.ready_sessions() {
+            let (Some(p), true) = (s.remote_id(), crate::swarm::plays(s, seg.variant, now)) else {
+                continue;
+            };
+            let theirs = election::key(p, fast(s.uplink_kbps()), seg);
             rank += usize::from(p != me && theirs < mine);
             neighbours += 1;
             fast_first |= !theirs.0;
