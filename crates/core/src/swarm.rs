@@ -245,10 +245,11 @@ impl Swarm {
 
     /// Connections in any stage but `Offered` (an offer may never be answered).
     fn live_conns(&self) -> usize {
-        self.conns
-            .values()
-            .filter(|c| !matches!(c.stage, Stage::Offered))
-            .count()
+        let mut n = 0;
+        for c in self.conns.values() {
+            n += usize::from(!matches!(c.stage, Stage::Offered));
+        }
+        n
     }
 
     /// Whether other viewers are about to be neighbours: a connection is being set up
@@ -258,10 +259,11 @@ impl Swarm {
     /// In the first [`JOIN_GRACE`] after the trackers start, before any answered, that is
     /// not known yet, and peers are expected.
     pub(crate) fn expecting_peers(&self, now: Instant) -> bool {
-        let setting_up = self.conns.values().any(|c| {
-            matches!(c.stage, Stage::Answering | Stage::Connecting)
-                || matches!(&c.stage, Stage::Open(s) if !s.is_ready())
-        });
+        let mut setting_up = false;
+        for c in self.conns.values() {
+            setting_up |= matches!(c.stage, Stage::Answering | Stage::Connecting)
+                || matches!(&c.stage, Stage::Open(s) if !s.is_ready());
+        }
         let joining =
             !self.heard_from_tracker && self.started_at.is_some_and(|t| now < t + JOIN_GRACE);
         setting_up || joining || (self.ready_peers() == 0 && self.swarm_size > 1)
@@ -443,10 +445,14 @@ impl Swarm {
     }
 
     fn knows_peer(&self, peer: &Id20) -> bool {
-        self.conns.values().any(|c| {
-            c.remote.as_ref() == Some(peer)
+        for c in self.conns.values() {
+            if c.remote.as_ref() == Some(peer)
                 || c.session().and_then(|s| s.remote_id()).as_ref() == Some(peer)
-        })
+            {
+                return true;
+            }
+        }
+        false
     }
 
     fn accept_offer(
@@ -484,25 +490,27 @@ impl Swarm {
 
     fn accept_answer(&mut self, ctx: &mut Ctx<'_>, peer: Id20, offer_id: Id20, sdp: String) {
         if self.banned.contains(&peer) {
-            let offer = self
-                .conns
-                .iter()
-                .find(|(_, c)| c.role == Role::Offerer && c.offer_id == offer_id)
-                .map(|(id, _)| *id);
-            if let Some(id) = offer {
-                self.close(ctx, id, "answered by a banned peer", true);
+            for (id, c) in &self.conns {
+                if c.role == Role::Offerer && c.offer_id == offer_id {
+                    let id = *id;
+                    self.close(ctx, id, "answered by a banned peer", true);
+                    return;
+                }
             }
             return;
         }
-        let found = self.conns.iter_mut().find(|(_, c)| {
-            c.role == Role::Offerer && c.offer_id == offer_id && matches!(c.stage, Stage::Offered)
-        });
-        if let Some((id, c)) = found {
-            c.remote = Some(peer);
-            c.stage = Stage::Connecting;
-            c.since = ctx.now;
-            ctx.out.push(Output::AcceptAnswer { conn: *id, sdp });
-            self.conn_deadline.set(None);
+        for (id, c) in &mut self.conns {
+            if c.role == Role::Offerer
+                && c.offer_id == offer_id
+                && matches!(c.stage, Stage::Offered)
+            {
+                c.remote = Some(peer);
+                c.stage = Stage::Connecting;
+                c.since = ctx.now;
+                ctx.out.push(Output::AcceptAnswer { conn: *id, sdp });
+                self.conn_deadline.set(None);
+                return;
+            }
         }
     }
 
@@ -634,13 +642,13 @@ impl Swarm {
             Role::Answerer => remote,
         };
         let mine = offerer_of(c, remote);
-        let twin = self
-            .conns
-            .iter()
-            .find(|(id, other)| {
-                **id != conn && other.session().and_then(|s| s.remote_id()) == Some(remote)
-            })
-            .map(|(id, other)| (*id, offerer_of(other, remote)));
+        let mut twin = None;
+        for (id, other) in &self.conns {
+            if *id != conn && other.session().and_then(|s| s.remote_id()) == Some(remote) {
+                twin = Some((*id, offerer_of(other, remote)));
+                break;
+            }
+        }
         if let Some((twin_id, twin_offerer)) = twin {
             // Both ends keep the connection offered by the smaller peer id (the older one
             // on a tie), so they agree without talking.
@@ -1098,12 +1106,13 @@ impl Swarm {
         }
         // Uploads held back by the cap resume when a chunk's worth of tokens is back.
         if let Some(b) = &self.upload_cap {
-            let waiting = self
-                .conns
-                .values()
-                .any(|c| matches!(&c.stage, Stage::Open(s) if s.has_uploads()));
-            if waiting && b.tokens < MAX_CHUNK_DATA as f64 {
-                note(b.ready_at());
+            for c in self.conns.values() {
+                if matches!(&c.stage, Stage::Open(s) if s.has_uploads()) {
+                    if b.tokens < MAX_CHUNK_DATA as f64 {
+                        note(b.ready_at());
+                    }
+                    break;
+                }
             }
         }
     }
