@@ -378,9 +378,13 @@ impl PeerSession {
         }
         self.last_have_sent = Some(now);
         if frames.is_empty() {
-            frames.extend(Message::have_frames(segments).map(|m| m.encode()));
+            for m in Message::have_frames(segments) {
+                frames.push(m.encode());
+            }
         }
-        self.control.extend(frames.iter().cloned());
+        for f in frames.iter() {
+            self.control.push(f.clone());
+        }
     }
 
     /// Tells the peer about segments we now hold.
