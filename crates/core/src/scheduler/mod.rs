@@ -313,7 +313,11 @@ impl Scheduler {
                 .stream_kbps(variant)
                 .saturating_mul(u64::from(election::FAST_UPLINK))
                 .max(1);
-            if let Some(last) = update.new_segments.iter().map(|i| i.id.sn).max() {
+            let mut last = None;
+            for i in &update.new_segments {
+                last = last.max(Some(i.id.sn));
+            }
+            if let Some(last) = last {
                 let n = self.newest.get_or_insert_with(variant, || last);
                 *n = (*n).max(last);
             }
@@ -708,7 +712,10 @@ impl Scheduler {
             return;
         }
         let lookahead = (1 + ((ahead - PREFETCH_MIN_BUFFER) / 8.0) as u64).min(MAX_LOOKAHEAD);
-        let mut in_flight = self.transfers.values().filter(|t| t.prefetch).count();
+        let mut in_flight = 0;
+        for t in self.transfers.values() {
+            in_flight += usize::from(t.prefetch);
+        }
         let now = ctx.now;
         for sn in anchor.sn + 1..=anchor.sn + lookahead {
             if in_flight >= MAX_PREFETCH {
@@ -772,12 +779,10 @@ impl Scheduler {
     /// Fetches the hash list of a media playlist (once at a time per variant; a live
     /// playlist's refresh fetches it again, as the publisher rewrites it with the playlist).
     fn fetch_hash_list(&mut self, ctx: &mut Ctx<'_>, variant: u16, url: &str, named: Option<&str>) {
-        let busy = self
-            .fetches
-            .values()
-            .any(|f| matches!(f, FetchFor::HashList(v, _) if *v == variant));
-        if busy {
-            return;
+        for f in self.fetches.values() {
+            if matches!(f, FetchFor::HashList(v, _) if *v == variant) {
+                return;
+            }
         }
         let list_url = sidecar_url(url, named);
         let fetch = self.new_fetch(FetchFor::HashList(variant, list_url.clone()));
@@ -939,7 +944,7 @@ impl Scheduler {
         took: Option<Duration>,
     ) {
         let seg = info.id;
-        self.refused.retain(|r| r.seg != seg);
+        self.forget_refusals(None, Some(seg));
         if info.range.is_none() && info.duration > 0.0 {
             let rate = data.len() as f64 / info.duration;
             let r = self.media_rate.get_or_insert_with(seg.variant, || rate);
@@ -1015,7 +1020,7 @@ impl Scheduler {
             match ev {
                 PeerEvent::Have(segs) => {
                     for seg in segs {
-                        if self.loads.values().any(|l| l.seg == Some(seg)) {
+                        if awaited(&self.loads, seg) {
                             self.advance(ctx, swarm, seg);
                         }
                     }
@@ -1127,11 +1132,20 @@ impl Scheduler {
         }
     }
 
+    /// Forgets the refusals by `conn` or of `seg` (one `retain` in the wasm for both).
+    fn forget_refusals(&mut self, conn: Option<ConnId>, seg: Option<SegmentId>) {
+        self.refused
+            .retain(|r| Some(r.conn) != conn && Some(r.seg) != seg);
+    }
+
     /// Whether `conn` refused `seg` lately (not asked again until its retry time).
     fn refused_lately(&self, conn: ConnId, seg: SegmentId, now: Instant) -> bool {
-        self.refused
-            .iter()
-            .any(|r| r.conn == conn && r.seg == seg && now < r.retry_at)
+        for r in &self.refused {
+            if r.conn == conn && r.seg == seg && now < r.retry_at {
+                return true;
+            }
+        }
+        false
     }
 
     /// A peer refused `seg` (busy, or it no longer holds it): not asked for it again
@@ -1179,7 +1193,7 @@ impl Scheduler {
     /// A peer connection closed: its transfers go elsewhere.
     pub(crate) fn handle_peer_gone(&mut self, ctx: &mut Ctx<'_>, swarm: &mut Swarm, conn: ConnId) {
         self.peers.remove(&conn);
-        self.refused.retain(|r| r.conn != conn);
+        self.forget_refusals(Some(conn), None);
         let mut lost = Vec::new();
         for (s, t) in &self.transfers {
             if matches!(t.via, Via::Peer { conn: c, .. } if c == conn) {
@@ -1265,17 +1279,14 @@ impl Scheduler {
             }
         }
         // A refusing peer may be asked again: reconsider the loads waiting for it.
-        let mut retry = Vec::new();
-        for r in self
-            .refused
-            .iter_mut()
-            .filter(|r| !r.fired && r.retry_at <= now)
-        {
-            r.fired = true;
-            retry.push(r.seg);
+        for r in &mut self.refused {
+            if !r.fired && r.retry_at <= now {
+                r.fired = true;
+                if awaited(&self.loads, r.seg) {
+                    due.push(r.seg);
+                }
+            }
         }
-        retry.retain(|s| self.loads.values().any(|l| l.seg == Some(*s)));
-        due.extend(retry);
         for seg in due {
             self.advance(ctx, swarm, seg);
         }
@@ -1298,14 +1309,21 @@ impl Scheduler {
         // refused prefetch waits for the next prefetch pass, and waking the agent at its
         // retry time would do nothing.
         for r in &self.refused {
-            if !r.fired
-                && !self.transfers.contains_key(&r.seg)
-                && self.loads.values().any(|l| l.seg == Some(r.seg))
-            {
+            if !r.fired && !self.transfers.contains_key(&r.seg) && awaited(&self.loads, r.seg) {
                 note(r.retry_at);
             }
         }
     }
+}
+
+/// Whether a load waits for `seg`.
+fn awaited(loads: &VecMap<LoadId, Load>, seg: SegmentId) -> bool {
+    for l in loads.values() {
+        if l.seg == Some(seg) {
+            return true;
+        }
+    }
+    false
 }
 
 /// Whether `seg` slid out of its rendition's live window: no longer listed, and older
