@@ -336,10 +336,11 @@ impl Swarm {
             if let Stage::Open(s) = &mut c.stage {
                 let plays = s.latest_variant();
                 tell.clear();
-                tell.extend(
-                    segs.iter()
-                        .filter(|seg| !(Some(seg.variant) == plays && expired(seg))),
-                );
+                for seg in segs {
+                    if !(Some(seg.variant) == plays && expired(seg)) {
+                        tell.push(*seg);
+                    }
+                }
                 s.announce_lost(&tell);
             }
         }
@@ -605,7 +606,9 @@ impl Swarm {
         for ev in &events {
             match *ev {
                 PeerEvent::Have(ref segs) => {
-                    self.announced = self.announced.max(segs.iter().map(|s| s.sn).max());
+                    for s in segs {
+                        self.announced = self.announced.max(Some(s.sn));
+                    }
                 }
                 PeerEvent::Violation(why) => {
                     self.close(ctx, conn, why, true);
@@ -802,19 +805,20 @@ impl Swarm {
                     url: t.url().to_string(),
                 });
             }
-            if t.announce_due(now) && !self.pending.iter().any(|p| p.tracker == i) {
+            if t.announce_due(now) && !self.announcing(i) {
                 self.start_announce(ctx, i);
             }
         }
         // Last first, so that removing one leaves the others' places.
         let mut ready = Vec::new();
         for (i, p) in self.pending.iter().enumerate().rev() {
-            let gathered = p.conns.iter().all(|c| {
-                matches!(
+            let mut gathered = true;
+            for c in &p.conns {
+                gathered &= matches!(
                     self.conns.get(c).map(|c| &c.stage),
                     Some(Stage::Gathering { sdp: Some(_) }) | None
-                )
-            });
+                );
+            }
             if now >= p.deadline || gathered {
                 ready.push(i);
             }
@@ -950,7 +954,7 @@ impl Swarm {
         let mut victim = None;
         for (id, c) in &self.conns {
             if let (true, Stage::Open(s)) = (*id != conn, &c.stage) {
-                if let Some(q) = s.waiting_seqs().next() {
+                if let Some(q) = s.first_waiting_seq() {
                     let v = (worse(*id, s.uplink_kbps()), q, *id);
                     if victim.is_none_or(|m| v > m) {
                         victim = Some(v);
@@ -1084,6 +1088,16 @@ impl Swarm {
         self.output_pending = queued > 0;
     }
 
+    /// Whether tracker `i` has an announce waiting for offers.
+    fn announcing(&self, i: usize) -> bool {
+        for p in &self.pending {
+            if p.tracker == i {
+                return true;
+            }
+        }
+        false
+    }
+
     /// Brings `at` forward to the swarm's next wake-up, if earlier (loops, not a chain of
     /// iterators: less wasm).
     pub(crate) fn poll_timeout(&self, at: &mut Instant) {
@@ -1092,7 +1106,7 @@ impl Swarm {
         // announce's deadline stands in for it (else the agent would ask to be woken in
         // the past until gathering completes: a busy loop in the browser).
         for (i, t) in self.trackers.iter().enumerate() {
-            if !self.pending.iter().any(|p| p.tracker == i) {
+            if !self.announcing(i) {
                 if let Some(t) = t.poll_timeout() {
                     note(t);
                 }

@@ -458,14 +458,23 @@ impl PeerSession {
         true
     }
 
-    /// The waiting (not started) uploads' orders.
-    pub fn waiting_seqs(&self) -> impl Iterator<Item = u64> + '_ {
-        self.uploads.iter().filter(|u| !u.started).map(|u| u.seq)
+    /// The first waiting (not started) upload's order.
+    pub fn first_waiting_seq(&self) -> Option<u64> {
+        for u in &self.uploads {
+            if !u.started {
+                return Some(u.seq);
+            }
+        }
+        None
     }
 
     /// Uploads accepted and not started yet.
     pub fn uploads_waiting(&self) -> usize {
-        self.uploads.iter().filter(|u| !u.started).count()
+        let mut n = 0;
+        for u in &self.uploads {
+            n += usize::from(!u.started);
+        }
+        n
     }
 
     /// The order (`seq`) of the upload sent next, when one waits.
