@@ -581,7 +581,8 @@ impl Swarm {
         }
     }
 
-    /// Feeds a frame to the peer's session; returns what the scheduler must act on.
+    /// Feeds a frame to the peer's session; returns its events for the scheduler (which
+    /// passes over `Ready`, handled here).
     pub(crate) fn handle_channel_message(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -623,7 +624,7 @@ impl Swarm {
                 _ => {}
             }
         }
-        events.retain(|ev| !matches!(ev, PeerEvent::Ready));
+        // `Ready` stays in: the scheduler passes over it.
         events
     }
 
