@@ -386,7 +386,12 @@ impl Swarm {
             reason,
         });
         // Offers sent through this tracker can no longer be answered.
-        self.pending.retain(|p| p.tracker != tracker.0);
+        // Last first, so that removing one leaves the others' places.
+        for i in (0..self.pending.len()).rev() {
+            if self.pending[i].tracker == tracker.0 {
+                self.pending.remove(i);
+            }
+        }
         let mut stale = Vec::new();
         for (id, c) in &self.conns {
             if c.tracker == tracker.0 && matches!(c.stage, Stage::Gathering { .. } | Stage::Offered)

@@ -232,9 +232,15 @@ impl PeerSession {
                 out.push(PeerEvent::Request { req, seg, offset });
             }
             Message::Cancel { req } => {
-                let before = self.uploads.len();
-                self.uploads.retain(|u| u.req != req);
-                if self.uploads.len() < before {
+                // Last first, so that removing one leaves the others' places.
+                let mut found = false;
+                for i in (0..self.uploads.len()).rev() {
+                    if self.uploads[i].req == req {
+                        self.uploads.remove(i);
+                        found = true;
+                    }
+                }
+                if found {
                     self.pending_requests = self.pending_requests.saturating_sub(1);
                 }
             }
