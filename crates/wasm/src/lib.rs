@@ -226,16 +226,15 @@ fn hash_list(text: String, entries: f64, data: &[u8]) -> Result<HashList, String
     if uris.len() != n.max(1) || sizes.len() != 2 * n || digests.len() != 32 * n {
         return Err("hash list arrays of different lengths".into());
     }
+    // Entry `i`: numbers `2i` and `2i + 1`, digest bytes `32i..32i + 32`, line `i`
+    // (lengths checked above).
     let mut entries = Vec::new();
-    for ((sn_size, digest), uri) in sizes
-        .chunks_exact(2)
-        .zip(digests.chunks_exact(32))
-        .zip(uris)
-    {
+    for i in 0..n {
+        let uri = uris[i];
         entries.push(Expected {
-            sn: given(sn_size[0]).unwrap_or(0),
-            size: given(sn_size[1]).unwrap_or(0),
-            digest: digest.try_into().unwrap_or_default(),
+            sn: given(sizes[2 * i]).unwrap_or(0),
+            size: given(sizes[2 * i + 1]).unwrap_or(0),
+            digest: digests[32 * i..32 * i + 32].try_into().unwrap_or_default(),
             uri: (!uri.is_empty()).then(|| uri.to_owned()),
         });
     }
