@@ -44,8 +44,9 @@ pub fn sha1(data: &[u8]) -> [u8; 20] {
             b = a;
             a = t;
         }
-        for (hi, v) in h.iter_mut().zip([a, b, c, d, e]) {
-            *hi = hi.wrapping_add(v);
+        // By index: a zip with an array's by-value iterator costs more wasm.
+        for (i, v) in [a, b, c, d, e].iter().enumerate() {
+            h[i] = h[i].wrapping_add(*v);
         }
     }
     let mut out = [0u8; 20];
