@@ -348,12 +348,12 @@ fn push_bytes(out: &Array, b: &[u8]) {
 fn split_lines(mut text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     loop {
-        let end = text.bytes().position(|b| b == b'\n');
-        out.push(&text[..end.unwrap_or(text.len())]);
-        match end {
-            Some(end) => text = &text[end + 1..],
-            None => return out,
+        let end = hlsmesh_core::url::first_of(text, b"\n");
+        out.push(&text[..end]);
+        if end == text.len() {
+            return out;
         }
+        text = &text[end + 1..];
     }
 }
 
