@@ -1132,10 +1132,15 @@ impl Scheduler {
         }
     }
 
-    /// Forgets the refusals by `conn` or of `seg` (one `retain` in the wasm for both).
+    /// Forgets the refusals by `conn` or of `seg`: removed last first by index (a few
+    /// dozen at most), not by `retain` (less wasm).
     fn forget_refusals(&mut self, conn: Option<ConnId>, seg: Option<SegmentId>) {
-        self.refused
-            .retain(|r| Some(r.conn) != conn && Some(r.seg) != seg);
+        for i in (0..self.refused.len()).rev() {
+            let r = &self.refused[i];
+            if Some(r.conn) == conn || Some(r.seg) == seg {
+                self.refused.remove(i);
+            }
+        }
     }
 
     /// Whether `conn` refused `seg` lately (not asked again until its retry time).
