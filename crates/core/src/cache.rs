@@ -102,13 +102,24 @@ impl Cache {
             self.used -= old.data.len();
         }
         while self.used + data.len() > self.limit {
-            let (stamp, victim) = self
-                .by_age
-                .iter()
-                .find(|(_, id)| useless(id))
-                .or_else(|| self.by_age.iter().next())
-                .map(|(stamp, id)| (*stamp, *id))
-                .expect("over the bound means non-empty");
+            // The oldest useless entry, else the oldest.
+            let mut found = None;
+            for (stamp, id) in &self.by_age {
+                if useless(id) {
+                    found = Some((*stamp, *id));
+                    break;
+                }
+            }
+            let (stamp, victim) = match found {
+                Some(v) => v,
+                None => {
+                    let (stamp, id) = self
+                        .by_age
+                        .first_key_value()
+                        .expect("over the bound means non-empty");
+                    (*stamp, *id)
+                }
+            };
             self.by_age.remove(&stamp);
             let e = self.entries.remove(&victim).expect("indexed");
             self.used -= e.data.len();

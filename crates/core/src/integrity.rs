@@ -461,8 +461,9 @@ impl Sha256 {
             b = a;
             a = t1.wrapping_add(t2);
         }
-        for (s, v) in self.state.iter_mut().zip([a, b, c, d, e, f, g, h]) {
-            *s = s.wrapping_add(v);
+        // By index: a zip with an array's by-value iterator costs more wasm.
+        for (i, v) in [a, b, c, d, e, f, g, h].iter().enumerate() {
+            self.state[i] = self.state[i].wrapping_add(*v);
         }
     }
 }

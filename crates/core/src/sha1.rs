@@ -44,8 +44,9 @@ pub fn sha1(data: &[u8]) -> [u8; 20] {
             b = a;
             a = t;
         }
-        for (hi, v) in h.iter_mut().zip([a, b, c, d, e]) {
-            *hi = hi.wrapping_add(v);
+        // By index: a zip with an array's by-value iterator costs more wasm.
+        for (i, v) in [a, b, c, d, e].iter().enumerate() {
+            h[i] = h[i].wrapping_add(*v);
         }
     }
     let mut out = [0u8; 20];
@@ -56,15 +57,18 @@ pub fn sha1(data: &[u8]) -> [u8; 20] {
 /// Reads big-endian words from `bytes` into `words`, as many as both hold (one
 /// function for both hashes' blocks).
 pub(crate) fn read_be(bytes: &[u8], words: &mut [u32]) {
-    for (w, c) in words.iter_mut().zip(bytes.chunks_exact(4)) {
-        *w = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
+    // By index: a zip of chunks costs more wasm.
+    for i in 0..words.len().min(bytes.len() / 4) {
+        let c = &bytes[4 * i..4 * i + 4];
+        words[i] = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
     }
 }
 
 /// Writes `words` big-endian into `bytes`, as many as both hold (both hashes' digests).
 pub(crate) fn write_be(words: &[u32], bytes: &mut [u8]) {
-    for (c, w) in bytes.chunks_exact_mut(4).zip(words) {
-        c.copy_from_slice(&w.to_be_bytes());
+    // By index: a zip of chunks costs more wasm.
+    for i in 0..words.len().min(bytes.len() / 4) {
+        bytes[4 * i..4 * i + 4].copy_from_slice(&words[i].to_be_bytes());
     }
 }
 

@@ -240,18 +240,16 @@ impl Swarm {
 
     /// Peers past the handshake.
     pub(crate) fn ready_peers(&self) -> usize {
-        self.conns
-            .values()
-            .filter(|c| c.session().is_some())
-            .count()
+        self.ready_sessions().count()
     }
 
     /// Connections in any stage but `Offered` (an offer may never be answered).
     fn live_conns(&self) -> usize {
-        self.conns
-            .values()
-            .filter(|c| !matches!(c.stage, Stage::Offered))
-            .count()
+        let mut n = 0;
+        for c in self.conns.values() {
+            n += usize::from(!matches!(c.stage, Stage::Offered));
+        }
+        n
     }
 
     /// Whether other viewers are about to be neighbours: a connection is being set up
@@ -261,20 +259,22 @@ impl Swarm {
     /// In the first [`JOIN_GRACE`] after the trackers start, before any answered, that is
     /// not known yet, and peers are expected.
     pub(crate) fn expecting_peers(&self, now: Instant) -> bool {
-        let setting_up = self.conns.values().any(|c| {
-            matches!(c.stage, Stage::Answering | Stage::Connecting)
-                || matches!(&c.stage, Stage::Open(s) if !s.is_ready())
-        });
+        let mut setting_up = false;
+        for c in self.conns.values() {
+            setting_up |= matches!(c.stage, Stage::Answering | Stage::Connecting)
+                || matches!(&c.stage, Stage::Open(s) if !s.is_ready());
+        }
         let joining =
             !self.heard_from_tracker && self.started_at.is_some_and(|t| now < t + JOIN_GRACE);
         setting_up || joining || (self.ready_peers() == 0 && self.swarm_size > 1)
     }
 
     /// Every ready peer.
-    pub(crate) fn ready_sessions(&self) -> impl Iterator<Item = (ConnId, &PeerSession)> {
-        self.conns
-            .iter()
-            .filter_map(|(id, c)| c.session().map(|s| (*id, s)))
+    pub(crate) fn ready_sessions(&self) -> Sessions<'_> {
+        Sessions {
+            conns: self.conns.entries().iter(),
+            holding: None,
+        }
     }
 
     /// Whether a peer may hold `seg`: one announced it or a later segment.
@@ -283,33 +283,11 @@ impl Swarm {
     }
 
     /// Ready peers holding `seg`.
-    pub(crate) fn peers_with(
-        &self,
-        seg: SegmentId,
-    ) -> impl Iterator<Item = (ConnId, &PeerSession)> {
-        self.conns
-            .iter()
-            .filter_map(|(id, c)| c.session().map(|s| (*id, s)))
-            .filter(move |(_, s)| s.has(&seg))
-    }
-
-    /// Ready peers that play `variant`, with the upload rate each told us (kb/s, 0 when
-    /// not told): their latest announced segment is of it, or they have announced
-    /// nothing yet and only just connected (a viewer starting; one that stays silent,
-    /// such as a download-only viewer, is nobody to wait for).
-    pub(crate) fn peers_on_variant(
-        &self,
-        variant: u16,
-        now: Instant,
-    ) -> impl Iterator<Item = (Id20, u32)> + '_ {
-        self.conns
-            .values()
-            .filter_map(|c| c.session())
-            .filter(move |s| match s.latest_variant() {
-                Some(v) => v == variant,
-                None => now < s.opened_at + SILENT_GRACE,
-            })
-            .filter_map(|s| Some((s.remote_id()?, s.uplink_kbps())))
+    pub(crate) fn peers_with(&self, seg: SegmentId) -> Sessions<'_> {
+        Sessions {
+            conns: self.conns.entries().iter(),
+            holding: Some(seg),
+        }
     }
 
     /// Our upload rate as we told it to peers, kb/s (0: not measured yet).
@@ -358,10 +336,11 @@ impl Swarm {
             if let Stage::Open(s) = &mut c.stage {
                 let plays = s.latest_variant();
                 tell.clear();
-                tell.extend(
-                    segs.iter()
-                        .filter(|seg| !(Some(seg.variant) == plays && expired(seg))),
-                );
+                for seg in segs {
+                    if !(Some(seg.variant) == plays && expired(seg)) {
+                        tell.push(*seg);
+                    }
+                }
                 s.announce_lost(&tell);
             }
         }
@@ -407,7 +386,12 @@ impl Swarm {
             reason,
         });
         // Offers sent through this tracker can no longer be answered.
-        self.pending.retain(|p| p.tracker != tracker.0);
+        // Last first, so that removing one leaves the others' places.
+        for i in (0..self.pending.len()).rev() {
+            if self.pending[i].tracker == tracker.0 {
+                self.pending.remove(i);
+            }
+        }
         let mut stale = Vec::new();
         for (id, c) in &self.conns {
             if c.tracker == tracker.0 && matches!(c.stage, Stage::Gathering { .. } | Stage::Offered)
@@ -467,10 +451,14 @@ impl Swarm {
     }
 
     fn knows_peer(&self, peer: &Id20) -> bool {
-        self.conns.values().any(|c| {
-            c.remote.as_ref() == Some(peer)
+        for c in self.conns.values() {
+            if c.remote.as_ref() == Some(peer)
                 || c.session().and_then(|s| s.remote_id()).as_ref() == Some(peer)
-        })
+            {
+                return true;
+            }
+        }
+        false
     }
 
     fn accept_offer(
@@ -508,25 +496,27 @@ impl Swarm {
 
     fn accept_answer(&mut self, ctx: &mut Ctx<'_>, peer: Id20, offer_id: Id20, sdp: String) {
         if self.banned.contains(&peer) {
-            let offer = self
-                .conns
-                .iter()
-                .find(|(_, c)| c.role == Role::Offerer && c.offer_id == offer_id)
-                .map(|(id, _)| *id);
-            if let Some(id) = offer {
-                self.close(ctx, id, "answered by a banned peer", true);
+            for (id, c) in &self.conns {
+                if c.role == Role::Offerer && c.offer_id == offer_id {
+                    let id = *id;
+                    self.close(ctx, id, "answered by a banned peer", true);
+                    return;
+                }
             }
             return;
         }
-        let found = self.conns.iter_mut().find(|(_, c)| {
-            c.role == Role::Offerer && c.offer_id == offer_id && matches!(c.stage, Stage::Offered)
-        });
-        if let Some((id, c)) = found {
-            c.remote = Some(peer);
-            c.stage = Stage::Connecting;
-            c.since = ctx.now;
-            ctx.out.push(Output::AcceptAnswer { conn: *id, sdp });
-            self.conn_deadline.set(None);
+        for (id, c) in &mut self.conns {
+            if c.role == Role::Offerer
+                && c.offer_id == offer_id
+                && matches!(c.stage, Stage::Offered)
+            {
+                c.remote = Some(peer);
+                c.stage = Stage::Connecting;
+                c.since = ctx.now;
+                ctx.out.push(Output::AcceptAnswer { conn: *id, sdp });
+                self.conn_deadline.set(None);
+                return;
+            }
         }
     }
 
@@ -596,7 +586,8 @@ impl Swarm {
         }
     }
 
-    /// Feeds a frame to the peer's session; returns what the scheduler must act on.
+    /// Feeds a frame to the peer's session; returns its events for the scheduler (which
+    /// passes over `Ready`, handled here).
     pub(crate) fn handle_channel_message(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -621,7 +612,9 @@ impl Swarm {
         for ev in &events {
             match *ev {
                 PeerEvent::Have(ref segs) => {
-                    self.announced = self.announced.max(segs.iter().map(|s| s.sn).max());
+                    for s in segs {
+                        self.announced = self.announced.max(Some(s.sn));
+                    }
                 }
                 PeerEvent::Violation(why) => {
                     self.close(ctx, conn, why, true);
@@ -636,7 +629,7 @@ impl Swarm {
                 _ => {}
             }
         }
-        events.retain(|ev| !matches!(ev, PeerEvent::Ready));
+        // `Ready` stays in: the scheduler passes over it.
         events
     }
 
@@ -658,13 +651,13 @@ impl Swarm {
             Role::Answerer => remote,
         };
         let mine = offerer_of(c, remote);
-        let twin = self
-            .conns
-            .iter()
-            .find(|(id, other)| {
-                **id != conn && other.session().and_then(|s| s.remote_id()) == Some(remote)
-            })
-            .map(|(id, other)| (*id, offerer_of(other, remote)));
+        let mut twin = None;
+        for (id, other) in &self.conns {
+            if *id != conn && other.session().and_then(|s| s.remote_id()) == Some(remote) {
+                twin = Some((*id, offerer_of(other, remote)));
+                break;
+            }
+        }
         if let Some((twin_id, twin_offerer)) = twin {
             // Both ends keep the connection offered by the smaller peer id (the older one
             // on a tie), so they agree without talking.
@@ -819,19 +812,20 @@ impl Swarm {
                     url: t.url().to_string(),
                 });
             }
-            if t.announce_due(now) && !self.pending.iter().any(|p| p.tracker == i) {
+            if t.announce_due(now) && !self.announcing(i) {
                 self.start_announce(ctx, i);
             }
         }
         // Last first, so that removing one leaves the others' places.
         let mut ready = Vec::new();
         for (i, p) in self.pending.iter().enumerate().rev() {
-            let gathered = p.conns.iter().all(|c| {
-                matches!(
+            let mut gathered = true;
+            for c in &p.conns {
+                gathered &= matches!(
                     self.conns.get(c).map(|c| &c.stage),
                     Some(Stage::Gathering { sdp: Some(_) }) | None
-                )
-            });
+                );
+            }
             if now >= p.deadline || gathered {
                 ready.push(i);
             }
@@ -967,7 +961,7 @@ impl Swarm {
         let mut victim = None;
         for (id, c) in &self.conns {
             if let (true, Stage::Open(s)) = (*id != conn, &c.stage) {
-                if let Some(q) = s.waiting_seqs().next() {
+                if let Some(q) = s.first_waiting_seq() {
                     let v = (worse(*id, s.uplink_kbps()), q, *id);
                     if victim.is_none_or(|m| v > m) {
                         victim = Some(v);
@@ -1101,6 +1095,16 @@ impl Swarm {
         self.output_pending = queued > 0;
     }
 
+    /// Whether tracker `i` has an announce waiting for offers.
+    fn announcing(&self, i: usize) -> bool {
+        for p in &self.pending {
+            if p.tracker == i {
+                return true;
+            }
+        }
+        false
+    }
+
     /// Brings `at` forward to the swarm's next wake-up, if earlier (loops, not a chain of
     /// iterators: less wasm).
     pub(crate) fn poll_timeout(&self, at: &mut Instant) {
@@ -1109,7 +1113,7 @@ impl Swarm {
         // announce's deadline stands in for it (else the agent would ask to be woken in
         // the past until gathering completes: a busy loop in the browser).
         for (i, t) in self.trackers.iter().enumerate() {
-            if !self.pending.iter().any(|p| p.tracker == i) {
+            if !self.announcing(i) {
                 if let Some(t) = t.poll_timeout() {
                     note(t);
                 }
@@ -1123,12 +1127,13 @@ impl Swarm {
         }
         // Uploads held back by the cap resume when a chunk's worth of tokens is back.
         if let Some(b) = &self.upload_cap {
-            let waiting = self
-                .conns
-                .values()
-                .any(|c| matches!(&c.stage, Stage::Open(s) if s.has_uploads()));
-            if waiting && b.tokens < MAX_CHUNK_DATA as f64 {
-                note(b.ready_at());
+            for c in self.conns.values() {
+                if matches!(&c.stage, Stage::Open(s) if s.has_uploads()) {
+                    if b.tokens < MAX_CHUNK_DATA as f64 {
+                        note(b.ready_at());
+                    }
+                    break;
+                }
             }
         }
     }
@@ -1137,6 +1142,38 @@ impl Swarm {
 /// The info hash of a swarm name: SHA-1, as p2p-media-loader and WebTorrent name swarms.
 pub fn swarm_hash(name: &str) -> Id20 {
     crate::sha1::sha1(&[&b"hlsmesh/1 "[..], name.as_bytes()].concat())
+}
+
+/// Ready peers (holding a segment, when one is given), in connection order: a plain
+/// loop over the connections (an adaptor chain costs more code in the wasm).
+pub(crate) struct Sessions<'a> {
+    conns: core::slice::Iter<'a, (ConnId, Conn)>,
+    holding: Option<SegmentId>,
+}
+
+impl<'a> Iterator for Sessions<'a> {
+    type Item = (ConnId, &'a PeerSession);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        for (id, c) in self.conns.by_ref() {
+            if let Some(s) = c.session() {
+                if self.holding.is_none_or(|seg| s.has(&seg)) {
+                    return Some((*id, s));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Whether ready peer `s` plays `variant`: its latest announced segment is of it, or it
+/// has announced nothing yet and only just connected (a viewer starting; one that stays
+/// silent, such as a download-only viewer, is nobody to wait for).
+pub(crate) fn plays(s: &PeerSession, variant: u16, now: Instant) -> bool {
+    match s.latest_variant() {
+        Some(v) => v == variant,
+        None => now < s.opened_at + SILENT_GRACE,
+    }
 }
 
 fn make_peer_id(rng: &mut crate::rng::Rng) -> Id20 {

@@ -17,10 +17,7 @@ pub fn resolve(base: &str, reference: &str) -> String {
         Some(i) => (&base[..i], &base[i + 3..]),
         None => return reference.to_string(),
     };
-    let authority_end = rest
-        .bytes()
-        .position(|b| matches!(b, b'/' | b'?' | b'#'))
-        .unwrap_or(rest.len());
+    let authority_end = first_of(rest, b"/?#");
     let authority = &rest[..authority_end];
     let base_path_and_more = &rest[authority_end..];
     let base_path = &base_path_and_more[..query_start(base_path_and_more)];
@@ -60,15 +57,30 @@ pub fn without_query(url: &str) -> &str {
 /// `find(['?', '#'])` decodes and compares every character (this runs at every playlist
 /// refresh).
 pub(crate) fn query_start(s: &str) -> usize {
-    s.bytes()
-        .position(|b| b == b'?' || b == b'#')
-        .unwrap_or(s.len())
+    first_of(s, b"?#")
 }
 
 /// Where the ASCII byte `b` first occurs in `s` (the length if nowhere): `str::find` with a
 /// `char` brings a searcher and `memchr` into the wasm.
 pub(crate) fn position(s: &str, b: u8) -> usize {
-    s.bytes().position(|c| c == b).unwrap_or(s.len())
+    first_of(s, &[b])
+}
+
+/// Where any of the ASCII bytes in `set` first occurs in `s` (the length if nowhere): one
+/// plain loop for every byte search (each `position` closure is a `try_fold` of its own in
+/// the wasm).
+pub fn first_of(s: &str, set: &[u8]) -> usize {
+    let s = s.as_bytes();
+    let mut i = 0;
+    while i < s.len() {
+        for &b in set {
+            if s[i] == b {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    s.len()
 }
 
 /// The path of a URL (without scheme and authority); a relative reference is its own

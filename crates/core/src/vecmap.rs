@@ -116,6 +116,11 @@ impl<K: Ord, V> VecMap<K, V> {
         self.get_or_insert_with(key, V::default)
     }
 
+    /// Entries in key order, as a slice.
+    pub fn entries(&self) -> &[(K, V)] {
+        &self.entries
+    }
+
     /// Entries in key order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&K, &V)> + ExactSizeIterator {
         self.entries.iter().map(|(k, v)| (k, v))

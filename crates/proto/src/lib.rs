@@ -361,7 +361,11 @@ impl Body {
             return Err(DecodeError::Invalid("too many segment ids"));
         }
         self.need(count * SEGMENT_ID_LEN)?;
-        (0..count).map(|_| self.segment()).collect()
+        let mut ids = Vec::with_capacity(count);
+        for _ in 0..count {
+            ids.push(self.segment()?);
+        }
+        Ok(ids)
     }
     fn rest(&mut self) -> Bytes {
         let rest = self.frame.slice(self.at..);

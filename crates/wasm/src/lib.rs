@@ -106,10 +106,12 @@ fn numbers(data: &[u8]) -> Vec<f64> {
 /// A master playlist from [`input::MASTER`]'s arguments; `Timeout` (nothing) when there
 /// are fewer URLs or more bandwidths than `variants`, which the shim never sends.
 fn master(text: &str, variants: f64, bandwidths: &[f64]) -> Input {
-    let urls = lines(text);
+    let mut urls = lines(text);
     if urls.len() < 1 + bandwidths.len() || bandwidths.len() != variants as usize {
         return Input::Timeout;
     }
+    // The URLs after the master's and the variants' are the renditions'.
+    let renditions = urls.split_off(1 + bandwidths.len());
     let mut urls = urls.into_iter();
     let url = urls.next().unwrap_or_default();
     // As many variants as bandwidths (there are URLs for them all, checked above).
@@ -117,7 +119,6 @@ fn master(text: &str, variants: f64, bandwidths: &[f64]) -> Input {
     for &b in bandwidths {
         variants.push((urls.next().unwrap_or_default(), given(b).unwrap_or(0)));
     }
-    let renditions = urls.collect();
     let playlist = Playlist::Master(Master {
         variants,
         renditions,
@@ -133,15 +134,16 @@ fn media(text: &str, segments: f64, numbers: &[f64]) -> Input {
     if lines.len() != n + 2 || numbers.len() != 3 + 3 * n {
         return Input::Timeout;
     }
-    let mut lines = lines.into_iter().map(str::to_owned);
-    let url = lines.next().unwrap_or_default();
-    let hashes = lines.next().filter(|h| !h.is_empty());
+    let url = lines[0].to_owned();
+    let hashes = (!lines[1].is_empty()).then(|| lines[1].to_owned());
+    // Segment `i`: line `2 + i`, numbers `3 + 3i` to `5 + 3i` (lengths checked above).
     let mut segments = Vec::new();
-    for (url, n) in lines.zip(numbers[3..].chunks_exact(3)) {
+    for i in 0..n {
+        let k = &numbers[3 + 3 * i..6 + 3 * i];
         segments.push(MediaSegment {
-            url,
-            duration: n[0],
-            range: given(n[1]).zip(given(n[2])),
+            url: lines[2 + i].to_owned(),
+            duration: k[0],
+            range: given(k[1]).zip(given(k[2])),
         });
     }
     let playlist = Playlist::Media(Media {
@@ -224,16 +226,15 @@ fn hash_list(text: String, entries: f64, data: &[u8]) -> Result<HashList, String
     if uris.len() != n.max(1) || sizes.len() != 2 * n || digests.len() != 32 * n {
         return Err("hash list arrays of different lengths".into());
     }
+    // Entry `i`: numbers `2i` and `2i + 1`, digest bytes `32i..32i + 32`, line `i`
+    // (lengths checked above).
     let mut entries = Vec::new();
-    for ((sn_size, digest), uri) in sizes
-        .chunks_exact(2)
-        .zip(digests.chunks_exact(32))
-        .zip(uris)
-    {
+    for i in 0..n {
+        let uri = uris[i];
         entries.push(Expected {
-            sn: given(sn_size[0]).unwrap_or(0),
-            size: given(sn_size[1]).unwrap_or(0),
-            digest: digest.try_into().unwrap_or_default(),
+            sn: given(sizes[2 * i]).unwrap_or(0),
+            size: given(sizes[2 * i + 1]).unwrap_or(0),
+            digest: digests[32 * i..32 * i + 32].try_into().unwrap_or_default(),
             uri: (!uri.is_empty()).then(|| uri.to_owned()),
         });
     }
@@ -347,12 +348,12 @@ fn push_bytes(out: &Array, b: &[u8]) {
 fn split_lines(mut text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     loop {
-        let end = text.bytes().position(|b| b == b'\n');
-        out.push(&text[..end.unwrap_or(text.len())]);
-        match end {
-            Some(end) => text = &text[end + 1..],
-            None => return out,
+        let end = hlsmesh_core::url::first_of(text, b"\n");
+        out.push(&text[..end]);
+        if end == text.len() {
+            return out;
         }
+        text = &text[end + 1..];
     }
 }
 

@@ -7,7 +7,9 @@
 use crate::vecmap::{VecMap, VecSet};
 
 use bytes::Bytes;
-use hlsmesh_proto::{Id20, Message, SegmentId, MAX_CHUNK_DATA, PROTOCOL_VERSION};
+use hlsmesh_proto::{
+    Id20, Message, SegmentId, MAX_CHUNK_DATA, MAX_IDS_PER_FRAME, PROTOCOL_VERSION,
+};
 
 use crate::time::Instant;
 
@@ -232,9 +234,15 @@ impl PeerSession {
                 out.push(PeerEvent::Request { req, seg, offset });
             }
             Message::Cancel { req } => {
-                let before = self.uploads.len();
-                self.uploads.retain(|u| u.req != req);
-                if self.uploads.len() < before {
+                // Last first, so that removing one leaves the others' places.
+                let mut found = false;
+                for i in (0..self.uploads.len()).rev() {
+                    if self.uploads[i].req == req {
+                        self.uploads.remove(i);
+                        found = true;
+                    }
+                }
+                if found {
                     self.pending_requests = self.pending_requests.saturating_sub(1);
                 }
             }
@@ -378,16 +386,16 @@ impl PeerSession {
         }
         self.last_have_sent = Some(now);
         if frames.is_empty() {
-            frames.extend(Message::have_frames(segments).map(|m| m.encode()));
+            encode_haves(segments, frames);
         }
-        self.control.extend(frames.iter().cloned());
+        for f in frames.iter() {
+            self.control.push(f.clone());
+        }
     }
 
     /// Tells the peer about segments we now hold.
     pub fn announce_have(&mut self, segments: &[SegmentId]) {
-        for msg in Message::have_frames(segments) {
-            self.queue(msg);
-        }
+        encode_haves(segments, &mut self.control);
     }
 
     /// Forgets the segments the peer announced that `expired` says are gone everywhere
@@ -454,14 +462,23 @@ impl PeerSession {
         true
     }
 
-    /// The waiting (not started) uploads' orders.
-    pub fn waiting_seqs(&self) -> impl Iterator<Item = u64> + '_ {
-        self.uploads.iter().filter(|u| !u.started).map(|u| u.seq)
+    /// The first waiting (not started) upload's order.
+    pub fn first_waiting_seq(&self) -> Option<u64> {
+        for u in &self.uploads {
+            if !u.started {
+                return Some(u.seq);
+            }
+        }
+        None
     }
 
     /// Uploads accepted and not started yet.
     pub fn uploads_waiting(&self) -> usize {
-        self.uploads.iter().filter(|u| !u.started).count()
+        let mut n = 0;
+        for u in &self.uploads {
+            n += usize::from(!u.started);
+        }
+        n
     }
 
     /// The order (`seq`) of the upload sent next, when one waits.
@@ -541,6 +558,23 @@ impl PeerSession {
     fn sent(&mut self, bytes: usize) {
         self.buffered += bytes;
         self.bytes_out += bytes as u64;
+    }
+}
+
+/// Appends the `Have` frames listing `segments`, encoded, to `frames` (as many as the
+/// list needs, as [`Message::have_frames`]): slices by index instead of a chunks/map
+/// iterator, for a smaller wasm.
+fn encode_haves(segments: &[SegmentId], frames: &mut Vec<Bytes>) {
+    let mut at = 0;
+    while at < segments.len() {
+        let end = (at + MAX_IDS_PER_FRAME).min(segments.len());
+        frames.push(
+            Message::Have {
+                segments: segments[at..end].to_vec(),
+            }
+            .encode(),
+        );
+        at = end;
     }
 }
 

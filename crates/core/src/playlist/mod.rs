@@ -190,14 +190,13 @@ impl Playlists {
         match playlist {
             Playlist::Master(master) => {
                 self.master_url = Some(url.to_string());
-                self.bandwidth = master.variants.iter().map(|v| v.1).collect();
+                self.bandwidth.clear();
                 self.variants.clear();
-                for u in master
-                    .variants
-                    .iter()
-                    .map(|v| &v.0)
-                    .chain(&master.renditions)
-                {
+                for (u, b) in &master.variants {
+                    self.bandwidth.push(*b);
+                    self.variants.push(without_query(u).to_string());
+                }
+                for u in &master.renditions {
                     self.variants.push(without_query(u).to_string());
                 }
                 Ok(PlaylistUpdate::default())

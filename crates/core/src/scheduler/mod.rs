@@ -313,7 +313,11 @@ impl Scheduler {
                 .stream_kbps(variant)
                 .saturating_mul(u64::from(election::FAST_UPLINK))
                 .max(1);
-            if let Some(last) = update.new_segments.iter().map(|i| i.id.sn).max() {
+            let mut last = None;
+            for i in &update.new_segments {
+                last = last.max(Some(i.id.sn));
+            }
+            if let Some(last) = last {
                 let n = self.newest.get_or_insert_with(variant, || last);
                 *n = (*n).max(last);
             }
@@ -329,21 +333,14 @@ impl Scheduler {
         if update.live && update.refresh && update.variant == self.active_variant() {
             for info in update.new_segments {
                 let seg = info.id;
-                let alone = swarm
-                    .peers_on_variant(seg.variant, ctx.now)
-                    .next()
-                    .is_none();
                 // A runner-up may have fetched it already (our refresh can lag theirs by a
                 // target duration): then the player takes it from that peer.
                 let at_peer = swarm.peers_with(seg).next().is_some();
-                if alone
-                    || at_peer
-                    || self.cache.contains(&seg)
-                    || self.transfers.contains_key(&seg)
-                {
+                if at_peer || self.cache.contains(&seg) || self.transfers.contains_key(&seg) {
                     continue;
                 }
-                if self.election_place(swarm, seg, ctx.now).0 == 0 {
+                // Alone (no neighbour plays the rendition): nobody to fetch it for.
+                if let (0, 1..) = self.election_place(swarm, seg, ctx.now) {
                     self.start_cdn(ctx, info, Bytes::new());
                 }
             }
@@ -489,8 +486,11 @@ impl Scheduler {
         let me = swarm.peer_id();
         let mine = election::key(me, fast(swarm.uplink_kbps()), seg);
         let (mut rank, mut neighbours, mut fast_first) = (0, 0, !mine.0);
-        for (p, k) in swarm.peers_on_variant(seg.variant, now) {
-            let theirs = election::key(p, fast(k), seg);
+        for (_, s) in swarm.ready_sessions() {
+            let (Some(p), true) = (s.remote_id(), crate::swarm::plays(s, seg.variant, now)) else {
+                continue;
+            };
+            let theirs = election::key(p, fast(s.uplink_kbps()), seg);
             rank += usize::from(p != me && theirs < mine);
             neighbours += 1;
             fast_first |= !theirs.0;
@@ -712,7 +712,10 @@ impl Scheduler {
             return;
         }
         let lookahead = (1 + ((ahead - PREFETCH_MIN_BUFFER) / 8.0) as u64).min(MAX_LOOKAHEAD);
-        let mut in_flight = self.transfers.values().filter(|t| t.prefetch).count();
+        let mut in_flight = 0;
+        for t in self.transfers.values() {
+            in_flight += usize::from(t.prefetch);
+        }
         let now = ctx.now;
         for sn in anchor.sn + 1..=anchor.sn + lookahead {
             if in_flight >= MAX_PREFETCH {
@@ -776,12 +779,10 @@ impl Scheduler {
     /// Fetches the hash list of a media playlist (once at a time per variant; a live
     /// playlist's refresh fetches it again, as the publisher rewrites it with the playlist).
     fn fetch_hash_list(&mut self, ctx: &mut Ctx<'_>, variant: u16, url: &str, named: Option<&str>) {
-        let busy = self
-            .fetches
-            .values()
-            .any(|f| matches!(f, FetchFor::HashList(v, _) if *v == variant));
-        if busy {
-            return;
+        for f in self.fetches.values() {
+            if matches!(f, FetchFor::HashList(v, _) if *v == variant) {
+                return;
+            }
         }
         let list_url = sidecar_url(url, named);
         let fetch = self.new_fetch(FetchFor::HashList(variant, list_url.clone()));
@@ -943,7 +944,7 @@ impl Scheduler {
         took: Option<Duration>,
     ) {
         let seg = info.id;
-        self.refused.retain(|r| r.seg != seg);
+        self.forget_refusals(None, Some(seg));
         if info.range.is_none() && info.duration > 0.0 {
             let rate = data.len() as f64 / info.duration;
             let r = self.media_rate.get_or_insert_with(seg.variant, || rate);
@@ -1019,7 +1020,7 @@ impl Scheduler {
             match ev {
                 PeerEvent::Have(segs) => {
                     for seg in segs {
-                        if self.loads.values().any(|l| l.seg == Some(seg)) {
+                        if awaited(&self.loads, seg) {
                             self.advance(ctx, swarm, seg);
                         }
                     }
@@ -1131,11 +1132,25 @@ impl Scheduler {
         }
     }
 
+    /// Forgets the refusals by `conn` or of `seg`: removed last first by index (a few
+    /// dozen at most), not by `retain` (less wasm).
+    fn forget_refusals(&mut self, conn: Option<ConnId>, seg: Option<SegmentId>) {
+        for i in (0..self.refused.len()).rev() {
+            let r = &self.refused[i];
+            if Some(r.conn) == conn || Some(r.seg) == seg {
+                self.refused.remove(i);
+            }
+        }
+    }
+
     /// Whether `conn` refused `seg` lately (not asked again until its retry time).
     fn refused_lately(&self, conn: ConnId, seg: SegmentId, now: Instant) -> bool {
-        self.refused
-            .iter()
-            .any(|r| r.conn == conn && r.seg == seg && now < r.retry_at)
+        for r in &self.refused {
+            if r.conn == conn && r.seg == seg && now < r.retry_at {
+                return true;
+            }
+        }
+        false
     }
 
     /// A peer refused `seg` (busy, or it no longer holds it): not asked for it again
@@ -1183,7 +1198,7 @@ impl Scheduler {
     /// A peer connection closed: its transfers go elsewhere.
     pub(crate) fn handle_peer_gone(&mut self, ctx: &mut Ctx<'_>, swarm: &mut Swarm, conn: ConnId) {
         self.peers.remove(&conn);
-        self.refused.retain(|r| r.conn != conn);
+        self.forget_refusals(Some(conn), None);
         let mut lost = Vec::new();
         for (s, t) in &self.transfers {
             if matches!(t.via, Via::Peer { conn: c, .. } if c == conn) {
@@ -1269,17 +1284,14 @@ impl Scheduler {
             }
         }
         // A refusing peer may be asked again: reconsider the loads waiting for it.
-        let mut retry = Vec::new();
-        for r in self
-            .refused
-            .iter_mut()
-            .filter(|r| !r.fired && r.retry_at <= now)
-        {
-            r.fired = true;
-            retry.push(r.seg);
+        for r in &mut self.refused {
+            if !r.fired && r.retry_at <= now {
+                r.fired = true;
+                if awaited(&self.loads, r.seg) {
+                    due.push(r.seg);
+                }
+            }
         }
-        retry.retain(|s| self.loads.values().any(|l| l.seg == Some(*s)));
-        due.extend(retry);
         for seg in due {
             self.advance(ctx, swarm, seg);
         }
@@ -1302,14 +1314,21 @@ impl Scheduler {
         // refused prefetch waits for the next prefetch pass, and waking the agent at its
         // retry time would do nothing.
         for r in &self.refused {
-            if !r.fired
-                && !self.transfers.contains_key(&r.seg)
-                && self.loads.values().any(|l| l.seg == Some(r.seg))
-            {
+            if !r.fired && !self.transfers.contains_key(&r.seg) && awaited(&self.loads, r.seg) {
                 note(r.retry_at);
             }
         }
     }
+}
+
+/// Whether a load waits for `seg`.
+fn awaited(loads: &VecMap<LoadId, Load>, seg: SegmentId) -> bool {
+    for l in loads.values() {
+        if l.seg == Some(seg) {
+            return true;
+        }
+    }
+    false
 }
 
 /// Whether `seg` slid out of its rendition's live window: no longer listed, and older
