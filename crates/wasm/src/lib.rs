@@ -112,12 +112,12 @@ fn master(text: &str, variants: f64, bandwidths: &[f64]) -> Input {
     }
     // The URLs after the master's and the variants' are the renditions'.
     let renditions = urls.split_off(1 + bandwidths.len());
-    let mut urls = urls.into_iter();
-    let url = urls.next().unwrap_or_default();
-    // As many variants as bandwidths (there are URLs for them all, checked above).
+    // Taken by index (no IntoIter<String> in the wasm): as many variants as bandwidths,
+    // with a URL for each (checked above).
+    let url = std::mem::take(&mut urls[0]);
     let mut variants = Vec::new();
-    for &b in bandwidths {
-        variants.push((urls.next().unwrap_or_default(), given(b).unwrap_or(0)));
+    for (i, &b) in bandwidths.iter().enumerate() {
+        variants.push((std::mem::take(&mut urls[1 + i]), given(b).unwrap_or(0)));
     }
     let playlist = Playlist::Master(Master {
         variants,
