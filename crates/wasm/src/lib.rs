@@ -360,7 +360,7 @@ fn split_lines(mut text: &str) -> Vec<&str> {
 /// The non-empty lines of `text`.
 fn lines(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for l in split_lines(text) {
+    for &l in &split_lines(text) {
         if !l.is_empty() {
             out.push(l.to_owned());
         }
@@ -558,7 +558,7 @@ impl Core {
                     info_hash,
                     peer_id,
                     event,
-                    offers,
+                    mut offers,
                     uploaded,
                     downloaded,
                 } => {
@@ -579,8 +579,9 @@ impl Core {
                         ids.extend_from_slice(&o.offer_id);
                     }
                     push_bytes(&out, &ids);
-                    for o in offers {
-                        push_str(&out, o.sdp);
+                    // By reference: no IntoIter<OutgoingOffer> in the wasm.
+                    for o in &mut offers {
+                        push_str(&out, std::mem::take(&mut o.sdp));
                     }
                     (output::TRACKER_ANNOUNCE, tracker.get() as f64)
                 }
@@ -683,8 +684,9 @@ impl Core {
     /// measured throughput in bytes per second.
     pub fn peers(&self) -> Array {
         let out = Array::new();
-        for p in self.agent.peers() {
-            push_str(&out, p.peer);
+        // By reference: no IntoIter<PeerInfo> in the wasm.
+        for p in &mut self.agent.peers() {
+            push_str(&out, std::mem::take(&mut p.peer));
             push_num(&out, p.bytes_from as f64);
             push_num(&out, p.bytes_to as f64);
             push_num(&out, p.bytes_per_sec);
