@@ -611,11 +611,11 @@ impl Agent {
             stats: &mut self.stats,
         };
         self.swarm.handle_timeout(ctx);
-        for conn in self.swarm.take_gone() {
+        for &conn in &self.swarm.take_gone() {
             self.scheduler.handle_peer_gone(ctx, &mut self.swarm, conn);
         }
         self.scheduler.handle_timeout(ctx, &mut self.swarm);
-        for conn in self.swarm.take_gone() {
+        for &conn in &self.swarm.take_gone() {
             self.scheduler.handle_peer_gone(ctx, &mut self.swarm, conn);
         }
         self.swarm.flush(ctx);

@@ -399,7 +399,7 @@ impl Swarm {
                 stale.push(*id);
             }
         }
-        for id in stale {
+        for &id in &stale {
             self.close(ctx, id, "tracker went away", true);
         }
     }
@@ -830,7 +830,7 @@ impl Swarm {
                 ready.push(i);
             }
         }
-        for i in ready {
+        for &i in &ready {
             let p = self.pending.remove(i);
             self.finish_announce(ctx, p);
         }
@@ -841,7 +841,7 @@ impl Swarm {
                     expired.push(*id);
                 }
             }
-            for id in expired {
+            for &id in &expired {
                 self.close(ctx, id, "timed out", true);
             }
         }

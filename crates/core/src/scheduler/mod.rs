@@ -972,7 +972,7 @@ impl Scheduler {
         cdn_took: Option<Duration>,
     ) {
         let waiting = self.loads_for(seg);
-        for id in waiting {
+        for &id in &waiting {
             let l = self.loads.remove(&id).expect("listed");
             self.delivered += 1;
             if let Some(info) = &l.info {
@@ -1000,7 +1000,7 @@ impl Scheduler {
     fn fail_all(&mut self, ctx: &mut Ctx<'_>, seg: SegmentId, reason: &str) {
         self.transfers.remove(&seg);
         let waiting = self.loads_for(seg);
-        for load in waiting {
+        for &load in &waiting {
             self.loads.remove(&load);
             ctx.out.push(Output::Fail {
                 load,
@@ -1019,7 +1019,7 @@ impl Scheduler {
         for ev in events {
             match ev {
                 PeerEvent::Have(segs) => {
-                    for seg in segs {
+                    for &seg in &segs {
                         if awaited(&self.loads, seg) {
                             self.advance(ctx, swarm, seg);
                         }
@@ -1205,7 +1205,7 @@ impl Scheduler {
                 lost.push(*s);
             }
         }
-        for seg in lost {
+        for &seg in &lost {
             let t = self.transfers.remove(&seg).expect("listed");
             if !t.prefetch {
                 ctx.stats.peer_fallbacks += 1;
@@ -1253,7 +1253,7 @@ impl Scheduler {
                 late.push(*s);
             }
         }
-        for seg in late {
+        for &seg in &late {
             let mut t = self.transfers.remove(&seg).expect("listed");
             if let Via::Peer { conn, req, .. } = t.via {
                 if let Some(session) = swarm.session_mut(conn) {
@@ -1292,7 +1292,7 @@ impl Scheduler {
                 }
             }
         }
-        for seg in due {
+        for &seg in &due {
             self.advance(ctx, swarm, seg);
         }
     }
