@@ -1141,7 +1141,8 @@ impl Swarm {
 
 /// The info hash of a swarm name: SHA-1, as p2p-media-loader and WebTorrent name swarms.
 pub fn swarm_hash(name: &str) -> Id20 {
-    crate::sha1::sha1(&[&b"hlsmesh/1 "[..], name.as_bytes()].concat())
+    // text::cat: a byte-slice concat brings its generic joiner into the wasm.
+    crate::sha1::sha1(crate::text::cat(&["hlsmesh/1 ", name]).as_bytes())
 }
 
 /// Ready peers (holding a segment, when one is given), in connection order: a plain
