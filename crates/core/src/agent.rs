@@ -474,9 +474,9 @@ pub struct Agent {
 
 impl Agent {
     /// A new agent; `now` is its epoch as the embedder counts time.
-    pub fn new(config: Config, now: Instant) -> Agent {
+    pub fn new(mut config: Config, now: Instant) -> Agent {
         let mut rng = Rng::new(config.seed);
-        let mut swarm = Swarm::new(&config, &mut rng, now);
+        let mut swarm = Swarm::new(&mut config, &mut rng, now);
         if let Some(name) = &config.swarm_id {
             swarm.set_swarm_name(now, name);
         }

@@ -182,10 +182,12 @@ impl TokenBucket {
 }
 
 impl Swarm {
-    pub(crate) fn new(config: &Config, rng: &mut crate::rng::Rng, _now: Instant) -> Swarm {
+    /// A swarm for `config`, whose tracker list it takes (not a clone: no `Vec<String>`
+    /// clone in the wasm).
+    pub(crate) fn new(config: &mut Config, rng: &mut crate::rng::Rng, _now: Instant) -> Swarm {
         Swarm {
             peer_id: make_peer_id(rng),
-            tracker_urls: config.trackers.clone(),
+            tracker_urls: std::mem::take(&mut config.trackers),
             trackers: Vec::new(),
             info_hash: None,
             max_peers: config.max_peers,
