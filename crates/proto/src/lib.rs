@@ -391,7 +391,8 @@ impl Body {
         Ok(ids)
     }
     fn rest(&mut self) -> Bytes {
-        let rest = self.frame.slice(self.at..);
+        // A full range: the one `Bytes::slice` copy the wasm has (a `RangeFrom` adds one).
+        let rest = self.frame.slice(self.at..self.frame.len());
         self.at = self.frame.len();
         rest
     }
