@@ -19,7 +19,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 /// The protocol version this crate speaks. Peers with another version are refused.
 ///
@@ -186,31 +186,31 @@ impl Message {
         };
         // A `Vec` made `Bytes` (no `BytesMut` code in the wasm).
         let mut out = Vec::with_capacity(HEADER_LEN + body_len);
-        out.put_u8(tag);
-        out.put_u32(body_len as u32);
+        put_uint(&mut out, u64::from(tag), 1);
+        put_uint(&mut out, u64::from(body_len as u32), 4);
         match self {
             Message::Hello {
                 version,
                 swarm,
                 peer,
             } => {
-                out.put_u16(*version);
-                out.put_slice(swarm);
-                out.put_slice(peer);
+                put_uint(&mut out, u64::from(*version), 2);
+                out.extend_from_slice(swarm);
+                out.extend_from_slice(peer);
             }
             Message::Have { segments } | Message::Lost { segments } => {
-                out.put_u16(segments.len() as u16);
+                put_uint(&mut out, u64::from(segments.len() as u16), 2);
                 for seg in segments {
                     put_segment(&mut out, *seg);
                 }
             }
             Message::Request { req, seg, offset } => {
-                out.put_u32(*req);
+                put_uint(&mut out, u64::from(*req), 4);
                 put_segment(&mut out, *seg);
-                out.put_u32(*offset);
+                put_uint(&mut out, u64::from(*offset), 4);
             }
             Message::Cancel { req } | Message::Absent { req } | Message::Uplink { kbps: req } => {
-                out.put_u32(*req)
+                put_uint(&mut out, u64::from(*req), 4)
             }
             Message::Chunk {
                 req,
@@ -218,10 +218,10 @@ impl Message {
                 offset,
                 data,
             } => {
-                out.put_u32(*req);
-                out.put_u32(*total);
-                out.put_u32(*offset);
-                out.put_slice(data);
+                put_uint(&mut out, u64::from(*req), 4);
+                put_uint(&mut out, u64::from(*total), 4);
+                put_uint(&mut out, u64::from(*offset), 4);
+                out.extend_from_slice(data);
             }
         }
         debug_assert_eq!(out.len(), HEADER_LEN + body_len);
@@ -312,9 +312,15 @@ fn ids_len(segments: &[SegmentId]) -> usize {
     2 + segments.len() * SEGMENT_ID_LEN
 }
 
+/// Appends the low `n` bytes of `v`, big-endian: one function for every width (no
+/// `BufMut` writer inlined per field in the wasm).
+fn put_uint(out: &mut Vec<u8>, v: u64, n: usize) {
+    out.extend_from_slice(&v.to_be_bytes()[8 - n..]);
+}
+
 fn put_segment(out: &mut Vec<u8>, seg: SegmentId) {
-    out.put_u16(seg.variant);
-    out.put_u64(seg.sn);
+    put_uint(out, u64::from(seg.variant), 2);
+    put_uint(out, seg.sn, 8);
 }
 
 /// A cursor over a frame that does not panic when short: a field past the end reads as
