@@ -357,15 +357,20 @@ fn split_lines(mut text: &str) -> Vec<&str> {
     }
 }
 
-/// The non-empty lines of `text`.
-fn lines(text: &str) -> Vec<String> {
+/// The non-empty lines of `text` (the same byte loop as [`split_lines`], without its
+/// list of slices).
+fn lines(mut text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for &l in &split_lines(text) {
-        if !l.is_empty() {
-            out.push(l.to_owned());
+    loop {
+        let end = hlsmesh_core::url::first_of(text, b"\n");
+        if end > 0 {
+            out.push(text[..end].to_owned());
         }
+        if end == text.len() {
+            return out;
+        }
+        text = &text[end + 1..];
     }
-    out
 }
 
 /// A count from the shim, absent when negative (`-1`): the inverse of [`opt`].
