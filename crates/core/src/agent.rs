@@ -474,9 +474,9 @@ pub struct Agent {
 
 impl Agent {
     /// A new agent; `now` is its epoch as the embedder counts time.
-    pub fn new(config: Config, now: Instant) -> Agent {
+    pub fn new(mut config: Config, now: Instant) -> Agent {
         let mut rng = Rng::new(config.seed);
-        let mut swarm = Swarm::new(&config, &mut rng, now);
+        let mut swarm = Swarm::new(&mut config, &mut rng, now);
         if let Some(name) = &config.swarm_id {
             swarm.set_swarm_name(now, name);
         }
@@ -611,11 +611,11 @@ impl Agent {
             stats: &mut self.stats,
         };
         self.swarm.handle_timeout(ctx);
-        for conn in self.swarm.take_gone() {
+        for &conn in &self.swarm.take_gone() {
             self.scheduler.handle_peer_gone(ctx, &mut self.swarm, conn);
         }
         self.scheduler.handle_timeout(ctx, &mut self.swarm);
-        for conn in self.swarm.take_gone() {
+        for &conn in &self.swarm.take_gone() {
             self.scheduler.handle_peer_gone(ctx, &mut self.swarm, conn);
         }
         self.swarm.flush(ctx);

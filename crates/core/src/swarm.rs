@@ -182,10 +182,12 @@ impl TokenBucket {
 }
 
 impl Swarm {
-    pub(crate) fn new(config: &Config, rng: &mut crate::rng::Rng, _now: Instant) -> Swarm {
+    /// A swarm for `config`, whose tracker list it takes (not a clone: no `Vec<String>`
+    /// clone in the wasm).
+    pub(crate) fn new(config: &mut Config, rng: &mut crate::rng::Rng, _now: Instant) -> Swarm {
         Swarm {
             peer_id: make_peer_id(rng),
-            tracker_urls: config.trackers.clone(),
+            tracker_urls: std::mem::take(&mut config.trackers),
             trackers: Vec::new(),
             info_hash: None,
             max_peers: config.max_peers,
@@ -399,7 +401,7 @@ impl Swarm {
                 stale.push(*id);
             }
         }
-        for id in stale {
+        for &id in &stale {
             self.close(ctx, id, "tracker went away", true);
         }
     }
@@ -830,7 +832,7 @@ impl Swarm {
                 ready.push(i);
             }
         }
-        for i in ready {
+        for &i in &ready {
             let p = self.pending.remove(i);
             self.finish_announce(ctx, p);
         }
@@ -841,7 +843,7 @@ impl Swarm {
                     expired.push(*id);
                 }
             }
-            for id in expired {
+            for &id in &expired {
                 self.close(ctx, id, "timed out", true);
             }
         }
@@ -1141,7 +1143,8 @@ impl Swarm {
 
 /// The info hash of a swarm name: SHA-1, as p2p-media-loader and WebTorrent name swarms.
 pub fn swarm_hash(name: &str) -> Id20 {
-    crate::sha1::sha1(&[&b"hlsmesh/1 "[..], name.as_bytes()].concat())
+    // text::cat: a byte-slice concat brings its generic joiner into the wasm.
+    crate::sha1::sha1(crate::text::cat(&["hlsmesh/1 ", name]).as_bytes())
 }
 
 /// Ready peers (holding a segment, when one is given), in connection order: a plain

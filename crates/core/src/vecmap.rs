@@ -8,6 +8,7 @@
 //! order, as with `BTreeMap`.
 
 use std::borrow::Borrow;
+use std::cmp::Ordering;
 
 /// A map ordered by key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,10 +38,22 @@ impl<K: Ord, V> VecMap<K, V> {
     {
         // Keys mostly arrive in order: check the end before searching.
         match self.entries.last() {
-            None => Err(0),
-            Some((last, _)) if last.borrow() < key => Err(self.entries.len()),
-            _ => self.entries.binary_search_by(|(k, _)| k.borrow().cmp(key)),
+            None => return Err(0),
+            Some((last, _)) if last.borrow() < key => return Err(self.entries.len()),
+            _ => {}
         }
+        // A plain binary search (keys are unique, so its answer is `binary_search_by`'s):
+        // less wasm in each key and value type's copy than the library's.
+        let (mut lo, mut hi) = (0, self.entries.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.entries[mid].0.borrow().cmp(key) {
+                Ordering::Less => lo = mid + 1,
+                Ordering::Greater => hi = mid,
+                Ordering::Equal => return Ok(mid),
+            }
+        }
+        Err(lo)
     }
 
     /// Number of entries.

@@ -19,7 +19,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 
 /// The protocol version this crate speaks. Peers with another version are refused.
 ///
@@ -186,31 +186,31 @@ impl Message {
         };
         // A `Vec` made `Bytes` (no `BytesMut` code in the wasm).
         let mut out = Vec::with_capacity(HEADER_LEN + body_len);
-        out.put_u8(tag);
-        out.put_u32(body_len as u32);
+        put_uint(&mut out, u64::from(tag), 1);
+        put_uint(&mut out, u64::from(body_len as u32), 4);
         match self {
             Message::Hello {
                 version,
                 swarm,
                 peer,
             } => {
-                out.put_u16(*version);
-                out.put_slice(swarm);
-                out.put_slice(peer);
+                put_uint(&mut out, u64::from(*version), 2);
+                out.extend_from_slice(swarm);
+                out.extend_from_slice(peer);
             }
             Message::Have { segments } | Message::Lost { segments } => {
-                out.put_u16(segments.len() as u16);
+                put_uint(&mut out, u64::from(segments.len() as u16), 2);
                 for seg in segments {
                     put_segment(&mut out, *seg);
                 }
             }
             Message::Request { req, seg, offset } => {
-                out.put_u32(*req);
+                put_uint(&mut out, u64::from(*req), 4);
                 put_segment(&mut out, *seg);
-                out.put_u32(*offset);
+                put_uint(&mut out, u64::from(*offset), 4);
             }
             Message::Cancel { req } | Message::Absent { req } | Message::Uplink { kbps: req } => {
-                out.put_u32(*req)
+                put_uint(&mut out, u64::from(*req), 4)
             }
             Message::Chunk {
                 req,
@@ -218,10 +218,10 @@ impl Message {
                 offset,
                 data,
             } => {
-                out.put_u32(*req);
-                out.put_u32(*total);
-                out.put_u32(*offset);
-                out.put_slice(data);
+                put_uint(&mut out, u64::from(*req), 4);
+                put_uint(&mut out, u64::from(*total), 4);
+                put_uint(&mut out, u64::from(*offset), 4);
+                out.extend_from_slice(data);
             }
         }
         debug_assert_eq!(out.len(), HEADER_LEN + body_len);
@@ -236,18 +236,22 @@ impl Message {
         if frame.len() < HEADER_LEN {
             return Err(DecodeError::Truncated);
         }
-        let mut body = Body { frame, at: 0 };
-        let tag = body.uint(1)? as u8;
-        let declared = body.uint(4)? as usize;
+        let mut body = Body {
+            frame,
+            at: 0,
+            short: false,
+        };
+        let tag = body.uint(1) as u8;
+        let declared = body.uint(4) as usize;
         let actual = body.frame.len() - HEADER_LEN;
         if declared != actual {
             return Err(DecodeError::LengthMismatch { declared, actual });
         }
         let msg = match tag {
             tag::HELLO => Message::Hello {
-                version: body.u16()?,
-                swarm: body.id20()?,
-                peer: body.id20()?,
+                version: body.u16(),
+                swarm: body.id20(),
+                peer: body.id20(),
             },
             tag::HAVE => Message::Have {
                 segments: body.segments()?,
@@ -256,17 +260,18 @@ impl Message {
                 segments: body.segments()?,
             },
             tag::REQUEST => Message::Request {
-                req: body.u32()?,
-                seg: body.segment()?,
-                offset: body.u32()?,
+                req: body.u32(),
+                seg: body.segment(),
+                offset: body.u32(),
             },
-            tag::CANCEL => Message::Cancel { req: body.u32()? },
-            tag::ABSENT => Message::Absent { req: body.u32()? },
-            tag::UPLINK => Message::Uplink { kbps: body.u32()? },
+            tag::CANCEL => Message::Cancel { req: body.u32() },
+            tag::ABSENT => Message::Absent { req: body.u32() },
+            tag::UPLINK => Message::Uplink { kbps: body.u32() },
             tag::CHUNK => {
-                let req = body.u32()?;
-                let total = body.u32()?;
-                let offset = body.u32()?;
+                let req = body.u32();
+                let total = body.u32();
+                let offset = body.u32();
+                body.check()?;
                 let data = body.rest();
                 if total > MAX_SEGMENT_BYTES {
                     return Err(DecodeError::Invalid("segment total over the limit"));
@@ -284,6 +289,7 @@ impl Message {
             }
             other => return Err(DecodeError::UnknownTag(other)),
         };
+        body.check()?;
         body.finish()?;
         Ok(msg)
     }
@@ -306,69 +312,93 @@ fn ids_len(segments: &[SegmentId]) -> usize {
     2 + segments.len() * SEGMENT_ID_LEN
 }
 
-fn put_segment(out: &mut Vec<u8>, seg: SegmentId) {
-    out.put_u16(seg.variant);
-    out.put_u64(seg.sn);
+/// Appends the low `n` bytes of `v`, big-endian: one function for every width (no
+/// `BufMut` writer inlined per field in the wasm).
+fn put_uint(out: &mut Vec<u8>, v: u64, n: usize) {
+    out.extend_from_slice(&v.to_be_bytes()[8 - n..]);
 }
 
-/// A cursor over a frame that fails instead of panicking when short. Numbers are read
-/// by one big-endian loop (no `Buf` reader per width in the wasm).
+fn put_segment(out: &mut Vec<u8>, seg: SegmentId) {
+    put_uint(out, u64::from(seg.variant), 2);
+    put_uint(out, seg.sn, 8);
+}
+
+/// A cursor over a frame that does not panic when short: a field past the end reads as
+/// zeros and marks the frame short, which [`Body::check`] turns into
+/// [`DecodeError::Truncated`] once a message's fields are read (one error path instead
+/// of a `Result` per field). Numbers are read by one big-endian loop (no `Buf` reader
+/// per width in the wasm).
 struct Body {
     frame: Bytes,
     at: usize,
+    short: bool,
 }
 
 impl Body {
-    fn need(&self, n: usize) -> Result<(), DecodeError> {
+    /// Whether `n` more bytes are there; marks the frame short if not.
+    fn need(&mut self, n: usize) -> bool {
         if self.frame.len() - self.at < n {
+            self.short = true;
+        }
+        !self.short
+    }
+    /// Truncated if a field ran past the end.
+    fn check(&self) -> Result<(), DecodeError> {
+        if self.short {
             Err(DecodeError::Truncated)
         } else {
             Ok(())
         }
     }
     /// The next `n` bytes (at most 8) as a big-endian number.
-    fn uint(&mut self, n: usize) -> Result<u64, DecodeError> {
-        self.need(n)?;
+    fn uint(&mut self, n: usize) -> u64 {
         let mut v = 0;
-        for &b in &self.frame[self.at..self.at + n] {
-            v = v << 8 | u64::from(b);
+        if self.need(n) {
+            for &b in &self.frame[self.at..self.at + n] {
+                v = v << 8 | u64::from(b);
+            }
+            self.at += n;
         }
-        self.at += n;
-        Ok(v)
+        v
     }
-    fn u16(&mut self) -> Result<u16, DecodeError> {
-        Ok(self.uint(2)? as u16)
+    fn u16(&mut self) -> u16 {
+        self.uint(2) as u16
     }
-    fn u32(&mut self) -> Result<u32, DecodeError> {
-        Ok(self.uint(4)? as u32)
+    fn u32(&mut self) -> u32 {
+        self.uint(4) as u32
     }
-    fn id20(&mut self) -> Result<Id20, DecodeError> {
-        self.need(20)?;
+    fn id20(&mut self) -> Id20 {
         let mut id = [0u8; 20];
-        id.copy_from_slice(&self.frame[self.at..self.at + 20]);
-        self.at += 20;
-        Ok(id)
+        if self.need(20) {
+            id.copy_from_slice(&self.frame[self.at..self.at + 20]);
+            self.at += 20;
+        }
+        id
     }
-    fn segment(&mut self) -> Result<SegmentId, DecodeError> {
-        Ok(SegmentId {
-            variant: self.u16()?,
-            sn: self.uint(8)?,
-        })
+    fn segment(&mut self) -> SegmentId {
+        SegmentId {
+            variant: self.u16(),
+            sn: self.uint(8),
+        }
     }
     fn segments(&mut self) -> Result<Vec<SegmentId>, DecodeError> {
-        let count = usize::from(self.u16()?);
+        let count = usize::from(self.u16());
+        // A short count reads as 0: the frame is reported truncated.
         if count > MAX_IDS_PER_FRAME {
             return Err(DecodeError::Invalid("too many segment ids"));
         }
-        self.need(count * SEGMENT_ID_LEN)?;
+        if !self.need(count * SEGMENT_ID_LEN) {
+            return Ok(Vec::new());
+        }
         let mut ids = Vec::with_capacity(count);
         for _ in 0..count {
-            ids.push(self.segment()?);
+            ids.push(self.segment());
         }
         Ok(ids)
     }
     fn rest(&mut self) -> Bytes {
-        let rest = self.frame.slice(self.at..);
+        // A full range: the one `Bytes::slice` copy the wasm has (a `RangeFrom` adds one).
+        let rest = self.frame.slice(self.at..self.frame.len());
         self.at = self.frame.len();
         rest
     }

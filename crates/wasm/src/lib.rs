@@ -112,12 +112,12 @@ fn master(text: &str, variants: f64, bandwidths: &[f64]) -> Input {
     }
     // The URLs after the master's and the variants' are the renditions'.
     let renditions = urls.split_off(1 + bandwidths.len());
-    let mut urls = urls.into_iter();
-    let url = urls.next().unwrap_or_default();
-    // As many variants as bandwidths (there are URLs for them all, checked above).
+    // Taken by index (no IntoIter<String> in the wasm): as many variants as bandwidths,
+    // with a URL for each (checked above).
+    let url = std::mem::take(&mut urls[0]);
     let mut variants = Vec::new();
-    for &b in bandwidths {
-        variants.push((urls.next().unwrap_or_default(), given(b).unwrap_or(0)));
+    for (i, &b) in bandwidths.iter().enumerate() {
+        variants.push((std::mem::take(&mut urls[1 + i]), given(b).unwrap_or(0)));
     }
     let playlist = Playlist::Master(Master {
         variants,
@@ -357,15 +357,20 @@ fn split_lines(mut text: &str) -> Vec<&str> {
     }
 }
 
-/// The non-empty lines of `text`.
-fn lines(text: &str) -> Vec<String> {
+/// The non-empty lines of `text` (the same byte loop as [`split_lines`], without its
+/// list of slices).
+fn lines(mut text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for l in split_lines(text) {
-        if !l.is_empty() {
-            out.push(l.to_owned());
+    loop {
+        let end = hlsmesh_core::url::first_of(text, b"\n");
+        if end > 0 {
+            out.push(text[..end].to_owned());
         }
+        if end == text.len() {
+            return out;
+        }
+        text = &text[end + 1..];
     }
-    out
 }
 
 /// A count from the shim, absent when negative (`-1`): the inverse of [`opt`].
@@ -558,7 +563,7 @@ impl Core {
                     info_hash,
                     peer_id,
                     event,
-                    offers,
+                    mut offers,
                     uploaded,
                     downloaded,
                 } => {
@@ -579,8 +584,9 @@ impl Core {
                         ids.extend_from_slice(&o.offer_id);
                     }
                     push_bytes(&out, &ids);
-                    for o in offers {
-                        push_str(&out, o.sdp);
+                    // By reference: no IntoIter<OutgoingOffer> in the wasm.
+                    for o in &mut offers {
+                        push_str(&out, std::mem::take(&mut o.sdp));
                     }
                     (output::TRACKER_ANNOUNCE, tracker.get() as f64)
                 }
@@ -683,8 +689,9 @@ impl Core {
     /// measured throughput in bytes per second.
     pub fn peers(&self) -> Array {
         let out = Array::new();
-        for p in self.agent.peers() {
-            push_str(&out, p.peer);
+        // By reference: no IntoIter<PeerInfo> in the wasm.
+        for p in &mut self.agent.peers() {
+            push_str(&out, std::mem::take(&mut p.peer));
             push_num(&out, p.bytes_from as f64);
             push_num(&out, p.bytes_to as f64);
             push_num(&out, p.bytes_per_sec);

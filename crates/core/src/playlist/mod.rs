@@ -207,7 +207,11 @@ impl Playlists {
 
     /// Takes in a media playlist once it is checked, so that nothing here fails
     /// half-way through a change.
-    fn update_media(&mut self, url: &str, media: Media) -> Result<PlaylistUpdate, PlaylistError> {
+    fn update_media(
+        &mut self,
+        url: &str,
+        mut media: Media,
+    ) -> Result<PlaylistUpdate, PlaylistError> {
         let n = media.segments.len();
         if n > MAX_SEGMENTS_PER_PLAYLIST {
             return Err(PlaylistError::TooLarge(n));
@@ -215,30 +219,35 @@ impl Playlists {
         if media.first_sn.checked_add(n as u64).is_none() {
             return Err(PlaylistError::Malformed("media sequence overflows"));
         }
-        if media
-            .segments
-            .iter()
-            .any(|s| s.range.is_some_and(|(a, b)| a > b))
-        {
-            return Err(PlaylistError::Malformed("byte range ends before it starts"));
+        // Plain loops here: the adaptors (any, position, a zip over the segments'
+        // IntoIter) cost more wasm.
+        for s in &media.segments {
+            if let Some((a, b)) = s.range {
+                if a > b {
+                    return Err(PlaylistError::Malformed("byte range ends before it starts"));
+                }
+            }
         }
         let key = without_query(url);
         let variant = self.variant_of(key);
         // The state moves to the back: lookups prefer the most recently loaded playlist.
-        let old = match self.media.iter().position(|m| m.key == key) {
-            Some(i) => Some(self.media.remove(i)),
-            None => None,
-        };
+        let mut old = None;
+        for i in 0..self.media.len() {
+            if self.media[i].key == key {
+                old = Some(self.media.remove(i));
+                break;
+            }
+        }
         let highest = old.as_ref().and_then(|m| m.highest_sn);
         let mut segments = Vec::with_capacity(n);
         let mut url_hashes = Vec::with_capacity(n);
-        // Segments first: the numbers are drawn only while there are segments, so the
-        // last one (at most u64::MAX - 1, checked above) is never stepped past.
-        for (seg, sn) in media.segments.into_iter().zip(media.first_sn..) {
+        // The numbers do not overflow (checked above).
+        for (i, seg) in media.segments.iter_mut().enumerate() {
+            let sn = media.first_sn + i as u64;
             url_hashes.push(fnv1a(&seg.url));
             segments.push(SegmentInfo {
                 id: SegmentId { variant, sn },
-                url: seg.url,
+                url: std::mem::take(&mut seg.url),
                 duration: sane_duration(seg.duration),
                 range: seg.range,
             });

@@ -175,7 +175,7 @@ mod tests {
                 .unwrap();
             firsts[w] += 1;
         }
-        for f in firsts {
+        for &f in &firsts {
             assert!((60..=140).contains(&f), "load spread unevenly: {firsts:?}");
         }
     }

@@ -331,7 +331,9 @@ impl Scheduler {
         // Live: the viewer elected for a new segment takes it from the CDN right away, so
         // it is at a peer by the time the other players ask.
         if update.live && update.refresh && update.variant == self.active_variant() {
-            for info in update.new_segments {
+            // By reference (an elected segment's info cloned): no IntoIter<SegmentInfo> in
+            // the wasm.
+            for info in &update.new_segments {
                 let seg = info.id;
                 // A runner-up may have fetched it already (our refresh can lag theirs by a
                 // target duration): then the player takes it from that peer.
@@ -341,7 +343,7 @@ impl Scheduler {
                 }
                 // Alone (no neighbour plays the rendition): nobody to fetch it for.
                 if let (0, 1..) = self.election_place(swarm, seg, ctx.now) {
-                    self.start_cdn(ctx, info, Bytes::new());
+                    self.start_cdn(ctx, info.clone(), Bytes::new());
                 }
             }
         }
@@ -972,7 +974,7 @@ impl Scheduler {
         cdn_took: Option<Duration>,
     ) {
         let waiting = self.loads_for(seg);
-        for id in waiting {
+        for &id in &waiting {
             let l = self.loads.remove(&id).expect("listed");
             self.delivered += 1;
             if let Some(info) = &l.info {
@@ -1000,7 +1002,7 @@ impl Scheduler {
     fn fail_all(&mut self, ctx: &mut Ctx<'_>, seg: SegmentId, reason: &str) {
         self.transfers.remove(&seg);
         let waiting = self.loads_for(seg);
-        for load in waiting {
+        for &load in &waiting {
             self.loads.remove(&load);
             ctx.out.push(Output::Fail {
                 load,
@@ -1016,10 +1018,11 @@ impl Scheduler {
         conn: ConnId,
         events: Vec<PeerEvent>,
     ) {
-        for ev in events {
-            match ev {
-                PeerEvent::Have(segs) => {
-                    for seg in segs {
+        // By reference: no IntoIter<PeerEvent> in the wasm.
+        for ev in &events {
+            match *ev {
+                PeerEvent::Have(ref segs) => {
+                    for &seg in segs {
                         if awaited(&self.loads, seg) {
                             self.advance(ctx, swarm, seg);
                         }
@@ -1059,14 +1062,14 @@ impl Scheduler {
                         t.first_byte.get_or_insert(ctx.now);
                     }
                 }
-                PeerEvent::Completed { req, data } => {
+                PeerEvent::Completed { req, ref data } => {
                     let Some(seg) = self.transfer_of(conn, req) else {
                         continue;
                     };
                     let t = self.transfers.remove(&seg).expect("found");
                     let first = t.first_byte.unwrap_or(ctx.now);
                     ctx.stats.peer_bytes += data.len() as u64;
-                    let whole = concat(&t.prefix, &data);
+                    let whole = concat(&t.prefix, data);
                     if let Err(why) = self.check_peer_bytes(&t.info, &whole) {
                         // A liar: banned for the session; the segment comes from elsewhere,
                         // none of its bytes kept.
@@ -1205,7 +1208,7 @@ impl Scheduler {
                 lost.push(*s);
             }
         }
-        for seg in lost {
+        for &seg in &lost {
             let t = self.transfers.remove(&seg).expect("listed");
             if !t.prefetch {
                 ctx.stats.peer_fallbacks += 1;
@@ -1253,7 +1256,7 @@ impl Scheduler {
                 late.push(*s);
             }
         }
-        for seg in late {
+        for &seg in &late {
             let mut t = self.transfers.remove(&seg).expect("listed");
             if let Via::Peer { conn, req, .. } = t.via {
                 if let Some(session) = swarm.session_mut(conn) {
@@ -1292,7 +1295,7 @@ impl Scheduler {
                 }
             }
         }
-        for seg in due {
+        for &seg in &due {
             self.advance(ctx, swarm, seg);
         }
     }
