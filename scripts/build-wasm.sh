@@ -30,10 +30,13 @@ lib=${pkg//-/_}
 # formatter in the wasm, about 11 KB gzipped less. A panic still traps and the shim still
 # falls back to hls.js; it names the trap instead of the message. HLSMESH_PANIC_MESSAGES=1
 # builds with the standard panic runtime, whose hook reports the message (for debugging).
+# `-Zlocation-detail=none` drops the file/line/column that `#[track_caller]` code (indexing,
+# Vec::insert/remove, unwrap, expect) still embeds for panic locations although the abort
+# never reads them: about 300 bytes gzipped of source paths in the data section.
 if [ "${HLSMESH_PANIC_MESSAGES:-0}" = "1" ]; then
   cargo build -p "$pkg" --target wasm32-unknown-unknown --profile "$profile"
 else
-  RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" \
+  RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none" \
     cargo build -p "$pkg" --target wasm32-unknown-unknown --profile "$profile" \
     -Zbuild-std=std,panic_abort
 fi
