@@ -166,7 +166,7 @@ impl Message {
     /// # Panics
     /// When the message cannot fit one frame: a `Chunk` whose data exceeds
     /// [`MAX_CHUNK_DATA`], or a `Have`/`Lost` listing more than [`MAX_IDS_PER_FRAME`]
-    /// ids. Both are caller bugs; [`Message::have_frames`] splits long lists.
+    /// ids. Both are caller bugs; [`Message::encode_haves`] splits long lists.
     pub fn encode(&self) -> Bytes {
         let (tag, body_len) = match self {
             Message::Hello { .. } => (tag::HELLO, 2 + 20 + 20),
@@ -294,13 +294,22 @@ impl Message {
         Ok(msg)
     }
 
-    /// Splits a list of held segments into as many `Have` frames as it needs.
-    pub fn have_frames(segments: &[SegmentId]) -> impl Iterator<Item = Message> + '_ {
-        segments
-            .chunks(MAX_IDS_PER_FRAME)
-            .map(|part| Message::Have {
-                segments: part.to_vec(),
-            })
+    /// Appends to `frames` the encoded `Have` frames listing `segments`, as many as the
+    /// list needs (slices by index rather than a chunks/map iterator: less wasm;
+    /// inlined into the core's two callers, 35 bytes less gzipped than a call).
+    #[inline]
+    pub fn encode_haves(segments: &[SegmentId], frames: &mut Vec<Bytes>) {
+        let mut at = 0;
+        while at < segments.len() {
+            let end = (at + MAX_IDS_PER_FRAME).min(segments.len());
+            frames.push(
+                Message::Have {
+                    segments: segments[at..end].to_vec(),
+                }
+                .encode(),
+            );
+            at = end;
+        }
     }
 }
 
@@ -490,15 +499,22 @@ mod tests {
     }
 
     #[test]
-    fn have_frames_split_long_lists() {
+    fn encode_haves_splits_long_lists() {
         let ids: Vec<_> = (0..(MAX_IDS_PER_FRAME as u64 * 2 + 3))
             .map(|sn| SegmentId { variant: 0, sn })
             .collect();
-        let frames: Vec<_> = Message::have_frames(&ids).collect();
+        let mut frames = Vec::new();
+        Message::encode_haves(&ids, &mut frames);
         assert_eq!(frames.len(), 3);
+        let mut listed = Vec::new();
         for f in &frames {
-            assert!(f.encode().len() <= MAX_FRAME);
+            assert!(f.len() <= MAX_FRAME);
+            match Message::decode(f.clone()) {
+                Ok(Message::Have { segments }) => listed.extend(segments),
+                other => panic!("not a Have frame: {other:?}"),
+            }
         }
+        assert_eq!(listed, ids, "every id once, in order");
     }
 
     #[test]

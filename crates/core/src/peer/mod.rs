@@ -7,9 +7,7 @@
 use crate::vecmap::{VecMap, VecSet};
 
 use bytes::Bytes;
-use hlsmesh_proto::{
-    Id20, Message, SegmentId, MAX_CHUNK_DATA, MAX_IDS_PER_FRAME, PROTOCOL_VERSION,
-};
+use hlsmesh_proto::{Id20, Message, SegmentId, MAX_CHUNK_DATA, PROTOCOL_VERSION};
 
 use crate::time::Instant;
 
@@ -386,7 +384,7 @@ impl PeerSession {
         }
         self.last_have_sent = Some(now);
         if frames.is_empty() {
-            encode_haves(segments, frames);
+            Message::encode_haves(segments, frames);
         }
         for f in frames.iter() {
             self.control.push(f.clone());
@@ -395,7 +393,7 @@ impl PeerSession {
 
     /// Tells the peer about segments we now hold.
     pub fn announce_have(&mut self, segments: &[SegmentId]) {
-        encode_haves(segments, &mut self.control);
+        Message::encode_haves(segments, &mut self.control);
     }
 
     /// Forgets the segments the peer announced that `expired` says are gone everywhere
@@ -558,23 +556,6 @@ impl PeerSession {
     fn sent(&mut self, bytes: usize) {
         self.buffered += bytes;
         self.bytes_out += bytes as u64;
-    }
-}
-
-/// Appends the `Have` frames listing `segments`, encoded, to `frames` (as many as the
-/// list needs, as [`Message::have_frames`]): slices by index instead of a chunks/map
-/// iterator, for a smaller wasm.
-fn encode_haves(segments: &[SegmentId], frames: &mut Vec<Bytes>) {
-    let mut at = 0;
-    while at < segments.len() {
-        let end = (at + MAX_IDS_PER_FRAME).min(segments.len());
-        frames.push(
-            Message::Have {
-                segments: segments[at..end].to_vec(),
-            }
-            .encode(),
-        );
-        at = end;
     }
 }
 
