@@ -139,13 +139,13 @@ function describe(e: unknown): string {
   return typeof m === "string" ? m : "unknown error";
 }
 
+/** Least `bufferedAmount` reported after a send for the channel's drain to be reported too. */
+const DRAIN_REPORT_MIN = 64 * 1024;
+
 /** One RTCPeerConnection with its pre-negotiated data channel (`negotiated: true, id: 0`
  * on both sides, so no `datachannel` event is needed). Offers and answers are complete
  * (non-trickle): the SDP is read once ICE gathering has finished, as the tracker protocol
  * carries one SDP per offer. */
-/** Least `bufferedAmount` reported after a send for the channel's drain to be reported too. */
-const DRAIN_REPORT_MIN = 64 * 1024;
-
 class PeerLink {
   private readonly _pc: RTCPeerConnection;
   private readonly _dc: RTCDataChannel;
