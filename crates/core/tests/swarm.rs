@@ -664,6 +664,57 @@ fn a_joining_viewer_waits_within_its_buffer_for_neighbours_instead_of_the_cdn() 
     assert_eq!(got[1].0, segment_bytes(1, SEG_LEN));
 }
 
+#[test]
+fn a_segment_needed_beyond_the_cdn_horizon_waits_for_it_before_the_cdn() {
+    // A lone viewer with 28 s of buffer: the CDN serves it once the segment is needed
+    // within the horizon (15 s), not at once.
+    let mut net = Net::new(21);
+    for sn in 0..40 {
+        net.cdn.insert(url(sn), segment_bytes(sn, SEG_LEN));
+    }
+    let node = net.add_node(21_001);
+    net.playlist(node, PLAYLIST, &media_playlist(0, 40, false));
+    net.run_for(Duration::from_secs(20));
+    let asked = net.now;
+    net.load(node, &url(5), playback(28.0));
+    net.run_for(Duration::from_secs(12));
+    assert_eq!(
+        net.cdn_bytes(),
+        0,
+        "fetched from the CDN 28 s ahead of need"
+    );
+    assert!(net.nodes[node].delivered.is_empty());
+    net.run_for(Duration::from_secs(3));
+    let got = delivered_ok(&net, node);
+    assert_eq!(got.len(), 1, "not delivered once within the horizon");
+    assert_eq!(got[0].1, Source::Cdn);
+    let waited = got[0].2.saturating_since(asked);
+    assert!(
+        waited >= Duration::from_secs(12) && waited <= Duration::from_secs(14),
+        "waited {waited:?}"
+    );
+}
+
+#[test]
+fn a_viewer_far_ahead_takes_the_segment_from_the_neighbour_who_needs_it_first() {
+    let mut net = meshed(2, 22, None);
+    net.load(0, &url(5), playback(28.0));
+    net.run_for(Duration::from_secs(5));
+    assert_eq!(
+        net.cdn_bytes(),
+        0,
+        "fetched from the CDN 28 s ahead of need"
+    );
+    net.load(1, &url(5), playback(5.0));
+    net.run_for(Duration::from_secs(5));
+    let (a, b) = (delivered_ok(&net, 0), delivered_ok(&net, 1));
+    assert_eq!((a.len(), b.len()), (1, 1));
+    assert_eq!(b[0].1, Source::Cdn);
+    assert_eq!(a[0].1, Source::Peer, "the viewer far ahead went to the CDN");
+    assert_eq!(a[0].0, segment_bytes(5, SEG_LEN));
+    assert_eq!(net.cdn_bytes(), SEG_LEN);
+}
+
 fn disconnect_reasons(net: &Net, node: usize) -> Vec<String> {
     net.nodes[node]
         .events

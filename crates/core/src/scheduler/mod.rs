@@ -8,7 +8,8 @@
 //!    best such peer, with that as its deadline;
 //! 3. otherwise the viewers of this rendition elect, per segment, who takes it from the CDN
 //!    (see [`election`]); the others wait, no later than `need_by − reserve`, for a peer
-//!    to announce it, then fall back to the CDN.
+//!    to announce it, then fall back to the CDN. A segment needed further ahead than
+//!    [`CDN_HORIZON`] (plus the reserve) waits for a peer until it is that close first.
 //!
 //! A peer transfer that misses its deadline is cancelled and only the missing bytes are
 //! fetched from the CDN (HTTP Range). A peer that goes away mid-transfer costs a CDN fetch.
@@ -72,6 +73,13 @@ pub const MIN_PEER_TIME: Duration = Duration::from_millis(700);
 /// before the previous one is appended), a peer holding the segment gets this long
 /// before the CDN takes over the missing bytes: the most it can add to the start.
 pub const SPRINT: Duration = Duration::from_millis(400);
+/// How far ahead of the playhead the CDN serves the player: a segment needed later than
+/// this (plus the reserve) waits for a peer until it is this close, then the election
+/// and the patience below decide as for any segment. hls.js loads up to 30 s ahead
+/// (`FORWARD_BUFFER_S` in the shim): the part of it peers can serve still fills, and
+/// the CDN keeps 15 s of buffer, which is what a viewer who leaves wasted. Live players
+/// (a few segments behind the edge) never reach it.
+pub const CDN_HORIZON: Duration = Duration::from_secs(15);
 /// Requests open to one peer at once.
 const MAX_REQUESTS_PER_PEER: usize = 4;
 /// Prefetches in flight at once.
@@ -427,7 +435,9 @@ impl Scheduler {
             rank = 1;
         }
         let first = crate::time::secs_f64(info.duration.clamp(0.0, 60.0));
-        let wait_until = election::patience(now, rank, need_by, reserve, first);
+        // Further ahead than the CDN's horizon, the patience starts at the horizon.
+        let from = now.max(need_by - CDN_HORIZON.max(reserve));
+        let wait_until = election::patience(from, rank, need_by, reserve, first);
         // A transfer already under way (a prefetch, the live-edge fetch) now has a player
         // waiting: hold it to the player's deadline.
         if let Some(t) = self.transfers.get_mut(&seg) {
