@@ -283,7 +283,6 @@ export class Agent {
     const seed = Math.random() * 2 ** 53;
     this._core = new Core(
       o.trackers.join("\n"),
-      o.swarmId,
       o.maxPeers ?? -1,
       o.cacheBytes ?? -1,
       o.integrity,
@@ -292,6 +291,7 @@ export class Agent {
       seed,
       (message: string) => (this._panicMessage = message),
     );
+    if (o.swarmId !== undefined) this._submit([In.NameSwarm, 0, 0, o.swarmId]);
     this._submit([In.Timeout, 0, 0]);
   }
 

@@ -406,8 +406,9 @@ pub struct Core {
 
 #[wasm_bindgen]
 impl Core {
-    /// Creates an agent: `trackers` are the tracker URLs, one per line; `swarm_id`
-    /// names the swarm (absent: the master playlist's URL); `max_peers`, `cache_bytes`
+    /// Creates an agent: `trackers` are the tracker URLs, one per line (the shim names
+    /// the swarm with a `NAME_SWARM` input; absent, the master playlist's URL names it);
+    /// `max_peers`, `cache_bytes`
     /// and `upload_bytes_per_sec` are `-1` for the defaults (no cap, for the last). The
     /// shim checks the page's options before it calls this. `seed` seeds the agent's
     /// random choices; `on_panic(message)` hears a panic before the trap (builds with
@@ -416,7 +417,6 @@ impl Core {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         trackers: &str,
-        swarm_id: Option<String>,
         max_peers: f64,
         cache_bytes: f64,
         integrity: bool,
@@ -432,7 +432,7 @@ impl Core {
         let defaults = Config::default();
         let config = Config {
             trackers: lines(trackers),
-            swarm_id,
+            swarm_id: None,
             max_peers: given(max_peers).map_or(defaults.max_peers, |n| n.clamp(1, 64) as usize),
             cache_bytes: given(cache_bytes).map_or(defaults.cache_bytes, |n| n as usize),
             seed: seed as u64,

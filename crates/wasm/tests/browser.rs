@@ -16,11 +16,11 @@ const MASTER: &str = "https://cdn.test/live/master.m3u8";
 const MEDIA: &str = "https://cdn.test/live/v0/index.m3u8";
 const SEGMENT: &str = "https://cdn.test/live/v0/seg7.ts";
 
-/// An agent with these trackers (one per line) and swarm name, the rest defaults.
+/// An agent with these trackers (one per line) and swarm name (named as the shim names
+/// it: a `NAME_SWARM` input first), the rest defaults.
 fn core(trackers: &str, swarm_id: Option<&str>) -> Core {
-    Core::new(
+    let mut c = Core::new(
         trackers,
-        swarm_id.map(str::to_owned),
         -1.0,
         -1.0,
         false,
@@ -28,7 +28,11 @@ fn core(trackers: &str, swarm_id: Option<&str>) -> Core {
         false,
         1.0,
         Function::new_with_args("message", ""),
-    )
+    );
+    if let Some(name) = swarm_id {
+        c.input(0.0, input::NAME_SWARM, 0.0, 0.0, Some(name.into()), None);
+    }
+    c
 }
 
 /// Polls until an output of `kind` (panics after 1,000 outputs without one).
@@ -133,7 +137,6 @@ fn with_playlists(core: &mut Core) {
 fn sidecar_fetched(media: impl FnOnce(&mut Core)) -> (Core, Option<(f64, String)>) {
     let mut c = Core::new(
         "",
-        None,
         -1.0,
         -1.0,
         true,
@@ -392,7 +395,11 @@ fn a_tracker_is_dialled_and_hears_an_announce_once_open() {
     // [6, tracker, infoHash, peerId, event, uploaded, downloaded, offerIds, sdp…]
     let announce = announce.expect("an announce");
     let hash = Uint8Array::from(announce.get(2)).to_vec();
-    assert_eq!(hash.len(), 20);
+    assert_eq!(
+        hash,
+        hlsmesh_core::swarm_hash("wasm-test"),
+        "the swarm named by NAME_SWARM"
+    );
     assert_eq!(Uint8Array::from(announce.get(3)).length(), 20, "peer id");
     assert_eq!(announce.get(4).as_f64(), Some(1.0), "started");
     let offers = Uint8Array::from(announce.get(7)).to_vec();
@@ -517,7 +524,6 @@ fn the_cache_bound_is_the_pages_and_out_of_range_peer_counts_are_accepted() {
     // `cacheBytes: 0` keeps nothing; a peer count far over the cap is clamped, not refused.
     let mut c = Core::new(
         "",
-        None,
         1e9,
         0.0,
         false,
