@@ -88,7 +88,7 @@ bench-ttff: build media
 ## wasm fits it, SIZE_MAX_BYTES is a ratchet: `make size` (part of `make test`) fails when
 ## the larger of the two ways in grows past it, and each size reduction lowers it.
 SIZE_BUDGET_KB ?= 45
-SIZE_MAX_BYTES ?= 48100
+SIZE_MAX_BYTES ?= 48000
 size: js
 	@gz() { gzip -9 < "$$1" | wc -c; }; \
 	w=$$(gz js/dist/hlsmesh_wasm_bg.wasm); e=$$(gz js/dist/hlsmesh.js); d=$$(gz js/dist/hlsmesh.drop-in.js); \

@@ -51,6 +51,14 @@ function packed(numbers: number[], ...bytes: (Uint8Array | undefined)[]): Uint8A
   return out;
 }
 
+/** What `Core.query` answers: crates/wasm/src/lib.rs, `mod query`. */
+const enum Query {
+  Stats = 0,
+  Peers = 1,
+  PeerId = 2,
+  Panic = 3,
+}
+
 /** Output kinds: crates/wasm/src/lib.rs, `mod output`. */
 const enum Out {
   Timeout = 0,
@@ -561,7 +569,7 @@ export class Agent {
 
   /** Totals so far; null once the agent stopped. */
   stats(): Totals | null {
-    const n = this._call((c) => c.stats());
+    const n = this._call((c) => c.query(Query.Stats));
     if (!n) return null;
     const t = {} as Totals;
     STATS.forEach((name, i) => (t[name] = n[i]));
@@ -570,7 +578,7 @@ export class Agent {
 
   /** The connected peers. */
   peers(): PeerTotals[] {
-    const flat = this._call((c) => c.peers()) ?? [];
+    const flat = this._call((c) => c.query(Query.Peers)) ?? [];
     const out: PeerTotals[] = [];
     for (let i = 0; i + 3 < flat.length; i += 4) {
       out.push({ peer: flat[i], bytesFrom: flat[i + 1], bytesTo: flat[i + 2], bytesPerSec: Math.round(flat[i + 3]) });
@@ -580,7 +588,7 @@ export class Agent {
 
   /** Our peer id, hex. */
   peerId(): string {
-    return this._call((c) => c.peerId()) ?? "";
+    return this._call((c) => c.query(Query.PeerId))?.[0] ?? "";
   }
 
   private _stop(): void {
@@ -609,6 +617,6 @@ export class Agent {
 
   /** Test hook: panics inside the core, as a bug would, to prove the page survives. */
   debugPanic(): void {
-    this._call((c) => c.debugPanic());
+    this._call((c) => c.query(Query.Panic));
   }
 }

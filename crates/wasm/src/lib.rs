@@ -241,6 +241,21 @@ fn hash_list(text: String, entries: f64, data: &[u8]) -> Result<HashList, String
     HashList::from_entries(entries).map_err(|e| e.describe())
 }
 
+/// What [`Core::query`] answers, and the array it returns.
+pub mod query {
+    /// Totals, in this order: CDN bytes, peer bytes, uploaded bytes, cache hits,
+    /// segments delivered, peer fallbacks, rejected segments, peers demoted, peers,
+    /// swarm size, uplink kb/s (`js/src/agent.ts` names them).
+    pub const STATS: u8 = 0;
+    /// The connected peers, four members each: hex id, bytes from it, bytes to it, its
+    /// measured throughput in bytes per second.
+    pub const PEERS: u8 = 1;
+    /// Our peer id, hex (one member).
+    pub const PEER_ID: u8 = 2;
+    /// Test hook: panics inside the agent, as a bug would, to prove the page survives.
+    pub const PANIC: u8 = 3;
+}
+
 /// The kinds of [`Core::poll`]'s arrays: what the agent wants done. Absent numbers
 /// are `-1`.
 pub mod output {
@@ -661,54 +676,43 @@ impl Core {
         finish(out, kind, id)
     }
 
-    /// Totals, in this order: CDN bytes, peer bytes, uploaded bytes, cache hits,
-    /// segments delivered, peer fallbacks, rejected segments, peers demoted, peers, swarm
-    /// size, uplink kb/s (`js/src/agent.ts` names them).
-    pub fn stats(&self) -> Array {
-        let s = self.agent.stats();
+    /// What the page asks of the agent, by `what` (one of [`query`]): one export for all
+    /// of them, since each export costs wasm-bindgen glue on both sides.
+    pub fn query(&self, what: u8) -> Array {
         let out = Array::new();
-        for n in [
-            s.cdn_bytes,
-            s.peer_bytes,
-            s.uploaded_bytes,
-            s.cache_hits,
-            s.segments_delivered,
-            s.peer_fallbacks,
-            s.rejected_segments,
-            s.peers_demoted,
-            u64::from(s.peers),
-            u64::from(s.swarm_size),
-            u64::from(s.uplink_kbps),
-        ] {
-            push_num(&out, n as f64);
+        match what {
+            query::STATS => {
+                let s = self.agent.stats();
+                for n in [
+                    s.cdn_bytes,
+                    s.peer_bytes,
+                    s.uploaded_bytes,
+                    s.cache_hits,
+                    s.segments_delivered,
+                    s.peer_fallbacks,
+                    s.rejected_segments,
+                    s.peers_demoted,
+                    u64::from(s.peers),
+                    u64::from(s.swarm_size),
+                    u64::from(s.uplink_kbps),
+                ] {
+                    push_num(&out, n as f64);
+                }
+            }
+            query::PEERS => {
+                // By reference: no IntoIter<PeerInfo> in the wasm.
+                for p in &mut self.agent.peers() {
+                    push_str(&out, std::mem::take(&mut p.peer));
+                    push_num(&out, p.bytes_from as f64);
+                    push_num(&out, p.bytes_to as f64);
+                    push_num(&out, p.bytes_per_sec);
+                }
+            }
+            query::PEER_ID => push_str(&out, hlsmesh_core::hex(&self.agent.peer_id())),
+            query::PANIC => panic!("hlsmesh debug panic requested"),
+            _ => {}
         }
         out
-    }
-
-    /// The connected peers, four members each: hex id, bytes from it, bytes to it, its
-    /// measured throughput in bytes per second.
-    pub fn peers(&self) -> Array {
-        let out = Array::new();
-        // By reference: no IntoIter<PeerInfo> in the wasm.
-        for p in &mut self.agent.peers() {
-            push_str(&out, std::mem::take(&mut p.peer));
-            push_num(&out, p.bytes_from as f64);
-            push_num(&out, p.bytes_to as f64);
-            push_num(&out, p.bytes_per_sec);
-        }
-        out
-    }
-
-    /// Our peer id, hex.
-    #[wasm_bindgen(js_name = peerId)]
-    pub fn peer_id(&self) -> String {
-        hlsmesh_core::hex(&self.agent.peer_id())
-    }
-
-    /// Test hook: panics inside the agent, as a bug would, to prove the page survives.
-    #[wasm_bindgen(js_name = debugPanic)]
-    pub fn debug_panic(&self) {
-        panic!("hlsmesh debug panic requested");
     }
 }
 

@@ -5,7 +5,7 @@
 //! origin, is tested by the end-to-end suites (tests/e2e). Run by `make test-wasm`.
 #![cfg(target_arch = "wasm32")]
 
-use hlsmesh_wasm::{event, input, output, tracker, Core};
+use hlsmesh_wasm::{event, input, output, query, tracker, Core};
 use js_sys::{Array, Function, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
@@ -304,7 +304,11 @@ fn a_load_goes_out_as_a_fetch_and_comes_back_as_a_delivery() {
     assert_eq!(bytes.to_vec(), body);
     assert_eq!(deliver.get(3).as_f64(), Some(2.0), "source: CDN");
     assert!(deliver.get(4).as_f64().unwrap() >= 0.0, "a timing in ms");
-    let stats: Vec<f64> = c.stats().iter().map(|n| n.as_f64().unwrap()).collect();
+    let stats: Vec<f64> = c
+        .query(query::STATS)
+        .iter()
+        .map(|n| n.as_f64().unwrap())
+        .collect();
     assert_eq!(stats.len(), 11, "eleven totals");
     assert_eq!(stats[0], body.len() as f64, "CDN bytes first: {stats:?}");
     assert_eq!(stats[4], 1.0, "one segment delivered: {stats:?}");
@@ -533,5 +537,5 @@ fn the_cache_bound_is_the_pages_and_out_of_range_peer_counts_are_accepted() {
         Function::new_with_args("m", ""),
     );
     assert_eq!(second_load_of_a_segment(&mut c), output::FETCH);
-    assert_eq!(c.stats().get(8).as_f64(), Some(0.0), "no peers");
+    assert_eq!(c.query(query::STATS).get(8).as_f64(), Some(0.0), "no peers");
 }
