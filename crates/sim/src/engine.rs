@@ -93,6 +93,9 @@ struct Link {
     reported: u64,
     /// Nominal bytes of the head frame already sent.
     head_sent: u64,
+    /// Nominal size of the head frame (0: none), so that an uplink slice that does not
+    /// finish it need not read the queue's buffer.
+    head_size: u64,
     /// Arrival of the last frame sent on it (channels are ordered).
     last_arrival: u64,
     lat_us: u64,
@@ -100,17 +103,98 @@ struct Link {
     loss: f64,
 }
 
-/// A link's connection, and whether frames wait on it for the uplink.
-#[derive(Clone, Copy)]
-struct LinkKey {
-    conn: ConnId,
-    queued: bool,
+/// Links whose keys a node holds inline (a viewer has `max_peers`, 12 by default, and
+/// briefly a few more); the rest spill into a `Vec`.
+const INLINE_KEYS: usize = 16;
+
+/// Each link's connection and whether frames wait on it for the uplink, in `links`
+/// order, packed in a word (`conn << 1 | queued`) and held in the node itself: every
+/// frame and uplink slice looks its link up here, and a separate allocation was one more
+/// cache miss per event at 10,000 viewers.
+struct LinkKeys {
+    len: usize,
+    inline: [u64; INLINE_KEYS],
+    spill: Vec<u64>,
+}
+
+impl LinkKeys {
+    fn new() -> LinkKeys {
+        LinkKeys {
+            len: 0,
+            inline: [0; INLINE_KEYS],
+            spill: Vec::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn word(&self, i: usize) -> u64 {
+        match i.checked_sub(INLINE_KEYS) {
+            None => self.inline[i],
+            Some(j) => self.spill[j],
+        }
+    }
+
+    fn word_mut(&mut self, i: usize) -> &mut u64 {
+        match i.checked_sub(INLINE_KEYS) {
+            None => &mut self.inline[i],
+            Some(j) => &mut self.spill[j],
+        }
+    }
+
+    /// Index of the link on `conn`.
+    fn position(&self, conn: ConnId) -> Option<usize> {
+        let key = conn.get();
+        let n = self.len.min(INLINE_KEYS);
+        if let Some(i) = self.inline[..n].iter().position(|w| w >> 1 == key) {
+            return Some(i);
+        }
+        let j = self.spill.iter().position(|w| w >> 1 == key)?;
+        Some(INLINE_KEYS + j)
+    }
+
+    fn queued(&self, i: usize) -> bool {
+        self.word(i) & 1 == 1
+    }
+
+    fn set_queued(&mut self, i: usize, queued: bool) {
+        let w = self.word_mut(i);
+        *w = (*w & !1) | u64::from(queued);
+    }
+
+    fn push(&mut self, conn: ConnId) {
+        let w = conn.get() << 1;
+        if self.len < INLINE_KEYS {
+            self.inline[self.len] = w;
+        } else {
+            self.spill.push(w);
+        }
+        self.len += 1;
+    }
+
+    /// Removes key `i`, moving the last into its place (as `Vec::swap_remove`).
+    fn swap_remove(&mut self, i: usize) {
+        let last = self.len - 1;
+        let w = self.word(last);
+        *self.word_mut(i) = w;
+        if last >= INLINE_KEYS {
+            self.spill.pop();
+        }
+        self.len = last;
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+        self.spill.clear();
+    }
 }
 
 impl Node {
     /// Index of the link on `conn`.
     fn link(&self, conn: ConnId) -> Option<usize> {
-        self.keys.iter().position(|k| k.conn == conn)
+        self.keys.position(conn)
     }
 
     fn remove_link(&mut self, i: usize) -> Link {
@@ -140,7 +224,7 @@ struct Node {
     up_busy: Option<(ConnId, u64)>,
     /// Each link's connection and whether frames wait on it, in `links` order: lookups
     /// and the uplink's round-robin read these, not the (larger) links.
-    keys: Vec<LinkKey>,
+    keys: LinkKeys,
     links: Vec<Link>,
     up_rr: usize,
     /// Bytes per µs.
@@ -373,7 +457,7 @@ impl Sim {
             loss: c.loss,
             wake: u64::MAX,
             queued: u64::MAX,
-            keys: Vec::new(),
+            keys: LinkKeys::new(),
             links: Vec::new(),
             answering: Vec::new(),
             up_busy: None,
@@ -1055,6 +1139,7 @@ impl Sim {
             buffered: 0,
             reported: 0,
             head_sent: 0,
+            head_size: 0,
             last_arrival: 0,
             lat_us: lat,
             jitter_us: jitter,
@@ -1063,10 +1148,7 @@ impl Sim {
         for (x, conn, peer, peer_conn) in [(n, conn, b, bconn), (b, bconn, n, conn)] {
             let node = &mut self.nodes[x as usize];
             node.links.push(mk(conn, peer, peer_conn));
-            node.keys.push(LinkKey {
-                conn,
-                queued: false,
-            });
+            node.keys.push(conn);
         }
         // DTLS and SCTP handshakes: about two round trips.
         let at = self.now + 4 * lat;
@@ -1092,7 +1174,7 @@ impl Sim {
             self.t.control_bytes += data.len() as u64;
             0
         };
-        let idle = node.up_busy.is_none() && !node.keys[i].queued;
+        let idle = node.up_busy.is_none() && !node.keys.queued(i);
         if idle && nom <= SMALL_FRAME {
             // A small frame on an idle uplink leaves at once: no queue, no event. The
             // channel's buffer is what it was, so the report is skipped too (the core's
@@ -1103,8 +1185,11 @@ impl Sim {
             self.send_frame(n, i, data, Nominal { size: nom, payload }, depart);
             return;
         }
-        node.keys[i].queued = true;
+        node.keys.set_queued(i, true);
         let l = &mut node.links[i];
+        if l.queue.is_empty() {
+            l.head_size = nom;
+        }
         l.queue.push_back((data, Nominal { size: nom, payload }));
         l.buffered += nom;
         l.reported = l.buffered;
@@ -1163,12 +1248,12 @@ impl Sim {
         let k = node.keys.len();
         for step in 0..k {
             let i = (node.up_rr + step) % k;
-            if !node.keys[i].queued {
+            if !node.keys.queued(i) {
                 continue;
             }
             let l = &node.links[i];
-            if let Some(&(_, nom)) = l.queue.front() {
-                let left = nom.size - l.head_sent;
+            if !l.queue.is_empty() {
+                let left = l.head_size - l.head_sent;
                 let slice = left.min(SLICE);
                 let dur = (slice as f64 / node.up_rate).ceil() as u64;
                 node.up_busy = Some((l.conn, slice));
@@ -1200,14 +1285,12 @@ impl Sim {
             }
             let buffered = l.buffered as usize;
             l.head_sent += slice;
-            let done = l
-                .queue
-                .front()
-                .is_some_and(|(_, nom)| l.head_sent >= nom.size);
+            let done = !l.queue.is_empty() && l.head_sent >= l.head_size;
             if done {
                 let (f, nom) = l.queue.pop_front().expect("checked");
                 l.head_sent = 0;
-                node.keys[i].queued = !l.queue.is_empty();
+                l.head_size = l.queue.front().map_or(0, |(_, next)| next.size);
+                node.keys.set_queued(i, !l.queue.is_empty());
                 self.send_frame(n, i, f, nom, now);
             }
             if crossed {
