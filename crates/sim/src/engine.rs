@@ -249,6 +249,31 @@ struct Node {
     stats: Stats,
 }
 
+/// A channel alone on its node's uplink, sending the slices of its head frame one after
+/// another: until the frame's last slice, or anything else happens on the node's uplink
+/// (a frame sent, a channel closed, the viewer leaving), each slice's end changes only
+/// the channel's counters and queues the next slice's end. Those slice ends are kept
+/// here, in a dense array, rather than in the node and its link (at 10,000 viewers two
+/// or three cache misses per uplink slice, and a third of all events are uplink
+/// slices); [`Sim::settle_run`] writes them back before anything reads them. The events
+/// are the same, queued at the same moments: results do not change.
+#[derive(Clone, Copy, Default)]
+struct Run {
+    active: bool,
+    /// The channel's link, and its connection.
+    link: usize,
+    conn: u64,
+    /// Nominal bytes of slices ended and not yet taken off the link's counters.
+    sent: u64,
+    /// The slice on the uplink now, and when it ends.
+    slice: u64,
+    end: u64,
+    /// Nominal bytes of the head frame after that slice.
+    left: u64,
+    /// The node's upload rate, bytes per µs.
+    rate: f64,
+}
+
 /// Network-level totals, in nominal bytes.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Totals {
@@ -320,6 +345,8 @@ pub struct Sim {
     end: u64,
     queue: TimeQueue<Ev>,
     nodes: Vec<Node>,
+    /// Each node's uplink run, if any (see [`Run`]).
+    runs: Vec<Run>,
     rng: Rng,
     scale: u64,
     seg_us: u64,
@@ -386,6 +413,7 @@ impl Sim {
             end: us(sc.duration_s),
             queue: TimeQueue::new(),
             nodes: Vec::new(),
+            runs: Vec::new(),
             scale: sc.byte_scale.max(1),
             seg_us: us(sc.segment_s),
             class_cdf,
@@ -472,6 +500,7 @@ impl Sim {
         };
         let n = self.nodes.len() as N;
         self.nodes.push(node);
+        self.runs.push(Run::default());
         self.t.sessions += 1;
         self.push(at, Ev::Join(n));
     }
@@ -553,8 +582,26 @@ impl Sim {
             }
             Ev::Input(n, input) => self.input(n, *input),
             Ev::Frame(n, conn, data) => self.frame_arrives(n, conn, data),
-            Ev::UpDone(n) => self.up_done(n),
+            Ev::UpDone(n) => {
+                let run = &mut self.runs[n as usize];
+                if run.active && run.left > 0 {
+                    // A slice of the run ended, not its last: the next one follows on
+                    // the same channel (as `up_done` then `start_upload` would).
+                    run.sent += run.slice;
+                    let slice = run.left.min(SLICE);
+                    let dur = (slice as f64 / run.rate).ceil() as u64;
+                    let at = self.now.max(run.end) + dur.max(1);
+                    run.left -= slice;
+                    run.slice = slice;
+                    run.end = at;
+                    self.push(at, Ev::UpDone(n));
+                } else {
+                    self.settle_run(n);
+                    self.up_done(n);
+                }
+            }
             Ev::Closed(n, conn) => {
+                self.settle_run(n);
                 let node = &mut self.nodes[n as usize];
                 if !node.alive {
                     return;
@@ -657,6 +704,7 @@ impl Sim {
         let fetches = std::mem::take(&mut node.fetches);
         node.answering.clear();
         node.up_busy = None;
+        self.runs[n as usize].active = false;
         node.wake = u64::MAX;
         node.queued = u64::MAX;
         node.fallback = None;
@@ -1061,6 +1109,7 @@ impl Sim {
             Output::AcceptAnswer { conn, sdp } => self.link(n, conn, &sdp),
             Output::Transmit { conn, data } => self.transmit(n, conn, data),
             Output::CloseConn { conn } => {
+                self.settle_run(n);
                 let node = &mut self.nodes[n as usize];
                 node.answering.retain(|c| *c != conn);
                 if let Some(i) = node.link(conn) {
@@ -1160,6 +1209,7 @@ impl Sim {
     }
 
     fn transmit(&mut self, n: N, conn: ConnId, data: Bytes) {
+        self.settle_run(n);
         let scale = self.scale;
         let now = self.now;
         let node = &mut self.nodes[n as usize];
@@ -1260,11 +1310,43 @@ impl Sim {
                 node.up_rr = i + 1;
                 let at = self.now.max(node.up_free) + dur.max(1);
                 node.up_free = at;
+                // Alone on the uplink with more of its frame to send after this slice:
+                // the slices' ends until the last are counted in the run.
+                let alone = (0..k).filter(|&j| node.keys.queued(j)).count() == 1;
+                if alone && left > slice {
+                    self.runs[n as usize] = Run {
+                        active: true,
+                        link: i,
+                        conn: l.conn.get(),
+                        sent: 0,
+                        slice,
+                        end: at,
+                        left: left - slice,
+                        rate: node.up_rate,
+                    };
+                }
                 self.push(at, Ev::UpDone(n));
                 return;
             }
         }
         node.up_busy = None;
+    }
+
+    /// Writes node `n`'s run, if any, back into the node and its link (see [`Run`]): the
+    /// slices ended so far off the link's counters, the slice under way on the uplink.
+    fn settle_run(&mut self, n: N) {
+        let run = &mut self.runs[n as usize];
+        if !run.active {
+            return;
+        }
+        run.active = false;
+        let run = *run;
+        let node = &mut self.nodes[n as usize];
+        let l = &mut node.links[run.link];
+        l.buffered = l.buffered.saturating_sub(run.sent);
+        l.head_sent += run.sent;
+        node.up_busy = Some((ConnId::from_raw(run.conn), run.slice));
+        node.up_free = run.end;
     }
 
     fn up_done(&mut self, n: N) {
