@@ -96,11 +96,22 @@ struct Link {
     /// Nominal size of the head frame (0: none), so that an uplink slice that does not
     /// finish it need not read the queue's buffer.
     head_size: u64,
+    lat_us: u64,
+}
+
+/// What a frame sent on a link needs: where it goes, how long it takes, and the arrival
+/// of the frame before it. Held in the node beside the link keys (most frames are small
+/// and leave at once: this saves reading the link itself).
+#[derive(Clone, Copy, Default)]
+struct Route {
+    peer: N,
+    /// The peer's connection id (as the agents number them: from 1 up).
+    peer_conn: u32,
+    lat_us: u32,
+    jitter_us: u32,
+    loss: f64,
     /// Arrival of the last frame sent on it (channels are ordered).
     last_arrival: u64,
-    lat_us: u64,
-    jitter_us: u64,
-    loss: f64,
 }
 
 /// Links whose keys a node holds inline (a viewer has `max_peers`, 12 by default, and
@@ -110,11 +121,13 @@ const INLINE_KEYS: usize = 16;
 /// Each link's connection and whether frames wait on it for the uplink, in `links`
 /// order, packed in a word (`conn << 1 | queued`) and held in the node itself: every
 /// frame and uplink slice looks its link up here, and a separate allocation was one more
-/// cache miss per event at 10,000 viewers.
+/// cache miss per event at 10,000 viewers. Beside them, each link's [`Route`].
 struct LinkKeys {
     len: usize,
     inline: [u64; INLINE_KEYS],
     spill: Vec<u64>,
+    routes: [Route; INLINE_KEYS],
+    spill_routes: Vec<Route>,
 }
 
 impl LinkKeys {
@@ -123,6 +136,8 @@ impl LinkKeys {
             len: 0,
             inline: [0; INLINE_KEYS],
             spill: Vec::new(),
+            routes: [Route::default(); INLINE_KEYS],
+            spill_routes: Vec::new(),
         }
     }
 
@@ -134,6 +149,20 @@ impl LinkKeys {
         match i.checked_sub(INLINE_KEYS) {
             None => self.inline[i],
             Some(j) => self.spill[j],
+        }
+    }
+
+    fn route(&self, i: usize) -> &Route {
+        match i.checked_sub(INLINE_KEYS) {
+            None => &self.routes[i],
+            Some(j) => &self.spill_routes[j],
+        }
+    }
+
+    fn route_mut(&mut self, i: usize) -> &mut Route {
+        match i.checked_sub(INLINE_KEYS) {
+            None => &mut self.routes[i],
+            Some(j) => &mut self.spill_routes[j],
         }
     }
 
@@ -164,12 +193,14 @@ impl LinkKeys {
         *w = (*w & !1) | u64::from(queued);
     }
 
-    fn push(&mut self, conn: ConnId) {
+    fn push(&mut self, conn: ConnId, route: Route) {
         let w = conn.get() << 1;
         if self.len < INLINE_KEYS {
             self.inline[self.len] = w;
+            self.routes[self.len] = route;
         } else {
             self.spill.push(w);
+            self.spill_routes.push(route);
         }
         self.len += 1;
     }
@@ -179,8 +210,11 @@ impl LinkKeys {
         let last = self.len - 1;
         let w = self.word(last);
         *self.word_mut(i) = w;
+        let r = *self.route(last);
+        *self.route_mut(i) = r;
         if last >= INLINE_KEYS {
             self.spill.pop();
+            self.spill_routes.pop();
         }
         self.len = last;
     }
@@ -188,6 +222,7 @@ impl LinkKeys {
     fn clear(&mut self) {
         self.len = 0;
         self.spill.clear();
+        self.spill_routes.clear();
     }
 }
 
@@ -1189,15 +1224,21 @@ impl Sim {
             reported: 0,
             head_sent: 0,
             head_size: 0,
-            last_arrival: 0,
             lat_us: lat,
-            jitter_us: jitter,
-            loss,
         };
+        let small = |x: u64| u32::try_from(x).expect("fits in 32 bits");
         for (x, conn, peer, peer_conn) in [(n, conn, b, bconn), (b, bconn, n, conn)] {
             let node = &mut self.nodes[x as usize];
             node.links.push(mk(conn, peer, peer_conn));
-            node.keys.push(conn);
+            let route = Route {
+                peer,
+                peer_conn: small(peer_conn.get()),
+                lat_us: small(lat),
+                jitter_us: small(jitter),
+                loss,
+                last_arrival: 0,
+            };
+            node.keys.push(conn, route);
         }
         // DTLS and SCTP handshakes: about two round trips.
         let at = self.now + 4 * lat;
@@ -1265,10 +1306,11 @@ impl Sim {
     /// other end: path latency, jitter, a resend on loss, the receiver's downlink, and
     /// the channel's order.
     fn send_frame(&mut self, n: N, i: usize, f: Bytes, nom: Nominal, depart: u64) {
-        let l = &self.nodes[n as usize].links[i];
-        let mut arrive = depart + l.lat_us;
-        let (jitter, loss, lat) = (l.jitter_us, l.loss, l.lat_us);
-        let (peer, peer_conn, last) = (l.peer, l.peer_conn, l.last_arrival);
+        let r = self.nodes[n as usize].keys.route(i);
+        let (lat, jitter, loss) = (u64::from(r.lat_us), u64::from(r.jitter_us), r.loss);
+        let (peer, peer_conn, last) =
+            (r.peer, ConnId::from_raw(r.peer_conn.into()), r.last_arrival);
+        let mut arrive = depart + lat;
         if jitter > 0 {
             arrive += self.rng.below(jitter);
         }
@@ -1286,7 +1328,7 @@ impl Sim {
         let t = arrive.max(pn.down_free + (nom as f64 / pn.down_rate) as u64);
         pn.down_free = t;
         let t = t.max(last);
-        self.nodes[n as usize].links[i].last_arrival = t;
+        self.nodes[n as usize].keys.route_mut(i).last_arrival = t;
         self.push(t, Ev::Frame(peer, peer_conn, f));
     }
 
