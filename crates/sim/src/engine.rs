@@ -93,24 +93,143 @@ struct Link {
     reported: u64,
     /// Nominal bytes of the head frame already sent.
     head_sent: u64,
-    /// Arrival of the last frame sent on it (channels are ordered).
-    last_arrival: u64,
+    /// Nominal size of the head frame (0: none), so that an uplink slice that does not
+    /// finish it need not read the queue's buffer.
+    head_size: u64,
     lat_us: u64,
-    jitter_us: u64,
-    loss: f64,
 }
 
-/// A link's connection, and whether frames wait on it for the uplink.
-#[derive(Clone, Copy)]
-struct LinkKey {
-    conn: ConnId,
-    queued: bool,
+/// What a frame sent on a link needs: where it goes, how long it takes, and the arrival
+/// of the frame before it. Held in the node beside the link keys (most frames are small
+/// and leave at once: this saves reading the link itself).
+#[derive(Clone, Copy, Default)]
+struct Route {
+    peer: N,
+    /// The peer's connection id (as the agents number them: from 1 up).
+    peer_conn: u32,
+    lat_us: u32,
+    jitter_us: u32,
+    loss: f64,
+    /// Arrival of the last frame sent on it (channels are ordered).
+    last_arrival: u64,
+}
+
+/// Links whose keys a node holds inline (a viewer has `max_peers`, 12 by default, and
+/// briefly a few more); the rest spill into a `Vec`.
+const INLINE_KEYS: usize = 16;
+
+/// Each link's connection and whether frames wait on it for the uplink, in `links`
+/// order, packed in a word (`conn << 1 | queued`) and held in the node itself: every
+/// frame and uplink slice looks its link up here, and a separate allocation was one more
+/// cache miss per event at 10,000 viewers. Beside them, each link's [`Route`].
+struct LinkKeys {
+    len: usize,
+    inline: [u64; INLINE_KEYS],
+    spill: Vec<u64>,
+    routes: [Route; INLINE_KEYS],
+    spill_routes: Vec<Route>,
+}
+
+impl LinkKeys {
+    fn new() -> LinkKeys {
+        LinkKeys {
+            len: 0,
+            inline: [0; INLINE_KEYS],
+            spill: Vec::new(),
+            routes: [Route::default(); INLINE_KEYS],
+            spill_routes: Vec::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn word(&self, i: usize) -> u64 {
+        match i.checked_sub(INLINE_KEYS) {
+            None => self.inline[i],
+            Some(j) => self.spill[j],
+        }
+    }
+
+    fn route(&self, i: usize) -> &Route {
+        match i.checked_sub(INLINE_KEYS) {
+            None => &self.routes[i],
+            Some(j) => &self.spill_routes[j],
+        }
+    }
+
+    fn route_mut(&mut self, i: usize) -> &mut Route {
+        match i.checked_sub(INLINE_KEYS) {
+            None => &mut self.routes[i],
+            Some(j) => &mut self.spill_routes[j],
+        }
+    }
+
+    fn word_mut(&mut self, i: usize) -> &mut u64 {
+        match i.checked_sub(INLINE_KEYS) {
+            None => &mut self.inline[i],
+            Some(j) => &mut self.spill[j],
+        }
+    }
+
+    /// Index of the link on `conn`.
+    fn position(&self, conn: ConnId) -> Option<usize> {
+        let key = conn.get();
+        let n = self.len.min(INLINE_KEYS);
+        if let Some(i) = self.inline[..n].iter().position(|w| w >> 1 == key) {
+            return Some(i);
+        }
+        let j = self.spill.iter().position(|w| w >> 1 == key)?;
+        Some(INLINE_KEYS + j)
+    }
+
+    fn queued(&self, i: usize) -> bool {
+        self.word(i) & 1 == 1
+    }
+
+    fn set_queued(&mut self, i: usize, queued: bool) {
+        let w = self.word_mut(i);
+        *w = (*w & !1) | u64::from(queued);
+    }
+
+    fn push(&mut self, conn: ConnId, route: Route) {
+        let w = conn.get() << 1;
+        if self.len < INLINE_KEYS {
+            self.inline[self.len] = w;
+            self.routes[self.len] = route;
+        } else {
+            self.spill.push(w);
+            self.spill_routes.push(route);
+        }
+        self.len += 1;
+    }
+
+    /// Removes key `i`, moving the last into its place (as `Vec::swap_remove`).
+    fn swap_remove(&mut self, i: usize) {
+        let last = self.len - 1;
+        let w = self.word(last);
+        *self.word_mut(i) = w;
+        let r = *self.route(last);
+        *self.route_mut(i) = r;
+        if last >= INLINE_KEYS {
+            self.spill.pop();
+            self.spill_routes.pop();
+        }
+        self.len = last;
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+        self.spill.clear();
+        self.spill_routes.clear();
+    }
 }
 
 impl Node {
     /// Index of the link on `conn`.
     fn link(&self, conn: ConnId) -> Option<usize> {
-        self.keys.iter().position(|k| k.conn == conn)
+        self.keys.position(conn)
     }
 
     fn remove_link(&mut self, i: usize) -> Link {
@@ -140,7 +259,7 @@ struct Node {
     up_busy: Option<(ConnId, u64)>,
     /// Each link's connection and whether frames wait on it, in `links` order: lookups
     /// and the uplink's round-robin read these, not the (larger) links.
-    keys: Vec<LinkKey>,
+    keys: LinkKeys,
     links: Vec<Link>,
     up_rr: usize,
     /// Bytes per µs.
@@ -163,6 +282,31 @@ struct Node {
     fallback: Option<(LoadId, u64, usize)>,
     leave_at: u64,
     stats: Stats,
+}
+
+/// A channel alone on its node's uplink, sending the slices of its head frame one after
+/// another: until the frame's last slice, or anything else happens on the node's uplink
+/// (a frame sent, a channel closed, the viewer leaving), each slice's end changes only
+/// the channel's counters and queues the next slice's end. Those slice ends are kept
+/// here, in a dense array, rather than in the node and its link (at 10,000 viewers two
+/// or three cache misses per uplink slice, and a third of all events are uplink
+/// slices); [`Sim::settle_run`] writes them back before anything reads them. The events
+/// are the same, queued at the same moments: results do not change.
+#[derive(Clone, Copy, Default)]
+struct Run {
+    active: bool,
+    /// The channel's link, and its connection.
+    link: usize,
+    conn: u64,
+    /// Nominal bytes of slices ended and not yet taken off the link's counters.
+    sent: u64,
+    /// The slice on the uplink now, and when it ends.
+    slice: u64,
+    end: u64,
+    /// Nominal bytes of the head frame after that slice.
+    left: u64,
+    /// The node's upload rate, bytes per µs.
+    rate: f64,
 }
 
 /// Network-level totals, in nominal bytes.
@@ -236,6 +380,8 @@ pub struct Sim {
     end: u64,
     queue: TimeQueue<Ev>,
     nodes: Vec<Node>,
+    /// Each node's uplink run, if any (see [`Run`]).
+    runs: Vec<Run>,
     rng: Rng,
     scale: u64,
     seg_us: u64,
@@ -302,6 +448,7 @@ impl Sim {
             end: us(sc.duration_s),
             queue: TimeQueue::new(),
             nodes: Vec::new(),
+            runs: Vec::new(),
             scale: sc.byte_scale.max(1),
             seg_us: us(sc.segment_s),
             class_cdf,
@@ -373,7 +520,7 @@ impl Sim {
             loss: c.loss,
             wake: u64::MAX,
             queued: u64::MAX,
-            keys: Vec::new(),
+            keys: LinkKeys::new(),
             links: Vec::new(),
             answering: Vec::new(),
             up_busy: None,
@@ -388,6 +535,7 @@ impl Sim {
         };
         let n = self.nodes.len() as N;
         self.nodes.push(node);
+        self.runs.push(Run::default());
         self.t.sessions += 1;
         self.push(at, Ev::Join(n));
     }
@@ -469,8 +617,26 @@ impl Sim {
             }
             Ev::Input(n, input) => self.input(n, *input),
             Ev::Frame(n, conn, data) => self.frame_arrives(n, conn, data),
-            Ev::UpDone(n) => self.up_done(n),
+            Ev::UpDone(n) => {
+                let run = &mut self.runs[n as usize];
+                if run.active && run.left > 0 {
+                    // A slice of the run ended, not its last: the next one follows on
+                    // the same channel (as `up_done` then `start_upload` would).
+                    run.sent += run.slice;
+                    let slice = run.left.min(SLICE);
+                    let dur = (slice as f64 / run.rate).ceil() as u64;
+                    let at = self.now.max(run.end) + dur.max(1);
+                    run.left -= slice;
+                    run.slice = slice;
+                    run.end = at;
+                    self.push(at, Ev::UpDone(n));
+                } else {
+                    self.settle_run(n);
+                    self.up_done(n);
+                }
+            }
             Ev::Closed(n, conn) => {
+                self.settle_run(n);
                 let node = &mut self.nodes[n as usize];
                 if !node.alive {
                     return;
@@ -573,6 +739,7 @@ impl Sim {
         let fetches = std::mem::take(&mut node.fetches);
         node.answering.clear();
         node.up_busy = None;
+        self.runs[n as usize].active = false;
         node.wake = u64::MAX;
         node.queued = u64::MAX;
         node.fallback = None;
@@ -977,6 +1144,7 @@ impl Sim {
             Output::AcceptAnswer { conn, sdp } => self.link(n, conn, &sdp),
             Output::Transmit { conn, data } => self.transmit(n, conn, data),
             Output::CloseConn { conn } => {
+                self.settle_run(n);
                 let node = &mut self.nodes[n as usize];
                 node.answering.retain(|c| *c != conn);
                 if let Some(i) = node.link(conn) {
@@ -1055,18 +1223,22 @@ impl Sim {
             buffered: 0,
             reported: 0,
             head_sent: 0,
-            last_arrival: 0,
+            head_size: 0,
             lat_us: lat,
-            jitter_us: jitter,
-            loss,
         };
+        let small = |x: u64| u32::try_from(x).expect("fits in 32 bits");
         for (x, conn, peer, peer_conn) in [(n, conn, b, bconn), (b, bconn, n, conn)] {
             let node = &mut self.nodes[x as usize];
             node.links.push(mk(conn, peer, peer_conn));
-            node.keys.push(LinkKey {
-                conn,
-                queued: false,
-            });
+            let route = Route {
+                peer,
+                peer_conn: small(peer_conn.get()),
+                lat_us: small(lat),
+                jitter_us: small(jitter),
+                loss,
+                last_arrival: 0,
+            };
+            node.keys.push(conn, route);
         }
         // DTLS and SCTP handshakes: about two round trips.
         let at = self.now + 4 * lat;
@@ -1078,6 +1250,7 @@ impl Sim {
     }
 
     fn transmit(&mut self, n: N, conn: ConnId, data: Bytes) {
+        self.settle_run(n);
         let scale = self.scale;
         let now = self.now;
         let node = &mut self.nodes[n as usize];
@@ -1092,7 +1265,7 @@ impl Sim {
             self.t.control_bytes += data.len() as u64;
             0
         };
-        let idle = node.up_busy.is_none() && !node.keys[i].queued;
+        let idle = node.up_busy.is_none() && !node.keys.queued(i);
         if idle && nom <= SMALL_FRAME {
             // A small frame on an idle uplink leaves at once: no queue, no event. The
             // channel's buffer is what it was, so the report is skipped too (the core's
@@ -1103,8 +1276,11 @@ impl Sim {
             self.send_frame(n, i, data, Nominal { size: nom, payload }, depart);
             return;
         }
-        node.keys[i].queued = true;
+        node.keys.set_queued(i, true);
         let l = &mut node.links[i];
+        if l.queue.is_empty() {
+            l.head_size = nom;
+        }
         l.queue.push_back((data, Nominal { size: nom, payload }));
         l.buffered += nom;
         l.reported = l.buffered;
@@ -1130,10 +1306,11 @@ impl Sim {
     /// other end: path latency, jitter, a resend on loss, the receiver's downlink, and
     /// the channel's order.
     fn send_frame(&mut self, n: N, i: usize, f: Bytes, nom: Nominal, depart: u64) {
-        let l = &self.nodes[n as usize].links[i];
-        let mut arrive = depart + l.lat_us;
-        let (jitter, loss, lat) = (l.jitter_us, l.loss, l.lat_us);
-        let (peer, peer_conn, last) = (l.peer, l.peer_conn, l.last_arrival);
+        let r = self.nodes[n as usize].keys.route(i);
+        let (lat, jitter, loss) = (u64::from(r.lat_us), u64::from(r.jitter_us), r.loss);
+        let (peer, peer_conn, last) =
+            (r.peer, ConnId::from_raw(r.peer_conn.into()), r.last_arrival);
+        let mut arrive = depart + lat;
         if jitter > 0 {
             arrive += self.rng.below(jitter);
         }
@@ -1151,7 +1328,7 @@ impl Sim {
         let t = arrive.max(pn.down_free + (nom as f64 / pn.down_rate) as u64);
         pn.down_free = t;
         let t = t.max(last);
-        self.nodes[n as usize].links[i].last_arrival = t;
+        self.nodes[n as usize].keys.route_mut(i).last_arrival = t;
         self.push(t, Ev::Frame(peer, peer_conn, f));
     }
 
@@ -1163,23 +1340,55 @@ impl Sim {
         let k = node.keys.len();
         for step in 0..k {
             let i = (node.up_rr + step) % k;
-            if !node.keys[i].queued {
+            if !node.keys.queued(i) {
                 continue;
             }
             let l = &node.links[i];
-            if let Some(&(_, nom)) = l.queue.front() {
-                let left = nom.size - l.head_sent;
+            if !l.queue.is_empty() {
+                let left = l.head_size - l.head_sent;
                 let slice = left.min(SLICE);
                 let dur = (slice as f64 / node.up_rate).ceil() as u64;
                 node.up_busy = Some((l.conn, slice));
                 node.up_rr = i + 1;
                 let at = self.now.max(node.up_free) + dur.max(1);
                 node.up_free = at;
+                // Alone on the uplink with more of its frame to send after this slice:
+                // the slices' ends until the last are counted in the run.
+                let alone = (0..k).filter(|&j| node.keys.queued(j)).count() == 1;
+                if alone && left > slice {
+                    self.runs[n as usize] = Run {
+                        active: true,
+                        link: i,
+                        conn: l.conn.get(),
+                        sent: 0,
+                        slice,
+                        end: at,
+                        left: left - slice,
+                        rate: node.up_rate,
+                    };
+                }
                 self.push(at, Ev::UpDone(n));
                 return;
             }
         }
         node.up_busy = None;
+    }
+
+    /// Writes node `n`'s run, if any, back into the node and its link (see [`Run`]): the
+    /// slices ended so far off the link's counters, the slice under way on the uplink.
+    fn settle_run(&mut self, n: N) {
+        let run = &mut self.runs[n as usize];
+        if !run.active {
+            return;
+        }
+        run.active = false;
+        let run = *run;
+        let node = &mut self.nodes[n as usize];
+        let l = &mut node.links[run.link];
+        l.buffered = l.buffered.saturating_sub(run.sent);
+        l.head_sent += run.sent;
+        node.up_busy = Some((ConnId::from_raw(run.conn), run.slice));
+        node.up_free = run.end;
     }
 
     fn up_done(&mut self, n: N) {
@@ -1200,14 +1409,12 @@ impl Sim {
             }
             let buffered = l.buffered as usize;
             l.head_sent += slice;
-            let done = l
-                .queue
-                .front()
-                .is_some_and(|(_, nom)| l.head_sent >= nom.size);
+            let done = !l.queue.is_empty() && l.head_sent >= l.head_size;
             if done {
                 let (f, nom) = l.queue.pop_front().expect("checked");
                 l.head_sent = 0;
-                node.keys[i].queued = !l.queue.is_empty();
+                l.head_size = l.queue.front().map_or(0, |(_, next)| next.size);
+                node.keys.set_queued(i, !l.queue.is_empty());
                 self.send_frame(n, i, f, nom, now);
             }
             if crossed {
