@@ -362,13 +362,11 @@ pub fn sha256(data: &[u8]) -> Digest {
 }
 
 /// SHA-256 (FIPS 180-4), fed incrementally: a chunk at a time as a segment arrives.
-/// Hand-written to keep the wasm small (a few hundred bytes of code, no dependency).
+/// Hand-written to keep the wasm small (a few hundred bytes of code, no dependency); the
+/// blocks and the padding go through the engine SHA-1 uses too.
 #[derive(Clone, Debug)]
 pub struct Sha256 {
-    state: [u32; 8],
-    block: [u8; 64],
-    filled: usize,
-    length: u64,
+    blocks: crate::sha1::Blocks,
 }
 
 const K: [u32; 64] = [
@@ -392,79 +390,65 @@ impl Sha256 {
     /// A fresh hash.
     pub fn new() -> Sha256 {
         Sha256 {
-            state: [
-                0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
-                0x5be0cd19,
-            ],
-            block: [0; 64],
-            filled: 0,
-            length: 0,
+            blocks: crate::sha1::Blocks::new(
+                [
+                    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c,
+                    0x1f83d9ab, 0x5be0cd19,
+                ],
+                compress,
+            ),
         }
     }
 
     /// Feeds more bytes.
-    pub fn update(&mut self, mut data: &[u8]) {
-        self.length = self.length.wrapping_add(data.len() as u64);
-        while !data.is_empty() {
-            let take = (64 - self.filled).min(data.len());
-            self.block[self.filled..self.filled + take].copy_from_slice(&data[..take]);
-            self.filled += take;
-            data = &data[take..];
-            if self.filled == 64 {
-                let block = self.block;
-                self.compress(&block);
-                self.filled = 0;
-            }
-        }
+    pub fn update(&mut self, data: &[u8]) {
+        self.blocks.update(data);
     }
 
     /// The digest of everything fed.
-    pub fn finish(mut self) -> Digest {
-        let (tail, n) = crate::sha1::padding(&self.block[..self.filled], self.length);
-        for block in tail[..n].chunks_exact(64) {
-            self.compress(block);
-        }
+    pub fn finish(self) -> Digest {
         let mut out = [0u8; 32];
-        crate::sha1::write_be(&self.state, &mut out);
+        crate::sha1::write_be(&self.blocks.finish(), &mut out);
         out
     }
+}
 
-    fn compress(&mut self, block: &[u8]) {
-        let mut w = [0u32; 64];
-        crate::sha1::read_be(block, &mut w);
-        for i in 16..64 {
-            let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
-            let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
-            w[i] = w[i - 16]
-                .wrapping_add(s0)
-                .wrapping_add(w[i - 7])
-                .wrapping_add(s1);
-        }
-        let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = self.state;
-        for i in 0..64 {
-            let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
-            let ch = (e & f) ^ (!e & g);
-            let t1 = h
-                .wrapping_add(s1)
-                .wrapping_add(ch)
-                .wrapping_add(K[i])
-                .wrapping_add(w[i]);
-            let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
-            let maj = (a & b) ^ (a & c) ^ (b & c);
-            let t2 = s0.wrapping_add(maj);
-            h = g;
-            g = f;
-            f = e;
-            e = d.wrapping_add(t1);
-            d = c;
-            c = b;
-            b = a;
-            a = t1.wrapping_add(t2);
-        }
-        // By index: a zip with an array's by-value iterator costs more wasm.
-        for (i, v) in [a, b, c, d, e, f, g, h].iter().enumerate() {
-            self.state[i] = self.state[i].wrapping_add(*v);
-        }
+/// SHA-256's compression of one 64-byte block into `state`.
+fn compress(state: &mut [u32; 8], block: &[u8]) {
+    let mut w = [0u32; 64];
+    crate::sha1::read_be(block, &mut w);
+    for i in 16..64 {
+        let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
+        let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
+        w[i] = w[i - 16]
+            .wrapping_add(s0)
+            .wrapping_add(w[i - 7])
+            .wrapping_add(s1);
+    }
+    let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = *state;
+    for i in 0..64 {
+        let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
+        let ch = (e & f) ^ (!e & g);
+        let t1 = h
+            .wrapping_add(s1)
+            .wrapping_add(ch)
+            .wrapping_add(K[i])
+            .wrapping_add(w[i]);
+        let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
+        let maj = (a & b) ^ (a & c) ^ (b & c);
+        let t2 = s0.wrapping_add(maj);
+        h = g;
+        g = f;
+        f = e;
+        e = d.wrapping_add(t1);
+        d = c;
+        c = b;
+        b = a;
+        a = t1.wrapping_add(t2);
+    }
+    // By index: a zip with an array's by-value iterator costs more wasm.
+    for (i, v) in [a, b, c, d, e, f, g, h].iter().enumerate() {
+        state[i] = state[i].wrapping_add(*v);
     }
 }
 
