@@ -162,10 +162,9 @@ pub(crate) struct Scheduler {
     fetches: VecMap<FetchId, FetchFor>,
     peers: VecMap<ConnId, PeerRecord>,
     cdn: Estimate,
-    /// Media bytes per second of each variant, from segments received.
-    media_rate: VecMap<u16, f64>,
-    /// The newest media sequence number each variant's playlist listed.
-    newest: VecMap<u16, u64>,
+    /// What is known of each variant (one map, not one per fact: each map's key and
+    /// value types cost their own copy of the map's code in the wasm).
+    variants: VecMap<u16, Variant>,
     next_fetch: u64,
     next_req: u32,
     /// The segment the player asked for last: where prefetch looks ahead from.
@@ -176,12 +175,21 @@ pub(crate) struct Scheduler {
     last_delivery: Option<(Instant, f64)>,
     /// Whether to fetch and enforce the publisher's hash lists.
     integrity: bool,
-    /// The latest hash list of each variant.
-    hash_lists: VecMap<u16, HashList>,
-    /// The container each variant's CDN segments use, for checking peers' bytes.
-    containers: VecMap<u16, Container>,
     /// Segments peers refused lately, not asked of them again until their retry time.
     refused: Vec<Refusal>,
+}
+
+/// What the scheduler knows of one variant.
+#[derive(Default)]
+struct Variant {
+    /// Media bytes per second, from segments received.
+    media_rate: Option<f64>,
+    /// The newest media sequence number its playlist listed.
+    newest: Option<u64>,
+    /// Its latest hash list.
+    hash_list: Option<HashList>,
+    /// The container its CDN segments use, for checking peers' bytes.
+    container: Option<Container>,
 }
 
 /// A peer refused a segment.
@@ -207,16 +215,13 @@ impl Scheduler {
             fetches: VecMap::new(),
             peers: VecMap::new(),
             cdn: Estimate::default(),
-            media_rate: VecMap::new(),
-            newest: VecMap::new(),
+            variants: VecMap::new(),
             next_fetch: 1,
             next_req: 1,
             anchor: None,
             delivered: 0,
             last_delivery: None,
             integrity,
-            hash_lists: VecMap::new(),
-            containers: VecMap::new(),
             refused: Vec::new(),
         }
     }
@@ -257,9 +262,9 @@ impl Scheduler {
     /// Media bytes per second of a variant: measured, else the master's declared
     /// bandwidth, else a default.
     fn media_bytes_per_sec(&self, variant: u16) -> f64 {
-        self.media_rate
+        self.variants
             .get(&variant)
-            .copied()
+            .and_then(|v| v.media_rate)
             .or_else(|| {
                 self.playlists
                     .declared_bandwidth(variant)
@@ -318,12 +323,16 @@ impl Scheduler {
                 last = last.max(Some(i.id.sn));
             }
             if let Some(last) = last {
-                let n = self.newest.get_or_insert_with(variant, || last);
+                let n = self
+                    .variants
+                    .get_or_default(variant)
+                    .newest
+                    .get_or_insert(last);
                 *n = (*n).max(last);
             }
             // Peers do not announce segments leaving the window as lost: forget them.
-            let (playlists, newest) = (&self.playlists, &self.newest);
-            swarm.forget_expired(|s| s.variant == variant && expired(playlists, newest, s));
+            let (playlists, variants) = (&self.playlists, &self.variants);
+            swarm.forget_expired(|s| s.variant == variant && expired(playlists, variants, s));
         }
         if let (true, Some(variant)) = (self.integrity, update.variant) {
             self.fetch_hash_list(ctx, variant, url, hashes.as_deref());
@@ -758,7 +767,7 @@ impl Scheduler {
     /// then passes it on a hop sooner. Its URL is not known yet (the player's load brings
     /// it); its duration is taken to be the previous segment's.
     fn announced_next(&self, swarm: &Swarm, seg: SegmentId) -> Option<SegmentInfo> {
-        let newest = *self.newest.get(&seg.variant)?;
+        let newest = self.variants.get(&seg.variant)?.newest?;
         let prev = self.playlists.segment(SegmentId {
             sn: seg.sn.checked_sub(1)?,
             ..seg
@@ -799,7 +808,8 @@ impl Scheduler {
     /// knows the segment, else against the container the CDN's copies use and a size
     /// bound.
     fn check_peer_bytes(&self, info: &SegmentInfo, data: &[u8]) -> Result<(), &'static str> {
-        if let Some(list) = self.hash_lists.get(&info.id.variant) {
+        let variant = self.variants.get(&info.id.variant);
+        if let Some(list) = variant.and_then(|v| v.hash_list.as_ref()) {
             match list.verify(Key::Sn(info.id.sn), data) {
                 Verdict::Ok => return Ok(()),
                 Verdict::Mismatch => return Err("sent a corrupted segment"),
@@ -809,8 +819,8 @@ impl Scheduler {
         if data.len() > self.max_plausible_bytes(info) {
             return Err("sent an implausibly large segment");
         }
-        match self.containers.get(&info.id.variant) {
-            Some(c) if !container::well_formed(*c, data) => Err("sent a malformed segment"),
+        match variant.and_then(|v| v.container) {
+            Some(c) if !container::well_formed(c, data) => Err("sent a malformed segment"),
             _ => Ok(()),
         }
     }
@@ -853,7 +863,7 @@ impl Scheduler {
     ) {
         match list {
             Ok(list) => {
-                self.hash_lists.insert(variant, list);
+                self.variants.get_or_default(variant).hash_list = Some(list);
             }
             Err(reason) => ctx.out.event(Event::PlaylistError {
                 url,
@@ -921,8 +931,10 @@ impl Scheduler {
                         self.cdn.sample(fetched, Duration::ZERO, took);
                         ctx.stats.cdn_bytes += fetched as u64;
                         if t.info.range.is_none() {
-                            self.containers
-                                .get_or_insert_with(seg.variant, || container::sniff(&data));
+                            self.variants
+                                .get_or_default(seg.variant)
+                                .container
+                                .get_or_insert_with(|| container::sniff(&data));
                         }
                         self.complete(ctx, swarm, &t.info, data, Source::Cdn, Some(took));
                     }
@@ -949,16 +961,20 @@ impl Scheduler {
         self.forget_refusals(None, Some(seg));
         if info.range.is_none() && info.duration > 0.0 {
             let rate = data.len() as f64 / info.duration;
-            let r = self.media_rate.get_or_insert_with(seg.variant, || rate);
+            let r = self
+                .variants
+                .get_or_default(seg.variant)
+                .media_rate
+                .get_or_insert(rate);
             *r += 0.3 * (rate - *r);
         }
         let playlists = &self.playlists;
-        let newest = &self.newest;
+        let variants = &self.variants;
         // A live segment newer than the playlist shows is not useless: it is next.
         let evicted = self.cache.insert_evicting(seg, data.clone(), |s| {
-            !playlists.is_listed(*s) && newest.get(&s.variant).is_none_or(|n| s.sn <= *n)
+            !playlists.is_listed(*s) && newest(variants, s.variant).is_none_or(|n| s.sn <= n)
         });
-        swarm.broadcast_lost(&evicted, |s| expired(playlists, newest, s));
+        swarm.broadcast_lost(&evicted, |s| expired(playlists, variants, s));
         if self.cache.contains(&seg) {
             swarm.broadcast_have(&[seg], ctx.now);
         }
@@ -1337,8 +1353,13 @@ fn awaited(loads: &VecMap<LoadId, Load>, seg: SegmentId) -> bool {
 /// Whether `seg` slid out of its rendition's live window: no longer listed, and older
 /// than the newest segment listed (a segment newer than what we have seen is not
 /// expired: a peer may read the playlist before us).
-fn expired(playlists: &Playlists, newest: &VecMap<u16, u64>, seg: &SegmentId) -> bool {
-    !playlists.is_listed(*seg) && newest.get(&seg.variant).is_some_and(|n| seg.sn < *n)
+fn expired(playlists: &Playlists, variants: &VecMap<u16, Variant>, seg: &SegmentId) -> bool {
+    !playlists.is_listed(*seg) && newest(variants, seg.variant).is_some_and(|n| seg.sn < n)
+}
+
+/// The newest media sequence number `variant`'s playlist listed.
+fn newest(variants: &VecMap<u16, Variant>, variant: u16) -> Option<u64> {
+    variants.get(&variant).and_then(|v| v.newest)
 }
 
 fn deliver(
