@@ -6,7 +6,7 @@
 //! For an offer we receive: `Answering` (the edge builds our answer) → `Connecting` →
 //! `Open`. Every stage has a deadline; a connection that misses it is closed.
 
-use crate::vecmap::{VecMap, VecSet};
+use crate::vecmap::VecMap;
 
 use core::cell::Cell;
 use core::time::Duration;
@@ -121,8 +121,9 @@ pub(crate) struct Swarm {
     started_at: Option<Instant>,
     /// Whether any tracker has answered an announce.
     heard_from_tracker: bool,
-    /// Peers caught lying (corrupted segments): refused for the rest of the session.
-    banned: VecSet<Id20>,
+    /// Peers caught lying (corrupted segments): refused for the rest of the session. A
+    /// list, not a set: a few ids at most, and no set's code for 20-byte keys in the wasm.
+    banned: Vec<Id20>,
     /// Upload rate cap, when configured.
     upload_cap: Option<TokenBucket>,
     /// Announce nothing, serve nothing.
@@ -199,7 +200,7 @@ impl Swarm {
             gone: Vec::new(),
             started_at: None,
             heard_from_tracker: false,
-            banned: VecSet::new(),
+            banned: Vec::new(),
             upload_cap: config
                 .upload_bytes_per_sec
                 .filter(|r| *r > 0)
@@ -735,8 +736,8 @@ impl Swarm {
             .conns
             .get(&conn)
             .and_then(|c| c.session().and_then(|s| s.remote_id()).or(c.remote));
-        if let Some(id) = remote {
-            self.banned.insert(id);
+        if let Some(id) = remote.filter(|id| !self.banned.contains(id)) {
+            self.banned.push(id);
         }
         self.close(ctx, conn, reason, true);
     }
