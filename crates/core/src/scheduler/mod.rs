@@ -159,7 +159,10 @@ pub(crate) struct Scheduler {
     playback: Playback,
     loads: VecMap<LoadId, Load>,
     transfers: VecMap<SegmentId, Transfer>,
-    fetches: VecMap<FetchId, FetchFor>,
+    /// The fetches under way, in the order of their ids (each new one has the next id,
+    /// so pushing keeps the order a map would): a few at once, scanned (no map code for
+    /// them in the wasm).
+    fetches: Vec<(FetchId, FetchFor)>,
     peers: VecMap<ConnId, PeerRecord>,
     cdn: Estimate,
     /// What is known of each variant (one map, not one per fact: each map's key and
@@ -212,7 +215,7 @@ impl Scheduler {
             playback: Playback::default(),
             loads: VecMap::new(),
             transfers: VecMap::new(),
-            fetches: VecMap::new(),
+            fetches: Vec::new(),
             peers: VecMap::new(),
             cdn: Estimate::default(),
             variants: VecMap::new(),
@@ -468,12 +471,13 @@ impl Scheduler {
         }
         // A segment transfer goes on (its bytes land in the cache for later); a
         // pass-through fetch serves nobody else, so it stops.
-        for (f, why) in &self.fetches {
-            if matches!(why, FetchFor::Passthrough(l, _) if *l == load) {
-                let fetch = *f;
-                self.fetches.remove(&fetch);
-                ctx.out.push(Output::CancelFetch { fetch });
-                return;
+        for i in 0..self.fetches.len() {
+            if let (fetch, FetchFor::Passthrough(l, _)) = self.fetches[i] {
+                if l == load {
+                    self.fetches.remove(i);
+                    ctx.out.push(Output::CancelFetch { fetch });
+                    return;
+                }
             }
         }
     }
@@ -790,7 +794,7 @@ impl Scheduler {
     /// Fetches the hash list of a media playlist (once at a time per variant; a live
     /// playlist's refresh fetches it again, as the publisher rewrites it with the playlist).
     fn fetch_hash_list(&mut self, ctx: &mut Ctx<'_>, variant: u16, url: &str, named: Option<&str>) {
-        for f in self.fetches.values() {
+        for (_, f) in &self.fetches {
             if matches!(f, FetchFor::HashList(v, _) if *v == variant) {
                 return;
             }
@@ -825,10 +829,20 @@ impl Scheduler {
         }
     }
 
+    /// Where fetch `fetch` is in `fetches`.
+    fn fetch_index(&self, fetch: FetchId) -> Option<usize> {
+        for (i, (f, _)) in self.fetches.iter().enumerate() {
+            if *f == fetch {
+                return Some(i);
+            }
+        }
+        None
+    }
+
     fn new_fetch(&mut self, why: FetchFor) -> FetchId {
         let id = FetchId(self.next_fetch);
         self.next_fetch += 1;
-        self.fetches.insert(id, why);
+        self.fetches.push((id, why));
         id
     }
 
@@ -846,10 +860,13 @@ impl Scheduler {
         fetch: FetchId,
         list: Result<HashList, String>,
     ) {
-        if !matches!(self.fetches.get(&fetch), Some(FetchFor::HashList(..))) {
-            return; // cancelled, or not a sidecar
+        let Some(i) = self.fetch_index(fetch) else {
+            return; // cancelled
+        };
+        if !matches!(self.fetches[i].1, FetchFor::HashList(..)) {
+            return; // not a sidecar
         }
-        if let Some(FetchFor::HashList(variant, url)) = self.fetches.remove(&fetch) {
+        if let (_, FetchFor::HashList(variant, url)) = self.fetches.remove(i) {
             self.take_hash_list(ctx, variant, url, list);
         }
     }
@@ -879,9 +896,10 @@ impl Scheduler {
         fetch: FetchId,
         result: Result<HttpResponse, String>,
     ) {
-        let Some(why) = self.fetches.remove(&fetch) else {
+        let Some(i) = self.fetch_index(fetch) else {
             return;
         };
+        let (_, why) = self.fetches.remove(i);
         let ok = result.and_then(|r| {
             if (200..300).contains(&r.status) {
                 Ok(r)
