@@ -782,7 +782,8 @@ impl Swarm {
         let id = ConnId(self.next_conn);
         self.next_conn += 1;
         self.conn_deadline.set(None);
-        self.conns.insert(
+        // Ids only grow: the new connection goes at the end.
+        self.conns.push_last(
             id,
             Conn {
                 tracker,
