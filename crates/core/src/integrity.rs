@@ -238,11 +238,7 @@ impl HashList {
     /// What the list says about a segment, if anything.
     pub fn expected(&self, key: Key<'_>) -> Option<&Expected> {
         match key {
-            Key::Sn(sn) => self
-                .entries
-                .binary_search_by_key(&sn, |e| e.sn)
-                .ok()
-                .map(|i| &self.entries[i]),
+            Key::Sn(sn) => self.by_sn(sn),
             Key::Url(url) => {
                 let path = path_of(without_query(url));
                 let mut found = None;
@@ -268,14 +264,23 @@ impl HashList {
         }
     }
 
+    /// The entry for media sequence number `sn`.
+    fn by_sn(&self, sn: u64) -> Option<&Expected> {
+        self.entries
+            .binary_search_by_key(&sn, |e| e.sn)
+            .ok()
+            .map(|i| &self.entries[i])
+    }
+
     /// Checks `bytes` (the whole segment, or the whole byte range) against the list.
     pub fn verify(&self, key: Key<'_>, bytes: &[u8]) -> Verdict {
-        match self.expected(key) {
-            None => Verdict::Unknown,
-            Some(e) if e.size != bytes.len() as u64 => Verdict::Mismatch,
-            Some(e) if sha256(bytes) == e.digest => Verdict::Ok,
-            Some(_) => Verdict::Mismatch,
-        }
+        check(self.expected(key), bytes)
+    }
+
+    /// [`HashList::verify`] by media sequence number, as the scheduler checks peers'
+    /// segments (the lookup by URL is not in the wasm then).
+    pub(crate) fn verify_sn(&self, sn: u64, bytes: &[u8]) -> Verdict {
+        check(self.by_sn(sn), bytes)
     }
 
     /// Checks a digest computed incrementally (see [`Sha256`]) and the segment's size.
@@ -285,6 +290,16 @@ impl HashList {
             Some(e) if e.size == size && e.digest == *digest => Verdict::Ok,
             Some(_) => Verdict::Mismatch,
         }
+    }
+}
+
+/// `bytes` against what the list says of them.
+fn check(expected: Option<&Expected>, bytes: &[u8]) -> Verdict {
+    match expected {
+        None => Verdict::Unknown,
+        Some(e) if e.size != bytes.len() as u64 => Verdict::Mismatch,
+        Some(e) if sha256(bytes) == e.digest => Verdict::Ok,
+        Some(_) => Verdict::Mismatch,
     }
 }
 

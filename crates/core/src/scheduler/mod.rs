@@ -37,7 +37,7 @@ use hlsmesh_proto::SegmentId;
 
 use crate::agent::{ConnId, Ctx, Event, FetchId, HttpResponse, LoadId, Output, Playback, Source};
 use crate::cache::Cache;
-use crate::integrity::{sidecar_url, HashList, Key, Verdict};
+use crate::integrity::{sidecar_url, HashList, Verdict};
 use crate::peer::PeerEvent;
 use crate::playlist::{Playlist, Playlists, SegmentInfo};
 use crate::swarm::Swarm;
@@ -814,7 +814,7 @@ impl Scheduler {
     fn check_peer_bytes(&self, info: &SegmentInfo, data: &[u8]) -> Result<(), &'static str> {
         let variant = self.variants.get(&info.id.variant);
         if let Some(list) = variant.and_then(|v| v.hash_list.as_ref()) {
-            match list.verify(Key::Sn(info.id.sn), data) {
+            match list.verify_sn(info.id.sn, data) {
                 Verdict::Ok => return Ok(()),
                 Verdict::Mismatch => return Err("sent a corrupted segment"),
                 Verdict::Unknown => {}
