@@ -238,7 +238,7 @@ fn hash_list(text: String, entries: f64, data: &[u8]) -> Result<HashList, String
             uri: (!uri.is_empty()).then(|| uri.to_owned()),
         });
     }
-    HashList::from_entries(entries).map_err(|e| e.describe())
+    HashList::from_entries_described(entries)
 }
 
 /// The kinds of [`Core::poll`]'s arrays: what the agent wants done. Absent numbers
