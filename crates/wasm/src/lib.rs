@@ -28,8 +28,45 @@ use hlsmesh_core::{
     Config, ConnId, Event, FetchId, HttpResponse, Input, Instant, LoadId, Output, Playback, Source,
     TrackerId,
 };
-use js_sys::{Array, Function, Uint8Array};
 use wasm_bindgen::prelude::*;
+
+// The three JS classes the glue uses, declared here rather than taken from js-sys: every
+// one of js-sys's thousands of bindings is linked for wasm-bindgen to read, and those
+// that take closures left their closure shims in the wasm's function table, where no
+// pass can drop them (about 700 bytes). The glue wasm-bindgen writes for these is the
+// same as for js-sys's (`new Array()`, `push`, `unshift`, `new Uint8Array(view)`).
+#[wasm_bindgen]
+extern "C" {
+    /// A JS array ([`Core::poll`]'s, [`Core::stats`]' and [`Core::peers`]' results).
+    #[wasm_bindgen(typescript_type = "Array<any>")]
+    pub type Array;
+    #[wasm_bindgen(constructor)]
+    fn new() -> Array;
+    #[wasm_bindgen(method)]
+    fn push(this: &Array, value: &JsValue) -> u32;
+    #[wasm_bindgen(method)]
+    fn unshift(this: &Array, value: &JsValue) -> u32;
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// A JS function (the panic sink [`Core::new`] takes).
+    #[wasm_bindgen(typescript_type = "Function")]
+    #[derive(Clone)]
+    pub type Function;
+    /// `this.call(context, arg)`.
+    #[cfg(not(panic = "immediate-abort"))]
+    #[wasm_bindgen(method, catch, js_name = call)]
+    fn call1(this: &Function, context: &JsValue, arg: &JsValue) -> Result<JsValue, JsValue>;
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// A copy of bytes, for the shim.
+    type Uint8Array;
+    #[wasm_bindgen(constructor)]
+    fn new(bytes: &[u8]) -> Uint8Array;
+}
 
 /// The kinds of [`Core::input`]: what happened at an edge.
 pub mod input {
@@ -340,7 +377,7 @@ fn push_str(out: &Array, v: String) {
 }
 
 fn push_bytes(out: &Array, b: &[u8]) {
-    out.push(&Uint8Array::from(b));
+    out.push(&Uint8Array::new(b));
 }
 
 /// The lines of `text`, empty ones kept (a byte loop: `str::split` brings a searcher

@@ -27,14 +27,14 @@ fn core(trackers: &str, swarm_id: Option<&str>) -> Core {
         -1.0,
         false,
         1.0,
-        Function::new_with_args("message", ""),
+        Function::new_with_args("message", "").unchecked_into(),
     )
 }
 
 /// Polls until an output of `kind` (panics after 1,000 outputs without one).
 fn next(core: &mut Core, kind: u8) -> Array {
     for _ in 0..1000 {
-        let out = core.poll();
+        let out = core.poll().unchecked_into::<Array>();
         if out.get(0).as_f64() == Some(f64::from(kind)) {
             return out;
         }
@@ -46,7 +46,7 @@ fn next(core: &mut Core, kind: u8) -> Array {
 fn round(core: &mut Core) -> Vec<Array> {
     let mut outs = Vec::new();
     loop {
-        let out = core.poll();
+        let out = core.poll().unchecked_into::<Array>();
         if out.get(0).as_f64() == Some(f64::from(output::TIMEOUT)) {
             return outs;
         }
@@ -140,7 +140,7 @@ fn sidecar_fetched(media: impl FnOnce(&mut Core)) -> (Core, Option<(f64, String)
         -1.0,
         false,
         1.0,
-        Function::new_with_args("message", ""),
+        Function::new_with_args("message", "").unchecked_into(),
     );
     master(&mut c);
     media(&mut c);
@@ -301,7 +301,12 @@ fn a_load_goes_out_as_a_fetch_and_comes_back_as_a_delivery() {
     assert_eq!(bytes.to_vec(), body);
     assert_eq!(deliver.get(3).as_f64(), Some(2.0), "source: CDN");
     assert!(deliver.get(4).as_f64().unwrap() >= 0.0, "a timing in ms");
-    let stats: Vec<f64> = c.stats().iter().map(|n| n.as_f64().unwrap()).collect();
+    let stats: Vec<f64> = c
+        .stats()
+        .unchecked_into::<Array>()
+        .iter()
+        .map(|n| n.as_f64().unwrap())
+        .collect();
     assert_eq!(stats.len(), 11, "eleven totals");
     assert_eq!(stats[0], body.len() as f64, "CDN bytes first: {stats:?}");
     assert_eq!(stats[4], 1.0, "one segment delivered: {stats:?}");
@@ -524,8 +529,12 @@ fn the_cache_bound_is_the_pages_and_out_of_range_peer_counts_are_accepted() {
         -1.0,
         true,
         2.0,
-        Function::new_with_args("m", ""),
+        Function::new_with_args("m", "").unchecked_into(),
     );
     assert_eq!(second_load_of_a_segment(&mut c), output::FETCH);
-    assert_eq!(c.stats().get(8).as_f64(), Some(0.0), "no peers");
+    assert_eq!(
+        c.stats().unchecked_into::<Array>().get(8).as_f64(),
+        Some(0.0),
+        "no peers"
+    );
 }
