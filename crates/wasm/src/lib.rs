@@ -278,6 +278,57 @@ fn hash_list(text: String, entries: f64, data: &[u8]) -> Result<HashList, String
     HashList::from_entries_described(entries)
 }
 
+/// The [`Input`] of an [`input`] kind (`NAME_SWARM` aside: it is no input): one
+/// call of the agent for all of them.
+#[inline(never)]
+fn read(kind: u8, id: f64, n: f64, text: String, data: Vec<u8>) -> Input {
+    let conn = ConnId::from_raw(id as u64);
+    let tracker = TrackerId::from_index(id as usize);
+    let fetch = FetchId::from_raw(id as u64);
+    match kind {
+        input::HTTP_DONE => Input::HttpDone {
+            fetch,
+            result: Ok(HttpResponse {
+                status: n as u16,
+                body: data.into(),
+            }),
+        },
+        input::HTTP_FAILED => Input::HttpDone {
+            fetch,
+            result: Err(text),
+        },
+        input::TRACKER_OPEN => Input::TrackerOpen { tracker },
+        input::TRACKER_CLOSED => Input::TrackerClosed {
+            tracker,
+            reason: text,
+        },
+        input::OFFER_CREATED => Input::OfferCreated { conn, sdp: text },
+        input::ANSWER_CREATED => Input::AnswerCreated { conn, sdp: text },
+        input::CHANNEL_OPEN => Input::ChannelOpen { conn },
+        input::CHANNEL_MESSAGE => Input::ChannelMessage {
+            conn,
+            data: data.into(),
+        },
+        input::CHANNEL_BUFFERED => Input::ChannelBuffered {
+            conn,
+            buffered: n as usize,
+        },
+        input::CONN_CLOSED => Input::ConnClosed { conn, reason: text },
+        input::MASTER => master(&text, n, &numbers(&data)),
+        input::MEDIA => media(&text, n, &numbers(&data)),
+        input::LOAD => load(id, text, &numbers(&data)),
+        input::ABORT => Input::Abort {
+            load: LoadId(id as u64),
+        },
+        input::TRACKER => tracker_message(tracker, n, text, &data),
+        input::HASHES => Input::HashListRead {
+            fetch,
+            list: hash_list(text, n, &data),
+        },
+        _ => Input::Timeout,
+    }
+}
+
 /// The kinds of [`Core::poll`]'s arrays: what the agent wants done. Absent numbers
 /// are `-1`.
 pub mod output {
@@ -493,57 +544,11 @@ impl Core {
         text: Option<String>,
         data: Option<Vec<u8>>,
     ) {
-        let conn = ConnId::from_raw(id as u64);
-        let tracker = TrackerId::from_index(id as usize);
-        let fetch = FetchId::from_raw(id as u64);
         let text = text.unwrap_or_default();
-        let data = data.unwrap_or_default();
-        let input = match kind {
-            input::HTTP_DONE => Input::HttpDone {
-                fetch,
-                result: Ok(HttpResponse {
-                    status: n as u16,
-                    body: data.into(),
-                }),
-            },
-            input::HTTP_FAILED => Input::HttpDone {
-                fetch,
-                result: Err(text),
-            },
-            input::TRACKER_OPEN => Input::TrackerOpen { tracker },
-            input::TRACKER_CLOSED => Input::TrackerClosed {
-                tracker,
-                reason: text,
-            },
-            input::OFFER_CREATED => Input::OfferCreated { conn, sdp: text },
-            input::ANSWER_CREATED => Input::AnswerCreated { conn, sdp: text },
-            input::CHANNEL_OPEN => Input::ChannelOpen { conn },
-            input::CHANNEL_MESSAGE => Input::ChannelMessage {
-                conn,
-                data: data.into(),
-            },
-            input::CHANNEL_BUFFERED => Input::ChannelBuffered {
-                conn,
-                buffered: n as usize,
-            },
-            input::CONN_CLOSED => Input::ConnClosed { conn, reason: text },
-            input::MASTER => master(&text, n, &numbers(&data)),
-            input::MEDIA => media(&text, n, &numbers(&data)),
-            input::LOAD => load(id, text, &numbers(&data)),
-            input::ABORT => Input::Abort {
-                load: LoadId(id as u64),
-            },
-            input::NAME_SWARM => {
-                self.agent.name_swarm(at(now_ms), &text);
-                return;
-            }
-            input::TRACKER => tracker_message(tracker, n, text, &data),
-            input::HASHES => Input::HashListRead {
-                fetch,
-                list: hash_list(text, n, &data),
-            },
-            _ => Input::Timeout,
-        };
+        if kind == input::NAME_SWARM {
+            return self.agent.name_swarm(at(now_ms), &text);
+        }
+        let input = read(kind, id, n, text, data.unwrap_or_default());
         self.agent.handle_input(at(now_ms), input);
     }
 
