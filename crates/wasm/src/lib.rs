@@ -703,10 +703,14 @@ impl Core {
         finish(out, kind, id)
     }
 
+    // `&mut self` in every method, reading ones too: wasm-bindgen's glue then borrows
+    // `Core` one way only (its shared-borrow path is not in the wasm). The shim never
+    // calls one method inside another, so the borrow check answers the same.
+
     /// Totals, in this order: CDN bytes, peer bytes, uploaded bytes, cache hits,
     /// segments delivered, peer fallbacks, rejected segments, peers demoted, peers, swarm
     /// size, uplink kb/s (`js/src/agent.ts` names them).
-    pub fn stats(&self) -> Array {
+    pub fn stats(&mut self) -> Array {
         let s = self.agent.stats();
         let out = Array::new();
         for n in [
@@ -729,7 +733,7 @@ impl Core {
 
     /// The connected peers, four members each: hex id, bytes from it, bytes to it, its
     /// measured throughput in bytes per second.
-    pub fn peers(&self) -> Array {
+    pub fn peers(&mut self) -> Array {
         let out = Array::new();
         // By reference: no IntoIter<PeerInfo> in the wasm.
         for p in &mut self.agent.peers() {
@@ -743,13 +747,13 @@ impl Core {
 
     /// Our peer id, hex.
     #[wasm_bindgen(js_name = peerId)]
-    pub fn peer_id(&self) -> String {
+    pub fn peer_id(&mut self) -> String {
         hlsmesh_core::hex(&self.agent.peer_id())
     }
 
     /// Test hook: panics inside the agent, as a bug would, to prove the page survives.
     #[wasm_bindgen(js_name = debugPanic)]
-    pub fn debug_panic(&self) {
+    pub fn debug_panic(&mut self) {
         panic!("hlsmesh debug panic requested");
     }
 }
