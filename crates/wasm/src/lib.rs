@@ -745,10 +745,11 @@ impl Core {
         out
     }
 
-    /// Our peer id, hex.
-    #[wasm_bindgen(js_name = peerId)]
-    pub fn peer_id(&mut self) -> String {
-        hlsmesh_core::hex(&self.agent.peer_id())
+    /// Our peer id, hex: a JS string made in the wasm, as the outputs' strings are (a
+    /// `String` returned would bring its own two-value return shim and free call).
+    #[wasm_bindgen(js_name = peerId, unchecked_return_type = "string")]
+    pub fn peer_id(&mut self) -> JsValue {
+        JsValue::from(hlsmesh_core::hex(&self.agent.peer_id()))
     }
 
     /// Test hook: panics inside the agent, as a bug would, to prove the page survives.

@@ -219,6 +219,14 @@ fn a_hash_list_the_shim_read_is_taken_or_its_reason_reported() {
 }
 
 #[wasm_bindgen_test]
+fn the_peer_id_is_a_string_of_hex() {
+    let id = core("", None).peer_id().as_string().expect("a string");
+    // "-HM0001-" then twelve more bytes, hex.
+    assert_eq!(id.len(), 40);
+    assert!(id.starts_with("2d484d303030312d"), "{id}");
+}
+
+#[wasm_bindgen_test]
 fn a_byte_range_the_playlist_places_is_known_and_cached_as_its_segment() {
     let mut c = core("", None);
     master(&mut c);
