@@ -639,8 +639,9 @@ impl Core {
                     offer_id,
                     sdp,
                 } => {
-                    for id in [info_hash, peer_id, to_peer, offer_id] {
-                        push_bytes(&out, &id);
+                    // By reference: no array IntoIter in the wasm.
+                    for id in &[info_hash, peer_id, to_peer, offer_id] {
+                        push_bytes(&out, id);
                     }
                     push_str(&out, sdp);
                     (output::TRACKER_ANSWER, tracker.get() as f64)
@@ -713,7 +714,8 @@ impl Core {
     pub fn stats(&mut self) -> Array {
         let s = self.agent.stats();
         let out = Array::new();
-        for n in [
+        // By reference: no array IntoIter in the wasm.
+        for n in &[
             s.cdn_bytes,
             s.peer_bytes,
             s.uploaded_bytes,
@@ -726,7 +728,7 @@ impl Core {
             u64::from(s.swarm_size),
             u64::from(s.uplink_kbps),
         ] {
-            push_num(&out, n as f64);
+            push_num(&out, *n as f64);
         }
         out
     }
