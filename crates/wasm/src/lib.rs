@@ -154,7 +154,7 @@ fn master(text: &str, variants: f64, bandwidths: &[f64]) -> Input {
     let url = std::mem::take(&mut urls[0]);
     let mut variants = Vec::new();
     for (i, &b) in bandwidths.iter().enumerate() {
-        variants.push((std::mem::take(&mut urls[1 + i]), given(b).unwrap_or(0)));
+        variants.push((std::mem::take(&mut urls[1 + i]), count(b)));
     }
     let playlist = Playlist::Master(Master {
         variants,
@@ -184,9 +184,9 @@ fn media(text: &str, segments: f64, numbers: &[f64]) -> Input {
         });
     }
     let playlist = Playlist::Media(Media {
-        target_duration: given(numbers[0]).unwrap_or(0),
+        target_duration: count(numbers[0]),
         end_list: numbers[1] == 1.0,
-        first_sn: given(numbers[2]).unwrap_or(0),
+        first_sn: count(numbers[2]),
         segments,
         hashes,
     });
@@ -269,8 +269,8 @@ fn hash_list(text: String, entries: f64, data: &[u8]) -> Result<HashList, String
     for i in 0..n {
         let uri = uris[i];
         entries.push(Expected {
-            sn: given(sizes[2 * i]).unwrap_or(0),
-            size: given(sizes[2 * i + 1]).unwrap_or(0),
+            sn: count(sizes[2 * i]),
+            size: count(sizes[2 * i + 1]),
             digest: digests[32 * i..32 * i + 32].try_into().unwrap_or_default(),
             uri: (!uri.is_empty()).then(|| uri.to_owned()),
         });
@@ -459,6 +459,12 @@ fn lines(mut text: &str) -> Vec<String> {
         }
         text = &text[end + 1..];
     }
+}
+
+/// A count from the shim, 0 when absent (negative) or not a number: what
+/// `given(n).unwrap_or(0)` says, as the saturating cast says it.
+fn count(n: f64) -> u64 {
+    n as u64
 }
 
 /// A count from the shim, absent when negative (`-1`): the inverse of [`opt`].
@@ -769,6 +775,23 @@ mod tests {
 
     fn f64s(v: &[f64]) -> Vec<u8> {
         v.iter().flat_map(|n| n.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn a_count_is_a_given_number_or_zero() {
+        for n in [
+            -1.0,
+            -0.5,
+            0.0,
+            0.7,
+            3.0,
+            1e30,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ] {
+            assert_eq!(count(n), given(n).unwrap_or(0), "{n}");
+        }
     }
 
     #[test]
