@@ -317,10 +317,14 @@ impl Scheduler {
         };
         let name = self.playlists.master_url().unwrap_or(url).to_string();
         if let Some(variant) = update.variant {
-            swarm.fast_from = self
-                .stream_kbps(variant)
-                .saturating_mul(u64::from(election::FAST_UPLINK))
-                .max(1);
+            // Saturating, by a comparison: a u64 `saturating_mul` checks its overflow
+            // with a 128-bit multiplication (`__multi3`) in the wasm.
+            let (kbps, k) = (self.stream_kbps(variant), u64::from(election::FAST_UPLINK));
+            swarm.fast_from = match kbps > u64::MAX / k {
+                true => u64::MAX,
+                false => kbps * k,
+            }
+            .max(1);
             let mut last = None;
             for i in &update.new_segments {
                 last = last.max(Some(i.id.sn));
