@@ -281,7 +281,7 @@ fn hash_list(text: String, entries: f64, data: &[u8]) -> Result<HashList, String
 /// The [`Input`] of an [`input`] kind (`NAME_SWARM` aside: it is no input): one
 /// call of the agent for all of them.
 #[inline(never)]
-fn read(kind: u8, id: f64, n: f64, text: String, data: Vec<u8>) -> Input {
+fn read(kind: u8, id: f64, n: f64, text: String, data: Box<[u8]>) -> Input {
     let conn = ConnId::from_raw(id as u64);
     let tracker = TrackerId::from_index(id as usize);
     let fetch = FetchId::from_raw(id as u64);
@@ -548,7 +548,7 @@ impl Core {
         id: f64,
         n: f64,
         text: Option<String>,
-        data: Option<Vec<u8>>,
+        data: Option<Box<[u8]>>,
     ) {
         let text = text.unwrap_or_default();
         if kind == input::NAME_SWARM {

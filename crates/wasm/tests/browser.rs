@@ -64,7 +64,7 @@ fn load(c: &mut Core, now: f64, id: f64, range: Option<(f64, f64)>) {
         id,
         0.0,
         Some(SEGMENT.into()),
-        Some(numbers),
+        Some(numbers.into()),
     );
 }
 
@@ -81,7 +81,14 @@ fn heard(
     let mut data = f64s(&[-1.0, -1.0, -1.0]);
     data.extend(hash.unwrap_or_default());
     data.extend(ids.unwrap_or_default());
-    c.input(now, input::TRACKER, 0.0, f64::from(kind), text, Some(data));
+    c.input(
+        now,
+        input::TRACKER,
+        0.0,
+        f64::from(kind),
+        text,
+        Some(data.into()),
+    );
 }
 
 /// Numbers as the shim packs them (a `Float64Array`'s bytes).
@@ -98,7 +105,7 @@ fn master(core: &mut Core) {
         0.0,
         1.0,
         Some(text),
-        Some(f64s(&[800_000.0])),
+        Some(f64s(&[800_000.0]).into()),
     );
 }
 
@@ -112,7 +119,14 @@ fn media(core: &mut Core, end_list: bool, hashes: &str, segments: &[(&str, f64, 
         numbers.extend([duration, start, end]);
     }
     let n = segments.len() as f64;
-    core.input(1.0, input::MEDIA, 0.0, n, Some(text), Some(f64s(&numbers)));
+    core.input(
+        1.0,
+        input::MEDIA,
+        0.0,
+        n,
+        Some(text),
+        Some(f64s(&numbers).into()),
+    );
 }
 
 /// The master and its media playlist (segments 7 and 8).
@@ -171,7 +185,14 @@ fn media_lines_and_numbers_that_disagree_are_not_taken_in() {
     let (_, fetch) = sidecar_fetched(|c| {
         let text = format!("{MEDIA}\n\n{SEGMENT}\n{SEGMENT}");
         let numbers = f64s(&[2.0, 1.0, 7.0, 2.0, -1.0, -1.0]);
-        c.input(1.0, input::MEDIA, 0.0, 1.0, Some(text), Some(numbers));
+        c.input(
+            1.0,
+            input::MEDIA,
+            0.0,
+            1.0,
+            Some(text),
+            Some(numbers.into()),
+        );
     });
     assert_eq!(fetch, None);
 }
@@ -198,7 +219,7 @@ fn a_hash_list_the_shim_read_is_taken_or_its_reason_reported() {
         id,
         1.0,
         Some("seg7.ts".into()),
-        Some(data),
+        Some(data.into()),
     );
     assert_eq!(playlist_error(&round(&mut c)), Vec::<String>::new());
 
@@ -265,7 +286,7 @@ fn a_byte_range_the_playlist_places_is_known_and_cached_as_its_segment() {
                 id,
                 206.0,
                 None,
-                Some(body.clone()),
+                Some(body.clone().into()),
             );
             next(&mut c, output::DELIVER);
             round(&mut c);
@@ -295,7 +316,14 @@ fn a_load_goes_out_as_a_fetch_and_comes_back_as_a_delivery() {
         .map(|i| if i % 188 == 0 { 0x47 } else { i as u8 })
         .collect();
     let id = fetch.get(1).as_f64().unwrap();
-    c.input(40.0, input::HTTP_DONE, id, 200.0, None, Some(body.clone()));
+    c.input(
+        40.0,
+        input::HTTP_DONE,
+        id,
+        200.0,
+        None,
+        Some(body.clone().into()),
+    );
     let outs = round(&mut c);
     let of = |kind: u8| {
         outs.iter()
@@ -346,7 +374,14 @@ fn a_refused_or_failed_fetch_fails_the_load_for_the_shim_to_retry() {
     with_playlists(&mut c);
     load(&mut c, 10.0, 1.0, None);
     let id = next(&mut c, output::FETCH).get(1).as_f64().unwrap();
-    c.input(20.0, input::HTTP_DONE, id, 404.0, None, Some(Vec::new()));
+    c.input(
+        20.0,
+        input::HTTP_DONE,
+        id,
+        404.0,
+        None,
+        Some(Vec::new().into()),
+    );
     let fail = next(&mut c, output::FAIL);
     assert_eq!(fail.get(1).as_f64(), Some(1.0));
     assert_eq!(fail.get(2).as_string().as_deref(), Some("HTTP status 404"));
@@ -511,7 +546,7 @@ fn second_load_of_a_segment(c: &mut Core) -> u8 {
     let body: Vec<u8> = (0..188 * 4)
         .map(|i| if i % 188 == 0 { 0x47 } else { i as u8 })
         .collect();
-    c.input(20.0, input::HTTP_DONE, id, 200.0, None, Some(body));
+    c.input(20.0, input::HTTP_DONE, id, 200.0, None, Some(body.into()));
     next(c, output::DELIVER);
     round(c);
     load(c, 30.0, 2.0, None);
