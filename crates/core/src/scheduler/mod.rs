@@ -1104,7 +1104,7 @@ impl Scheduler {
                     let Some(seg) = self.transfer_of(conn, req) else {
                         continue;
                     };
-                    let t = self.transfers.remove(&seg).expect("found");
+                    let mut t = self.transfers.remove(&seg).expect("found");
                     let first = t.first_byte.unwrap_or(ctx.now);
                     ctx.stats.peer_bytes += data.len() as u64;
                     let whole = concat(&t.prefix, data);
@@ -1113,11 +1113,8 @@ impl Scheduler {
                         // none of its bytes kept.
                         ctx.stats.rejected_segments += 1;
                         swarm.ban(ctx, conn, why);
-                        let retry = Transfer {
-                            prefix: Bytes::new(),
-                            ..t
-                        };
-                        self.retry_elsewhere(ctx, swarm, retry);
+                        t.prefix = Bytes::new();
+                        self.retry_elsewhere(ctx, swarm, t);
                         continue;
                     }
                     let record = self.peers.get_or_default(conn);
