@@ -498,25 +498,22 @@ impl Swarm {
     }
 
     fn accept_answer(&mut self, ctx: &mut Ctx<'_>, peer: Id20, offer_id: Id20, sdp: String) {
-        if self.banned.contains(&peer) {
-            for (id, c) in &self.conns {
-                if c.role == Role::Offerer && c.offer_id == offer_id {
-                    let id = *id;
-                    self.close(ctx, id, "answered by a banned peer", true);
-                    return;
-                }
-            }
-            return;
-        }
+        // The first offer of ours with this id: any, to close it, when a banned peer
+        // answers; else one still waiting for its answer. One search for both.
+        let banned = self.banned.contains(&peer);
         for (id, c) in &mut self.conns {
             if c.role == Role::Offerer
                 && c.offer_id == offer_id
-                && matches!(c.stage, Stage::Offered)
+                && (banned || matches!(c.stage, Stage::Offered))
             {
+                let id = *id;
+                if banned {
+                    return self.close(ctx, id, "answered by a banned peer", true);
+                }
                 c.remote = Some(peer);
                 c.stage = Stage::Connecting;
                 c.since = ctx.now;
-                ctx.out.push(Output::AcceptAnswer { conn: *id, sdp });
+                ctx.out.push(Output::AcceptAnswer { conn: id, sdp });
                 self.conn_deadline.set(None);
                 return;
             }
