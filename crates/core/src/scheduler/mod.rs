@@ -528,19 +528,7 @@ impl Scheduler {
         }
         // The most urgent load for this segment sets the deadline; the least patient one
         // decides when the CDN may step in (the two may be different loads).
-        let mut most_urgent: Option<&Load> = None;
-        let mut wait_until: Option<Instant> = None;
-        for l in self.loads.values() {
-            if l.seg != Some(seg) {
-                continue;
-            }
-            // The first of equals, as `min_by_key`.
-            if most_urgent.is_none_or(|m| (l.need_by, l.wait_until) < (m.need_by, m.wait_until)) {
-                most_urgent = Some(l);
-            }
-            wait_until = Some(wait_until.map_or(l.wait_until, |w| w.min(l.wait_until)));
-        }
-        let (Some(load), Some(wait_until)) = (most_urgent, wait_until) else {
+        let Some((load, wait_until)) = self.most_urgent(seg) else {
             return;
         };
         let need_by = load.need_by;
@@ -555,6 +543,23 @@ impl Scheduler {
         } else if now >= wait_until {
             self.start_cdn(ctx, info, Bytes::new());
         }
+    }
+
+    /// The most urgent load waiting for `seg` (the earliest `need_by`, then `wait_until`;
+    /// the first of equals, as `min_by_key`), and the earliest `wait_until` of them all.
+    fn most_urgent(&self, seg: SegmentId) -> Option<(&Load, Instant)> {
+        let mut most_urgent: Option<&Load> = None;
+        let mut wait_until: Option<Instant> = None;
+        for l in self.loads.values() {
+            if l.seg != Some(seg) {
+                continue;
+            }
+            if most_urgent.is_none_or(|m| (l.need_by, l.wait_until) < (m.need_by, m.wait_until)) {
+                most_urgent = Some(l);
+            }
+            wait_until = Some(wait_until.map_or(l.wait_until, |w| w.min(l.wait_until)));
+        }
+        Some((most_urgent?, wait_until?))
     }
 
     /// A peer to try briefly when the buffer is empty but the player has started: the
@@ -1255,16 +1260,11 @@ impl Scheduler {
     /// After a peer failed: another peer if one has time, else the CDN for what is
     /// missing. A prefetch nobody waits for is simply dropped.
     fn retry_elsewhere(&mut self, ctx: &mut Ctx<'_>, swarm: &mut Swarm, t: Transfer) {
-        let seg = t.info.id;
-        let mut need_by: Option<Instant> = None;
-        for l in self.loads.values() {
-            if l.seg == Some(seg) {
-                need_by = Some(need_by.map_or(l.need_by, |n| n.min(l.need_by)));
-            }
-        }
-        let Some(need_by) = need_by else {
+        // The earliest deadline of the loads waiting: the most urgent load's.
+        let Some((load, _)) = self.most_urgent(t.info.id) else {
             return;
         };
+        let (seg, need_by) = (t.info.id, load.need_by);
         let now = ctx.now;
         let size = self.expected_bytes(&t.info);
         let deadline = need_by - self.reserve(size);
