@@ -299,10 +299,11 @@ impl Scheduler {
         ctx: &mut Ctx<'_>,
         swarm: &mut Swarm,
         url: &str,
-        playlist: Playlist,
+        mut playlist: Playlist,
     ) -> Option<String> {
-        let hashes = match &playlist {
-            Playlist::Media(m) => m.hashes.clone(),
+        // Taken, not cloned: the playlists keep nothing of it.
+        let hashes = match &mut playlist {
+            Playlist::Media(m) => m.hashes.take(),
             Playlist::Master(_) => None,
         };
         let update = match self.playlists.update(url, playlist) {
@@ -315,7 +316,7 @@ impl Scheduler {
                 return None;
             }
         };
-        let name = self.playlists.master_url().unwrap_or(url).to_string();
+        let name = without_query(self.playlists.master_url().unwrap_or(url)).to_string();
         if let Some(variant) = update.variant {
             // Saturating, by a comparison: a u64 `saturating_mul` checks its overflow
             // with a 128-bit multiplication (`__multi3`) in the wasm.
@@ -363,7 +364,7 @@ impl Scheduler {
                 }
             }
         }
-        Some(without_query(&name).to_string())
+        Some(name)
     }
 
     pub(crate) fn handle_playback(&mut self, p: Playback) {
