@@ -400,6 +400,9 @@ pub struct PeerInfo {
     pub bytes_per_sec: f64,
 }
 
+/// [`Config::max_peers`] by default.
+pub const DEFAULT_MAX_PEERS: usize = 12;
+
 /// How the agent behaves.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -428,7 +431,7 @@ impl Default for Config {
         Config {
             trackers: Vec::new(),
             swarm_id: None,
-            max_peers: 12,
+            max_peers: DEFAULT_MAX_PEERS,
             cache_bytes: DEFAULT_CACHE_BYTES,
             seed: 0,
             integrity: false,

@@ -20,13 +20,14 @@ mod panic_hook;
 #[global_allocator]
 static HEAP: rlsf::GlobalTlsf = rlsf::GlobalTlsf::new();
 
+use hlsmesh_core::cache::DEFAULT_CACHE_BYTES;
 use hlsmesh_core::integrity::{Expected, HashList};
 use hlsmesh_core::playlist::{Master, Media, MediaSegment, Playlist};
 use hlsmesh_core::proto::Id20;
 use hlsmesh_core::tracker::messages::{AnnounceEvent, TrackerMessage, TrackerRequest};
 use hlsmesh_core::{
     Config, ConnId, Event, FetchId, HttpResponse, Input, Instant, LoadId, Output, Playback, Source,
-    TrackerId,
+    TrackerId, DEFAULT_MAX_PEERS,
 };
 use wasm_bindgen::prelude::*;
 
@@ -523,12 +524,12 @@ impl Core {
         panic_hook::install(&on_panic);
         #[cfg(panic = "immediate-abort")]
         drop(on_panic);
-        let defaults = Config::default();
         let config = Config {
             trackers: lines(trackers),
             swarm_id,
-            max_peers: given(max_peers).map_or(defaults.max_peers, |n| n.clamp(1, 64) as usize),
-            cache_bytes: given(cache_bytes).map_or(defaults.cache_bytes, |n| n as usize),
+            // The defaults by their constants: no default Config built and dropped.
+            max_peers: given(max_peers).map_or(DEFAULT_MAX_PEERS, |n| n.clamp(1, 64) as usize),
+            cache_bytes: given(cache_bytes).map_or(DEFAULT_CACHE_BYTES, |n| n as usize),
             seed: seed as u64,
             integrity,
             upload_bytes_per_sec: given(upload_bytes_per_sec),
