@@ -243,7 +243,11 @@ impl Swarm {
 
     /// Peers past the handshake.
     pub(crate) fn ready_peers(&self) -> usize {
-        self.ready_sessions().count()
+        let mut n = 0;
+        for c in self.conns.values() {
+            n += usize::from(c.session().is_some());
+        }
+        n
     }
 
     /// Connections in any stage but `Offered` (an offer may never be answered).
