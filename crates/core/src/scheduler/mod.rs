@@ -552,7 +552,7 @@ impl Scheduler {
         let mut most_urgent: Option<&Load> = None;
         let mut wait_until: Option<Instant> = None;
         for l in self.loads.values() {
-            if l.seg != Some(seg) {
+            if !matches!(l.seg, Some(s) if s == seg) {
                 continue;
             }
             if most_urgent.is_none_or(|m| (l.need_by, l.wait_until) < (m.need_by, m.wait_until)) {
@@ -1036,7 +1036,7 @@ impl Scheduler {
     fn loads_for(&self, seg: SegmentId) -> Vec<LoadId> {
         let mut out = Vec::new();
         for (id, l) in &self.loads {
-            if l.seg == Some(seg) {
+            if matches!(l.seg, Some(s) if s == seg) {
                 out.push(*id);
             }
         }
@@ -1181,7 +1181,7 @@ impl Scheduler {
     fn forget_refusals(&mut self, conn: Option<ConnId>, seg: Option<SegmentId>) {
         for i in (0..self.refused.len()).rev() {
             let r = &self.refused[i];
-            if Some(r.conn) == conn || Some(r.seg) == seg {
+            if conn.is_some_and(|c| c == r.conn) || seg.is_some_and(|s| s == r.seg) {
                 self.refused.remove(i);
             }
         }
@@ -1363,7 +1363,7 @@ impl Scheduler {
 /// Whether a load waits for `seg`.
 fn awaited(loads: &VecMap<LoadId, Load>, seg: SegmentId) -> bool {
     for l in loads.values() {
-        if l.seg == Some(seg) {
+        if matches!(l.seg, Some(s) if s == seg) {
             return true;
         }
     }
