@@ -459,8 +459,10 @@ impl Swarm {
 
     fn knows_peer(&self, peer: &Id20) -> bool {
         for c in self.conns.values() {
-            if c.remote.as_ref() == Some(peer)
-                || c.session().and_then(|s| s.remote_id()).as_ref() == Some(peer)
+            if c.remote.is_some_and(|r| r == *peer)
+                || c.session()
+                    .and_then(|s| s.remote_id())
+                    .is_some_and(|r| r == *peer)
             {
                 return true;
             }
@@ -657,7 +659,12 @@ impl Swarm {
         let mine = offerer_of(c, remote);
         let mut twin = None;
         for (id, other) in &self.conns {
-            if *id != conn && other.session().and_then(|s| s.remote_id()) == Some(remote) {
+            if *id != conn
+                && other
+                    .session()
+                    .and_then(|s| s.remote_id())
+                    .is_some_and(|r| r == remote)
+            {
                 twin = Some((*id, offerer_of(other, remote)));
                 break;
             }
