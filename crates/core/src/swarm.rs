@@ -344,7 +344,7 @@ impl Swarm {
                 let plays = s.latest_variant();
                 tell.clear();
                 for seg in segs {
-                    if !(Some(seg.variant) == plays && expired(seg)) {
+                    if !(plays.is_some_and(|v| v == seg.variant) && expired(seg)) {
                         tell.push(*seg);
                     }
                 }
@@ -619,7 +619,7 @@ impl Swarm {
             match *ev {
                 PeerEvent::Have(ref segs) => {
                     for s in segs {
-                        self.announced = self.announced.max(Some(s.sn));
+                        self.announced = Some(self.announced.map_or(s.sn, |n| n.max(s.sn)));
                     }
                 }
                 PeerEvent::Violation(why) => {

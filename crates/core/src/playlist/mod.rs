@@ -271,7 +271,11 @@ impl Playlists {
             variant,
             url_hashes,
             segments,
-            highest_sn: highest.max(last),
+            // Option's max without its derived comparison: the larger when both are there.
+            highest_sn: match last {
+                Some(l) => Some(highest.map_or(l, |h| h.max(l))),
+                None => highest,
+            },
         });
         Ok(update)
     }

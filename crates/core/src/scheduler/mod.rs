@@ -328,7 +328,7 @@ impl Scheduler {
             .max(1);
             let mut last = None;
             for i in &update.new_segments {
-                last = last.max(Some(i.id.sn));
+                last = Some(last.map_or(i.id.sn, |l: u64| l.max(i.id.sn)));
             }
             if let Some(last) = last {
                 let n = self
