@@ -672,7 +672,7 @@ impl Swarm {
         if let Some((twin_id, twin_offerer)) = twin {
             // Both ends keep the connection offered by the smaller peer id (the older one
             // on a tie), so they agree without talking.
-            let keep_new = (mine, conn) < (twin_offerer, twin_id);
+            let keep_new = mine.cmp(&twin_offerer).then(conn.cmp(&twin_id)).is_lt();
             if !keep_new {
                 return Err("duplicate connection");
             }
