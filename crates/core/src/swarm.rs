@@ -457,6 +457,16 @@ impl Swarm {
         }
     }
 
+    /// Whether `peer` was banned (a loop: `contains` brings its own slice search).
+    fn is_banned(&self, peer: &Id20) -> bool {
+        for b in &self.banned {
+            if b == peer {
+                return true;
+            }
+        }
+        false
+    }
+
     fn knows_peer(&self, peer: &Id20) -> bool {
         for c in self.conns.values() {
             if c.remote.is_some_and(|r| r == *peer)
@@ -486,7 +496,7 @@ impl Swarm {
             false => self.max_peers,
         };
         if peer == self.peer_id
-            || self.banned.contains(&peer)
+            || self.is_banned(&peer)
             || self.knows_peer(&peer)
             || self.live_conns() >= room
         {
@@ -506,7 +516,7 @@ impl Swarm {
     fn accept_answer(&mut self, ctx: &mut Ctx<'_>, peer: Id20, offer_id: Id20, sdp: String) {
         // The first offer of ours with this id: any, to close it, when a banned peer
         // answers; else one still waiting for its answer. One search for both.
-        let banned = self.banned.contains(&peer);
+        let banned = self.is_banned(&peer);
         for (id, c) in &mut self.conns {
             if c.role == Role::Offerer
                 && c.offer_id == offer_id
@@ -646,7 +656,7 @@ impl Swarm {
         if remote == self.peer_id {
             return Err("connected to ourselves");
         }
-        if self.banned.contains(&remote) {
+        if self.is_banned(&remote) {
             return Err("banned earlier in this session");
         }
         if c.remote.is_some_and(|r| r != remote) {
@@ -744,7 +754,7 @@ impl Swarm {
             .conns
             .get(&conn)
             .and_then(|c| c.session().and_then(|s| s.remote_id()).or(c.remote));
-        if let Some(id) = remote.filter(|id| !self.banned.contains(id)) {
+        if let Some(id) = remote.filter(|id| !self.is_banned(id)) {
             self.banned.push(id);
         }
         self.close(ctx, conn, reason, true);
