@@ -1017,8 +1017,8 @@ impl Scheduler {
         source: Source,
         cdn_took: Option<Duration>,
     ) {
-        let waiting = self.loads_for(seg);
-        for &id in &waiting {
+        // One load after the other, in the map's order (none is added meanwhile).
+        while let Some(id) = first_load_for(&self.loads, seg) {
             let l = self.loads.remove(&id).expect("listed");
             self.delivered += 1;
             if let Some(info) = &l.info {
@@ -1032,21 +1032,9 @@ impl Scheduler {
         }
     }
 
-    /// The loads waiting for `seg`.
-    fn loads_for(&self, seg: SegmentId) -> Vec<LoadId> {
-        let mut out = Vec::new();
-        for (id, l) in &self.loads {
-            if matches!(l.seg, Some(s) if s == seg) {
-                out.push(*id);
-            }
-        }
-        out
-    }
-
     fn fail_all(&mut self, ctx: &mut Ctx<'_>, seg: SegmentId, reason: &str) {
         self.transfers.remove(&seg);
-        let waiting = self.loads_for(seg);
-        for &load in &waiting {
+        while let Some(load) = first_load_for(&self.loads, seg) {
             self.loads.remove(&load);
             ctx.out.push(Output::Fail {
                 load,
@@ -1362,12 +1350,17 @@ impl Scheduler {
 
 /// Whether a load waits for `seg`.
 fn awaited(loads: &VecMap<LoadId, Load>, seg: SegmentId) -> bool {
-    for l in loads.values() {
+    first_load_for(loads, seg).is_some()
+}
+
+/// The first load (in id order) waiting for `seg`.
+fn first_load_for(loads: &VecMap<LoadId, Load>, seg: SegmentId) -> Option<LoadId> {
+    for (id, l) in loads {
         if matches!(l.seg, Some(s) if s == seg) {
-            return true;
+            return Some(*id);
         }
     }
-    false
+    None
 }
 
 /// Whether `seg` slid out of its rendition's live window: no longer listed, and older
