@@ -1231,13 +1231,8 @@ impl Scheduler {
     pub(crate) fn handle_peer_gone(&mut self, ctx: &mut Ctx<'_>, swarm: &mut Swarm, conn: ConnId) {
         self.peers.remove(&conn);
         self.forget_refusals(Some(conn), None);
-        let mut lost = Vec::new();
-        for (s, t) in &self.transfers {
-            if matches!(t.via, Via::Peer { conn: c, .. } if c == conn) {
-                lost.push(*s);
-            }
-        }
-        for &seg in &lost {
+        // One after the other, in the map's order: a retry never goes to the peer gone.
+        while let Some(seg) = self.transfer_via(conn) {
             let t = self.transfers.remove(&seg).expect("listed");
             if !t.prefetch {
                 ctx.stats.peer_fallbacks += 1;
@@ -1261,6 +1256,16 @@ impl Scheduler {
             Some(conn) => self.start_peer(swarm, t.info, conn, deadline, t.prefix, now, false),
             None => self.start_cdn(ctx, t.info, t.prefix),
         }
+    }
+
+    /// The first transfer (in segment order) from `conn`.
+    fn transfer_via(&self, conn: ConnId) -> Option<SegmentId> {
+        for (seg, t) in &self.transfers {
+            if matches!(t.via, Via::Peer { conn: c, .. } if c == conn) {
+                return Some(*seg);
+            }
+        }
+        None
     }
 
     fn transfer_of(&self, conn: ConnId, req: u32) -> Option<SegmentId> {
