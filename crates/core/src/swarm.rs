@@ -399,14 +399,10 @@ impl Swarm {
                 self.pending.remove(i);
             }
         }
-        let mut stale = Vec::new();
-        for (id, c) in &self.conns {
-            if c.tracker == tracker.0 && matches!(c.stage, Stage::Gathering { .. } | Stage::Offered)
-            {
-                stale.push(*id);
-            }
-        }
-        for &id in &stale {
+        // One after the other, in id order (closing adds no connection).
+        while let Some(id) = self.first_conn(|c| {
+            c.tracker == tracker.0 && matches!(c.stage, Stage::Gathering { .. } | Stage::Offered)
+        }) {
             self.close(ctx, id, "tracker went away", true);
         }
     }
@@ -465,6 +461,16 @@ impl Swarm {
             }
         }
         false
+    }
+
+    /// The first connection (in id order) that `test` says yes to.
+    fn first_conn(&self, test: impl Fn(&Conn) -> bool) -> Option<ConnId> {
+        for (id, c) in &self.conns {
+            if test(c) {
+                return Some(*id);
+            }
+        }
+        None
     }
 
     fn knows_peer(&self, peer: &Id20) -> bool {
@@ -857,13 +863,8 @@ impl Swarm {
             self.finish_announce(ctx, p);
         }
         if self.next_conn_deadline().is_some_and(|d| now >= d) {
-            let mut expired = Vec::new();
-            for (id, c) in &self.conns {
-                if c.deadline().is_some_and(|d| now >= d) {
-                    expired.push(*id);
-                }
-            }
-            for &id in &expired {
+            // One after the other, in id order (closing adds no connection).
+            while let Some(id) = self.first_conn(|c| c.deadline().is_some_and(|d| now >= d)) {
                 self.close(ctx, id, "timed out", true);
             }
         }
