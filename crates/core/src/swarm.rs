@@ -844,21 +844,9 @@ impl Swarm {
                 self.start_announce(ctx, i);
             }
         }
-        // Last first, so that removing one leaves the others' places.
-        let mut ready = Vec::new();
-        for (i, p) in self.pending.iter().enumerate().rev() {
-            let mut gathered = true;
-            for c in &p.conns {
-                gathered &= matches!(
-                    self.conns.get(c).map(|c| &c.stage),
-                    Some(Stage::Gathering { sdp: Some(_) }) | None
-                );
-            }
-            if now >= p.deadline || gathered {
-                ready.push(i);
-            }
-        }
-        for &i in &ready {
+        // Last first, one after the other (finishing one changes no other's readiness:
+        // each has its own connections).
+        while let Some(i) = self.ready_announce(now) {
             let p = self.pending.remove(i);
             self.finish_announce(ctx, p);
         }
@@ -868,6 +856,24 @@ impl Swarm {
                 self.close(ctx, id, "timed out", true);
             }
         }
+    }
+
+    /// The last pending announce whose offers are all gathered (or gone), or whose
+    /// deadline passed.
+    fn ready_announce(&self, now: Instant) -> Option<usize> {
+        for (i, p) in self.pending.iter().enumerate().rev() {
+            let mut gathered = true;
+            for c in &p.conns {
+                gathered &= matches!(
+                    self.conns.get(c).map(|c| &c.stage),
+                    Some(Stage::Gathering { sdp: Some(_) }) | None
+                );
+            }
+            if now >= p.deadline || gathered {
+                return Some(i);
+            }
+        }
+        None
     }
 
     /// The earliest deadline of any connection (see `conn_deadline`).
