@@ -744,13 +744,13 @@ impl Core {
     /// measured throughput in bytes per second.
     pub fn peers(&mut self) -> Array {
         let out = Array::new();
-        // By reference: no IntoIter<PeerInfo> in the wasm.
-        for p in &mut self.agent.peers() {
-            push_str(&out, std::mem::take(&mut p.peer));
+        // One at a time: no list of them in the wasm.
+        self.agent.each_peer(|p| {
+            push_str(&out, p.peer);
             push_num(&out, p.bytes_from as f64);
             push_num(&out, p.bytes_to as f64);
             push_num(&out, p.bytes_per_sec);
-        }
+        });
         out
     }
 
