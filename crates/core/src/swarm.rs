@@ -1170,8 +1170,8 @@ impl Swarm {
 
 /// The info hash of a swarm name: SHA-1, as p2p-media-loader and WebTorrent name swarms.
 pub fn swarm_hash(name: &str) -> Id20 {
-    // text::cat: a byte-slice concat brings its generic joiner into the wasm.
-    crate::sha1::sha1(crate::text::cat(&["hlsmesh/1 ", name]).as_bytes())
+    // Hashed in two parts: no joined copy (nor a concat's generic joiner in the wasm).
+    crate::sha1::sha1_of(&[b"hlsmesh/1 ", name.as_bytes()])
 }
 
 /// Ready peers (holding a segment, when one is given), in connection order: a plain
@@ -1223,6 +1223,14 @@ pub fn hex(id: &Id20) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_swarm_hash_is_the_sha1_of_the_prefixed_name() {
+        for name in ["", "https://cdn.test/live/master.m3u8", "x"] {
+            let joined = format!("hlsmesh/1 {name}");
+            assert_eq!(swarm_hash(name), crate::sha1::sha1(joined.as_bytes()));
+        }
+    }
 
     /// A bucket a hair short of a chunk is ready strictly later, never at the moment it
     /// was last filled (which would wake the agent again and again at the same time).
