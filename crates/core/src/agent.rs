@@ -400,6 +400,9 @@ pub struct PeerInfo {
     pub bytes_per_sec: f64,
 }
 
+/// [`Config::max_peers`] by default.
+pub const DEFAULT_MAX_PEERS: usize = 12;
+
 /// How the agent behaves.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -428,7 +431,7 @@ impl Default for Config {
         Config {
             trackers: Vec::new(),
             swarm_id: None,
-            max_peers: 12,
+            max_peers: DEFAULT_MAX_PEERS,
             cache_bytes: DEFAULT_CACHE_BYTES,
             seed: 0,
             integrity: false,
@@ -513,8 +516,15 @@ impl Agent {
     /// The connected peers, with what moved each way and how fast they deliver.
     pub fn peers(&self) -> Vec<PeerInfo> {
         let mut out = Vec::new();
+        self.each_peer(|p| out.push(p));
+        out
+    }
+
+    /// [`Agent::peers`] one at a time, without the list (the browser's glue hands each
+    /// on as it comes).
+    pub fn each_peer(&self, mut f: impl FnMut(PeerInfo)) {
         for (conn, s) in self.swarm.ready_sessions() {
-            out.push(PeerInfo {
+            f(PeerInfo {
                 peer: s
                     .remote_id()
                     .map(|id| crate::swarm::hex(&id))
@@ -524,7 +534,6 @@ impl Agent {
                 bytes_per_sec: self.scheduler.peer_bytes_per_sec(conn),
             });
         }
-        out
     }
 
     /// Measured CDN throughput in bytes per second (0 before the first CDN transfer).

@@ -20,6 +20,7 @@ pub struct Cache {
     used: usize,
     clock: u64,
     entries: VecMap<SegmentId, Entry>,
+    /// The segments by last use: the stamps come from `tick`, so each goes at the end.
     by_age: VecMap<u64, SegmentId>,
 }
 
@@ -66,7 +67,7 @@ impl Cache {
         let e = self.entries.get_mut(seg)?;
         self.by_age.remove(&e.stamp);
         e.stamp = stamp;
-        self.by_age.insert(stamp, *seg);
+        self.by_age.push_last(stamp, *seg);
         Some(e.data.clone())
     }
 
@@ -127,7 +128,7 @@ impl Cache {
         }
         let stamp = self.tick();
         self.used += data.len();
-        self.by_age.insert(stamp, seg);
+        self.by_age.push_last(stamp, seg);
         self.entries.insert(seg, Entry { data, stamp });
         evicted
     }

@@ -82,16 +82,24 @@ impl IntegrityError {
             IntegrityError::UnsupportedVersion(v) => {
                 crate::text::cat(&["hash list version `", v, "` is not supported"])
             }
-            IntegrityError::TooManyEntries => {
-                number_in("hash list has more than ", MAX_ENTRIES as u64, " entries")
-            }
-            IntegrityError::Unordered => "hash list entries not in increasing order".into(),
+            IntegrityError::TooManyEntries | IntegrityError::Unordered => entries_refused(self),
             IntegrityError::BadLine { line, reason } => number_in(
                 "hash list line ",
                 *line as u64,
                 &crate::text::cat(&[": ", reason]),
             ),
         }
+    }
+}
+
+/// What [`IntegrityError::describe`] says of the two refusals of
+/// [`HashList::from_entries`] (and of anything else: that it is out of order).
+fn entries_refused(e: &IntegrityError) -> String {
+    match e {
+        IntegrityError::TooManyEntries => {
+            number_in("hash list has more than ", MAX_ENTRIES as u64, " entries")
+        }
+        _ => "hash list entries not in increasing order".into(),
     }
 }
 
@@ -220,6 +228,13 @@ impl HashList {
         Ok(HashList { entries })
     }
 
+    /// [`HashList::from_entries`], its refusal in words (those of
+    /// [`IntegrityError::describe`]), for an embedder that passes the words on: the
+    /// other refusals' words are not in the wasm then.
+    pub fn from_entries_described(entries: Vec<Expected>) -> Result<HashList, String> {
+        HashList::from_entries(entries).map_err(|e| entries_refused(&e))
+    }
+
     /// Entries, by media sequence number.
     pub fn entries(&self) -> &[Expected] {
         &self.entries
@@ -238,11 +253,7 @@ impl HashList {
     /// What the list says about a segment, if anything.
     pub fn expected(&self, key: Key<'_>) -> Option<&Expected> {
         match key {
-            Key::Sn(sn) => self
-                .entries
-                .binary_search_by_key(&sn, |e| e.sn)
-                .ok()
-                .map(|i| &self.entries[i]),
+            Key::Sn(sn) => self.by_sn(sn),
             Key::Url(url) => {
                 let path = path_of(without_query(url));
                 let mut found = None;
@@ -268,14 +279,23 @@ impl HashList {
         }
     }
 
+    /// The entry for media sequence number `sn`.
+    fn by_sn(&self, sn: u64) -> Option<&Expected> {
+        self.entries
+            .binary_search_by_key(&sn, |e| e.sn)
+            .ok()
+            .map(|i| &self.entries[i])
+    }
+
     /// Checks `bytes` (the whole segment, or the whole byte range) against the list.
     pub fn verify(&self, key: Key<'_>, bytes: &[u8]) -> Verdict {
-        match self.expected(key) {
-            None => Verdict::Unknown,
-            Some(e) if e.size != bytes.len() as u64 => Verdict::Mismatch,
-            Some(e) if sha256(bytes) == e.digest => Verdict::Ok,
-            Some(_) => Verdict::Mismatch,
-        }
+        check(self.expected(key), bytes)
+    }
+
+    /// [`HashList::verify`] by media sequence number, as the scheduler checks peers'
+    /// segments (the lookup by URL is not in the wasm then).
+    pub(crate) fn verify_sn(&self, sn: u64, bytes: &[u8]) -> Verdict {
+        check(self.by_sn(sn), bytes)
     }
 
     /// Checks a digest computed incrementally (see [`Sha256`]) and the segment's size.
@@ -285,6 +305,16 @@ impl HashList {
             Some(e) if e.size == size && e.digest == *digest => Verdict::Ok,
             Some(_) => Verdict::Mismatch,
         }
+    }
+}
+
+/// `bytes` against what the list says of them.
+fn check(expected: Option<&Expected>, bytes: &[u8]) -> Verdict {
+    match expected {
+        None => Verdict::Unknown,
+        Some(e) if e.size != bytes.len() as u64 => Verdict::Mismatch,
+        Some(e) if sha256(bytes) == e.digest => Verdict::Ok,
+        Some(_) => Verdict::Mismatch,
     }
 }
 
@@ -362,13 +392,11 @@ pub fn sha256(data: &[u8]) -> Digest {
 }
 
 /// SHA-256 (FIPS 180-4), fed incrementally: a chunk at a time as a segment arrives.
-/// Hand-written to keep the wasm small (a few hundred bytes of code, no dependency).
+/// Hand-written to keep the wasm small (a few hundred bytes of code, no dependency); the
+/// blocks and the padding go through the engine SHA-1 uses too.
 #[derive(Clone, Debug)]
 pub struct Sha256 {
-    state: [u32; 8],
-    block: [u8; 64],
-    filled: usize,
-    length: u64,
+    blocks: crate::sha1::Blocks,
 }
 
 const K: [u32; 64] = [
@@ -392,79 +420,65 @@ impl Sha256 {
     /// A fresh hash.
     pub fn new() -> Sha256 {
         Sha256 {
-            state: [
-                0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
-                0x5be0cd19,
-            ],
-            block: [0; 64],
-            filled: 0,
-            length: 0,
+            blocks: crate::sha1::Blocks::new(
+                [
+                    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c,
+                    0x1f83d9ab, 0x5be0cd19,
+                ],
+                compress,
+            ),
         }
     }
 
     /// Feeds more bytes.
-    pub fn update(&mut self, mut data: &[u8]) {
-        self.length = self.length.wrapping_add(data.len() as u64);
-        while !data.is_empty() {
-            let take = (64 - self.filled).min(data.len());
-            self.block[self.filled..self.filled + take].copy_from_slice(&data[..take]);
-            self.filled += take;
-            data = &data[take..];
-            if self.filled == 64 {
-                let block = self.block;
-                self.compress(&block);
-                self.filled = 0;
-            }
-        }
+    pub fn update(&mut self, data: &[u8]) {
+        self.blocks.update(data);
     }
 
     /// The digest of everything fed.
-    pub fn finish(mut self) -> Digest {
-        let (tail, n) = crate::sha1::padding(&self.block[..self.filled], self.length);
-        for block in tail[..n].chunks_exact(64) {
-            self.compress(block);
-        }
+    pub fn finish(self) -> Digest {
         let mut out = [0u8; 32];
-        crate::sha1::write_be(&self.state, &mut out);
+        crate::sha1::write_be(&self.blocks.finish(), &mut out);
         out
     }
+}
 
-    fn compress(&mut self, block: &[u8]) {
-        let mut w = [0u32; 64];
-        crate::sha1::read_be(block, &mut w);
-        for i in 16..64 {
-            let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
-            let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
-            w[i] = w[i - 16]
-                .wrapping_add(s0)
-                .wrapping_add(w[i - 7])
-                .wrapping_add(s1);
-        }
-        let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = self.state;
-        for i in 0..64 {
-            let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
-            let ch = (e & f) ^ (!e & g);
-            let t1 = h
-                .wrapping_add(s1)
-                .wrapping_add(ch)
-                .wrapping_add(K[i])
-                .wrapping_add(w[i]);
-            let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
-            let maj = (a & b) ^ (a & c) ^ (b & c);
-            let t2 = s0.wrapping_add(maj);
-            h = g;
-            g = f;
-            f = e;
-            e = d.wrapping_add(t1);
-            d = c;
-            c = b;
-            b = a;
-            a = t1.wrapping_add(t2);
-        }
-        // By index: a zip with an array's by-value iterator costs more wasm.
-        for (i, v) in [a, b, c, d, e, f, g, h].iter().enumerate() {
-            self.state[i] = self.state[i].wrapping_add(*v);
-        }
+/// SHA-256's compression of one 64-byte block into `state`.
+fn compress(state: &mut [u32; 8], block: &[u8]) {
+    let mut w = [0u32; 64];
+    crate::sha1::read_be(block, &mut w);
+    for i in 16..64 {
+        let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
+        let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
+        w[i] = w[i - 16]
+            .wrapping_add(s0)
+            .wrapping_add(w[i - 7])
+            .wrapping_add(s1);
+    }
+    let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = *state;
+    for i in 0..64 {
+        let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
+        let ch = (e & f) ^ (!e & g);
+        let t1 = h
+            .wrapping_add(s1)
+            .wrapping_add(ch)
+            .wrapping_add(K[i])
+            .wrapping_add(w[i]);
+        let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
+        let maj = (a & b) ^ (a & c) ^ (b & c);
+        let t2 = s0.wrapping_add(maj);
+        h = g;
+        g = f;
+        f = e;
+        e = d.wrapping_add(t1);
+        d = c;
+        c = b;
+        b = a;
+        a = t1.wrapping_add(t2);
+    }
+    // By index: a zip with an array's by-value iterator costs more wasm.
+    for (i, v) in [a, b, c, d, e, f, g, h].iter().enumerate() {
+        state[i] = state[i].wrapping_add(*v);
     }
 }
 
@@ -740,10 +754,23 @@ mod tests {
             HashList::from_entries(vec![e(3), e(1)]).unwrap_err(),
             IntegrityError::Unordered
         );
-        let many = (0..=MAX_ENTRIES as u64).map(e).collect();
+        let many: Vec<Expected> = (0..=MAX_ENTRIES as u64).map(e).collect();
         assert_eq!(
-            HashList::from_entries(many).unwrap_err(),
+            HashList::from_entries(many.clone()).unwrap_err(),
             IntegrityError::TooManyEntries
+        );
+        // In words, as describe() words them.
+        assert_eq!(
+            HashList::from_entries_described(many).unwrap_err(),
+            IntegrityError::TooManyEntries.describe()
+        );
+        assert_eq!(
+            HashList::from_entries_described(vec![e(3), e(1)]).unwrap_err(),
+            IntegrityError::Unordered.describe()
+        );
+        assert_eq!(
+            IntegrityError::TooManyEntries.describe(),
+            "hash list has more than 50000 entries"
         );
     }
 }

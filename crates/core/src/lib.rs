@@ -47,7 +47,7 @@ pub mod vecmap;
 
 pub use agent::{
     Agent, Config, ConnId, Event, FetchId, HttpResponse, Input, LoadId, Output, Playback, Source,
-    TrackerId,
+    TrackerId, DEFAULT_MAX_PEERS,
 };
 pub use hlsmesh_proto as proto;
 pub use stats::Stats;

@@ -6,7 +6,7 @@
 //! For an offer we receive: `Answering` (the edge builds our answer) → `Connecting` →
 //! `Open`. Every stage has a deadline; a connection that misses it is closed.
 
-use crate::vecmap::{VecMap, VecSet};
+use crate::vecmap::VecMap;
 
 use core::cell::Cell;
 use core::time::Duration;
@@ -121,8 +121,9 @@ pub(crate) struct Swarm {
     started_at: Option<Instant>,
     /// Whether any tracker has answered an announce.
     heard_from_tracker: bool,
-    /// Peers caught lying (corrupted segments): refused for the rest of the session.
-    banned: VecSet<Id20>,
+    /// Peers caught lying (corrupted segments): refused for the rest of the session. A
+    /// list, not a set: a few ids at most, and no set's code for 20-byte keys in the wasm.
+    banned: Vec<Id20>,
     /// Upload rate cap, when configured.
     upload_cap: Option<TokenBucket>,
     /// Announce nothing, serve nothing.
@@ -199,7 +200,7 @@ impl Swarm {
             gone: Vec::new(),
             started_at: None,
             heard_from_tracker: false,
-            banned: VecSet::new(),
+            banned: Vec::new(),
             upload_cap: config
                 .upload_bytes_per_sec
                 .filter(|r| *r > 0)
@@ -242,7 +243,11 @@ impl Swarm {
 
     /// Peers past the handshake.
     pub(crate) fn ready_peers(&self) -> usize {
-        self.ready_sessions().count()
+        let mut n = 0;
+        for c in self.conns.values() {
+            n += usize::from(c.session().is_some());
+        }
+        n
     }
 
     /// Connections in any stage but `Offered` (an offer may never be answered).
@@ -339,7 +344,7 @@ impl Swarm {
                 let plays = s.latest_variant();
                 tell.clear();
                 for seg in segs {
-                    if !(Some(seg.variant) == plays && expired(seg)) {
+                    if !(plays.is_some_and(|v| v == seg.variant) && expired(seg)) {
                         tell.push(*seg);
                     }
                 }
@@ -394,14 +399,10 @@ impl Swarm {
                 self.pending.remove(i);
             }
         }
-        let mut stale = Vec::new();
-        for (id, c) in &self.conns {
-            if c.tracker == tracker.0 && matches!(c.stage, Stage::Gathering { .. } | Stage::Offered)
-            {
-                stale.push(*id);
-            }
-        }
-        for &id in &stale {
+        // One after the other, in id order (closing adds no connection).
+        while let Some(id) = self.first_conn(|c| {
+            c.tracker == tracker.0 && matches!(c.stage, Stage::Gathering { .. } | Stage::Offered)
+        }) {
             self.close(ctx, id, "tracker went away", true);
         }
     }
@@ -452,10 +453,32 @@ impl Swarm {
         }
     }
 
+    /// Whether `peer` was banned (a loop: `contains` brings its own slice search).
+    fn is_banned(&self, peer: &Id20) -> bool {
+        for b in &self.banned {
+            if b == peer {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The first connection (in id order) that `test` says yes to.
+    fn first_conn(&self, test: impl Fn(&Conn) -> bool) -> Option<ConnId> {
+        for (id, c) in &self.conns {
+            if test(c) {
+                return Some(*id);
+            }
+        }
+        None
+    }
+
     fn knows_peer(&self, peer: &Id20) -> bool {
         for c in self.conns.values() {
-            if c.remote.as_ref() == Some(peer)
-                || c.session().and_then(|s| s.remote_id()).as_ref() == Some(peer)
+            if c.remote.is_some_and(|r| r == *peer)
+                || c.session()
+                    .and_then(|s| s.remote_id())
+                    .is_some_and(|r| r == *peer)
             {
                 return true;
             }
@@ -479,7 +502,7 @@ impl Swarm {
             false => self.max_peers,
         };
         if peer == self.peer_id
-            || self.banned.contains(&peer)
+            || self.is_banned(&peer)
             || self.knows_peer(&peer)
             || self.live_conns() >= room
         {
@@ -497,25 +520,22 @@ impl Swarm {
     }
 
     fn accept_answer(&mut self, ctx: &mut Ctx<'_>, peer: Id20, offer_id: Id20, sdp: String) {
-        if self.banned.contains(&peer) {
-            for (id, c) in &self.conns {
-                if c.role == Role::Offerer && c.offer_id == offer_id {
-                    let id = *id;
-                    self.close(ctx, id, "answered by a banned peer", true);
-                    return;
-                }
-            }
-            return;
-        }
+        // The first offer of ours with this id: any, to close it, when a banned peer
+        // answers; else one still waiting for its answer. One search for both.
+        let banned = self.is_banned(&peer);
         for (id, c) in &mut self.conns {
             if c.role == Role::Offerer
                 && c.offer_id == offer_id
-                && matches!(c.stage, Stage::Offered)
+                && (banned || matches!(c.stage, Stage::Offered))
             {
+                let id = *id;
+                if banned {
+                    return self.close(ctx, id, "answered by a banned peer", true);
+                }
                 c.remote = Some(peer);
                 c.stage = Stage::Connecting;
                 c.since = ctx.now;
-                ctx.out.push(Output::AcceptAnswer { conn: *id, sdp });
+                ctx.out.push(Output::AcceptAnswer { conn: id, sdp });
                 self.conn_deadline.set(None);
                 return;
             }
@@ -615,7 +635,7 @@ impl Swarm {
             match *ev {
                 PeerEvent::Have(ref segs) => {
                     for s in segs {
-                        self.announced = self.announced.max(Some(s.sn));
+                        self.announced = Some(self.announced.map_or(s.sn, |n| n.max(s.sn)));
                     }
                 }
                 PeerEvent::Violation(why) => {
@@ -642,7 +662,7 @@ impl Swarm {
         if remote == self.peer_id {
             return Err("connected to ourselves");
         }
-        if self.banned.contains(&remote) {
+        if self.is_banned(&remote) {
             return Err("banned earlier in this session");
         }
         if c.remote.is_some_and(|r| r != remote) {
@@ -655,7 +675,12 @@ impl Swarm {
         let mine = offerer_of(c, remote);
         let mut twin = None;
         for (id, other) in &self.conns {
-            if *id != conn && other.session().and_then(|s| s.remote_id()) == Some(remote) {
+            if *id != conn
+                && other
+                    .session()
+                    .and_then(|s| s.remote_id())
+                    .is_some_and(|r| r == remote)
+            {
                 twin = Some((*id, offerer_of(other, remote)));
                 break;
             }
@@ -663,7 +688,7 @@ impl Swarm {
         if let Some((twin_id, twin_offerer)) = twin {
             // Both ends keep the connection offered by the smaller peer id (the older one
             // on a tie), so they agree without talking.
-            let keep_new = (mine, conn) < (twin_offerer, twin_id);
+            let keep_new = mine.cmp(&twin_offerer).then(conn.cmp(&twin_id)).is_lt();
             if !keep_new {
                 return Err("duplicate connection");
             }
@@ -735,8 +760,8 @@ impl Swarm {
             .conns
             .get(&conn)
             .and_then(|c| c.session().and_then(|s| s.remote_id()).or(c.remote));
-        if let Some(id) = remote {
-            self.banned.insert(id);
+        if let Some(id) = remote.filter(|id| !self.is_banned(id)) {
+            self.banned.push(id);
         }
         self.close(ctx, conn, reason, true);
     }
@@ -781,7 +806,8 @@ impl Swarm {
         let id = ConnId(self.next_conn);
         self.next_conn += 1;
         self.conn_deadline.set(None);
-        self.conns.insert(
+        // Ids only grow: the new connection goes at the end.
+        self.conns.push_last(
             id,
             Conn {
                 tracker,
@@ -818,8 +844,23 @@ impl Swarm {
                 self.start_announce(ctx, i);
             }
         }
-        // Last first, so that removing one leaves the others' places.
-        let mut ready = Vec::new();
+        // Last first, one after the other (finishing one changes no other's readiness:
+        // each has its own connections).
+        while let Some(i) = self.ready_announce(now) {
+            let p = self.pending.remove(i);
+            self.finish_announce(ctx, p);
+        }
+        if self.next_conn_deadline().is_some_and(|d| now >= d) {
+            // One after the other, in id order (closing adds no connection).
+            while let Some(id) = self.first_conn(|c| c.deadline().is_some_and(|d| now >= d)) {
+                self.close(ctx, id, "timed out", true);
+            }
+        }
+    }
+
+    /// The last pending announce whose offers are all gathered (or gone), or whose
+    /// deadline passed.
+    fn ready_announce(&self, now: Instant) -> Option<usize> {
         for (i, p) in self.pending.iter().enumerate().rev() {
             let mut gathered = true;
             for c in &p.conns {
@@ -829,24 +870,10 @@ impl Swarm {
                 );
             }
             if now >= p.deadline || gathered {
-                ready.push(i);
+                return Some(i);
             }
         }
-        for &i in &ready {
-            let p = self.pending.remove(i);
-            self.finish_announce(ctx, p);
-        }
-        if self.next_conn_deadline().is_some_and(|d| now >= d) {
-            let mut expired = Vec::new();
-            for (id, c) in &self.conns {
-                if c.deadline().is_some_and(|d| now >= d) {
-                    expired.push(*id);
-                }
-            }
-            for &id in &expired {
-                self.close(ctx, id, "timed out", true);
-            }
-        }
+        None
     }
 
     /// The earliest deadline of any connection (see `conn_deadline`).
@@ -1143,8 +1170,8 @@ impl Swarm {
 
 /// The info hash of a swarm name: SHA-1, as p2p-media-loader and WebTorrent name swarms.
 pub fn swarm_hash(name: &str) -> Id20 {
-    // text::cat: a byte-slice concat brings its generic joiner into the wasm.
-    crate::sha1::sha1(crate::text::cat(&["hlsmesh/1 ", name]).as_bytes())
+    // Hashed in two parts: no joined copy (nor a concat's generic joiner in the wasm).
+    crate::sha1::sha1_of(&[b"hlsmesh/1 ", name.as_bytes()])
 }
 
 /// Ready peers (holding a segment, when one is given), in connection order: a plain
@@ -1196,6 +1223,14 @@ pub fn hex(id: &Id20) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_swarm_hash_is_the_sha1_of_the_prefixed_name() {
+        for name in ["", "https://cdn.test/live/master.m3u8", "x"] {
+            let joined = format!("hlsmesh/1 {name}");
+            assert_eq!(swarm_hash(name), crate::sha1::sha1(joined.as_bytes()));
+        }
+    }
 
     /// A bucket a hair short of a chunk is ready strictly later, never at the moment it
     /// was last filled (which would wake the agent again and again at the same time).

@@ -46,7 +46,12 @@ pub fn push_decimal(out: &mut String, mut n: u64) {
 
 /// `parts` end to end: `[a, b].concat()` without the generic joiner it instantiates.
 pub fn cat(parts: &[&str]) -> String {
-    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    // Plain loops (a map/sum chain costs more wasm).
+    let mut len = 0;
+    for p in parts {
+        len += p.len();
+    }
+    let mut s = String::with_capacity(len);
     for p in parts {
         s.push_str(p);
     }
@@ -68,7 +73,13 @@ pub fn find(haystack: &str, needle: &str) -> Option<usize> {
     if n.is_empty() {
         return Some(0);
     }
-    h.windows(n.len()).position(|w| w == n)
+    // By index (a windows/position chain costs more wasm).
+    for i in 0..h.len().saturating_sub(n.len() - 1) {
+        if &h[i..i + n.len()] == n {
+            return Some(i);
+        }
+    }
+    None
 }
 
 /// `Display` and `Error` for an error type with a `describe(&self) -> String`: the text

@@ -77,6 +77,14 @@ impl<K: Ord, V> VecMap<K, V> {
         }
     }
 
+    /// Inserts `key`, greater than every key held (a counter's next value), at the end:
+    /// no search and no shift, and no copy of [`VecMap::insert`] in the wasm for a map
+    /// that only ever grows at the end.
+    pub fn push_last(&mut self, key: K, value: V) {
+        debug_assert!(self.entries.last().is_none_or(|(last, _)| *last < key));
+        self.entries.push((key, value));
+    }
+
     /// The value for `key`.
     pub fn get<Q: Ord + ?Sized>(&self, key: &Q) -> Option<&V>
     where

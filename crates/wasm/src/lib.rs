@@ -20,16 +20,54 @@ mod panic_hook;
 #[global_allocator]
 static HEAP: rlsf::GlobalTlsf = rlsf::GlobalTlsf::new();
 
+use hlsmesh_core::cache::DEFAULT_CACHE_BYTES;
 use hlsmesh_core::integrity::{Expected, HashList};
 use hlsmesh_core::playlist::{Master, Media, MediaSegment, Playlist};
 use hlsmesh_core::proto::Id20;
 use hlsmesh_core::tracker::messages::{AnnounceEvent, TrackerMessage, TrackerRequest};
 use hlsmesh_core::{
     Config, ConnId, Event, FetchId, HttpResponse, Input, Instant, LoadId, Output, Playback, Source,
-    TrackerId,
+    TrackerId, DEFAULT_MAX_PEERS,
 };
-use js_sys::{Array, Function, Uint8Array};
 use wasm_bindgen::prelude::*;
+
+// The three JS classes the glue uses, declared here rather than taken from js-sys: every
+// one of js-sys's thousands of bindings is linked for wasm-bindgen to read, and those
+// that take closures left their closure shims in the wasm's function table, where no
+// pass can drop them (about 700 bytes). The glue wasm-bindgen writes for these is the
+// same as for js-sys's (`new Array()`, `push`, `unshift`, `new Uint8Array(view)`).
+#[wasm_bindgen]
+extern "C" {
+    /// A JS array ([`Core::poll`]'s, [`Core::stats`]' and [`Core::peers`]' results).
+    #[wasm_bindgen(typescript_type = "Array<any>")]
+    pub type Array;
+    #[wasm_bindgen(constructor)]
+    fn new() -> Array;
+    #[wasm_bindgen(method)]
+    fn push(this: &Array, value: &JsValue) -> u32;
+    #[wasm_bindgen(method)]
+    fn unshift(this: &Array, value: &JsValue) -> u32;
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// A JS function (the panic sink [`Core::new`] takes).
+    #[wasm_bindgen(typescript_type = "Function")]
+    #[derive(Clone)]
+    pub type Function;
+    /// `this.call(context, arg)`.
+    #[cfg(not(panic = "immediate-abort"))]
+    #[wasm_bindgen(method, catch, js_name = call)]
+    fn call1(this: &Function, context: &JsValue, arg: &JsValue) -> Result<JsValue, JsValue>;
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// A copy of bytes, for the shim.
+    type Uint8Array;
+    #[wasm_bindgen(constructor)]
+    fn new(bytes: &[u8]) -> Uint8Array;
+}
 
 /// The kinds of [`Core::input`]: what happened at an edge.
 pub mod input {
@@ -117,7 +155,7 @@ fn master(text: &str, variants: f64, bandwidths: &[f64]) -> Input {
     let url = std::mem::take(&mut urls[0]);
     let mut variants = Vec::new();
     for (i, &b) in bandwidths.iter().enumerate() {
-        variants.push((std::mem::take(&mut urls[1 + i]), given(b).unwrap_or(0)));
+        variants.push((std::mem::take(&mut urls[1 + i]), count(b)));
     }
     let playlist = Playlist::Master(Master {
         variants,
@@ -147,9 +185,9 @@ fn media(text: &str, segments: f64, numbers: &[f64]) -> Input {
         });
     }
     let playlist = Playlist::Media(Media {
-        target_duration: given(numbers[0]).unwrap_or(0),
+        target_duration: count(numbers[0]),
         end_list: numbers[1] == 1.0,
-        first_sn: given(numbers[2]).unwrap_or(0),
+        first_sn: count(numbers[2]),
         segments,
         hashes,
     });
@@ -232,13 +270,64 @@ fn hash_list(text: String, entries: f64, data: &[u8]) -> Result<HashList, String
     for i in 0..n {
         let uri = uris[i];
         entries.push(Expected {
-            sn: given(sizes[2 * i]).unwrap_or(0),
-            size: given(sizes[2 * i + 1]).unwrap_or(0),
+            sn: count(sizes[2 * i]),
+            size: count(sizes[2 * i + 1]),
             digest: digests[32 * i..32 * i + 32].try_into().unwrap_or_default(),
             uri: (!uri.is_empty()).then(|| uri.to_owned()),
         });
     }
-    HashList::from_entries(entries).map_err(|e| e.describe())
+    HashList::from_entries_described(entries)
+}
+
+/// The [`Input`] of an [`input`] kind (`NAME_SWARM` aside: it is no input): one
+/// call of the agent for all of them.
+#[inline(never)]
+fn read(kind: u8, id: f64, n: f64, text: String, data: Box<[u8]>) -> Input {
+    let conn = ConnId::from_raw(id as u64);
+    let tracker = TrackerId::from_index(id as usize);
+    let fetch = FetchId::from_raw(id as u64);
+    match kind {
+        input::HTTP_DONE => Input::HttpDone {
+            fetch,
+            result: Ok(HttpResponse {
+                status: n as u16,
+                body: data.into(),
+            }),
+        },
+        input::HTTP_FAILED => Input::HttpDone {
+            fetch,
+            result: Err(text),
+        },
+        input::TRACKER_OPEN => Input::TrackerOpen { tracker },
+        input::TRACKER_CLOSED => Input::TrackerClosed {
+            tracker,
+            reason: text,
+        },
+        input::OFFER_CREATED => Input::OfferCreated { conn, sdp: text },
+        input::ANSWER_CREATED => Input::AnswerCreated { conn, sdp: text },
+        input::CHANNEL_OPEN => Input::ChannelOpen { conn },
+        input::CHANNEL_MESSAGE => Input::ChannelMessage {
+            conn,
+            data: data.into(),
+        },
+        input::CHANNEL_BUFFERED => Input::ChannelBuffered {
+            conn,
+            buffered: n as usize,
+        },
+        input::CONN_CLOSED => Input::ConnClosed { conn, reason: text },
+        input::MASTER => master(&text, n, &numbers(&data)),
+        input::MEDIA => media(&text, n, &numbers(&data)),
+        input::LOAD => load(id, text, &numbers(&data)),
+        input::ABORT => Input::Abort {
+            load: LoadId(id as u64),
+        },
+        input::TRACKER => tracker_message(tracker, n, text, &data),
+        input::HASHES => Input::HashListRead {
+            fetch,
+            list: hash_list(text, n, &data),
+        },
+        _ => Input::Timeout,
+    }
 }
 
 /// What [`Core::query`] answers, and the array it returns.
@@ -355,7 +444,7 @@ fn push_str(out: &Array, v: String) {
 }
 
 fn push_bytes(out: &Array, b: &[u8]) {
-    out.push(&Uint8Array::from(b));
+    out.push(&Uint8Array::new(b));
 }
 
 /// The lines of `text`, empty ones kept (a byte loop: `str::split` brings a searcher
@@ -386,6 +475,12 @@ fn lines(mut text: &str) -> Vec<String> {
         }
         text = &text[end + 1..];
     }
+}
+
+/// A count from the shim, 0 when absent (negative) or not a number: what
+/// `given(n).unwrap_or(0)` says, as the saturating cast says it.
+fn count(n: f64) -> u64 {
+    n as u64
 }
 
 /// A count from the shim, absent when negative (`-1`): the inverse of [`opt`].
@@ -444,12 +539,12 @@ impl Core {
         panic_hook::install(&on_panic);
         #[cfg(panic = "immediate-abort")]
         drop(on_panic);
-        let defaults = Config::default();
         let config = Config {
             trackers: lines(trackers),
             swarm_id: None,
-            max_peers: given(max_peers).map_or(defaults.max_peers, |n| n.clamp(1, 64) as usize),
-            cache_bytes: given(cache_bytes).map_or(defaults.cache_bytes, |n| n as usize),
+            // The defaults by their constants: no default Config built and dropped.
+            max_peers: given(max_peers).map_or(DEFAULT_MAX_PEERS, |n| n.clamp(1, 64) as usize),
+            cache_bytes: given(cache_bytes).map_or(DEFAULT_CACHE_BYTES, |n| n as usize),
             seed: seed as u64,
             integrity,
             upload_bytes_per_sec: given(upload_bytes_per_sec),
@@ -469,59 +564,13 @@ impl Core {
         id: f64,
         n: f64,
         text: Option<String>,
-        data: Option<Vec<u8>>,
+        data: Option<Box<[u8]>>,
     ) {
-        let conn = ConnId::from_raw(id as u64);
-        let tracker = TrackerId::from_index(id as usize);
-        let fetch = FetchId::from_raw(id as u64);
         let text = text.unwrap_or_default();
-        let data = data.unwrap_or_default();
-        let input = match kind {
-            input::HTTP_DONE => Input::HttpDone {
-                fetch,
-                result: Ok(HttpResponse {
-                    status: n as u16,
-                    body: data.into(),
-                }),
-            },
-            input::HTTP_FAILED => Input::HttpDone {
-                fetch,
-                result: Err(text),
-            },
-            input::TRACKER_OPEN => Input::TrackerOpen { tracker },
-            input::TRACKER_CLOSED => Input::TrackerClosed {
-                tracker,
-                reason: text,
-            },
-            input::OFFER_CREATED => Input::OfferCreated { conn, sdp: text },
-            input::ANSWER_CREATED => Input::AnswerCreated { conn, sdp: text },
-            input::CHANNEL_OPEN => Input::ChannelOpen { conn },
-            input::CHANNEL_MESSAGE => Input::ChannelMessage {
-                conn,
-                data: data.into(),
-            },
-            input::CHANNEL_BUFFERED => Input::ChannelBuffered {
-                conn,
-                buffered: n as usize,
-            },
-            input::CONN_CLOSED => Input::ConnClosed { conn, reason: text },
-            input::MASTER => master(&text, n, &numbers(&data)),
-            input::MEDIA => media(&text, n, &numbers(&data)),
-            input::LOAD => load(id, text, &numbers(&data)),
-            input::ABORT => Input::Abort {
-                load: LoadId(id as u64),
-            },
-            input::NAME_SWARM => {
-                self.agent.name_swarm(at(now_ms), &text);
-                return;
-            }
-            input::TRACKER => tracker_message(tracker, n, text, &data),
-            input::HASHES => Input::HashListRead {
-                fetch,
-                list: hash_list(text, n, &data),
-            },
-            _ => Input::Timeout,
-        };
+        if kind == input::NAME_SWARM {
+            return self.agent.name_swarm(at(now_ms), &text);
+        }
+        let input = read(kind, id, n, text, data.unwrap_or_default());
         self.agent.handle_input(at(now_ms), input);
     }
 
@@ -612,8 +661,9 @@ impl Core {
                     offer_id,
                     sdp,
                 } => {
-                    for id in [info_hash, peer_id, to_peer, offer_id] {
-                        push_bytes(&out, &id);
+                    // By reference: no array IntoIter in the wasm.
+                    for id in &[info_hash, peer_id, to_peer, offer_id] {
+                        push_bytes(&out, id);
                     }
                     push_str(&out, sdp);
                     (output::TRACKER_ANSWER, tracker.get() as f64)
@@ -676,14 +726,19 @@ impl Core {
         finish(out, kind, id)
     }
 
+    // `&mut self` in every method, reading ones too: wasm-bindgen's glue then borrows
+    // `Core` one way only (its shared-borrow path is not in the wasm). The shim never
+    // calls one method inside another, so the borrow check answers the same.
+
     /// What the page asks of the agent, by `what` (one of [`query`]): one export for all
     /// of them, since each export costs wasm-bindgen glue on both sides.
-    pub fn query(&self, what: u8) -> Array {
+    pub fn query(&mut self, what: u8) -> Array {
         let out = Array::new();
         match what {
             query::STATS => {
                 let s = self.agent.stats();
-                for n in [
+                // By reference: no array IntoIter in the wasm.
+                for n in &[
                     s.cdn_bytes,
                     s.peer_bytes,
                     s.uploaded_bytes,
@@ -696,18 +751,16 @@ impl Core {
                     u64::from(s.swarm_size),
                     u64::from(s.uplink_kbps),
                 ] {
-                    push_num(&out, n as f64);
+                    push_num(&out, *n as f64);
                 }
             }
-            query::PEERS => {
-                // By reference: no IntoIter<PeerInfo> in the wasm.
-                for p in &mut self.agent.peers() {
-                    push_str(&out, std::mem::take(&mut p.peer));
-                    push_num(&out, p.bytes_from as f64);
-                    push_num(&out, p.bytes_to as f64);
-                    push_num(&out, p.bytes_per_sec);
-                }
-            }
+            // One at a time: no list of them in the wasm.
+            query::PEERS => self.agent.each_peer(|p| {
+                push_str(&out, p.peer);
+                push_num(&out, p.bytes_from as f64);
+                push_num(&out, p.bytes_to as f64);
+                push_num(&out, p.bytes_per_sec);
+            }),
             query::PEER_ID => push_str(&out, hlsmesh_core::hex(&self.agent.peer_id())),
             query::PANIC => panic!("hlsmesh debug panic requested"),
             _ => {}
@@ -724,6 +777,23 @@ mod tests {
 
     fn f64s(v: &[f64]) -> Vec<u8> {
         v.iter().flat_map(|n| n.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn a_count_is_a_given_number_or_zero() {
+        for n in [
+            -1.0,
+            -0.5,
+            0.0,
+            0.7,
+            3.0,
+            1e30,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ] {
+            assert_eq!(count(n), given(n).unwrap_or(0), "{n}");
+        }
     }
 
     #[test]

@@ -3,8 +3,9 @@
 
 use std::cell::RefCell;
 
-use js_sys::Function;
 use wasm_bindgen::JsValue;
+
+use crate::Function;
 
 thread_local! {
     static PANIC_SINK: RefCell<Option<Function>> = const { RefCell::new(None) };

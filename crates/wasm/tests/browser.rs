@@ -27,7 +27,7 @@ fn core(trackers: &str, swarm_id: Option<&str>) -> Core {
         -1.0,
         false,
         1.0,
-        Function::new_with_args("message", ""),
+        Function::new_with_args("message", "").unchecked_into(),
     );
     if let Some(name) = swarm_id {
         c.input(0.0, input::NAME_SWARM, 0.0, 0.0, Some(name.into()), None);
@@ -38,7 +38,7 @@ fn core(trackers: &str, swarm_id: Option<&str>) -> Core {
 /// Polls until an output of `kind` (panics after 1,000 outputs without one).
 fn next(core: &mut Core, kind: u8) -> Array {
     for _ in 0..1000 {
-        let out = core.poll();
+        let out = core.poll().unchecked_into::<Array>();
         if out.get(0).as_f64() == Some(f64::from(kind)) {
             return out;
         }
@@ -50,7 +50,7 @@ fn next(core: &mut Core, kind: u8) -> Array {
 fn round(core: &mut Core) -> Vec<Array> {
     let mut outs = Vec::new();
     loop {
-        let out = core.poll();
+        let out = core.poll().unchecked_into::<Array>();
         if out.get(0).as_f64() == Some(f64::from(output::TIMEOUT)) {
             return outs;
         }
@@ -68,7 +68,7 @@ fn load(c: &mut Core, now: f64, id: f64, range: Option<(f64, f64)>) {
         id,
         0.0,
         Some(SEGMENT.into()),
-        Some(numbers),
+        Some(numbers.into()),
     );
 }
 
@@ -85,7 +85,14 @@ fn heard(
     let mut data = f64s(&[-1.0, -1.0, -1.0]);
     data.extend(hash.unwrap_or_default());
     data.extend(ids.unwrap_or_default());
-    c.input(now, input::TRACKER, 0.0, f64::from(kind), text, Some(data));
+    c.input(
+        now,
+        input::TRACKER,
+        0.0,
+        f64::from(kind),
+        text,
+        Some(data.into()),
+    );
 }
 
 /// Numbers as the shim packs them (a `Float64Array`'s bytes).
@@ -102,7 +109,7 @@ fn master(core: &mut Core) {
         0.0,
         1.0,
         Some(text),
-        Some(f64s(&[800_000.0])),
+        Some(f64s(&[800_000.0]).into()),
     );
 }
 
@@ -116,7 +123,14 @@ fn media(core: &mut Core, end_list: bool, hashes: &str, segments: &[(&str, f64, 
         numbers.extend([duration, start, end]);
     }
     let n = segments.len() as f64;
-    core.input(1.0, input::MEDIA, 0.0, n, Some(text), Some(f64s(&numbers)));
+    core.input(
+        1.0,
+        input::MEDIA,
+        0.0,
+        n,
+        Some(text),
+        Some(f64s(&numbers).into()),
+    );
 }
 
 /// The master and its media playlist (segments 7 and 8).
@@ -143,7 +157,7 @@ fn sidecar_fetched(media: impl FnOnce(&mut Core)) -> (Core, Option<(f64, String)
         -1.0,
         false,
         1.0,
-        Function::new_with_args("message", ""),
+        Function::new_with_args("message", "").unchecked_into(),
     );
     master(&mut c);
     media(&mut c);
@@ -174,7 +188,14 @@ fn media_lines_and_numbers_that_disagree_are_not_taken_in() {
     let (_, fetch) = sidecar_fetched(|c| {
         let text = format!("{MEDIA}\n\n{SEGMENT}\n{SEGMENT}");
         let numbers = f64s(&[2.0, 1.0, 7.0, 2.0, -1.0, -1.0]);
-        c.input(1.0, input::MEDIA, 0.0, 1.0, Some(text), Some(numbers));
+        c.input(
+            1.0,
+            input::MEDIA,
+            0.0,
+            1.0,
+            Some(text),
+            Some(numbers.into()),
+        );
     });
     assert_eq!(fetch, None);
 }
@@ -201,7 +222,7 @@ fn a_hash_list_the_shim_read_is_taken_or_its_reason_reported() {
         id,
         1.0,
         Some("seg7.ts".into()),
-        Some(data),
+        Some(data.into()),
     );
     assert_eq!(playlist_error(&round(&mut c)), Vec::<String>::new());
 
@@ -219,6 +240,19 @@ fn a_hash_list_the_shim_read_is_taken_or_its_reason_reported() {
         playlist_error(&round(&mut c)),
         ["hash list: HTTP status 404"]
     );
+}
+
+#[wasm_bindgen_test]
+fn the_peer_id_is_a_string_of_hex() {
+    let id = core("", None)
+        .query(query::PEER_ID)
+        .unchecked_into::<Array>()
+        .get(0)
+        .as_string()
+        .expect("a string");
+    // "-HM0001-" then twelve more bytes, hex.
+    assert_eq!(id.len(), 40);
+    assert!(id.starts_with("2d484d303030312d"), "{id}");
 }
 
 #[wasm_bindgen_test]
@@ -260,7 +294,7 @@ fn a_byte_range_the_playlist_places_is_known_and_cached_as_its_segment() {
                 id,
                 206.0,
                 None,
-                Some(body.clone()),
+                Some(body.clone().into()),
             );
             next(&mut c, output::DELIVER);
             round(&mut c);
@@ -290,7 +324,14 @@ fn a_load_goes_out_as_a_fetch_and_comes_back_as_a_delivery() {
         .map(|i| if i % 188 == 0 { 0x47 } else { i as u8 })
         .collect();
     let id = fetch.get(1).as_f64().unwrap();
-    c.input(40.0, input::HTTP_DONE, id, 200.0, None, Some(body.clone()));
+    c.input(
+        40.0,
+        input::HTTP_DONE,
+        id,
+        200.0,
+        None,
+        Some(body.clone().into()),
+    );
     let outs = round(&mut c);
     let of = |kind: u8| {
         outs.iter()
@@ -306,6 +347,7 @@ fn a_load_goes_out_as_a_fetch_and_comes_back_as_a_delivery() {
     assert!(deliver.get(4).as_f64().unwrap() >= 0.0, "a timing in ms");
     let stats: Vec<f64> = c
         .query(query::STATS)
+        .unchecked_into::<Array>()
         .iter()
         .map(|n| n.as_f64().unwrap())
         .collect();
@@ -340,7 +382,14 @@ fn a_refused_or_failed_fetch_fails_the_load_for_the_shim_to_retry() {
     with_playlists(&mut c);
     load(&mut c, 10.0, 1.0, None);
     let id = next(&mut c, output::FETCH).get(1).as_f64().unwrap();
-    c.input(20.0, input::HTTP_DONE, id, 404.0, None, Some(Vec::new()));
+    c.input(
+        20.0,
+        input::HTTP_DONE,
+        id,
+        404.0,
+        None,
+        Some(Vec::new().into()),
+    );
     let fail = next(&mut c, output::FAIL);
     assert_eq!(fail.get(1).as_f64(), Some(1.0));
     assert_eq!(fail.get(2).as_string().as_deref(), Some("HTTP status 404"));
@@ -509,7 +558,7 @@ fn second_load_of_a_segment(c: &mut Core) -> u8 {
     let body: Vec<u8> = (0..188 * 4)
         .map(|i| if i % 188 == 0 { 0x47 } else { i as u8 })
         .collect();
-    c.input(20.0, input::HTTP_DONE, id, 200.0, None, Some(body));
+    c.input(20.0, input::HTTP_DONE, id, 200.0, None, Some(body.into()));
     next(c, output::DELIVER);
     round(c);
     load(c, 30.0, 2.0, None);
@@ -534,8 +583,15 @@ fn the_cache_bound_is_the_pages_and_out_of_range_peer_counts_are_accepted() {
         -1.0,
         true,
         2.0,
-        Function::new_with_args("m", ""),
+        Function::new_with_args("m", "").unchecked_into(),
     );
     assert_eq!(second_load_of_a_segment(&mut c), output::FETCH);
-    assert_eq!(c.query(query::STATS).get(8).as_f64(), Some(0.0), "no peers");
+    assert_eq!(
+        c.query(query::STATS)
+            .unchecked_into::<Array>()
+            .get(8)
+            .as_f64(),
+        Some(0.0),
+        "no peers"
+    );
 }

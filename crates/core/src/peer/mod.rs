@@ -4,7 +4,7 @@
 //! It never decides *what* to fetch; it reports what the peer did as [`PeerEvent`]s and
 //! sends what it is told to, no faster than the channel drains.
 
-use crate::vecmap::{VecMap, VecSet};
+use crate::vecmap::VecSet;
 
 use bytes::Bytes;
 use hlsmesh_proto::{Id20, Message, SegmentId, MAX_CHUNK_DATA, PROTOCOL_VERSION};
@@ -99,7 +99,10 @@ pub struct PeerSession {
     /// At most [`MAX_UPLOADS_PER_PEER`]: a `Vec` (its front removed by shifting) costs
     /// less wasm than a `VecDeque`.
     uploads: Vec<Upload>,
-    downloads: VecMap<u32, Download>,
+    /// Our open requests, by tag: a few at most (the scheduler asks a peer for up to
+    /// four segments at once), so a list scanned, not a map (no map code for them in
+    /// the wasm).
+    downloads: Vec<(u32, Download)>,
     buffered: usize,
     /// Chunks sent whose `bufferedAmount` reading has not come back yet.
     unreported_chunks: usize,
@@ -127,7 +130,7 @@ impl PeerSession {
             latest_variant: None,
             control: Vec::new(),
             uploads: Vec::new(),
-            downloads: VecMap::new(),
+            downloads: Vec::new(),
             buffered: 0,
             unreported_chunks: 0,
             last_have_sent: None,
@@ -178,6 +181,16 @@ impl PeerSession {
     /// Our requests to this peer still open.
     pub fn downloads_open(&self) -> usize {
         self.downloads.len()
+    }
+
+    /// Where our request `req` is in `downloads`.
+    fn download(&self, req: u32) -> Option<usize> {
+        for (i, (r, _)) in self.downloads.iter().enumerate() {
+            if *r == req {
+                return Some(i);
+            }
+        }
+        None
     }
 
     /// Reads one frame from the peer.
@@ -253,7 +266,8 @@ impl PeerSession {
             Message::Absent { req } => {
                 // Busy, or no longer held: the scheduler decides when to ask again
                 // (and `forget_one`s the segment after too many refusals).
-                if self.downloads.remove(&req).is_some() {
+                if let Some(i) = self.download(req) {
+                    self.downloads.swap_remove(i);
                     out.push(PeerEvent::Absent { req });
                 }
             }
@@ -270,9 +284,10 @@ impl PeerSession {
         out: &mut Vec<PeerEvent>,
     ) {
         // Chunks for a request we cancelled may still be in flight: drop them quietly.
-        let Some(dl) = self.downloads.get_mut(&req) else {
+        let Some(i) = self.download(req) else {
             return;
         };
+        let dl = &mut self.downloads[i].1;
         if *dl.total.get_or_insert(total) != total {
             return out.push(PeerEvent::Violation("segment size changed mid-transfer"));
         }
@@ -285,7 +300,7 @@ impl PeerSession {
         let want = (total - dl.start) as usize;
         if dl.received.is_empty() && data.len() >= want {
             // The whole transfer in one chunk: its bytes are the frame's, no copy.
-            self.downloads.remove(&req);
+            self.downloads.swap_remove(i);
             return out.push(PeerEvent::Completed { req, data });
         }
         if dl.received.is_empty() {
@@ -296,7 +311,7 @@ impl PeerSession {
         dl.received.extend_from_slice(&data);
         let received = dl.received.len();
         if received >= want {
-            let dl = self.downloads.remove(&req).expect("present");
+            let (_, dl) = self.downloads.swap_remove(i);
             out.push(PeerEvent::Completed {
                 req,
                 data: Bytes::from(dl.received),
@@ -314,28 +329,31 @@ impl PeerSession {
     /// most `limit` bytes (a peer that claims more is in violation before any of its bytes
     /// are buffered).
     pub fn request(&mut self, req: u32, seg: SegmentId, offset: u32, limit: u32) {
-        self.downloads.insert(
-            req,
-            Download {
-                limit,
-                received: Vec::new(),
-                start: offset,
-                total: None,
-            },
-        );
+        let dl = Download {
+            limit,
+            received: Vec::new(),
+            start: offset,
+            total: None,
+        };
+        match self.download(req) {
+            Some(i) => self.downloads[i].1 = dl,
+            None => self.downloads.push((req, dl)),
+        }
         self.queue(Message::Request { req, seg, offset });
     }
 
     /// Bytes received so far for our request `req`.
     pub fn received(&self, req: u32) -> usize {
-        self.downloads.get(&req).map_or(0, |d| d.received.len())
+        self.download(req)
+            .map_or(0, |i| self.downloads[i].1.received.len())
     }
 
     /// Gives up our request `req`; returns the bytes already received (a prefix of the
     /// requested range), so they need not be fetched again.
     pub fn cancel(&mut self, req: u32) -> Bytes {
-        match self.downloads.remove(&req) {
-            Some(dl) => {
+        match self.download(req) {
+            Some(i) => {
+                let (_, dl) = self.downloads.swap_remove(i);
                 self.queue(Message::Cancel { req });
                 Bytes::from(dl.received)
             }
@@ -412,10 +430,14 @@ impl PeerSession {
         if segments.is_empty() {
             return;
         }
-        for part in segments.chunks(hlsmesh_proto::MAX_IDS_PER_FRAME) {
+        // Slices by index (a chunks iterator costs more wasm), as `encode_haves` does.
+        let mut at = 0;
+        while at < segments.len() {
+            let end = (at + hlsmesh_proto::MAX_IDS_PER_FRAME).min(segments.len());
             self.queue(Message::Lost {
-                segments: part.to_vec(),
+                segments: segments[at..end].to_vec(),
             });
+            at = end;
         }
     }
 

@@ -271,7 +271,11 @@ impl Playlists {
             variant,
             url_hashes,
             segments,
-            highest_sn: highest.max(last),
+            // Option's max without its derived comparison: the larger when both are there.
+            highest_sn: match last {
+                Some(l) => Some(highest.map_or(l, |h| h.max(l))),
+                None => highest,
+            },
         });
         Ok(update)
     }
@@ -341,9 +345,12 @@ impl Playlists {
 }
 
 fn fnv1a(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    // A plain loop (a bytes/fold chain costs more wasm).
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in s.as_bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }
 
 /// Longest segment duration believed; anything longer (or negative, or not a number)

@@ -38,7 +38,7 @@ use hlsmesh_proto::SegmentId;
 
 use crate::agent::{ConnId, Ctx, Event, FetchId, HttpResponse, LoadId, Output, Playback, Source};
 use crate::cache::Cache;
-use crate::integrity::{sidecar_url, HashList, Key, Verdict};
+use crate::integrity::{sidecar_url, HashList, Verdict};
 use crate::peer::PeerEvent;
 use crate::playlist::{Playlist, Playlists, SegmentInfo};
 use crate::swarm::Swarm;
@@ -167,13 +167,15 @@ pub(crate) struct Scheduler {
     playback: Playback,
     loads: VecMap<LoadId, Load>,
     transfers: VecMap<SegmentId, Transfer>,
-    fetches: VecMap<FetchId, FetchFor>,
+    /// The fetches under way, in the order of their ids (each new one has the next id,
+    /// so pushing keeps the order a map would): a few at once, scanned (no map code for
+    /// them in the wasm).
+    fetches: Vec<(FetchId, FetchFor)>,
     peers: VecMap<ConnId, PeerRecord>,
     cdn: Estimate,
-    /// Media bytes per second of each variant, from segments received.
-    media_rate: VecMap<u16, f64>,
-    /// The newest media sequence number each variant's playlist listed.
-    newest: VecMap<u16, u64>,
+    /// What is known of each variant (one map, not one per fact: each map's key and
+    /// value types cost their own copy of the map's code in the wasm).
+    variants: VecMap<u16, Variant>,
     next_fetch: u64,
     next_req: u32,
     /// The segment the player asked for last: where prefetch looks ahead from.
@@ -184,12 +186,21 @@ pub(crate) struct Scheduler {
     last_delivery: Option<(Instant, f64)>,
     /// Whether to fetch and enforce the publisher's hash lists.
     integrity: bool,
-    /// The latest hash list of each variant.
-    hash_lists: VecMap<u16, HashList>,
-    /// The container each variant's CDN segments use, for checking peers' bytes.
-    containers: VecMap<u16, Container>,
     /// Segments peers refused lately, not asked of them again until their retry time.
     refused: Vec<Refusal>,
+}
+
+/// What the scheduler knows of one variant.
+#[derive(Default)]
+struct Variant {
+    /// Media bytes per second, from segments received.
+    media_rate: Option<f64>,
+    /// The newest media sequence number its playlist listed.
+    newest: Option<u64>,
+    /// Its latest hash list.
+    hash_list: Option<HashList>,
+    /// The container its CDN segments use, for checking peers' bytes.
+    container: Option<Container>,
 }
 
 /// A peer refused a segment.
@@ -212,19 +223,16 @@ impl Scheduler {
             playback: Playback::default(),
             loads: VecMap::new(),
             transfers: VecMap::new(),
-            fetches: VecMap::new(),
+            fetches: Vec::new(),
             peers: VecMap::new(),
             cdn: Estimate::default(),
-            media_rate: VecMap::new(),
-            newest: VecMap::new(),
+            variants: VecMap::new(),
             next_fetch: 1,
             next_req: 1,
             anchor: None,
             delivered: 0,
             last_delivery: None,
             integrity,
-            hash_lists: VecMap::new(),
-            containers: VecMap::new(),
             refused: Vec::new(),
         }
     }
@@ -265,9 +273,9 @@ impl Scheduler {
     /// Media bytes per second of a variant: measured, else the master's declared
     /// bandwidth, else a default.
     fn media_bytes_per_sec(&self, variant: u16) -> f64 {
-        self.media_rate
+        self.variants
             .get(&variant)
-            .copied()
+            .and_then(|v| v.media_rate)
             .or_else(|| {
                 self.playlists
                     .declared_bandwidth(variant)
@@ -299,10 +307,11 @@ impl Scheduler {
         ctx: &mut Ctx<'_>,
         swarm: &mut Swarm,
         url: &str,
-        playlist: Playlist,
+        mut playlist: Playlist,
     ) -> Option<String> {
-        let hashes = match &playlist {
-            Playlist::Media(m) => m.hashes.clone(),
+        // Taken, not cloned: the playlists keep nothing of it.
+        let hashes = match &mut playlist {
+            Playlist::Media(m) => m.hashes.take(),
             Playlist::Master(_) => None,
         };
         let update = match self.playlists.update(url, playlist) {
@@ -315,23 +324,31 @@ impl Scheduler {
                 return None;
             }
         };
-        let name = self.playlists.master_url().unwrap_or(url).to_string();
+        let name = without_query(self.playlists.master_url().unwrap_or(url)).to_string();
         if let Some(variant) = update.variant {
-            swarm.fast_from = self
-                .stream_kbps(variant)
-                .saturating_mul(u64::from(election::FAST_UPLINK))
-                .max(1);
+            // Saturating, by a comparison: a u64 `saturating_mul` checks its overflow
+            // with a 128-bit multiplication (`__multi3`) in the wasm.
+            let (kbps, k) = (self.stream_kbps(variant), u64::from(election::FAST_UPLINK));
+            swarm.fast_from = match kbps > u64::MAX / k {
+                true => u64::MAX,
+                false => kbps * k,
+            }
+            .max(1);
             let mut last = None;
             for i in &update.new_segments {
-                last = last.max(Some(i.id.sn));
+                last = Some(last.map_or(i.id.sn, |l: u64| l.max(i.id.sn)));
             }
             if let Some(last) = last {
-                let n = self.newest.get_or_insert_with(variant, || last);
+                let n = self
+                    .variants
+                    .get_or_default(variant)
+                    .newest
+                    .get_or_insert(last);
                 *n = (*n).max(last);
             }
             // Peers do not announce segments leaving the window as lost: forget them.
-            let (playlists, newest) = (&self.playlists, &self.newest);
-            swarm.forget_expired(|s| s.variant == variant && expired(playlists, newest, s));
+            let (playlists, variants) = (&self.playlists, &self.variants);
+            swarm.forget_expired(|s| s.variant == variant && expired(playlists, variants, s));
         }
         if let (true, Some(variant)) = (self.integrity, update.variant) {
             self.fetch_hash_list(ctx, variant, url, hashes.as_deref());
@@ -355,7 +372,7 @@ impl Scheduler {
                 }
             }
         }
-        Some(without_query(&name).to_string())
+        Some(name)
     }
 
     pub(crate) fn handle_playback(&mut self, p: Playback) {
@@ -469,12 +486,13 @@ impl Scheduler {
         }
         // A segment transfer goes on (its bytes land in the cache for later); a
         // pass-through fetch serves nobody else, so it stops.
-        for (f, why) in &self.fetches {
-            if matches!(why, FetchFor::Passthrough(l, _) if *l == load) {
-                let fetch = *f;
-                self.fetches.remove(&fetch);
-                ctx.out.push(Output::CancelFetch { fetch });
-                return;
+        for i in 0..self.fetches.len() {
+            if let (fetch, FetchFor::Passthrough(l, _)) = self.fetches[i] {
+                if l == load {
+                    self.fetches.remove(i);
+                    ctx.out.push(Output::CancelFetch { fetch });
+                    return;
+                }
             }
         }
     }
@@ -521,19 +539,7 @@ impl Scheduler {
         }
         // The most urgent load for this segment sets the deadline; the least patient one
         // decides when the CDN may step in (the two may be different loads).
-        let mut most_urgent: Option<&Load> = None;
-        let mut wait_until: Option<Instant> = None;
-        for l in self.loads.values() {
-            if l.seg != Some(seg) {
-                continue;
-            }
-            // The first of equals, as `min_by_key`.
-            if most_urgent.is_none_or(|m| (l.need_by, l.wait_until) < (m.need_by, m.wait_until)) {
-                most_urgent = Some(l);
-            }
-            wait_until = Some(wait_until.map_or(l.wait_until, |w| w.min(l.wait_until)));
-        }
-        let (Some(load), Some(wait_until)) = (most_urgent, wait_until) else {
+        let Some((load, wait_until)) = self.most_urgent(seg) else {
             return;
         };
         let need_by = load.need_by;
@@ -548,6 +554,23 @@ impl Scheduler {
         } else if now >= wait_until {
             self.start_cdn(ctx, info, Bytes::new());
         }
+    }
+
+    /// The most urgent load waiting for `seg` (the earliest `need_by`, then `wait_until`;
+    /// the first of equals, as `min_by_key`), and the earliest `wait_until` of them all.
+    fn most_urgent(&self, seg: SegmentId) -> Option<(&Load, Instant)> {
+        let mut most_urgent: Option<&Load> = None;
+        let mut wait_until: Option<Instant> = None;
+        for l in self.loads.values() {
+            if !matches!(l.seg, Some(s) if s == seg) {
+                continue;
+            }
+            if most_urgent.is_none_or(|m| (l.need_by, l.wait_until) < (m.need_by, m.wait_until)) {
+                most_urgent = Some(l);
+            }
+            wait_until = Some(wait_until.map_or(l.wait_until, |w| w.min(l.wait_until)));
+        }
+        Some((most_urgent?, wait_until?))
     }
 
     /// A peer to try briefly when the buffer is empty but the player has started: the
@@ -768,7 +791,7 @@ impl Scheduler {
     /// then passes it on a hop sooner. Its URL is not known yet (the player's load brings
     /// it); its duration is taken to be the previous segment's.
     fn announced_next(&self, swarm: &Swarm, seg: SegmentId) -> Option<SegmentInfo> {
-        let newest = *self.newest.get(&seg.variant)?;
+        let newest = self.variants.get(&seg.variant)?.newest?;
         let prev = self.playlists.segment(SegmentId {
             sn: seg.sn.checked_sub(1)?,
             ..seg
@@ -791,7 +814,7 @@ impl Scheduler {
     /// Fetches the hash list of a media playlist (once at a time per variant; a live
     /// playlist's refresh fetches it again, as the publisher rewrites it with the playlist).
     fn fetch_hash_list(&mut self, ctx: &mut Ctx<'_>, variant: u16, url: &str, named: Option<&str>) {
-        for f in self.fetches.values() {
+        for (_, f) in &self.fetches {
             if matches!(f, FetchFor::HashList(v, _) if *v == variant) {
                 return;
             }
@@ -809,8 +832,9 @@ impl Scheduler {
     /// knows the segment, else against the container the CDN's copies use and a size
     /// bound.
     fn check_peer_bytes(&self, info: &SegmentInfo, data: &[u8]) -> Result<(), &'static str> {
-        if let Some(list) = self.hash_lists.get(&info.id.variant) {
-            match list.verify(Key::Sn(info.id.sn), data) {
+        let variant = self.variants.get(&info.id.variant);
+        if let Some(list) = variant.and_then(|v| v.hash_list.as_ref()) {
+            match list.verify_sn(info.id.sn, data) {
                 Verdict::Ok => return Ok(()),
                 Verdict::Mismatch => return Err("sent a corrupted segment"),
                 Verdict::Unknown => {}
@@ -819,16 +843,26 @@ impl Scheduler {
         if data.len() > self.max_plausible_bytes(info) {
             return Err("sent an implausibly large segment");
         }
-        match self.containers.get(&info.id.variant) {
-            Some(c) if !container::well_formed(*c, data) => Err("sent a malformed segment"),
+        match variant.and_then(|v| v.container) {
+            Some(c) if !container::well_formed(c, data) => Err("sent a malformed segment"),
             _ => Ok(()),
         }
+    }
+
+    /// Where fetch `fetch` is in `fetches`.
+    fn fetch_index(&self, fetch: FetchId) -> Option<usize> {
+        for (i, (f, _)) in self.fetches.iter().enumerate() {
+            if *f == fetch {
+                return Some(i);
+            }
+        }
+        None
     }
 
     fn new_fetch(&mut self, why: FetchFor) -> FetchId {
         let id = FetchId(self.next_fetch);
         self.next_fetch += 1;
-        self.fetches.insert(id, why);
+        self.fetches.push((id, why));
         id
     }
 
@@ -846,10 +880,13 @@ impl Scheduler {
         fetch: FetchId,
         list: Result<HashList, String>,
     ) {
-        if !matches!(self.fetches.get(&fetch), Some(FetchFor::HashList(..))) {
-            return; // cancelled, or not a sidecar
+        let Some(i) = self.fetch_index(fetch) else {
+            return; // cancelled
+        };
+        if !matches!(self.fetches[i].1, FetchFor::HashList(..)) {
+            return; // not a sidecar
         }
-        if let Some(FetchFor::HashList(variant, url)) = self.fetches.remove(&fetch) {
+        if let (_, FetchFor::HashList(variant, url)) = self.fetches.remove(i) {
             self.take_hash_list(ctx, variant, url, list);
         }
     }
@@ -863,7 +900,7 @@ impl Scheduler {
     ) {
         match list {
             Ok(list) => {
-                self.hash_lists.insert(variant, list);
+                self.variants.get_or_default(variant).hash_list = Some(list);
             }
             Err(reason) => ctx.out.event(Event::PlaylistError {
                 url,
@@ -879,9 +916,10 @@ impl Scheduler {
         fetch: FetchId,
         result: Result<HttpResponse, String>,
     ) {
-        let Some(why) = self.fetches.remove(&fetch) else {
+        let Some(i) = self.fetch_index(fetch) else {
             return;
         };
+        let (_, why) = self.fetches.remove(i);
         let ok = result.and_then(|r| {
             if (200..300).contains(&r.status) {
                 Ok(r)
@@ -931,8 +969,10 @@ impl Scheduler {
                         self.cdn.sample(fetched, Duration::ZERO, took);
                         ctx.stats.cdn_bytes += fetched as u64;
                         if t.info.range.is_none() {
-                            self.containers
-                                .get_or_insert_with(seg.variant, || container::sniff(&data));
+                            self.variants
+                                .get_or_default(seg.variant)
+                                .container
+                                .get_or_insert_with(|| container::sniff(&data));
                         }
                         self.complete(ctx, swarm, &t.info, data, Source::Cdn, Some(took));
                     }
@@ -959,16 +999,20 @@ impl Scheduler {
         self.forget_refusals(None, Some(seg));
         if info.range.is_none() && info.duration > 0.0 {
             let rate = data.len() as f64 / info.duration;
-            let r = self.media_rate.get_or_insert_with(seg.variant, || rate);
+            let r = self
+                .variants
+                .get_or_default(seg.variant)
+                .media_rate
+                .get_or_insert(rate);
             *r += 0.3 * (rate - *r);
         }
         let playlists = &self.playlists;
-        let newest = &self.newest;
+        let variants = &self.variants;
         // A live segment newer than the playlist shows is not useless: it is next.
         let evicted = self.cache.insert_evicting(seg, data.clone(), |s| {
-            !playlists.is_listed(*s) && newest.get(&s.variant).is_none_or(|n| s.sn <= *n)
+            !playlists.is_listed(*s) && newest(variants, s.variant).is_none_or(|n| s.sn <= n)
         });
-        swarm.broadcast_lost(&evicted, |s| expired(playlists, newest, s));
+        swarm.broadcast_lost(&evicted, |s| expired(playlists, variants, s));
         if self.cache.contains(&seg) {
             swarm.broadcast_have(&[seg], ctx.now);
         }
@@ -983,8 +1027,8 @@ impl Scheduler {
         source: Source,
         cdn_took: Option<Duration>,
     ) {
-        let waiting = self.loads_for(seg);
-        for &id in &waiting {
+        // One load after the other, in the map's order (none is added meanwhile).
+        while let Some(id) = first_load_for(&self.loads, seg) {
             let l = self.loads.remove(&id).expect("listed");
             self.delivered += 1;
             if let Some(info) = &l.info {
@@ -998,21 +1042,9 @@ impl Scheduler {
         }
     }
 
-    /// The loads waiting for `seg`.
-    fn loads_for(&self, seg: SegmentId) -> Vec<LoadId> {
-        let mut out = Vec::new();
-        for (id, l) in &self.loads {
-            if l.seg == Some(seg) {
-                out.push(*id);
-            }
-        }
-        out
-    }
-
     fn fail_all(&mut self, ctx: &mut Ctx<'_>, seg: SegmentId, reason: &str) {
         self.transfers.remove(&seg);
-        let waiting = self.loads_for(seg);
-        for &load in &waiting {
+        while let Some(load) = first_load_for(&self.loads, seg) {
             self.loads.remove(&load);
             ctx.out.push(Output::Fail {
                 load,
@@ -1076,7 +1108,7 @@ impl Scheduler {
                     let Some(seg) = self.transfer_of(conn, req) else {
                         continue;
                     };
-                    let t = self.transfers.remove(&seg).expect("found");
+                    let mut t = self.transfers.remove(&seg).expect("found");
                     let first = t.first_byte.unwrap_or(ctx.now);
                     ctx.stats.peer_bytes += data.len() as u64;
                     let whole = concat(&t.prefix, data);
@@ -1085,11 +1117,8 @@ impl Scheduler {
                         // none of its bytes kept.
                         ctx.stats.rejected_segments += 1;
                         swarm.ban(ctx, conn, why);
-                        let retry = Transfer {
-                            prefix: Bytes::new(),
-                            ..t
-                        };
-                        self.retry_elsewhere(ctx, swarm, retry);
+                        t.prefix = Bytes::new();
+                        self.retry_elsewhere(ctx, swarm, t);
                         continue;
                     }
                     let record = self.peers.get_or_default(conn);
@@ -1150,7 +1179,7 @@ impl Scheduler {
     fn forget_refusals(&mut self, conn: Option<ConnId>, seg: Option<SegmentId>) {
         for i in (0..self.refused.len()).rev() {
             let r = &self.refused[i];
-            if Some(r.conn) == conn || Some(r.seg) == seg {
+            if conn.is_some_and(|c| c == r.conn) || seg.is_some_and(|s| s == r.seg) {
                 self.refused.remove(i);
             }
         }
@@ -1212,13 +1241,8 @@ impl Scheduler {
     pub(crate) fn handle_peer_gone(&mut self, ctx: &mut Ctx<'_>, swarm: &mut Swarm, conn: ConnId) {
         self.peers.remove(&conn);
         self.forget_refusals(Some(conn), None);
-        let mut lost = Vec::new();
-        for (s, t) in &self.transfers {
-            if matches!(t.via, Via::Peer { conn: c, .. } if c == conn) {
-                lost.push(*s);
-            }
-        }
-        for &seg in &lost {
+        // One after the other, in the map's order: a retry never goes to the peer gone.
+        while let Some(seg) = self.transfer_via(conn) {
             let t = self.transfers.remove(&seg).expect("listed");
             if !t.prefetch {
                 ctx.stats.peer_fallbacks += 1;
@@ -1230,16 +1254,11 @@ impl Scheduler {
     /// After a peer failed: another peer if one has time, else the CDN for what is
     /// missing. A prefetch nobody waits for is simply dropped.
     fn retry_elsewhere(&mut self, ctx: &mut Ctx<'_>, swarm: &mut Swarm, t: Transfer) {
-        let seg = t.info.id;
-        let mut need_by: Option<Instant> = None;
-        for l in self.loads.values() {
-            if l.seg == Some(seg) {
-                need_by = Some(need_by.map_or(l.need_by, |n| n.min(l.need_by)));
-            }
-        }
-        let Some(need_by) = need_by else {
+        // The earliest deadline of the loads waiting: the most urgent load's.
+        let Some((load, _)) = self.most_urgent(t.info.id) else {
             return;
         };
+        let (seg, need_by) = (t.info.id, load.need_by);
         let now = ctx.now;
         let size = self.expected_bytes(&t.info);
         let deadline = need_by - self.reserve(size);
@@ -1247,6 +1266,16 @@ impl Scheduler {
             Some(conn) => self.start_peer(swarm, t.info, conn, deadline, t.prefix, now, false),
             None => self.start_cdn(ctx, t.info, t.prefix),
         }
+    }
+
+    /// The first transfer (in segment order) from `conn`.
+    fn transfer_via(&self, conn: ConnId) -> Option<SegmentId> {
+        for (seg, t) in &self.transfers {
+            if matches!(t.via, Via::Peer { conn: c, .. } if c == conn) {
+                return Some(*seg);
+            }
+        }
+        None
     }
 
     fn transfer_of(&self, conn: ConnId, req: u32) -> Option<SegmentId> {
@@ -1336,19 +1365,29 @@ impl Scheduler {
 
 /// Whether a load waits for `seg`.
 fn awaited(loads: &VecMap<LoadId, Load>, seg: SegmentId) -> bool {
-    for l in loads.values() {
-        if l.seg == Some(seg) {
-            return true;
+    first_load_for(loads, seg).is_some()
+}
+
+/// The first load (in id order) waiting for `seg`.
+fn first_load_for(loads: &VecMap<LoadId, Load>, seg: SegmentId) -> Option<LoadId> {
+    for (id, l) in loads {
+        if matches!(l.seg, Some(s) if s == seg) {
+            return Some(*id);
         }
     }
-    false
+    None
 }
 
 /// Whether `seg` slid out of its rendition's live window: no longer listed, and older
 /// than the newest segment listed (a segment newer than what we have seen is not
 /// expired: a peer may read the playlist before us).
-fn expired(playlists: &Playlists, newest: &VecMap<u16, u64>, seg: &SegmentId) -> bool {
-    !playlists.is_listed(*seg) && newest.get(&seg.variant).is_some_and(|n| seg.sn < *n)
+fn expired(playlists: &Playlists, variants: &VecMap<u16, Variant>, seg: &SegmentId) -> bool {
+    !playlists.is_listed(*seg) && newest(variants, seg.variant).is_some_and(|n| seg.sn < n)
+}
+
+/// The newest media sequence number `variant`'s playlist listed.
+fn newest(variants: &VecMap<u16, Variant>, variant: u16) -> Option<u64> {
+    variants.get(&variant).and_then(|v| v.newest)
 }
 
 fn deliver(

@@ -61,12 +61,12 @@ impl Tracker {
 
     /// Whether the socket is open.
     pub fn is_open(&self) -> bool {
-        self.state == State::Open
+        matches!(self.state, State::Open)
     }
 
     /// True once when the edge should open a connection now.
     pub fn poll_connect(&mut self, now: Instant) -> bool {
-        if self.state == State::Idle && now >= self.reconnect_at {
+        if matches!(self.state, State::Idle) && now >= self.reconnect_at {
             self.state = State::Connecting { since: now };
             return true;
         }
@@ -89,7 +89,7 @@ impl Tracker {
     /// The socket closed or failed: reconnect later, backing off with jitter.
     /// Returns false when it was already closed (a repeated report).
     pub fn handle_closed(&mut self, now: Instant, rng: &mut Rng) -> bool {
-        if self.state == State::Idle {
+        if matches!(self.state, State::Idle) {
             return false;
         }
         self.state = State::Idle;
