@@ -299,7 +299,7 @@ export class Agent {
       seed,
       (message: string) => (this._panicMessage = message),
     );
-    if (o.swarmId !== undefined) this._submit([In.NameSwarm, 0, 0, o.swarmId]);
+    if (o.swarmId !== undefined) this._nameSwarm(o.swarmId);
     this._submit([In.Timeout, 0, 0]);
   }
 

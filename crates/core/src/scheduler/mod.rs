@@ -9,7 +9,8 @@
 //! 3. otherwise the viewers of this rendition elect, per segment, who takes it from the CDN
 //!    (see [`election`]); the others wait, no later than `need_by − reserve`, for a peer
 //!    to announce it, then fall back to the CDN. A segment needed further ahead than
-//!    [`CDN_HORIZON`] (plus the reserve) waits for a peer until it is that close first.
+//!    [`CDN_HORIZON`] (or the reserve, if longer) waits for a peer until it is that close
+//!    first.
 //!
 //! A peer transfer that misses its deadline is cancelled and only the missing bytes are
 //! fetched from the CDN (HTTP Range). A peer that goes away mid-transfer costs a CDN fetch.
@@ -74,7 +75,7 @@ pub const MIN_PEER_TIME: Duration = Duration::from_millis(700);
 /// before the CDN takes over the missing bytes: the most it can add to the start.
 pub const SPRINT: Duration = Duration::from_millis(400);
 /// How far ahead of the playhead the CDN serves the player: a segment needed later than
-/// this (plus the reserve) waits for a peer until it is this close, then the election
+/// this (or than the reserve, if longer) waits for a peer until it is this close, then the election
 /// and the patience below decide as for any segment. hls.js loads up to 30 s ahead
 /// (`FORWARD_BUFFER_S` in the shim): the part of it peers can serve still fills, and
 /// the CDN keeps 15 s of buffer, which is what a viewer who leaves wasted. Live players
