@@ -267,6 +267,8 @@ export class Agent {
   private _nextLoad = 1;
   private readonly _fetches = new Map<number, AbortController>();
   private readonly _trackers = new Map<number, WebSocket>();
+  /** Tracker connections the core asked for while the page is starting (null: none held). */
+  private _heldTrackers: Map<number, string> | null = new Map();
   private readonly _conns = new Map<number, PeerLink>();
   private _timer: { at: number; handle: ReturnType<typeof setTimeout> } | null = null;
   /** Queues an edge event (releasing the resource whose end it reports) and pumps. */
@@ -398,11 +400,8 @@ export class Agent {
           break;
         case Out.TrackerConnect:
           this._dropTracker(id);
-          try {
-            this._trackers.set(id, openTracker(id, out[2] as string, this._submit, this._heard));
-          } catch (e) {
-            this._submit([In.TrackerClosed, id, 0, describe(e)]);
-          }
+          if (this._heldTrackers) this._heldTrackers.set(id, out[2] as string);
+          else this._openTracker(id, out[2] as string);
           break;
         case Out.TrackerAnnounce:
         case Out.TrackerAnswer: {
@@ -420,6 +419,7 @@ export class Agent {
           break;
         }
         case Out.TrackerClose:
+          this._heldTrackers?.delete(id);
           this._dropTracker(id);
           break;
         case Out.CreateOffer:
@@ -456,6 +456,27 @@ export class Agent {
         }
       }
     }
+  }
+
+  private _openTracker(id: number, url: string): void {
+    try {
+      this._trackers.set(id, openTracker(id, url, this._submit, this._heard));
+    } catch (e) {
+      this._submit([In.TrackerClosed, id, 0, describe(e)]);
+    }
+  }
+
+  /**
+   * Opens the tracker connections held while the page started (and every later one at
+   * once). Until then the core's sockets wait: announcing means five WebRTC offers and the
+   * handshakes that follow, work that would otherwise share the page's first second with
+   * hls.js's start-up, when no peer could deliver the first segment in time anyway.
+   */
+  _releaseTrackers(): void {
+    const held = this._heldTrackers;
+    if (!held) return;
+    this._heldTrackers = null;
+    for (const [id, url] of held) this._openTracker(id, url);
   }
 
   private _open(id: number, remoteOffer?: string): void {

@@ -249,7 +249,8 @@ export class HlsMesh {
       const core = coreOptions(options);
       core.cacheBytes ??= defaultCacheBytes();
       if (options.downloadOnly == null) core.downloadOnly = !options.uploadOnMetered && onMeteredConnection();
-      this._agent = new Agent(core, options.iceServers ?? [], (ev) => this._onAgentEvent(ev));
+      const agent = (this._agent = new Agent(core, options.iceServers ?? [], (ev) => this._onAgentEvent(ev)));
+      this._releaseWhenPlaying(agent);
       if (typeof options.swarmId === "function") this._swarmNamer = options.swarmId;
       const early = this._early ?? [];
       this._early = null;
@@ -257,6 +258,13 @@ export class HlsMesh {
     } catch (e) {
       this._fallback(`agent could not start: ${String(e)}`);
     }
+  }
+
+  /** Releases the agent's trackers once the player shows its first frame (or after 2 s). */
+  private _releaseWhenPlaying(agent: Agent, until = performance.now() + 2000): void {
+    if (this._agent !== agent) return;
+    if ((this._hls?.media?.readyState ?? 0) >= 2 || performance.now() >= until) agent._releaseTrackers();
+    else setTimeout(() => this._releaseWhenPlaying(agent, until), 50);
   }
 
   /**

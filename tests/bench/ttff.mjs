@@ -66,18 +66,46 @@ function url(origin, tracker, kind, sys, id) {
   });
 }
 
-/** One joiner: a fresh browser, closed at its first frame. Returns ms or null. */
+/**
+ * Where a start-up's time went: hls.js's stages (first time each happened) and, from the
+ * page's resource timings, when the first of each kind of resource ended, all in ms since
+ * navigation start.
+ */
+function startupMarks(startup) {
+  const marks = { ...startup.stages };
+  const kinds = [
+    ["hls.js loaded", (p) => p.endsWith("/hls.mjs") || p.endsWith("/hls.min.js") || p.endsWith("/hls.js")],
+    ["hlsmesh JS loaded", (p) => /\/hlsmesh[^/]*\.js$/.test(p) || p.includes("/p2p-media-loader")],
+    ["wasm loaded", (p) => p.endsWith(".wasm")],
+    ["master playlist", (p) => p.endsWith("/master.m3u8")],
+    ["media playlist", (p) => p.endsWith(".m3u8") && !p.endsWith("/master.m3u8")],
+    ["first segment fetched", (p) => p.endsWith(".ts") || p.endsWith(".m4s")],
+  ];
+  for (const [name, match] of kinds) {
+    const hit = (startup.resources ?? []).filter((r) => match(r.path));
+    if (hit.length) marks[name] = Math.min(...hit.map((r) => r.end));
+  }
+  const first = (startup.resources ?? []).filter((r) => r.path.endsWith(".ts") || r.path.endsWith(".m4s"));
+  if (first.length) marks["first segment requested"] = Math.min(...first.map((r) => r.start));
+  return marks;
+}
+
+/** One joiner: a fresh browser, closed at its first frame. Returns { ttff, marks }; ttff null if it never started. */
 async function joinOnce(dir, origin, tracker, kind, sys, id) {
   const viewer = await launchViewer({ id, url: url(origin, tracker, kind, sys, id), consoleLog: join(dir, `viewer-${id}.console.log`) });
   try {
     // The page timestamps its first 'playing' itself; polling only decides when to stop.
     for (const until = Date.now() + START_TIMEOUT_MS; Date.now() < until; await sleep(100)) {
-      const ttff = await viewer.page.evaluate(async () => (window.__report ? (await window.__report()).ttffMs : null));
-      if (ttff !== null) return ttff;
+      const r = await viewer.page.evaluate(async () => {
+        if (!window.__report) return null;
+        const rep = await window.__report();
+        return rep.ttffMs === null ? null : { ttff: rep.ttffMs, startup: rep.startup };
+      });
+      if (r) return { ttff: r.ttff, marks: startupMarks(r.startup) };
     }
-    return null;
+    return { ttff: null, marks: {} };
   } catch {
-    return null;
+    return { ttff: null, marks: {} };
   } finally {
     await closeViewer(viewer);
   }
@@ -89,6 +117,7 @@ async function runMode(kind) {
   const group = new ProcessGroup(dir);
   const residents = [];
   const samples = Object.fromEntries(systems.map((s) => [s, []]));
+  const marks = Object.fromEntries(systems.map((s) => [s, []]));
   try {
     const origin = await startOrigin(group, { mediaDir, accessLog: join(dir, "origin-access.log") });
     const tracker = await startTracker(group);
@@ -106,7 +135,9 @@ async function runMode(kind) {
     for (let round = 0; round < ROUNDS; round++) {
       const order = systems.map((_, i) => systems[(i + round) % systems.length]);
       for (const sys of order) {
-        samples[sys].push(await joinOnce(dir, origin, tracker, kind, sys, `${sys}-j${round + 1}`));
+        const j = await joinOnce(dir, origin, tracker, kind, sys, `${sys}-j${round + 1}`);
+        samples[sys].push(j.ttff);
+        marks[sys].push(j.marks);
         await sleep(500);
       }
       console.log(`# ${kind} round ${round + 1}: ${systems.map((s) => `${s} ${samples[s][round] ?? "—"} ms`).join(", ")}`);
@@ -118,7 +149,11 @@ async function runMode(kind) {
   const results = {};
   for (const sys of systems) {
     const ok = sorted(samples[sys].filter((t) => t !== null));
-    const r = { system: SYSTEMS[sys].label, samples: samples[sys], n: ok.length, neverStarted: samples[sys].length - ok.length };
+    const r = { system: SYSTEMS[sys].label, samples: samples[sys], marks: marks[sys], n: ok.length, neverStarted: samples[sys].length - ok.length };
+    r.markMediansMs = {};
+    for (const name of new Set(marks[sys].flatMap((m) => Object.keys(m)))) {
+      r.markMediansMs[name] = median(sorted(marks[sys].map((m) => m[name]).filter((t) => t !== undefined)));
+    }
     r.medianMs = median(ok);
     r.p25Ms = quantile(ok, 0.25);
     r.p75Ms = quantile(ok, 0.75);
@@ -149,6 +184,15 @@ function printMode({ kind, results }) {
   }
   const stream = kind === "live" ? `live, ${LIVE_WINDOW} × 2 s window` : "VOD, 120 s";
   console.log(`\n## ${stream}: ${ROUNDS} joiners per system, ${RESIDENTS} residents each\n\n${markdownTable(rows)}\n`);
+  // Where the start-up's time went: the median of each stage, in the order plain reaches them.
+  const all = Object.values(results);
+  const names = [...new Set(all.flatMap((r) => Object.keys(r.markMediansMs)))];
+  const ref = results.plain ?? all[0];
+  names.sort((a, b) => (ref.markMediansMs[a] ?? Infinity) - (ref.markMediansMs[b] ?? Infinity));
+  const stageRows = [["stage (median ms since navigation)", ...all.map((r) => r.system)]];
+  for (const name of names) stageRows.push([name, ...all.map((r) => r.markMediansMs[name] ?? "—")]);
+  stageRows.push(["first 'playing' (TTFF)", ...all.map((r) => r.medianMs ?? "—")]);
+  console.log(`${markdownTable(stageRows)}\n`);
   const { hlsmesh } = results;
   if (hlsmesh?.pairedDiffCi90Ms?.[0] != null) {
     const [lo, hi] = hlsmesh.pairedDiffCi90Ms;

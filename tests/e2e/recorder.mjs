@@ -46,6 +46,10 @@ export function createRecorder({ Hls, video, id, src, p2p, statusEl }) {
     hlsVersion: Hls.version,
     startedAt: Date.now(),
     ttffMs: null,
+    // Start-up, ms since navigation start: the first time each hls.js stage happened
+    // (plus "hls": the Hls instance handed to watch()), and at the first 'playing' the
+    // page's resource timings (path, start, end); bench-ttff prints their medians.
+    startup: { stages: {}, resources: null },
     playing: false,
     ended: false,
     stalls: { count: 0, totalMs: 0, events: [] },
@@ -144,10 +148,26 @@ export function createRecorder({ Hls, video, id, src, p2p, statusEl }) {
   }
 
   // --- video element: time to first frame, stalls ---
+  // The first WebSocket the page opens (hlsmesh's tracker): when, against the first frame.
+  const PageSocket = window.WebSocket;
+  window.WebSocket = class extends PageSocket {
+    constructor(...args) {
+      super(...args);
+      report.startup.stages.trackerSocket ??= now();
+    }
+  };
+
   let stallStart = null;
   video.addEventListener("playing", () => {
     const t = now();
-    if (report.ttffMs === null) report.ttffMs = t;
+    if (report.ttffMs === null) {
+      report.ttffMs = t;
+      report.startup.resources = performance.getEntriesByType("resource").map((r) => ({
+        path: new URL(r.name).pathname,
+        start: Math.round(r.startTime),
+        end: Math.round(r.responseEnd),
+      }));
+    }
     report.playing = true;
     if (stallStart !== null) {
       const ms = t - stallStart.t;
@@ -166,6 +186,12 @@ export function createRecorder({ Hls, video, id, src, p2p, statusEl }) {
   /** Record what this Hls instance does. */
   function watch(instance) {
     hls = instance;
+    const stages = report.startup.stages;
+    stages.hls = now();
+    for (const ev of ["MANIFEST_LOADING", "MANIFEST_PARSED", "LEVEL_LOADED", "FRAG_LOADING", "FRAG_LOADED", "FRAG_BUFFERED"]) {
+      hls.on(Hls.Events[ev], () => (stages[ev] ??= now()));
+    }
+    video.addEventListener("loadeddata", () => (stages.loadeddata ??= now()), { once: true });
     hls.on(Hls.Events.FRAG_LOADED, (_ev, data) => {
       report.fragLoadedEvents += 1;
       const frag = data.frag;

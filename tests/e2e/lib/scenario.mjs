@@ -112,6 +112,18 @@ export async function runScenario(kind, opts = {}) {
     assert.notEqual(r.ttffMs, null, `${r.id}: never started playing`);
     assert.ok((r.fragments ?? []).length > 0, `${r.id}: loaded no fragments`);
     assert.equal(r.stalls?.count ?? 0, 0, `${r.id}: stalled after start-up: ${JSON.stringify(r.stalls?.events)}`);
+    if (P2P) {
+      // The tracker (and the WebRTC offers its announce carries) waits for the first frame,
+      // or for 2 s after the agent started, whichever comes first (js/src/index.ts). It polls
+      // the video's readyState, which changes just before 'loadeddata' is dispatched: 100 ms
+      // of slack (without the wait, the socket opens some 300 ms before the first frame).
+      const { trackerSocket, loadeddata } = r.startup?.stages ?? {};
+      assert.ok(trackerSocket !== undefined, `${r.id}: never opened a tracker socket`);
+      assert.ok(
+        trackerSocket + 100 >= loadeddata || trackerSocket >= 2000,
+        `${r.id}: tracker socket opened at ${trackerSocket} ms, before the first frame (${loadeddata} ms)`,
+      );
+    }
   }
   assert.deepEqual(problems.slice(0, 20), [], `${problems.length} fragments differ from the origin's files`);
   // A viewer that uploaded measures its upload rate from how fast its channels drain
