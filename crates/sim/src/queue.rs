@@ -9,8 +9,8 @@
 //! becomes current (most entries of a big swarm's bucket arrive before then: network
 //! delays are milliseconds), and entries pushed into the current bucket are inserted in
 //! order. What is sorted is the bucket's order, a packed key and an index per entry, not
-//! the entries themselves (a tenth of an event's size: sorting the entries was 1.8% of a
-//! 10,000-viewer run's time); each entry is taken out of its slot as it is popped. Pushing and popping touch a few contiguous vectors instead of sifting through
+//! the entries themselves (a quarter of an entry's size: sorting the entries was 1.8% of
+//! a 10,000-viewer run's time); the entries are then moved once into that order. Pushing and popping touch a few contiguous vectors instead of sifting through
 //! a heap of hundreds of thousands of entries (player and agent timers seconds ahead
 //! used to fill the heap).
 
@@ -72,11 +72,11 @@ impl<T> Ord for Entry<T> {
 pub(crate) struct TimeQueue<T> {
     /// Index (time / WIDTH) of the current bucket.
     cur_bucket: u64,
-    /// The current bucket's entries, in the order they came; each is taken (None) when
-    /// popped.
-    cur: Vec<Option<Entry<T>>>,
-    /// The current bucket's order: each waiting entry's [`order_key`] and index in
-    /// `cur`, latest first (pop from the back).
+    /// The current bucket's entries, sorted latest first (pop from the back).
+    cur: Vec<Entry<T>>,
+    /// The bucket becoming current, as its fine bucket held it (then emptied into `cur`).
+    slots: Vec<Option<Entry<T>>>,
+    /// Its order: each entry's [`order_key`] and index in `slots`, latest first.
     order: Vec<(u64, u32)>,
     /// Fine buckets, unsorted.
     fine: Vec<Vec<Option<Entry<T>>>>,
@@ -97,6 +97,7 @@ impl<T> TimeQueue<T> {
         TimeQueue {
             cur_bucket: 0,
             cur: Vec::new(),
+            slots: Vec::new(),
             order: Vec::new(),
             fine: (0..FINE).map(|_| Vec::new()).collect(),
             in_fine: 0,
@@ -128,10 +129,8 @@ impl<T> TimeQueue<T> {
         if b <= self.cur_bucket {
             // Latest first: after (below) every entry due later, before every entry due
             // at the same time or earlier (this one was made last).
-            let key = order_key(at, e.seq);
-            let i = self.order.partition_point(|&(k, _)| k > key);
-            self.order.insert(i, (key, index(self.cur.len())));
-            self.cur.push(Some(e));
+            let i = self.cur.partition_point(|x| x.at > at);
+            self.cur.insert(i, e);
         } else if block <= k + 1 {
             self.fine[(b % FINE) as usize].push(Some(e));
             self.in_fine += 1;
@@ -145,19 +144,11 @@ impl<T> TimeQueue<T> {
 
     /// The earliest entry (the first queued among equals).
     pub(crate) fn pop(&mut self) -> Option<Entry<T>> {
-        if self.order.is_empty() {
+        if self.cur.is_empty() {
             self.advance()?;
         }
         self.len -= 1;
-        let (_, i) = self
-            .order
-            .pop()
-            .expect("advance leaves the order non-empty");
-        let e = self.cur[i as usize].take();
-        if self.order.is_empty() {
-            self.cur.clear();
-        }
-        e
+        self.cur.pop()
     }
 
     /// Moves the coarse bucket of `block` into the fine buckets.
@@ -183,15 +174,15 @@ impl<T> TimeQueue<T> {
             self.pour(next / BLOCK + 1);
         }
         let slot = &mut self.fine[(next % FINE) as usize];
-        // Keep the slot's allocation: swap it with the drained current vector.
-        std::mem::swap(&mut self.cur, slot);
-        self.in_fine -= self.cur.len();
+        // Keep the slot's allocation: swap it with the emptied scratch vector.
+        std::mem::swap(&mut self.slots, slot);
+        self.in_fine -= self.slots.len();
         while let Some(Reverse(e)) = self.far.peek() {
             if e.at / WIDTH != next {
                 break;
             }
             let Reverse(e) = self.far.pop().expect("peeked");
-            self.cur.push(Some(e));
+            self.slots.push(Some(e));
         }
     }
 
@@ -224,14 +215,22 @@ impl<T> TimeQueue<T> {
                 }
             };
             self.enter(next);
-            if !self.cur.is_empty() {
+            if !self.slots.is_empty() {
                 self.order.clear();
-                self.order.extend(self.cur.iter().enumerate().map(|(i, e)| {
-                    let e = e.as_ref().expect("a bucket's entries are all waiting");
-                    (order_key(e.at, e.seq), index(i))
-                }));
+                self.order
+                    .extend(self.slots.iter().enumerate().map(|(i, e)| {
+                        let e = e.as_ref().expect("a bucket's entries are all waiting");
+                        (order_key(e.at, e.seq), index(i))
+                    }));
                 // Keys are unique (insertion numbers are): an unstable sort is exact.
                 self.order.sort_unstable_by_key(|&(key, _)| Reverse(key));
+                let slots = &mut self.slots;
+                self.cur.extend(
+                    self.order
+                        .iter()
+                        .map(|&(_, i)| slots[i as usize].take().expect("each taken once")),
+                );
+                slots.clear();
                 return Some(());
             }
         }
