@@ -132,8 +132,9 @@ clean:
 ## The release profile is tuned for wasm size (opt-level z); the simulator is built for
 ## speed with its own profile (sim-release, in Cargo.toml), so the wasm build is left alone.
 ## Benchmarks use that profile plus profile-guided optimisation (scripts/build-sim-pgo.sh:
-## about 9% less user time, same results; the plain build if llvm-tools cannot be
-## installed). SIM_NATIVE=1 adds -C target-cpu=native (a binary for this machine only).
+## about 8% less user time, same results; the plain build if llvm-tools cannot be
+## installed). SIM_NATIVE=1 adds -C target-cpu=native (a binary for this machine only;
+## no consistent gain measured).
 .PHONY: sim sim-pgo bench-sim
 SCENARIO ?= steady-live
 SIM := target/sim-pgo/hlsmesh-sim

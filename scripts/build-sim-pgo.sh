@@ -4,12 +4,13 @@
 #
 #   scripts/build-sim-pgo.sh            PGO build (falls back to the plain sim-release build)
 #   SIM_NATIVE=1 scripts/build-sim-pgo.sh   also -C target-cpu=native: only for a binary
-#                                       run on this machine (it may not start elsewhere)
+#                                       run on this machine (it may not start elsewhere);
+#                                       no consistent gain measured (BENCHMARKS.md)
 #
 # Steps: an instrumented build (-Cprofile-generate), a training run of a few short
 # scenarios (every kind of event: live, churn, VOD, flash crowd, a starved uplink), the
 # profiles merged with llvm-profdata, then the build that uses them (-Cprofile-use).
-# PGO changes no semantics: the runs' results are the same as the plain build's. About 9%
+# PGO changes no semantics: the runs' results are the same as the plain build's. About 8%
 # less user time at 10,000 viewers (docs/BENCHMARKS.md, "Simulator speed, seventh round").
 #
 # llvm-profdata comes from rustup's llvm-tools component (it must match rustc's LLVM),
