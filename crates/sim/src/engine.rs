@@ -78,14 +78,34 @@ enum Ev {
     Fallback(N, LoadId),
 }
 
-/// One end of an open data channel.
+/// One end of an open data channel: what only a queued frame's send and the channel's
+/// close read (the uplink's counters are in its [`Route`]).
 struct Link {
-    conn: ConnId,
     peer: N,
     peer_conn: ConnId,
     /// Frames waiting for the uplink, with their nominal sizes (kept here so that the
-    /// uplink does not read the frames again).
+    /// uplink does not read the frames again). Not empty exactly when the link's key says
+    /// frames wait on it.
     queue: VecDeque<(Bytes, Nominal)>,
+    lat_us: u64,
+}
+
+/// What a frame sent on a link needs: where it goes, how long it takes, and the arrival
+/// of the frame before it; and the channel's uplink counters. Held in the node beside
+/// the link keys, a cache line each: most frames are small and leave at once, and an
+/// uplink slice that does not end its frame, or the choice of the next slice, need
+/// only these (reading the link, in the heap, was one more cache miss each).
+#[derive(Clone, Copy, Default)]
+#[repr(align(64))]
+struct Route {
+    peer: N,
+    /// The peer's connection id (as the agents number them: from 1 up).
+    peer_conn: u32,
+    lat_us: u32,
+    jitter_us: u32,
+    loss: f64,
+    /// Arrival of the last frame sent on it (channels are ordered).
+    last_arrival: u64,
     /// Nominal bytes queued (the channel's `bufferedAmount`).
     buffered: u64,
     /// The last `bufferedAmount` reported to the agent (the shim reports a drain only
@@ -96,22 +116,6 @@ struct Link {
     /// Nominal size of the head frame (0: none), so that an uplink slice that does not
     /// finish it need not read the queue's buffer.
     head_size: u64,
-    lat_us: u64,
-}
-
-/// What a frame sent on a link needs: where it goes, how long it takes, and the arrival
-/// of the frame before it. Held in the node beside the link keys (most frames are small
-/// and leave at once: this saves reading the link itself).
-#[derive(Clone, Copy, Default)]
-struct Route {
-    peer: N,
-    /// The peer's connection id (as the agents number them: from 1 up).
-    peer_conn: u32,
-    lat_us: u32,
-    jitter_us: u32,
-    loss: f64,
-    /// Arrival of the last frame sent on it (channels are ordered).
-    last_arrival: u64,
 }
 
 /// Links whose keys a node holds inline (a viewer has `max_peers`, 12 by default, and
@@ -255,6 +259,11 @@ struct Node {
     /// beside the node's own fields (2-3% less user time at 3,000 viewers than boxed).
     agent: Option<Agent>,
     alive: bool,
+    /// The node's [`Run`] is active (`Sim::runs[n].active`, mirrored here beside the
+    /// fields a send reads: a frame sent, a channel closed, an uplink slice ended outside
+    /// the run then need not read the run's record to find it idle, a cache miss per
+    /// send at 10,000 viewers).
+    running: bool,
     /// The connection whose slice is on the uplink, and the slice's size.
     up_busy: Option<(ConnId, u64)>,
     /// Each link's connection and whether frames wait on it, in `links` order: lookups
@@ -513,6 +522,7 @@ impl Sim {
         let node = Node {
             agent: None,
             alive: false,
+            running: false,
             up_rate: c.up_kbps * 1000.0 / 8.0 / 1e6,
             down_rate: c.down_kbps * 1000.0 / 8.0 / 1e6,
             lat_us: us(c.latency_ms / 1000.0),
@@ -740,6 +750,7 @@ impl Sim {
         node.answering.clear();
         node.up_busy = None;
         self.runs[n as usize].active = false;
+        node.running = false;
         node.wake = u64::MAX;
         node.queued = u64::MAX;
         node.fallback = None;
@@ -1215,28 +1226,23 @@ impl Sim {
         let lat = na.lat_us + nb.lat_us;
         let jitter = na.jitter_us + nb.jitter_us;
         let loss = na.loss + nb.loss;
-        let mk = |conn, peer, peer_conn| Link {
-            conn,
+        let mk = |peer, peer_conn| Link {
             peer,
             peer_conn,
             queue: VecDeque::new(),
-            buffered: 0,
-            reported: 0,
-            head_sent: 0,
-            head_size: 0,
             lat_us: lat,
         };
         let small = |x: u64| u32::try_from(x).expect("fits in 32 bits");
         for (x, conn, peer, peer_conn) in [(n, conn, b, bconn), (b, bconn, n, conn)] {
             let node = &mut self.nodes[x as usize];
-            node.links.push(mk(conn, peer, peer_conn));
+            node.links.push(mk(peer, peer_conn));
             let route = Route {
                 peer,
                 peer_conn: small(peer_conn.get()),
                 lat_us: small(lat),
                 jitter_us: small(jitter),
                 loss,
-                last_arrival: 0,
+                ..Route::default()
             };
             node.keys.push(conn, route);
         }
@@ -1276,15 +1282,18 @@ impl Sim {
             self.send_frame(n, i, data, Nominal { size: nom, payload }, depart);
             return;
         }
+        let was_empty = !node.keys.queued(i);
         node.keys.set_queued(i, true);
-        let l = &mut node.links[i];
-        if l.queue.is_empty() {
-            l.head_size = nom;
+        node.links[i]
+            .queue
+            .push_back((data, Nominal { size: nom, payload }));
+        let r = node.keys.route_mut(i);
+        if was_empty {
+            r.head_size = nom;
         }
-        l.queue.push_back((data, Nominal { size: nom, payload }));
-        l.buffered += nom;
-        l.reported = l.buffered;
-        let buffered = l.buffered;
+        r.buffered += nom;
+        r.reported = r.buffered;
+        let buffered = r.buffered;
         if node.up_busy.is_none() {
             self.start_upload(n);
         }
@@ -1343,50 +1352,54 @@ impl Sim {
             if !node.keys.queued(i) {
                 continue;
             }
-            let l = &node.links[i];
-            if !l.queue.is_empty() {
-                let left = l.head_size - l.head_sent;
-                let slice = left.min(SLICE);
-                let dur = (slice as f64 / node.up_rate).ceil() as u64;
-                node.up_busy = Some((l.conn, slice));
-                node.up_rr = i + 1;
-                let at = self.now.max(node.up_free) + dur.max(1);
-                node.up_free = at;
-                // Alone on the uplink with more of its frame to send after this slice:
-                // the slices' ends until the last are counted in the run.
-                let alone = (0..k).filter(|&j| node.keys.queued(j)).count() == 1;
-                if alone && left > slice {
-                    self.runs[n as usize] = Run {
-                        active: true,
-                        link: i,
-                        conn: l.conn.get(),
-                        sent: 0,
-                        slice,
-                        end: at,
-                        left: left - slice,
-                        rate: node.up_rate,
-                    };
-                }
-                self.push(at, Ev::UpDone(n));
-                return;
+            // Frames wait on the link (its queue is not empty).
+            let conn = ConnId::from_raw(node.keys.word(i) >> 1);
+            let r = node.keys.route(i);
+            let left = r.head_size - r.head_sent;
+            let slice = left.min(SLICE);
+            let dur = (slice as f64 / node.up_rate).ceil() as u64;
+            node.up_busy = Some((conn, slice));
+            node.up_rr = i + 1;
+            let at = self.now.max(node.up_free) + dur.max(1);
+            node.up_free = at;
+            // Alone on the uplink with more of its frame to send after this slice:
+            // the slices' ends until the last are counted in the run.
+            let alone = (0..k).filter(|&j| node.keys.queued(j)).count() == 1;
+            if alone && left > slice {
+                node.running = true;
+                self.runs[n as usize] = Run {
+                    active: true,
+                    link: i,
+                    conn: conn.get(),
+                    sent: 0,
+                    slice,
+                    end: at,
+                    left: left - slice,
+                    rate: node.up_rate,
+                };
             }
+            self.push(at, Ev::UpDone(n));
+            return;
         }
         node.up_busy = None;
     }
 
-    /// Writes node `n`'s run, if any, back into the node and its link (see [`Run`]): the
-    /// slices ended so far off the link's counters, the slice under way on the uplink.
+    /// Writes node `n`'s run, if any, back into the node and its link's route (see
+    /// [`Run`]): the slices ended so far off the link's counters, the slice under way on
+    /// the uplink.
     fn settle_run(&mut self, n: N) {
-        let run = &mut self.runs[n as usize];
-        if !run.active {
+        let node = &mut self.nodes[n as usize];
+        if !node.running {
             return;
         }
+        node.running = false;
+        let run = &mut self.runs[n as usize];
+        debug_assert!(run.active);
         run.active = false;
         let run = *run;
-        let node = &mut self.nodes[n as usize];
-        let l = &mut node.links[run.link];
-        l.buffered = l.buffered.saturating_sub(run.sent);
-        l.head_sent += run.sent;
+        let r = node.keys.route_mut(run.link);
+        r.buffered = r.buffered.saturating_sub(run.sent);
+        r.head_sent += run.sent;
         node.up_busy = Some((ConnId::from_raw(run.conn), run.slice));
         node.up_free = run.end;
     }
@@ -1398,23 +1411,28 @@ impl Sim {
             return;
         };
         if let Some(i) = node.link(conn) {
-            let l = &mut node.links[i];
-            let before = l.buffered;
-            l.buffered = l.buffered.saturating_sub(slice);
+            let queued = node.keys.queued(i);
+            let r = node.keys.route_mut(i);
+            let before = r.buffered;
+            r.buffered = r.buffered.saturating_sub(slice);
             // `bufferedamountlow` at the shim's threshold of 0: the channel has drained
             // (reported when the last report showed upload data queued).
-            let crossed = before > 0 && l.buffered == 0 && l.reported >= DRAIN_REPORT_MIN;
+            let crossed = before > 0 && r.buffered == 0 && r.reported >= DRAIN_REPORT_MIN;
             if crossed {
-                l.reported = 0;
+                r.reported = 0;
             }
-            let buffered = l.buffered as usize;
-            l.head_sent += slice;
-            let done = !l.queue.is_empty() && l.head_sent >= l.head_size;
+            let buffered = r.buffered as usize;
+            r.head_sent += slice;
+            let done = queued && r.head_sent >= r.head_size;
             if done {
-                let (f, nom) = l.queue.pop_front().expect("checked");
-                l.head_sent = 0;
-                l.head_size = l.queue.front().map_or(0, |(_, next)| next.size);
-                node.keys.set_queued(i, !l.queue.is_empty());
+                let l = &mut node.links[i];
+                let (f, nom) = l.queue.pop_front().expect("queued");
+                let next = l.queue.front().map_or(0, |(_, next)| next.size);
+                let more = !l.queue.is_empty();
+                let r = node.keys.route_mut(i);
+                r.head_sent = 0;
+                r.head_size = next;
+                node.keys.set_queued(i, more);
                 self.send_frame(n, i, f, nom, now);
             }
             if crossed {

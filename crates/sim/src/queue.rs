@@ -8,7 +8,9 @@
 //! buckets when its block becomes the next one. A fine bucket is sorted once, when it
 //! becomes current (most entries of a big swarm's bucket arrive before then: network
 //! delays are milliseconds), and entries pushed into the current bucket are inserted in
-//! order. Pushing and popping touch a few contiguous vectors instead of sifting through
+//! order. What is sorted is the bucket's order, a packed key and an index per entry, not
+//! the entries themselves (a quarter of an entry's size: sorting the entries was 1.8% of
+//! a 10,000-viewer run's time); the entries are then moved once into that order. Pushing and popping touch a few contiguous vectors instead of sifting through
 //! a heap of hundreds of thousands of entries (player and agent timers seconds ahead
 //! used to fill the heap).
 
@@ -23,6 +25,14 @@ const BLOCK: u64 = 2048;
 const FINE: u64 = 2 * BLOCK;
 /// Coarse buckets (blocks) beyond the fine ring: about 2 min more.
 const COARSE: u64 = 64;
+/// Bits of an order key below the entry's time within its bucket: its insertion number.
+const SEQ_BITS: u32 = 54;
+
+/// An entry's place in its bucket's order: time within the bucket ([`WIDTH`] < 2^10),
+/// then insertion number. Only compared within one bucket.
+fn order_key(at: u64, seq: u64) -> u64 {
+    ((at % WIDTH) << SEQ_BITS) | seq
+}
 
 /// One queued item at `at` µs; `seq` orders items of the same time by insertion.
 pub(crate) struct Entry<T> {
@@ -64,8 +74,12 @@ pub(crate) struct TimeQueue<T> {
     cur_bucket: u64,
     /// The current bucket's entries, sorted latest first (pop from the back).
     cur: Vec<Entry<T>>,
+    /// The bucket becoming current, as its fine bucket held it (then emptied into `cur`).
+    slots: Vec<Option<Entry<T>>>,
+    /// Its order: each entry's [`order_key`] and index in `slots`, latest first.
+    order: Vec<(u64, u32)>,
     /// Fine buckets, unsorted.
-    fine: Vec<Vec<Entry<T>>>,
+    fine: Vec<Vec<Option<Entry<T>>>>,
     /// Entries in `fine`.
     in_fine: usize,
     /// Coarse buckets, unsorted.
@@ -83,6 +97,8 @@ impl<T> TimeQueue<T> {
         TimeQueue {
             cur_bucket: 0,
             cur: Vec::new(),
+            slots: Vec::new(),
+            order: Vec::new(),
             fine: (0..FINE).map(|_| Vec::new()).collect(),
             in_fine: 0,
             coarse: (0..COARSE).map(|_| Vec::new()).collect(),
@@ -100,6 +116,7 @@ impl<T> TimeQueue<T> {
     /// Queues `item` at `at`, which must not be earlier than the last entry popped.
     pub(crate) fn push(&mut self, at: u64, item: T) {
         self.seq += 1;
+        assert!(self.seq < 1 << SEQ_BITS, "2^54 entries queued in one run");
         self.len += 1;
         let e = Entry {
             at,
@@ -115,7 +132,7 @@ impl<T> TimeQueue<T> {
             let i = self.cur.partition_point(|x| x.at > at);
             self.cur.insert(i, e);
         } else if block <= k + 1 {
-            self.fine[(b % FINE) as usize].push(e);
+            self.fine[(b % FINE) as usize].push(Some(e));
             self.in_fine += 1;
         } else if block <= k + COARSE {
             self.coarse[(block % COARSE) as usize].push(e);
@@ -141,7 +158,7 @@ impl<T> TimeQueue<T> {
         self.in_fine += slot.len();
         for e in slot {
             debug_assert_eq!(e.at / WIDTH / BLOCK, block);
-            self.fine[((e.at / WIDTH) % FINE) as usize].push(e);
+            self.fine[((e.at / WIDTH) % FINE) as usize].push(Some(e));
         }
     }
 
@@ -157,15 +174,15 @@ impl<T> TimeQueue<T> {
             self.pour(next / BLOCK + 1);
         }
         let slot = &mut self.fine[(next % FINE) as usize];
-        // Keep the slot's allocation: swap it with the drained current vector.
-        std::mem::swap(&mut self.cur, slot);
-        self.in_fine -= self.cur.len();
+        // Keep the slot's allocation: swap it with the emptied scratch vector.
+        std::mem::swap(&mut self.slots, slot);
+        self.in_fine -= self.slots.len();
         while let Some(Reverse(e)) = self.far.peek() {
             if e.at / WIDTH != next {
                 break;
             }
             let Reverse(e) = self.far.pop().expect("peeked");
-            self.cur.push(e);
+            self.slots.push(Some(e));
         }
     }
 
@@ -198,13 +215,32 @@ impl<T> TimeQueue<T> {
                 }
             };
             self.enter(next);
-            if !self.cur.is_empty() {
-                self.cur.sort_unstable_by_key(|e| Reverse(e.key()));
+            if !self.slots.is_empty() {
+                self.order.clear();
+                self.order
+                    .extend(self.slots.iter().enumerate().map(|(i, e)| {
+                        let e = e.as_ref().expect("a bucket's entries are all waiting");
+                        (order_key(e.at, e.seq), index(i))
+                    }));
+                // Keys are unique (insertion numbers are): an unstable sort is exact.
+                self.order.sort_unstable_by_key(|&(key, _)| Reverse(key));
+                let slots = &mut self.slots;
+                self.cur.extend(
+                    self.order
+                        .iter()
+                        .map(|&(_, i)| slots[i as usize].take().expect("each taken once")),
+                );
+                slots.clear();
                 return Some(());
             }
         }
     }
 }
+/// An index into the current bucket.
+fn index(i: usize) -> u32 {
+    u32::try_from(i).expect("fewer than 2^32 entries in one bucket")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
