@@ -474,7 +474,7 @@ export class Agent {
    */
   _releaseTrackers(): void {
     const held = this._heldTrackers;
-    if (!held) return;
+    if (!held || !this._core) return;
     this._heldTrackers = null;
     for (const [id, url] of held) this._openTracker(id, url);
   }

@@ -260,10 +260,11 @@ export class HlsMesh {
     }
   }
 
-  /** Releases the agent's trackers once the player shows its first frame (or after 2 s). */
+  /** Releases the agent's trackers once the player shows its first frame (or after 2 s, or at once in a hidden page). */
   private _releaseWhenPlaying(agent: Agent, until = performance.now() + 2000): void {
     if (this._agent !== agent) return;
-    if ((this._hls?.media?.readyState ?? 0) >= 2 || performance.now() >= until) agent._releaseTrackers();
+    // A hidden page has no start-up to protect (and its timers may wake once a minute).
+    if ((this._hls?.media?.readyState ?? 0) >= 2 || document.hidden || performance.now() >= until) agent._releaseTrackers();
     else setTimeout(() => this._releaseWhenPlaying(agent, until), 50);
   }
 
@@ -409,9 +410,16 @@ export class HlsMesh {
 
   /** @internal Stops using the agent after an error; active loads move to hls.js's loader. */
   _fallback(reason: string): void {
+    const agent = this._agent;
     this._agent = null;
     this._early = null;
     for (const loader of [...this._active]) loader._switchToFallback();
+    // Its sockets and peers too: nothing reads them any more.
+    try {
+      agent?.destroy();
+    } catch {
+      /* already broken: nothing left to release */
+    }
     if (this._fellBack) return;
     this._fellBack = true;
     if (this._debug) console.warn("[hlsmesh] falling back to hls.js loader:", reason);

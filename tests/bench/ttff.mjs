@@ -188,7 +188,9 @@ function printMode({ kind, results }) {
   const all = Object.values(results);
   const names = [...new Set(all.flatMap((r) => Object.keys(r.markMediansMs)))];
   const ref = results.plain ?? all[0];
-  names.sort((a, b) => (ref.markMediansMs[a] ?? Infinity) - (ref.markMediansMs[b] ?? Infinity));
+  // Stages plain has not (the P2P systems' own) go last, in the order of the first system that has them.
+  const at = (name) => ref.markMediansMs[name] ?? 1e9 + Math.min(...all.map((r) => r.markMediansMs[name] ?? 1e9));
+  names.sort((a, b) => at(a) - at(b));
   const stageRows = [["stage (median ms since navigation)", ...all.map((r) => r.system)]];
   for (const name of names) stageRows.push([name, ...all.map((r) => r.markMediansMs[name] ?? "—")]);
   stageRows.push(["first 'playing' (TTFF)", ...all.map((r) => r.medianMs ?? "—")]);
