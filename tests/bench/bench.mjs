@@ -10,7 +10,9 @@
 // Per system and mode it reports: CDN bytes (segments + playlists under /media/<mode>/ in
 // the origin's own access log, attributed to a system by the viewer page in the Referer)
 // per second of media played (video.played, summed over viewers); offload = 1 - that
-// rate / plain hls.js's rate; stalls after start-up (count, total seconds); time to first
+// rate / plain hls.js's rate; stalls after start-up (count, total seconds: 'waiting' with
+// no seek under way; the pages never seek, so a wait while seeking is hls.js jumping a gap
+// in the buffer, counted beside them as "in hls.js's seeks"); time to first
 // frame (navigation start to the first 'playing'; median, worst); CPU seconds per viewer
 // (its Chromium's processes, user + system); and the gzipped bytes the system adds to a
 // page. Two columns for context: segment bytes the players loaded per second played (hls.js
@@ -104,8 +106,10 @@ async function runMode(kind, t0) {
       peerBytes: sum(rs.map((r) => r.mesh?.stats?.peerBytes ?? 0)),
       // p2p-media-loader: connections opened over the session; hlsmesh: peers at the end
       peersPerViewer: SYSTEMS[sys].p2p ? sum(rs.map((r) => r.mesh?.stats?.peerConnects ?? r.mesh?.stats?.peers ?? 0)) / rs.length : null,
-      stalls: sum(rs.map((r) => r.stalls?.count ?? 0)),
-      stallS: sum(rs.map((r) => (r.stalls?.totalMs ?? 0) + (r.stalls?.openMs ?? 0))) / 1000,
+      stalls: sum(rs.map((r) => (r.stalls?.events ?? []).filter((e) => !e.seeking).length + (r.stalls?.openMs ? 1 : 0))),
+      stallS: sum(rs.map((r) => sum((r.stalls?.events ?? []).filter((e) => !e.seeking).map((e) => e.ms)) + (r.stalls?.openMs ?? 0))) / 1000,
+      seekWaits: sum(rs.map((r) => (r.stalls?.events ?? []).filter((e) => e.seeking).length)),
+      seekWaitS: sum(rs.map((r) => sum((r.stalls?.events ?? []).filter((e) => e.seeking).map((e) => e.ms)))) / 1000,
       ttffMedianMs: median(ttff),
       ttffWorstMs: ttff.at(-1) ?? null,
       neverStarted: rs.length - ttff.length,
@@ -132,7 +136,7 @@ function printMode({ kind, results, unattributedCdnBytes }) {
       r.system,
       r.cdnBytesPerPlayedS === null ? "—" : Math.round(r.cdnBytesPerPlayedS).toLocaleString("en"),
       pct(r.offload),
-      `${r.stalls}, ${r.stallS.toFixed(1)}`,
+      `${r.stalls}, ${r.stallS.toFixed(1)}` + (r.seekWaits ? ` (+${r.seekWaits}, ${r.seekWaitS.toFixed(3)} in hls.js's seeks)` : ""),
       `${r.ttffMedianMs ?? "—"} / ${r.ttffWorstMs ?? "—"}` + (r.neverStarted ? ` (${r.neverStarted} never started)` : ""),
       r.cpuSPerViewer === null ? "—" : r.cpuSPerViewer.toFixed(1),
       (r.shippedGzBytes / 1024).toFixed(1),
