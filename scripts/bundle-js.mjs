@@ -16,7 +16,7 @@ import { minify } from "terser";
 // wasm-bindgen) is reported and skipped, leaving the glue whole there.
 const GLUE_CUTS = [
   [
-    "passStringToWasm0 without realloc (the glue always passes wasm.__wbindgen_realloc)",
+    "passStringToWasm0 by TextEncoder.encode (the same bytes; no ASCII loop, no encodeInto and realloc)",
     `    if (realloc === undefined) {
         const buf = cachedTextEncoder.encode(arg);
         const ptr = malloc(buf.length, 1) >>> 0;
@@ -24,6 +24,49 @@ const GLUE_CUTS = [
         WASM_VECTOR_LEN = buf.length;
         return ptr;
     }
+
+    let len = arg.length;
+    let ptr = malloc(len, 1) >>> 0;
+
+    const mem = getUint8ArrayMemory0();
+
+    let offset = 0;
+
+    for (; offset < len; offset++) {
+        const code = arg.charCodeAt(offset);
+        if (code > 0x7F) break;
+        mem[ptr + offset] = code;
+    }
+    if (offset !== len) {
+        if (offset !== 0) {
+            arg = arg.slice(offset);
+        }
+        ptr = realloc(ptr, len, len = offset + arg.length * 3, 1) >>> 0;
+        const view = getUint8ArrayMemory0().subarray(ptr + offset, ptr + len);
+        const ret = cachedTextEncoder.encodeInto(arg, view);
+
+        offset += ret.written;
+        ptr = realloc(ptr, len, offset, 1) >>> 0;
+    }
+
+    WASM_VECTOR_LEN = offset;
+    return ptr;
+`,
+    `    return passArray8ToWasm0(cachedTextEncoder.encode(arg), malloc);
+`,
+  ],
+  [
+    "TextEncoder.encodeInto's fallback (passStringToWasm0 no longer calls it)",
+    `if (!('encodeInto' in cachedTextEncoder)) {
+    cachedTextEncoder.encodeInto = function (arg, view) {
+        const buf = cachedTextEncoder.encode(arg);
+        view.set(buf);
+        return {
+            read: arg.length,
+            written: buf.length
+        };
+    };
+}
 `,
     "",
   ],
