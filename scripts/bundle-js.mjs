@@ -71,6 +71,68 @@ const GLUE_CUTS = [
     "",
   ],
   [
+    "Core.input's number coercions and its clean-up of the argument copies after a throw (the shim passes numbers, which the wasm call converts alike; a throw there is a trap, after which the agent never calls the module again)",
+    `        const val3 = +now_ms;
+        const val4 = +kind;
+        const val5 = +id;
+        const val6 = +n;
+        let ptr0, len0, ptr1, len1;
+        try {
+            ptr0 = isLikeNone(text) ? 0 : passStringToWasm0(text, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = isLikeNone(data) ? 0 : passArray8ToWasm0(data, wasm.__wbindgen_malloc);
+            len1 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+        wasm.core_input(this.__wbg_ptr, val3, val4, val5, val6, ptr0, len0, ptr1, len1);
+`,
+    `        const ptr0 = isLikeNone(text) ? 0 : passStringToWasm0(text, wasm.__wbindgen_malloc);
+        const len0 = WASM_VECTOR_LEN;
+        const ptr1 = isLikeNone(data) ? 0 : passArray8ToWasm0(data, wasm.__wbindgen_malloc);
+        wasm.core_input(this.__wbg_ptr, now_ms, kind, id, n, ptr0, len0, ptr1, WASM_VECTOR_LEN);
+`,
+  ],
+  [
+    "Core's constructor's number coercions (the wasm call converts alike)",
+    `        const val2 = +max_peers;
+        const val3 = +cache_bytes;
+        const val4 = +integrity;
+        const val5 = +upload_bytes_per_sec;
+        const val6 = +download_only;
+        const val7 = +seed;
+        const ptr0 = passStringToWasm0(trackers, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        const len0 = WASM_VECTOR_LEN;
+        const ret = wasm.core_new(ptr0, len0, val2, val3, val4, val5, val6, val7, on_panic);
+`,
+    `        const ptr0 = passStringToWasm0(trackers, wasm.__wbindgen_malloc);
+        const ret = wasm.core_new(ptr0, WASM_VECTOR_LEN, max_peers, cache_bytes, integrity, upload_bytes_per_sec, download_only, seed, on_panic);
+`,
+  ],
+  [
+    "Core.free's helper, inlined (its only caller)",
+    `    __destroy_into_raw() {
+        const ptr = this.__wbg_ptr;
+        this.__wbg_ptr = 0;
+        CoreFinalization.unregister(this);
+        return ptr;
+    }
+    free() {
+        const ptr = this.__destroy_into_raw();
+        wasm.__wbg_core_free(ptr, 0);
+    }
+`,
+    `    free() {
+        const ptr = this.__wbg_ptr;
+        this.__wbg_ptr = 0;
+        CoreFinalization.unregister(this);
+        wasm.__wbg_core_free(ptr, 0);
+    }
+`,
+  ],
+  [
     "instantiating a module given as bytes or a WebAssembly.Module (the shim passes a URL)",
     `    } else {
         const instance = await WebAssembly.instantiate(module, imports);
