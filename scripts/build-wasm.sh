@@ -48,6 +48,8 @@ if [ "$opt_enabled" = "true" ]; then
   # shellcheck disable=SC2086
   node_modules/.bin/wasm-opt $opt_args "$wasm" -o "$wasm.opt"
   mv "$wasm.opt" "$wasm"
+  # The names the wasm and the glue meet by, shortened in both (and unread exports gone).
+  node scripts/wasm-names.mjs "$out_dir" "$out_name"
 fi
 raw=$(stat -c %s "$wasm")
 gz=$(gzip -9 -c "$wasm" | wc -c)

@@ -7,13 +7,16 @@
 import { readFile, writeFile } from "node:fs/promises";
 import * as esbuild from "esbuild";
 import { minify } from "terser";
+import { renameGlue } from "./wasm-names.mjs";
 
 // Parts of wasm-bindgen's glue (js/pkg/hlsmesh_wasm.js) that the shim never reaches, cut
 // from the bundled copy (js/pkg itself stays as wasm-bindgen wrote it). The shim calls
 // the glue's init only as `init()` or `init({ module_or_path: url })` with a string or
 // URL, which the glue fetches: the glue's other argument forms and its non-Response
-// path are dead. Each cut is an exact text; one the glue no longer contains (another
-// wasm-bindgen) is reported and skipped, leaving the glue whole there.
+// path are dead. Each cut is an exact text as wasm-bindgen writes it (the names the glue
+// and the wasm meet by renamed as scripts/wasm-names.mjs renamed them in js/pkg); one
+// the glue no longer contains (another wasm-bindgen) is reported and skipped, leaving
+// the glue whole there.
 const GLUE_CUTS = [
   [
     "passStringToWasm0 by TextEncoder.encode (the same bytes; no ASCII loop, no encodeInto and realloc)",
@@ -193,7 +196,9 @@ const trimGlue = {
   setup(build) {
     build.onLoad({ filter: /[\\/]js[\\/]pkg[\\/]hlsmesh_wasm\.js$/ }, async (args) => {
       let text = await readFile(args.path, "utf8");
-      for (const [what, from, to] of GLUE_CUTS) {
+      const names = JSON.parse(await readFile(args.path.replace(/\.js$/, ".names.json"), "utf8"));
+      for (let [what, from, to] of GLUE_CUTS) {
+        [from, to] = [renameGlue(from, names), renameGlue(to, names)];
         if (text.includes(from)) text = text.replace(from, to);
         else console.warn(`bundle-js: not in the wasm-bindgen glue, left as is: ${what}`);
       }
