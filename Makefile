@@ -85,12 +85,13 @@ bench-ttff: build media
 	tests/bench/run.sh tests/bench/ttff.mjs
 
 ## What hlsmesh adds to a page, gzipped (-9). The budget (issue 6) is 45 KB, met since the
-## fifth size round (45,329 bytes for the drop-in; 45,470 since the trackers wait for the
-## first frame); SIZE_MAX_BYTES stays a ratchet just above the current size: `make size`
-## (part of `make test`) fails when the larger of the two ways in grows past it, and each
-## size reduction lowers it.
+## fifth size round, and since the sixth (the wasm-bindgen glue's string path and names)
+## under 45,000 bytes too: 44,854 for the drop-in, 43,945 for the npm package.
+## SIZE_MAX_BYTES stays a ratchet just above the current size: `make size` (part of
+## `make test`) fails when the larger of the two ways in grows past it, and each size
+## reduction lowers it.
 SIZE_BUDGET_KB ?= 45
-SIZE_MAX_BYTES ?= 45480
+SIZE_MAX_BYTES ?= 44860
 size: js
 	@gz() { gzip -9 < "$$1" | wc -c; }; \
 	w=$$(gz js/dist/hlsmesh_wasm_bg.wasm); e=$$(gz js/dist/hlsmesh.js); d=$$(gz js/dist/hlsmesh.drop-in.js); \
