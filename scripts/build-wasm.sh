@@ -41,6 +41,7 @@ else
     -Zbuild-std=std,panic_abort
 fi
 mkdir -p "$out_dir"
+rm -f "$out_dir/$out_name.names.json" # written again below, when wasm-opt runs
 wasm-bindgen "target/wasm32-unknown-unknown/$profile/$lib.wasm" \
   --target "$target" --out-dir "$out_dir" --out-name "$out_name"
 wasm="$out_dir/${out_name}_bg.wasm"

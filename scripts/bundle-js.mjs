@@ -10,7 +10,8 @@ import { minify } from "terser";
 import { renameGlue } from "./wasm-names.mjs";
 
 // Parts of wasm-bindgen's glue (js/pkg/hlsmesh_wasm.js) that the shim never reaches, cut
-// from the bundled copy (js/pkg itself stays as wasm-bindgen wrote it). The shim calls
+// from the bundled copy (js/pkg itself stays as wasm-bindgen wrote it, but for the names
+// scripts/wasm-names.mjs shortens). The shim calls
 // the glue's init only as `init()` or `init({ module_or_path: url })` with a string or
 // URL, which the glue fetches: the glue's other argument forms and its non-Response
 // path are dead. Each cut is an exact text as wasm-bindgen writes it (the names the glue
@@ -196,7 +197,8 @@ const trimGlue = {
   setup(build) {
     build.onLoad({ filter: /[\\/]js[\\/]pkg[\\/]hlsmesh_wasm\.js$/ }, async (args) => {
       let text = await readFile(args.path, "utf8");
-      const names = JSON.parse(await readFile(args.path.replace(/\.js$/, ".names.json"), "utf8"));
+      // No renaming without wasm-opt (wasm-pack.toml), which does it.
+      const names = await readFile(args.path.replace(/\.js$/, ".names.json"), "utf8").then(JSON.parse, () => ({ modules: [], imports: [], exports: [] }));
       for (let [what, from, to] of GLUE_CUTS) {
         [from, to] = [renameGlue(from, names), renameGlue(to, names)];
         if (text.includes(from)) text = text.replace(from, to);
