@@ -21,10 +21,6 @@ pub const MAX_UPLOADS_PER_PEER: usize = 8;
 const MAX_PENDING_REQUESTS_FROM_PEER: usize = 64;
 /// Most bytes reserved for an incoming segment before its bytes arrive.
 const INITIAL_RESERVE: usize = 1024 * 1024;
-/// A segment the peer already announced is not announced back to it, unless nothing
-/// was announced to it for this long (its view of what we play must stay fresh: the
-/// live-edge election counts neighbours by the rendition they last announced).
-pub const HAVE_REFRESH: core::time::Duration = core::time::Duration::from_secs(5);
 /// Segment ids we remember per peer; beyond this the peer is lying or broken.
 const MAX_HAVE_PER_PEER: usize = 50_000;
 
@@ -106,8 +102,9 @@ pub struct PeerSession {
     buffered: usize,
     /// Chunks sent whose `bufferedAmount` reading has not come back yet.
     unreported_chunks: usize,
-    /// When a `Have` last went to the peer through [`PeerSession::announce_have_at`].
-    last_have_sent: Option<Instant>,
+    /// The rendition of the last segment our latest `Have` to the peer named: what the
+    /// peer takes us to play (see [`PeerSession::latest_variant`]).
+    told_variant: Option<u16>,
     pending_requests: usize,
     /// The peer's upload rate as it measured it (kb/s; 0 before it told us).
     uplink_kbps: u32,
@@ -133,7 +130,7 @@ impl PeerSession {
             downloads: Vec::new(),
             buffered: 0,
             unreported_chunks: 0,
-            last_have_sent: None,
+            told_variant: None,
             pending_requests: 0,
             uplink_kbps: 0,
             bytes_in: 0,
@@ -384,23 +381,21 @@ impl PeerSession {
     }
 
     /// Tells the peer about segments we now hold that it does not hold itself (it
-    /// announced them): those it needs no word of, unless nothing went to it for
-    /// [`HAVE_REFRESH`]. In a live swarm most viewers complete a segment after several
-    /// neighbours did; a third of all frames were such `Have`s.
+    /// announced them): those it needs no word of, unless they are of another rendition
+    /// than our latest `Have` to it named (the live-edge election counts neighbours by
+    /// the rendition they last announced, so a switch is always told). In a live swarm
+    /// most viewers complete a segment after several neighbours did; a third of all
+    /// frames were such `Have`s.
     ///
     /// `frames` carries the encoded frames from one session to the next (empty at
     /// first): a broadcast encodes them once.
-    pub fn announce_have_at(
-        &mut self,
-        segments: &[SegmentId],
-        now: Instant,
-        frames: &mut Vec<Bytes>,
-    ) {
-        let stale = self.last_have_sent.is_none_or(|t| now >= t + HAVE_REFRESH);
-        if !stale && segments.iter().all(|s| self.have.contains(s)) {
+    pub fn announce_have_at(&mut self, segments: &[SegmentId], frames: &mut Vec<Bytes>) {
+        let Some(last) = segments.last() else { return };
+        if self.told_variant == Some(last.variant) && segments.iter().all(|s| self.have.contains(s))
+        {
             return;
         }
-        self.last_have_sent = Some(now);
+        self.told_variant = Some(last.variant);
         if frames.is_empty() {
             Message::encode_haves(segments, frames);
         }
@@ -411,6 +406,9 @@ impl PeerSession {
 
     /// Tells the peer about segments we now hold.
     pub fn announce_have(&mut self, segments: &[SegmentId]) {
+        if let Some(last) = segments.last() {
+            self.told_variant = Some(last.variant);
+        }
         Message::encode_haves(segments, &mut self.control);
     }
 

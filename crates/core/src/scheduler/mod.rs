@@ -1015,7 +1015,7 @@ impl Scheduler {
         });
         swarm.broadcast_lost(&evicted, |s| expired(playlists, variants, s));
         if self.cache.contains(&seg) {
-            swarm.broadcast_have(&[seg], ctx.now);
+            swarm.broadcast_have(&[seg]);
         }
         self.deliver_all(ctx, seg, data, source, took);
     }
