@@ -102,9 +102,10 @@ pub struct PeerSession {
     buffered: usize,
     /// Chunks sent whose `bufferedAmount` reading has not come back yet.
     unreported_chunks: usize,
-    /// The rendition of the last segment our latest `Have` to the peer named: what the
-    /// peer takes us to play (see [`PeerSession::latest_variant`]).
-    told_variant: Option<u16>,
+    /// The rendition of the last segment our latest broadcast `Have` to the peer named:
+    /// what the peer takes us to play (see [`PeerSession::latest_variant`]); `u32::MAX`
+    /// (no rendition) before the first.
+    told_variant: u32,
     pending_requests: usize,
     /// The peer's upload rate as it measured it (kb/s; 0 before it told us).
     uplink_kbps: u32,
@@ -130,7 +131,7 @@ impl PeerSession {
             downloads: Vec::new(),
             buffered: 0,
             unreported_chunks: 0,
-            told_variant: None,
+            told_variant: u32::MAX,
             pending_requests: 0,
             uplink_kbps: 0,
             bytes_in: 0,
@@ -391,11 +392,11 @@ impl PeerSession {
     /// first): a broadcast encodes them once.
     pub fn announce_have_at(&mut self, segments: &[SegmentId], frames: &mut Vec<Bytes>) {
         let Some(last) = segments.last() else { return };
-        if self.told_variant == Some(last.variant) && segments.iter().all(|s| self.have.contains(s))
-        {
+        let told = u32::from(last.variant);
+        if self.told_variant == told && segments.iter().all(|s| self.have.contains(s)) {
             return;
         }
-        self.told_variant = Some(last.variant);
+        self.told_variant = told;
         if frames.is_empty() {
             Message::encode_haves(segments, frames);
         }
@@ -406,9 +407,6 @@ impl PeerSession {
 
     /// Tells the peer about segments we now hold.
     pub fn announce_have(&mut self, segments: &[SegmentId]) {
-        if let Some(last) = segments.last() {
-            self.told_variant = Some(last.variant);
-        }
         Message::encode_haves(segments, &mut self.control);
     }
 
