@@ -311,7 +311,7 @@ impl Swarm {
     }
 
     /// Tells every peer about segments we now hold (but not a peer that announced them
-    /// itself: see [`PeerSession::announce_have_at`]).
+    /// itself: see [`PeerSession::announce_have_unless_known`]).
     pub(crate) fn broadcast_have(&mut self, segs: &[SegmentId]) {
         self.output_pending = true;
         if self.download_only {
@@ -320,7 +320,7 @@ impl Swarm {
         let mut frames = Vec::new();
         for c in self.conns.values_mut() {
             if let Stage::Open(s) = &mut c.stage {
-                s.announce_have_at(segs, &mut frames);
+                s.announce_have_unless_known(segs, &mut frames);
             }
         }
     }

@@ -390,7 +390,7 @@ impl PeerSession {
     ///
     /// `frames` carries the encoded frames from one session to the next (empty at
     /// first): a broadcast encodes them once.
-    pub fn announce_have_at(&mut self, segments: &[SegmentId], frames: &mut Vec<Bytes>) {
+    pub fn announce_have_unless_known(&mut self, segments: &[SegmentId], frames: &mut Vec<Bytes>) {
         let Some(last) = segments.last() else { return };
         let told = u32::from(last.variant);
         if self.told_variant == told && segments.iter().all(|s| self.have.contains(s)) {

@@ -316,11 +316,11 @@ fn expired_segments_are_forgotten_without_a_lost() {
 fn a_segment_the_peer_announced_is_not_announced_back_unless_our_rendition_changed() {
     let (mut a, mut b) = pair();
     pump(&mut a, &mut b);
-    b.announce_have_at(&[seg(2)], &mut Vec::new());
+    b.announce_have_unless_known(&[seg(2)], &mut Vec::new());
     assert!(b.poll_transmit().is_some(), "a does not hold 2: told");
     a.announce_have(&[seg(1)]);
     pump(&mut a, &mut b);
-    b.announce_have_at(&[seg(1)], &mut Vec::new());
+    b.announce_have_unless_known(&[seg(1)], &mut Vec::new());
     assert!(b.poll_transmit().is_none(), "a announced 1 itself");
     // b switches rendition: a segment of it that a holds is told all the same, since a
     // takes b to play the rendition of b's latest `Have`.
@@ -330,10 +330,10 @@ fn a_segment_the_peer_announced_is_not_announced_back_unless_our_rendition_chang
     };
     a.announce_have(&[other]);
     pump(&mut a, &mut b);
-    b.announce_have_at(&[other], &mut Vec::new());
+    b.announce_have_unless_known(&[other], &mut Vec::new());
     pump(&mut b, &mut a);
     assert_eq!(a.latest_variant(), Some(1), "the switch reached a");
-    b.announce_have_at(&[other], &mut Vec::new());
+    b.announce_have_unless_known(&[other], &mut Vec::new());
     assert!(b.poll_transmit().is_none(), "told once: not again");
 }
 
@@ -345,8 +345,8 @@ fn a_broadcast_have_is_encoded_once_for_all_peers() {
     pump(&mut a, &mut b);
     pump(&mut c, &mut d);
     let mut frames = Vec::new();
-    a.announce_have_at(&[seg(5)], &mut frames);
-    c.announce_have_at(&[seg(5)], &mut frames);
+    a.announce_have_unless_known(&[seg(5)], &mut frames);
+    c.announce_have_unless_known(&[seg(5)], &mut frames);
     assert_eq!(frames.len(), 1);
     let (fa, fc) = (a.poll_transmit().unwrap(), c.poll_transmit().unwrap());
     assert_eq!(fa.as_ptr(), fc.as_ptr());
