@@ -106,10 +106,11 @@ async function runMode(kind, t0) {
       peerBytes: sum(rs.map((r) => r.mesh?.stats?.peerBytes ?? 0)),
       // p2p-media-loader: connections opened over the session; hlsmesh: peers at the end
       peersPerViewer: SYSTEMS[sys].p2p ? sum(rs.map((r) => r.mesh?.stats?.peerConnects ?? r.mesh?.stats?.peers ?? 0)) / rs.length : null,
-      stalls: sum(rs.map((r) => (r.stalls?.events ?? []).filter((e) => !e.seeking).length + (r.stalls?.openMs ? 1 : 0))),
-      stallS: sum(rs.map((r) => sum((r.stalls?.events ?? []).filter((e) => !e.seeking).map((e) => e.ms)) + (r.stalls?.openMs ?? 0))) / 1000,
-      seekWaits: sum(rs.map((r) => (r.stalls?.events ?? []).filter((e) => e.seeking).length)),
-      seekWaitS: sum(rs.map((r) => sum((r.stalls?.events ?? []).filter((e) => e.seeking).map((e) => e.ms)))) / 1000,
+      // The recorder counts waits in hls.js's seeks apart from stalls (tests/e2e/recorder.mjs).
+      stalls: sum(rs.map((r) => r.stalls?.count ?? 0)),
+      stallS: sum(rs.map((r) => (r.stalls?.totalMs ?? 0) + (r.stalls?.openMs ?? 0))) / 1000,
+      seekWaits: sum(rs.map((r) => r.seekWaits?.count ?? 0)),
+      seekWaitS: sum(rs.map((r) => (r.seekWaits?.totalMs ?? 0) + (r.seekWaits?.openMs ?? 0))) / 1000,
       ttffMedianMs: median(ttff),
       ttffWorstMs: ttff.at(-1) ?? null,
       neverStarted: rs.length - ttff.length,

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { ProcessGroup } from "./lib/procs.mjs";
 import { ensureMedia, inLoopbackNetns, runDir, startLive, startOrigin, startTracker, ROOT } from "./lib/stack.mjs";
 import { closeViewer, collectReport, launchViewer, viewerUrl } from "./lib/viewers.mjs";
-import { verifyFragments } from "./lib/report.mjs";
+import { assertNoStalls, verifyFragments } from "./lib/report.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -68,7 +68,7 @@ function assertPlayedCleanly(report, { label }) {
   const fatal = (report.errors ?? []).filter((e) => e.fatal);
   assert.equal(fatal.length, 0, `${label}: fatal errors ${JSON.stringify(fatal)}`);
   assert.notEqual(report.ttffMs, null, `${label}: never played`);
-  assert.equal(report.stalls?.count ?? 0, 0, `${label}: stalled ${JSON.stringify(report.stalls?.events)}`);
+  assertNoStalls(report, label);
 }
 
 // A viewer whose uploads are corrupted in flight (its data channel flips the first data

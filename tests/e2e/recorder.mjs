@@ -52,7 +52,11 @@ export function createRecorder({ Hls, video, id, src, p2p, statusEl }) {
     startup: { stages: {}, resources: null },
     playing: false,
     ended: false,
+    // A 'waiting' after the first frame is a stall, unless a seek is under way: the pages
+    // never seek, so that is hls.js jumping a gap at the start of its buffer (counted
+    // apart, in seekWaits). An open one at report time is in the count, with openMs.
     stalls: { count: 0, totalMs: 0, events: [] },
+    seekWaits: { count: 0, totalMs: 0, events: [] },
     fragments: [],
     fragLoadedEvents: 0,
     errors: [],
@@ -171,15 +175,16 @@ export function createRecorder({ Hls, video, id, src, p2p, statusEl }) {
     report.playing = true;
     if (stallStart !== null) {
       const ms = t - stallStart.t;
-      report.stalls.totalMs += ms;
-      report.stalls.events.push({ at: stallStart.t, ms, seeking: stallStart.seeking, position: stallStart.position });
+      const kind = stallStart.seeking ? report.seekWaits : report.stalls;
+      kind.totalMs += ms;
+      kind.events.push({ at: stallStart.t, ms, seeking: stallStart.seeking, position: stallStart.position });
       stallStart = null;
     }
   });
   video.addEventListener("waiting", () => {
     if (report.ttffMs === null || stallStart !== null) return;
-    report.stalls.count += 1;
     stallStart = { t: now(), seeking: video.seeking, position: video.currentTime };
+    (stallStart.seeking ? report.seekWaits : report.stalls).count += 1;
   });
   video.addEventListener("ended", () => (report.ended = true));
 
@@ -248,8 +253,8 @@ export function createRecorder({ Hls, video, id, src, p2p, statusEl }) {
     report.reportAt = now();
     report.playback = playbackState();
     if (stallStart !== null) {
-      // a stall still in progress counts up to now
-      report.stalls.openMs = report.reportAt - stallStart.t;
+      // a stall (or seek wait) still in progress counts up to now
+      (stallStart.seeking ? report.seekWaits : report.stalls).openMs = report.reportAt - stallStart.t;
     }
     if (statsFn) {
       try {

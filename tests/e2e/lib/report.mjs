@@ -1,4 +1,5 @@
 // Checks and tables over viewer reports and the origin's access log.
+import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -6,6 +7,23 @@ import { readOriginLog, summarizeOriginLog } from "../../support/origin-log.mjs"
 
 const MB = 1024 * 1024;
 const fmtMB = (b) => (b / MB).toFixed(2);
+
+/** Longest wait in one of hls.js's own seeks (a jump over a gap at the start of its
+ * buffer; the pages never seek) that is not a stall. */
+export const SEEK_WAIT_MAX_MS = 250;
+
+/** Asserts a viewer's report shows no stall after its first frame: no 'waiting' outside
+ * a seek, and every wait inside one (tests/e2e/recorder.mjs counts those apart) ended
+ * within SEEK_WAIT_MAX_MS. */
+export function assertNoStalls(report, label) {
+  assert.equal(report.stalls?.count ?? 0, 0, `${label}: stalled after start-up: ${JSON.stringify(report.stalls?.events)}`);
+  const seeks = report.seekWaits ?? { events: [] };
+  const long = seeks.events.filter((e) => e.ms > SEEK_WAIT_MAX_MS);
+  assert.ok(
+    long.length === 0 && !seeks.openMs,
+    `${label}: waited in hls.js's seek for over ${SEEK_WAIT_MAX_MS} ms: ${JSON.stringify(seeks)}`,
+  );
+}
 
 /**
  * Compare every fragment every viewer loaded with the file the origin has on

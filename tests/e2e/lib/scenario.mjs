@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { ProcessGroup } from "./procs.mjs";
 import { cpuSampler, ensureMedia, inLoopbackNetns, runDir, startLive, startOrigin, startTracker } from "./stack.mjs";
 import { runViewers } from "./viewers.mjs";
-import { fmtMB, originBytes, playerBytes, summaryTable, verifyFragments } from "./report.mjs";
+import { assertNoStalls, fmtMB, originBytes, playerBytes, summaryTable, verifyFragments } from "./report.mjs";
 
 const env = process.env;
 export const P2P = env.P2P !== "0";
@@ -111,7 +111,7 @@ export async function runScenario(kind, opts = {}) {
     if (P2P) assert.equal(r.mesh?.error ?? null, null, `${r.id}: hlsmesh failed: ${r.mesh?.error}`);
     assert.notEqual(r.ttffMs, null, `${r.id}: never started playing`);
     assert.ok((r.fragments ?? []).length > 0, `${r.id}: loaded no fragments`);
-    assert.equal(r.stalls?.count ?? 0, 0, `${r.id}: stalled after start-up: ${JSON.stringify(r.stalls?.events)}`);
+    assertNoStalls(r, r.id);
     if (P2P) {
       // The tracker (and the WebRTC offers its announce carries) waits for the first frame,
       // or for 2 s after the agent started, whichever comes first (js/src/index.ts). It polls
