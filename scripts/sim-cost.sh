@@ -62,7 +62,8 @@ case "${1:-}" in
     cg_annotate "$out/cachegrind.out" 2>/dev/null | sed -n '/file:function/,/^$/p' | sed -n '3,22p'
     ;;
   *)
-    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+    # This file's opening comment, whatever its length.
+    awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"
     exit 2
     ;;
 esac

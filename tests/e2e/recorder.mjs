@@ -162,6 +162,8 @@ export function createRecorder({ Hls, video, id, src, p2p, statusEl }) {
   };
 
   let stallStart = null;
+  // Where a wait is tallied: with the stalls, or apart when hls.js was seeking.
+  const tallyOf = (wait) => (wait.seeking ? report.seekWaits : report.stalls);
   video.addEventListener("playing", () => {
     const t = now();
     if (report.ttffMs === null) {
@@ -175,16 +177,16 @@ export function createRecorder({ Hls, video, id, src, p2p, statusEl }) {
     report.playing = true;
     if (stallStart !== null) {
       const ms = t - stallStart.t;
-      const kind = stallStart.seeking ? report.seekWaits : report.stalls;
-      kind.totalMs += ms;
-      kind.events.push({ at: stallStart.t, ms, seeking: stallStart.seeking, position: stallStart.position });
+      const tally = tallyOf(stallStart);
+      tally.totalMs += ms;
+      tally.events.push({ at: stallStart.t, ms, seeking: stallStart.seeking, position: stallStart.position });
       stallStart = null;
     }
   });
   video.addEventListener("waiting", () => {
     if (report.ttffMs === null || stallStart !== null) return;
     stallStart = { t: now(), seeking: video.seeking, position: video.currentTime };
-    (stallStart.seeking ? report.seekWaits : report.stalls).count += 1;
+    tallyOf(stallStart).count += 1;
   });
   video.addEventListener("ended", () => (report.ended = true));
 
@@ -254,7 +256,7 @@ export function createRecorder({ Hls, video, id, src, p2p, statusEl }) {
     report.playback = playbackState();
     if (stallStart !== null) {
       // a stall (or seek wait) still in progress counts up to now
-      (stallStart.seeking ? report.seekWaits : report.stalls).openMs = report.reportAt - stallStart.t;
+      tallyOf(stallStart).openMs = report.reportAt - stallStart.t;
     }
     if (statsFn) {
       try {
