@@ -22,6 +22,7 @@ use crate::queue::TimeQueue;
 use crate::rng::Rng;
 use crate::scenario::{Join, Scenario};
 use crate::tracker_wire;
+use crate::uplink::FairShare;
 
 /// A channel's drain goes to the agent only after a report of at least this many bytes
 /// queued (`DRAIN_REPORT_MIN` in js/src/agent.ts): below it, it neither holds an upload
@@ -30,9 +31,8 @@ const DRAIN_REPORT_MIN: u64 = 64 * 1024;
 /// Tag and header length of a `Chunk` frame (tag, length, req, total, offset).
 const CHUNK_TAG: u8 = 6;
 const CHUNK_HEADER: usize = 17;
-/// The uplink interleaves channels in slices of this many nominal bytes.
-const SLICE: u64 = 64 * 1024;
-/// Frames up to this size on an idle uplink are sent without queueing (control frames).
+/// Frames up to this size on a channel with nothing queued leave without queueing
+/// (control frames).
 const SMALL_FRAME: u64 = 4 * 1024;
 /// Live streams began this long before the run, so the window is full at the start.
 const LIVE_LEAD_S: f64 = 60.0;
@@ -62,7 +62,8 @@ enum Ev {
     Input(N, Box<Input>),
     /// A frame reaching a node on its end of a connection.
     Frame(N, ConnId, Bytes),
-    /// The node's uplink finished the frame it was sending.
+    /// The node's uplink may have finished a channel's head frame (valid only if it is
+    /// still the node's `up_next`).
     UpDone(N),
     /// The other end of a connection went away.
     Closed(N, ConnId),
@@ -92,9 +93,9 @@ struct Link {
 
 /// What a frame sent on a link needs: where it goes, how long it takes, and the arrival
 /// of the frame before it; and the channel's uplink counters. Held in the node beside
-/// the link keys, a cache line each: most frames are small and leave at once, and an
-/// uplink slice that does not end its frame, or the choice of the next slice, need
-/// only these (reading the link, in the heap, was one more cache miss each).
+/// the link keys, a cache line each: most frames are small and leave at once, and the
+/// uplink's bookkeeping needs only these (reading the link, in the heap, was one more
+/// cache miss each).
 #[derive(Clone, Copy, Default)]
 #[repr(align(64))]
 struct Route {
@@ -106,16 +107,16 @@ struct Route {
     loss: f64,
     /// Arrival of the last frame sent on it (channels are ordered).
     last_arrival: u64,
-    /// Nominal bytes queued (the channel's `bufferedAmount`).
-    buffered: u64,
+    /// Nominal bytes of the frames queued, the head frame counted whole (the channel's
+    /// `bufferedAmount` is this less what of the head has left: [`Sim::buffered`]).
+    queued_bytes: u64,
     /// The last `bufferedAmount` reported to the agent (the shim reports a drain only
     /// after one of at least [`DRAIN_REPORT_MIN`]).
     reported: u64,
-    /// Nominal bytes of the head frame already sent.
-    head_sent: u64,
-    /// Nominal size of the head frame (0: none), so that an uplink slice that does not
-    /// finish it need not read the queue's buffer.
+    /// Nominal size of the head frame (0: none).
     head_size: u64,
+    /// The uplink's clock at which the head frame has left ([`FairShare`]).
+    finish: f64,
 }
 
 /// Links whose keys a node holds inline (a viewer has `max_peers`, 12 by default, and
@@ -259,24 +260,14 @@ struct Node {
     /// beside the node's own fields (2-3% less user time at 3,000 viewers than boxed).
     agent: Option<Agent>,
     alive: bool,
-    /// The node's [`Run`] is active (`Sim::runs[n].active`, mirrored here beside the
-    /// fields a send reads: a frame sent, a channel closed, an uplink slice ended outside
-    /// the run then need not read the run's record to find it idle, a cache miss per
-    /// send at 10,000 viewers).
-    running: bool,
-    /// The connection whose slice is on the uplink, and the slice's size.
-    up_busy: Option<(ConnId, u64)>,
     /// Each link's connection and whether frames wait on it, in `links` order: lookups
     /// and the uplink's round-robin read these, not the (larger) links.
     keys: LinkKeys,
     links: Vec<Link>,
-    up_rr: usize,
-    /// Bytes per µs.
-    up_rate: f64,
+    /// The uplink, shared by the channels with frames queued (their keys say which).
+    up: FairShare,
     down_rate: f64,
     down_free: u64,
-    /// The uplink is busy until then (µs).
-    up_free: u64,
     /// When the agent wants its next timeout (µs; MAX: never).
     wake: u64,
     /// Time of this agent's wake-up entry in the queue (MAX: none).
@@ -291,31 +282,6 @@ struct Node {
     fallback: Option<(LoadId, u64, usize)>,
     leave_at: u64,
     stats: Stats,
-}
-
-/// A channel alone on its node's uplink, sending the slices of its head frame one after
-/// another: until the frame's last slice, or anything else happens on the node's uplink
-/// (a frame sent, a channel closed, the viewer leaving), each slice's end changes only
-/// the channel's counters and queues the next slice's end. Those slice ends are kept
-/// here, in a dense array, rather than in the node and its link (at 10,000 viewers two
-/// or three cache misses per uplink slice, and a third of all events are uplink
-/// slices); [`Sim::settle_run`] writes them back before anything reads them. The events
-/// are the same, queued at the same moments: results do not change.
-#[derive(Clone, Copy, Default)]
-struct Run {
-    active: bool,
-    /// The channel's link, and its connection.
-    link: usize,
-    conn: u64,
-    /// Nominal bytes of slices ended and not yet taken off the link's counters.
-    sent: u64,
-    /// The slice on the uplink now, and when it ends.
-    slice: u64,
-    end: u64,
-    /// Nominal bytes of the head frame after that slice.
-    left: u64,
-    /// The node's upload rate, bytes per µs.
-    rate: f64,
 }
 
 /// Network-level totals, in nominal bytes.
@@ -389,8 +355,9 @@ pub struct Sim {
     end: u64,
     queue: TimeQueue<Ev>,
     nodes: Vec<Node>,
-    /// Each node's uplink run, if any (see [`Run`]).
-    runs: Vec<Run>,
+    /// Each node's queued uplink event (µs; MAX: none): an `UpDone` at any other time is
+    /// stale. Beside the nodes, so that a stale one reads no node.
+    up_next: Vec<u64>,
     rng: Rng,
     scale: u64,
     seg_us: u64,
@@ -432,6 +399,15 @@ fn nominal(frame: &[u8], scale: u64) -> u64 {
     }
 }
 
+/// The channel's `bufferedAmount`: its queued bytes less what of its head frame has left.
+fn buffered(r: &Route, up: &FairShare) -> u64 {
+    if r.head_size == 0 {
+        return 0;
+    }
+    let left = up.left(r.finish).min(r.head_size as f64);
+    r.queued_bytes - (r.head_size - left.ceil() as u64)
+}
+
 impl Sim {
     /// Sets up a run: every first arrival is scheduled.
     pub fn new(sc: Scenario) -> Sim {
@@ -457,7 +433,7 @@ impl Sim {
             end: us(sc.duration_s),
             queue: TimeQueue::new(),
             nodes: Vec::new(),
-            runs: Vec::new(),
+            up_next: Vec::new(),
             scale: sc.byte_scale.max(1),
             seg_us: us(sc.segment_s),
             class_cdf,
@@ -522,8 +498,7 @@ impl Sim {
         let node = Node {
             agent: None,
             alive: false,
-            running: false,
-            up_rate: c.up_kbps * 1000.0 / 8.0 / 1e6,
+            up: FairShare::new(c.up_kbps * 1000.0 / 8.0 / 1e6),
             down_rate: c.down_kbps * 1000.0 / 8.0 / 1e6,
             lat_us: us(c.latency_ms / 1000.0),
             jitter_us: us(c.jitter_ms / 1000.0),
@@ -533,10 +508,7 @@ impl Sim {
             keys: LinkKeys::new(),
             links: Vec::new(),
             answering: Vec::new(),
-            up_busy: None,
-            up_rr: 0,
             down_free: 0,
-            up_free: 0,
             fetches: Vec::new(),
             player,
             fallback: None,
@@ -545,7 +517,7 @@ impl Sim {
         };
         let n = self.nodes.len() as N;
         self.nodes.push(node);
-        self.runs.push(Run::default());
+        self.up_next.push(u64::MAX);
         self.t.sessions += 1;
         self.push(at, Ev::Join(n));
     }
@@ -628,33 +600,20 @@ impl Sim {
             Ev::Input(n, input) => self.input(n, *input),
             Ev::Frame(n, conn, data) => self.frame_arrives(n, conn, data),
             Ev::UpDone(n) => {
-                let run = &mut self.runs[n as usize];
-                if run.active && run.left > 0 {
-                    // A slice of the run ended, not its last: the next one follows on
-                    // the same channel (as `up_done` then `start_upload` would).
-                    run.sent += run.slice;
-                    let slice = run.left.min(SLICE);
-                    let dur = (slice as f64 / run.rate).ceil() as u64;
-                    let at = self.now.max(run.end) + dur.max(1);
-                    run.left -= slice;
-                    run.slice = slice;
-                    run.end = at;
-                    self.push(at, Ev::UpDone(n));
-                } else {
-                    self.settle_run(n);
+                if self.up_next[n as usize] == self.now {
+                    self.up_next[n as usize] = u64::MAX;
                     self.up_done(n);
                 }
             }
             Ev::Closed(n, conn) => {
-                self.settle_run(n);
                 let node = &mut self.nodes[n as usize];
                 if !node.alive {
                     return;
                 }
                 if let Some(i) = node.link(conn) {
-                    node.remove_link(i);
-                    node.up_rr = 0;
+                    self.drop_link(n, i);
                 }
+                let node = &mut self.nodes[n as usize];
                 node.answering.retain(|c| *c != conn);
                 self.input(
                     n,
@@ -748,9 +707,8 @@ impl Sim {
         node.keys.clear();
         let fetches = std::mem::take(&mut node.fetches);
         node.answering.clear();
-        node.up_busy = None;
-        self.runs[n as usize].active = false;
-        node.running = false;
+        node.up.clear();
+        self.up_next[n as usize] = u64::MAX;
         node.wake = u64::MAX;
         node.queued = u64::MAX;
         node.fallback = None;
@@ -760,7 +718,7 @@ impl Sim {
         }
         p.gen += 1;
         p.m.left_s = now as f64 / 1e6;
-        let up = node.up_rate;
+        let up = node.up.rate();
         let session = now.saturating_sub(us(p.m.joined_s));
         self.t.upload_capacity += (up * session as f64) as u64;
         for l in links {
@@ -1155,12 +1113,10 @@ impl Sim {
             Output::AcceptAnswer { conn, sdp } => self.link(n, conn, &sdp),
             Output::Transmit { conn, data } => self.transmit(n, conn, data),
             Output::CloseConn { conn } => {
-                self.settle_run(n);
                 let node = &mut self.nodes[n as usize];
                 node.answering.retain(|c| *c != conn);
                 if let Some(i) = node.link(conn) {
-                    let l = node.remove_link(i);
-                    node.up_rr = 0;
+                    let l = self.drop_link(n, i);
                     self.push(now + l.lat_us, Ev::Closed(l.peer, l.peer_conn));
                 }
             }
@@ -1256,7 +1212,6 @@ impl Sim {
     }
 
     fn transmit(&mut self, n: N, conn: ConnId, data: Bytes) {
-        self.settle_run(n);
         let scale = self.scale;
         let now = self.now;
         let node = &mut self.nodes[n as usize];
@@ -1271,32 +1226,33 @@ impl Sim {
             self.t.control_bytes += data.len() as u64;
             0
         };
-        let idle = node.up_busy.is_none() && !node.keys.queued(i);
-        if idle && nom <= SMALL_FRAME {
-            // A small frame on an idle uplink leaves at once: no queue, no event. The
-            // channel's buffer is what it was, so the report is skipped too (the core's
-            // own count runs ahead by the frame's few bytes until the next report; a
-            // third of all agent inputs otherwise).
-            let depart = now.max(node.up_free) + (nom as f64 / node.up_rate) as u64;
-            node.up_free = depart;
+        if !node.keys.queued(i) && nom <= SMALL_FRAME {
+            // A small frame on a channel with nothing queued leaves at once: no queue, no
+            // event (`FairShare::send_small`). The channel's buffer is what it was, so the
+            // report is skipped too (the core's own count runs ahead by the frame's few
+            // bytes until the next report; a third of all agent inputs otherwise).
+            let depart = node.up.send_small(now, nom);
             self.send_frame(n, i, data, Nominal { size: nom, payload }, depart);
             return;
         }
-        let was_empty = !node.keys.queued(i);
-        node.keys.set_queued(i, true);
         node.links[i]
             .queue
             .push_back((data, Nominal { size: nom, payload }));
-        let r = node.keys.route_mut(i);
-        if was_empty {
+        if !node.keys.queued(i) {
+            node.keys.set_queued(i, true);
+            let finish = node.up.start(now, nom);
+            let r = node.keys.route_mut(i);
             r.head_size = nom;
+            r.finish = finish;
+        } else {
+            node.up.clock(now);
         }
-        r.buffered += nom;
-        r.reported = r.buffered;
-        let buffered = r.buffered;
-        if node.up_busy.is_none() {
-            self.start_upload(n);
-        }
+        let r = node.keys.route_mut(i);
+        r.queued_bytes += nom;
+        let buffered = buffered(r, &node.up);
+        let r = node.keys.route_mut(i);
+        r.reported = buffered;
+        self.schedule_up(n);
         // `bufferedAmount` right after the send, as the wasm layer reports it.
         let now = Instant::from_micros(self.now);
         if let Some(agent) = self.nodes[n as usize].agent.as_mut() {
@@ -1341,107 +1297,82 @@ impl Sim {
         self.push(t, Ev::Frame(peer, peer_conn, f));
     }
 
-    /// Puts the next slice on the uplink, round-robin between channels in slices of
-    /// [`SLICE`] nominal bytes: the channels' congestion controllers share the uplink
-    /// fairly, and a channel's frames leave in order.
-    fn start_upload(&mut self, n: N) {
-        let node = &mut self.nodes[n as usize];
-        let k = node.keys.len();
-        for step in 0..k {
-            let i = (node.up_rr + step) % k;
-            if !node.keys.queued(i) {
-                continue;
+    /// Queues node `n`'s uplink event for the first head frame to leave, unless one is
+    /// queued for no later. One queued later (a channel joined since, or a small frame
+    /// took its share) finds nothing sent and queues the next.
+    fn schedule_up(&mut self, n: N) {
+        let node = &self.nodes[n as usize];
+        if node.up.active() == 0 {
+            return;
+        }
+        let mut first = f64::INFINITY;
+        for i in 0..node.keys.len() {
+            if node.keys.queued(i) {
+                first = first.min(node.keys.route(i).finish);
             }
-            // Frames wait on the link (its queue is not empty).
-            let conn = ConnId::from_raw(node.keys.word(i) >> 1);
-            let r = node.keys.route(i);
-            let left = r.head_size - r.head_sent;
-            let slice = left.min(SLICE);
-            let dur = (slice as f64 / node.up_rate).ceil() as u64;
-            node.up_busy = Some((conn, slice));
-            node.up_rr = i + 1;
-            let at = self.now.max(node.up_free) + dur.max(1);
-            node.up_free = at;
-            // Alone on the uplink with more of its frame to send after this slice:
-            // the slices' ends until the last are counted in the run.
-            let alone = (0..k).filter(|&j| node.keys.queued(j)).count() == 1;
-            if alone && left > slice {
-                node.running = true;
-                self.runs[n as usize] = Run {
-                    active: true,
-                    link: i,
-                    conn: conn.get(),
-                    sent: 0,
-                    slice,
-                    end: at,
-                    left: left - slice,
-                    rate: node.up_rate,
-                };
-            }
+        }
+        let at = node.up.due(self.now, first);
+        if at < self.up_next[n as usize] {
+            self.up_next[n as usize] = at;
             self.push(at, Ev::UpDone(n));
-            return;
         }
-        node.up_busy = None;
     }
 
-    /// Writes node `n`'s run, if any, back into the node and its link's route (see
-    /// [`Run`]): the slices ended so far off the link's counters, the slice under way on
-    /// the uplink.
-    fn settle_run(&mut self, n: N) {
-        let node = &mut self.nodes[n as usize];
-        if !node.running {
-            return;
-        }
-        node.running = false;
-        let run = &mut self.runs[n as usize];
-        debug_assert!(run.active);
-        run.active = false;
-        let run = *run;
-        let r = node.keys.route_mut(run.link);
-        r.buffered = r.buffered.saturating_sub(run.sent);
-        r.head_sent += run.sent;
-        node.up_busy = Some((ConnId::from_raw(run.conn), run.slice));
-        node.up_free = run.end;
-    }
-
+    /// Node `n`'s uplink at its queued time: every channel whose head frame has left
+    /// sends it on, takes up its next frame or leaves the uplink to the others (the
+    /// shim's `bufferedamountlow` at threshold 0 then reports the drain, when the last
+    /// report showed upload data queued).
     fn up_done(&mut self, n: N) {
         let now = self.now;
-        let node = &mut self.nodes[n as usize];
-        let Some((conn, slice)) = node.up_busy.take() else {
-            return;
-        };
-        if let Some(i) = node.link(conn) {
-            let queued = node.keys.queued(i);
+        loop {
+            let node = &mut self.nodes[n as usize];
+            if !node.alive {
+                return;
+            }
+            node.up.clock(now);
+            let Some(i) = (0..node.keys.len())
+                .find(|&i| node.keys.queued(i) && node.up.has_left(node.keys.route(i).finish))
+            else {
+                break;
+            };
+            let l = &mut node.links[i];
+            let (f, nom) = l.queue.pop_front().expect("queued");
+            let next = l.queue.front().map(|(_, next)| next.size);
+            let conn = ConnId::from_raw(node.keys.word(i) >> 1);
             let r = node.keys.route_mut(i);
-            let before = r.buffered;
-            r.buffered = r.buffered.saturating_sub(slice);
-            // `bufferedamountlow` at the shim's threshold of 0: the channel has drained
-            // (reported when the last report showed upload data queued).
-            let crossed = before > 0 && r.buffered == 0 && r.reported >= DRAIN_REPORT_MIN;
-            if crossed {
-                r.reported = 0;
+            r.queued_bytes -= nom.size;
+            let mut drained = false;
+            match next {
+                Some(size) => {
+                    r.head_size = size;
+                    r.finish += size as f64;
+                }
+                None => {
+                    r.head_size = 0;
+                    drained = r.reported >= DRAIN_REPORT_MIN;
+                    if drained {
+                        r.reported = 0;
+                    }
+                    node.keys.set_queued(i, false);
+                    node.up.stop(now);
+                }
             }
-            let buffered = r.buffered as usize;
-            r.head_sent += slice;
-            let done = queued && r.head_sent >= r.head_size;
-            if done {
-                let l = &mut node.links[i];
-                let (f, nom) = l.queue.pop_front().expect("queued");
-                let next = l.queue.front().map_or(0, |(_, next)| next.size);
-                let more = !l.queue.is_empty();
-                let r = node.keys.route_mut(i);
-                r.head_sent = 0;
-                r.head_size = next;
-                node.keys.set_queued(i, more);
-                self.send_frame(n, i, f, nom, now);
-            }
-            if crossed {
-                self.input(n, Input::ChannelBuffered { conn, buffered });
+            self.send_frame(n, i, f, nom, now);
+            if drained {
+                self.input(n, Input::ChannelBuffered { conn, buffered: 0 });
             }
         }
-        if self.nodes[n as usize].alive && self.nodes[n as usize].up_busy.is_none() {
-            self.start_upload(n);
+        self.schedule_up(n);
+    }
+
+    /// Removes node `n`'s link `i`, and its frames from the uplink.
+    fn drop_link(&mut self, n: N, i: usize) -> Link {
+        let now = self.now;
+        let node = &mut self.nodes[n as usize];
+        if node.keys.queued(i) {
+            node.up.stop(now);
         }
+        node.remove_link(i)
     }
 
     fn frame_arrives(&mut self, n: N, conn: ConnId, data: Bytes) {

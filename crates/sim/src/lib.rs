@@ -6,7 +6,7 @@
 //! the CDN, the tracker, arrivals and churn. [`Sim`] runs it: an event queue in virtual
 //! time, a tracker that relays the agents' real JSON announces, offers and answers to
 //! random peers, data channels that carry the real frames through each viewer's uplink
-//! and downlink queues, a CDN with latency and per-viewer throughput, and an hls.js-like
+//! (shared equally by its sending channels) and downlink queue, a CDN with latency and per-viewer throughput, and an hls.js-like
 //! player per viewer. [`Summary`] holds what it measured next to the theoretical bound.
 //!
 //! ```
@@ -30,6 +30,7 @@ mod report;
 mod rng;
 mod scenario;
 mod tracker_wire;
+mod uplink;
 
 pub use engine::{Outcome, Sim, Totals};
 pub use player::ViewerMetrics;
