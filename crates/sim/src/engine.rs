@@ -108,7 +108,7 @@ struct Route {
     /// Arrival of the last frame sent on it (channels are ordered).
     last_arrival: u64,
     /// Nominal bytes of the frames queued, the head frame counted whole (the channel's
-    /// `bufferedAmount` is this less what of the head has left: [`Sim::buffered`]).
+    /// `bufferedAmount` is this less what of the head has left: [`buffered`]).
     queued_bytes: u64,
     /// The last `bufferedAmount` reported to the agent (the shim reports a drain only
     /// after one of at least [`DRAIN_REPORT_MIN`]).
@@ -125,7 +125,7 @@ const INLINE_KEYS: usize = 16;
 
 /// Each link's connection and whether frames wait on it for the uplink, in `links`
 /// order, packed in a word (`conn << 1 | queued`) and held in the node itself: every
-/// frame and uplink slice looks its link up here, and a separate allocation was one more
+/// frame and uplink event looks its link up here, and a separate allocation was one more
 /// cache miss per event at 10,000 viewers. Beside them, each link's [`Route`].
 struct LinkKeys {
     len: usize,
@@ -261,7 +261,8 @@ struct Node {
     agent: Option<Agent>,
     alive: bool,
     /// Each link's connection and whether frames wait on it, in `links` order: lookups
-    /// and the uplink's round-robin read these, not the (larger) links.
+    /// and the uplink's search for the first frame to leave read these, not the (larger)
+    /// links.
     keys: LinkKeys,
     links: Vec<Link>,
     /// The uplink, shared by the channels with frames queued (their keys say which).
@@ -313,7 +314,8 @@ pub struct Totals {
     /// loop in a browser's event loop; see the closing note in docs/BENCHMARKS.md).
     pub stale_wakeups: u64,
     /// Events by kind: arrivals and departures, agent wake-ups, other agent inputs,
-    /// frames, uplink slices, closes, tracker, CDN, playlist refreshes, player.
+    /// frames, uplink events (frames leaving), closes, tracker, CDN, playlist refreshes,
+    /// player.
     pub by_kind: [u64; 10],
     /// Most events queued at once.
     pub peak_queue: u64,
@@ -1298,8 +1300,10 @@ impl Sim {
     }
 
     /// Queues node `n`'s uplink event for the first head frame to leave, unless one is
-    /// queued for no later. One queued later (a channel joined since, or a small frame
-    /// took its share) finds nothing sent and queues the next.
+    /// queued for no later. An event queued before the channels slowed down (one more
+    /// started sending, or a small frame took its share) comes early, finds nothing sent
+    /// and queues the next; when they speed up (one stopped or closed), this is called
+    /// again and queues the earlier one.
     fn schedule_up(&mut self, n: N) {
         let node = &self.nodes[n as usize];
         if node.up.active() == 0 {
@@ -1369,10 +1373,16 @@ impl Sim {
     fn drop_link(&mut self, n: N, i: usize) -> Link {
         let now = self.now;
         let node = &mut self.nodes[n as usize];
-        if node.keys.queued(i) {
+        let queued = node.keys.queued(i);
+        if queued {
             node.up.stop(now);
         }
-        node.remove_link(i)
+        let link = node.remove_link(i);
+        if queued {
+            // The others now send faster: their frames leave earlier than queued.
+            self.schedule_up(n);
+        }
+        link
     }
 
     fn frame_arrives(&mut self, n: N, conn: ConnId, data: Bytes) {

@@ -70,7 +70,8 @@ pub struct Summary {
     /// Most frequent reasons agents gave for dropping a peer.
     pub disconnects: Vec<(String, u64)>,
     /// Events by kind: arrivals and departures, agent wake-ups, other agent inputs,
-    /// frames, uplink slices, closes, tracker, CDN, playlist refreshes, player.
+    /// frames, uplink events (frames leaving), closes, tracker, CDN, playlist refreshes,
+    /// player.
     pub events_by_kind: [u64; 10],
     /// Frames delivered by tag (see `Totals::frames_by_tag`).
     pub frames_by_tag: [u64; 8],

@@ -80,18 +80,21 @@ impl FairShare {
     }
 
     /// A small frame of `size` bytes, on a channel with nothing queued, leaves past the
-    /// queue at `now`: returns when it has left. On a free uplink it goes after the
-    /// small frames before it; beside sending channels it takes an equal share, and they
-    /// lose `size / rate` µs of the uplink.
+    /// queue at `now`: returns when it has left. It goes after the small frames before
+    /// it: on a free uplink at the uplink's rate; beside sending channels with an equal
+    /// share, and they lose `size / rate` µs of the uplink (the clock starts that much
+    /// later).
     pub(crate) fn send_small(&mut self, now: u64, size: u64) -> u64 {
         let size = size as f64;
         if self.active == 0 {
             self.t = self.t.max(now as f64) + size / self.rate;
             self.t as u64
         } else {
+            // After `clock`, `t` is not before now: later by the small frames pending.
             self.clock(now);
+            let depart = self.t + size * f64::from(self.active + 1) / self.rate;
             self.t += size / self.rate;
-            now + (size * f64::from(self.active + 1) / self.rate) as u64
+            depart as u64
         }
     }
 
@@ -106,11 +109,13 @@ impl FairShare {
         (finish - self.v).max(0.0)
     }
 
-    /// The first whole µs, not before `now`, at which the clock reaches `finish` if the
-    /// sending channels stay as they are.
+    /// The first whole µs after `now` at which the clock reaches `finish` if the
+    /// sending channels stay as they are (after `now`: a frame that has left by `now`
+    /// is taken by the event at `now`; and at rates where a byte's time is under the
+    /// float precision of `t`, a `now` could come back for ever).
     pub(crate) fn due(&self, now: u64, finish: f64) -> u64 {
         let at = self.t + self.left(finish) * f64::from(self.active.max(1)) / self.rate;
-        (at.ceil() as u64).max(now)
+        (at.ceil() as u64).max(now + 1)
     }
 }
 
@@ -170,6 +175,21 @@ mod tests {
     }
 
     #[test]
+    fn small_frames_beside_a_sending_channel_go_one_after_another() {
+        // Three at once beside one sending channel: each leaves with half the uplink
+        // after the one before it took its share; the uplink carries no more than its
+        // rate (300 small bytes and 100 of A's by 400 µs).
+        let mut up = FairShare::new(1.0);
+        let a = up.start(0, 1_000);
+        assert_eq!(up.send_small(0, 100), 200);
+        assert_eq!(up.send_small(0, 100), 300);
+        assert_eq!(up.send_small(0, 100), 400);
+        up.clock(400);
+        assert_eq!(up.left(a), 900.0);
+        assert_eq!(up.due(400, a), 1_300);
+    }
+
+    #[test]
     fn small_frames_on_a_free_uplink_go_one_after_another() {
         let mut up = FairShare::new(1.0);
         assert_eq!(up.send_small(0, 100), 100);
@@ -183,9 +203,13 @@ mod tests {
     }
 
     #[test]
-    fn due_is_never_before_now() {
+    fn due_is_after_now() {
         let mut up = FairShare::new(1.0);
         let a = up.start(0, 10);
-        assert_eq!(up.due(20, a), 20);
+        assert_eq!(up.due(20, a), 21);
+        // A frame a fraction of a µs from leaving at a rate far beyond any access link.
+        let mut fast = FairShare::new(1e6);
+        let b = fast.start(3_600_000_000, 1);
+        assert_eq!(fast.due(3_600_000_000, b), 3_600_000_001);
     }
 }
