@@ -181,20 +181,42 @@ impl Scenario {
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
         let v = value.trim();
         let f = || v.parse::<f64>().map_err(|e| format!("{key}: {e}"));
+        // Times, rates and sizes: a value the run cannot use (a segment of no length, a
+        // CDN of no throughput, NaN) is refused here rather than ending in a division by
+        // zero or an endless run.
+        let at_least = |min: f64, strict: bool| {
+            let x = f()?;
+            let ok = x.is_finite() && if strict { x > min } else { x >= min };
+            match ok {
+                true => Ok(x),
+                false if strict => Err(format!("{key}: must be more than {min}, not {v}")),
+                false => Err(format!("{key}: must be at least {min}, not {v}")),
+            }
+        };
+        let pos = || at_least(0.0, true);
+        let nonneg = || at_least(0.0, false);
         let u = || v.parse::<u64>().map_err(|e| format!("{key}: {e}"));
+        let u1 = || match u()? {
+            0 => Err(format!("{key}: must be at least 1")),
+            x => Ok(x),
+        };
         match key.trim() {
             "name" => self.name = v.into(),
             "seed" => self.seed = u()?,
-            "viewers" => self.viewers = u()? as usize,
-            "duration" => self.duration_s = f()?,
+            "viewers" => self.viewers = u1()? as usize,
+            "duration" => self.duration_s = pos()?,
             "live" => self.live = parse_bool(v)?,
-            "segment" => self.segment_s = f()?,
-            "window" => self.window = u()?,
-            "vod_segments" => self.vod_segments = u()?,
+            "segment" => self.segment_s = pos()?,
+            "window" => self.window = u1()?,
+            "vod_segments" => self.vod_segments = u1()?,
             "renditions" => {
                 self.renditions_kbps = v
                     .split(',')
-                    .map(|x| x.trim().parse::<f64>().map_err(|e| format!("{key}: {e}")))
+                    .map(|x| match x.trim().parse::<f64>() {
+                        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+                        Ok(_) => Err(format!("{key}: each must be more than 0, not {x}")),
+                        Err(e) => Err(format!("{key}: {e}")),
+                    })
                     .collect::<Result<_, _>>()?
             }
             "start_level" => self.start_level = u()? as usize,
@@ -206,9 +228,9 @@ impl Scenario {
                 }
             }
             "classes" => self.classes = parse_classes(v)?,
-            "cdn_latency" => self.cdn_latency_ms = f()?,
-            "cdn_kbps" => self.cdn_kbps = f()?,
-            "tracker_latency" => self.tracker_latency_ms = f()?,
+            "cdn_latency" => self.cdn_latency_ms = nonneg()?,
+            "cdn_kbps" => self.cdn_kbps = pos()?,
+            "tracker_latency" => self.tracker_latency_ms = nonneg()?,
             "max_peers" => self.max_peers = u()? as usize,
             "cache_segments" => self.cache_segments = u()? as usize,
             "join" => {
@@ -218,11 +240,14 @@ impl Scenario {
                     _ => return Err(format!("join: steady or flash, not {v}")),
                 }
             }
-            "join_over" => self.join_over_s = f()?,
-            "session_mean" => self.session_mean_s = f()?,
-            "vod_seek" => self.vod_seek = f()?,
+            "join_over" => self.join_over_s = nonneg()?,
+            "session_mean" => self.session_mean_s = nonneg()?,
+            "vod_seek" => match nonneg()? {
+                x if x <= 1.0 => self.vod_seek = x,
+                _ => return Err(format!("vod_seek: a share, at most 1, not {v}")),
+            },
             "live_sync_count" => self.live_sync_count = u()?,
-            "max_buffer" => self.max_buffer_s = f()?,
+            "max_buffer" => self.max_buffer_s = pos()?,
             "byte_scale" => self.byte_scale = u()?.max(1),
             other => return Err(format!("unknown key {other:?}")),
         }
@@ -289,7 +314,7 @@ fn parse_classes(v: &str) -> Result<Vec<Class>, String> {
             f[i].parse::<f64>()
                 .map_err(|e| format!("class {part:?} field {i}: {e}"))
         };
-        out.push(Class {
+        let c = Class {
             name: f[0].into(),
             weight: n(1)?,
             down_kbps: n(2)?,
@@ -297,10 +322,36 @@ fn parse_classes(v: &str) -> Result<Vec<Class>, String> {
             latency_ms: n(4)?,
             jitter_ms: n(5)?,
             loss: n(6)?,
-        });
+        };
+        // Links carry every frame, control frames too: a link of no capacity would never
+        // deliver one (and its times would overflow), so it is refused here.
+        let checks = [
+            (c.weight >= 0.0, "weight must be at least 0"),
+            (c.down_kbps > 0.0, "down must be more than 0 kb/s"),
+            (c.up_kbps > 0.0, "up must be more than 0 kb/s"),
+            (c.latency_ms >= 0.0, "latency must be at least 0 ms"),
+            (c.jitter_ms >= 0.0, "jitter must be at least 0 ms"),
+            (
+                (0.0..1.0).contains(&c.loss),
+                "loss must be at least 0 and under 1",
+            ),
+        ];
+        for (ok, what) in checks {
+            // `ok` is false for NaN too; infinities are refused below.
+            if !ok {
+                return Err(format!("class {part:?}: {what}"));
+            }
+        }
+        if [c.weight, c.down_kbps, c.up_kbps, c.latency_ms, c.jitter_ms]
+            .iter()
+            .any(|x| x.is_infinite())
+        {
+            return Err(format!("class {part:?}: numbers must be finite"));
+        }
+        out.push(c);
     }
-    if out.is_empty() {
-        return Err("no classes".into());
+    if out.iter().all(|c| c.weight == 0.0) {
+        return Err("no classes of weight above 0".into());
     }
     Ok(out)
 }

@@ -126,4 +126,37 @@ fn scenario_files_and_overrides() {
     assert_eq!(sc.classes[0].up_kbps, 1500.0);
     assert!(Scenario::parse_file("viewers = many").is_err());
     assert!(Scenario::parse_file("colour = blue").is_err());
+    // Access links that could not carry a frame, and numbers that mean nothing.
+    for bad in [
+        "m:1:12000:0:40:20:0.01",
+        "m:1:0:1500:40:20:0.01",
+        "m:1:12000:-5:40:20:0.01",
+        "m:1:12000:1500:-1:20:0.01",
+        "m:1:12000:1500:40:20:1",
+        "m:1:12000:NaN:40:20:0.01",
+        "m:1:12000:inf:40:20:0.01",
+        "m:0:12000:1500:40:20:0.01",
+    ] {
+        let err = Scenario::parse_file(&format!("classes = {bad}")).unwrap_err();
+        assert!(
+            err.contains("class") || err.contains("classes"),
+            "{bad}: {err}"
+        );
+    }
+    assert!(Scenario::parse_file("classes = a:0:1:1:0:0:0;b:1:1:1:0:0:0").is_ok());
+    for bad in [
+        "segment = 0",
+        "duration = -1",
+        "cdn_kbps = 0",
+        "cdn_latency = NaN",
+        "renditions = 800, 0",
+        "max_buffer = inf",
+        "vod_seek = 1.5",
+        "window = 0",
+        "viewers = 0",
+    ] {
+        let err = Scenario::parse_file(bad).unwrap_err();
+        assert!(err.starts_with("line 1: "), "{bad}: {err}");
+    }
+    assert!(Scenario::parse_file("session_mean = 0\njoin_over = 0\nvod_seek = 1").is_ok());
 }
