@@ -179,7 +179,7 @@ impl Scenario {
 
     /// Applies one `key=value` override.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
-        let v = value.trim();
+        let (key, v) = (key.trim(), value.trim());
         let f = || v.parse::<f64>().map_err(|e| format!("{key}: {e}"));
         // Times, rates and sizes: a value the run cannot use (a segment of no length, a
         // CDN of no throughput, NaN) is refused here rather than ending in a division by
@@ -200,7 +200,7 @@ impl Scenario {
             0 => Err(format!("{key}: must be at least 1")),
             x => Ok(x),
         };
-        match key.trim() {
+        match key {
             "name" => self.name = v.into(),
             "seed" => self.seed = u()?,
             "viewers" => self.viewers = u1()? as usize,

@@ -126,37 +126,51 @@ fn scenario_files_and_overrides() {
     assert_eq!(sc.classes[0].up_kbps, 1500.0);
     assert!(Scenario::parse_file("viewers = many").is_err());
     assert!(Scenario::parse_file("colour = blue").is_err());
-    // Access links that could not carry a frame, and numbers that mean nothing.
-    for bad in [
-        "m:1:12000:0:40:20:0.01",
-        "m:1:0:1500:40:20:0.01",
-        "m:1:12000:-5:40:20:0.01",
-        "m:1:12000:1500:-1:20:0.01",
-        "m:1:12000:1500:40:20:1",
-        "m:1:12000:NaN:40:20:0.01",
-        "m:1:12000:inf:40:20:0.01",
-        "m:0:12000:1500:40:20:0.01",
+    // Access links that could not carry a frame, and values a run cannot use: each is
+    // refused with its line and what was wrong.
+    for (bad, why) in [
+        ("classes = m:1:12000:0:40:20:0.01", "up must be more than 0"),
+        (
+            "classes = m:1:0:1500:40:20:0.01",
+            "down must be more than 0",
+        ),
+        (
+            "classes = m:1:12000:-5:40:20:0.01",
+            "up must be more than 0",
+        ),
+        (
+            "classes = m:1:12000:1500:-1:20:0.01",
+            "latency must be at least 0",
+        ),
+        ("classes = m:1:12000:1500:40:20:1", "loss must be"),
+        (
+            "classes = m:1:12000:NaN:40:20:0.01",
+            "up must be more than 0",
+        ),
+        ("classes = m:1:12000:inf:40:20:0.01", "finite"),
+        (
+            "classes = m:0:12000:1500:40:20:0.01",
+            "no classes of weight above 0",
+        ),
+        ("segment = 0", "segment: must be more than 0"),
+        ("duration = -1", "duration: must be more than 0"),
+        ("cdn_kbps = 0", "cdn_kbps: must be more than 0"),
+        ("cdn_latency = NaN", "cdn_latency: must be at least 0"),
+        (
+            "renditions = 800, 0",
+            "renditions: each must be more than 0",
+        ),
+        ("max_buffer = inf", "max_buffer: must be more than 0"),
+        ("vod_seek = 1.5", "vod_seek: a share"),
+        ("window = 0", "window: must be at least 1"),
+        ("viewers = 0", "viewers: must be at least 1"),
     ] {
-        let err = Scenario::parse_file(&format!("classes = {bad}")).unwrap_err();
+        let err = Scenario::parse_file(bad).unwrap_err();
         assert!(
-            err.contains("class") || err.contains("classes"),
+            err.starts_with("line 1: ") && err.contains(why),
             "{bad}: {err}"
         );
     }
     assert!(Scenario::parse_file("classes = a:0:1:1:0:0:0;b:1:1:1:0:0:0").is_ok());
-    for bad in [
-        "segment = 0",
-        "duration = -1",
-        "cdn_kbps = 0",
-        "cdn_latency = NaN",
-        "renditions = 800, 0",
-        "max_buffer = inf",
-        "vod_seek = 1.5",
-        "window = 0",
-        "viewers = 0",
-    ] {
-        let err = Scenario::parse_file(bad).unwrap_err();
-        assert!(err.starts_with("line 1: "), "{bad}: {err}");
-    }
     assert!(Scenario::parse_file("session_mean = 0\njoin_over = 0\nvod_seek = 1").is_ok());
 }
