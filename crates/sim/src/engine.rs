@@ -1247,12 +1247,12 @@ impl Sim {
             r.head_size = nom;
             r.finish = finish;
         } else {
+            // Up to date for the report below (what of the head frame has left).
             node.up.clock(now);
         }
         let r = node.keys.route_mut(i);
         r.queued_bytes += nom;
         let buffered = buffered(r, &node.up);
-        let r = node.keys.route_mut(i);
         r.reported = buffered;
         self.schedule_up(n);
         // `bufferedAmount` right after the send, as the wasm layer reports it.

@@ -7,7 +7,8 @@
 //! time, a tracker that relays the agents' real JSON announces, offers and answers to
 //! random peers, data channels that carry the real frames through each viewer's uplink
 //! (shared equally by its sending channels) and downlink queue, a CDN with latency and
-//! per-viewer throughput, and an hls.js-like player per viewer. [`Summary`] holds what it measured next to the theoretical bound.
+//! per-viewer throughput, and an hls.js-like player per viewer. [`Summary`] holds what it
+//! measured next to the theoretical bound.
 //!
 //! ```
 //! use hlsmesh_sim::{Scenario, Sim, Summary};

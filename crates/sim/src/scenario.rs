@@ -184,17 +184,16 @@ impl Scenario {
         // Times, rates and sizes: a value the run cannot use (a segment of no length, a
         // CDN of no throughput, NaN) is refused here rather than ending in a division by
         // zero or an endless run.
-        let at_least = |min: f64, strict: bool| {
+        let not_below_zero = |strict: bool| {
             let x = f()?;
-            let ok = x.is_finite() && if strict { x > min } else { x >= min };
-            match ok {
-                true => Ok(x),
-                false if strict => Err(format!("{key}: must be more than {min}, not {v}")),
-                false => Err(format!("{key}: must be at least {min}, not {v}")),
+            if x.is_finite() && (x > 0.0 || (!strict && x == 0.0)) {
+                return Ok(x);
             }
+            let bound = if strict { "more than" } else { "at least" };
+            Err(format!("{key}: must be {bound} 0, not {v}"))
         };
-        let pos = || at_least(0.0, true);
-        let nonneg = || at_least(0.0, false);
+        let pos = || not_below_zero(true);
+        let nonneg = || not_below_zero(false);
         let u = || v.parse::<u64>().map_err(|e| format!("{key}: {e}"));
         let u1 = || match u()? {
             0 => Err(format!("{key}: must be at least 1")),
