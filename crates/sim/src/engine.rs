@@ -1589,6 +1589,111 @@ mod tests {
         );
     }
 
+    /// A run of two viewers on one access class whose uplink sends 1 byte per µs
+    /// (8,000 kb/s), no latency, jitter or loss; node 0 holds `conns` open channels to
+    /// node 1. No agents: the engine's uplink alone.
+    fn uplink_pair(conns: u64) -> Sim {
+        let mut sc = Scenario::builtin("steady-live").expect("built in");
+        sc.set("viewers", "2").expect("viewers");
+        sc.set("classes", "flat:1:100000:8000:0:0:0")
+            .expect("classes");
+        let mut sim = Sim::new(sc);
+        // The viewers' arrivals are not run: only what the test queues.
+        sim.queue = TimeQueue::new();
+        for n in 0..2 {
+            sim.nodes[n].alive = true;
+        }
+        for c in 1..=conns {
+            let conn = ConnId::from_raw(c);
+            let route = Route {
+                peer: 1,
+                peer_conn: c as u32,
+                ..Route::default()
+            };
+            sim.nodes[0].keys.push(conn, route);
+            sim.nodes[0].links.push(Link {
+                peer: 1,
+                peer_conn: conn,
+                queue: VecDeque::new(),
+                lat_us: 0,
+            });
+        }
+        sim
+    }
+
+    /// Runs the queued events up to `until` (µs); the times node 0's uplink events ran
+    /// (not the stale ones).
+    fn run_until(sim: &mut Sim, until: u64) -> Vec<u64> {
+        let mut ran = Vec::new();
+        while let Some(e) = sim.queue.pop() {
+            assert!(
+                matches!(e.item, Ev::UpDone(_) | Ev::Frame(..)),
+                "only the uplink's events are queued"
+            );
+            assert!(e.at >= sim.now, "events run in time order");
+            sim.now = e.at;
+            if let Ev::UpDone(0) = e.item {
+                if sim.up_next[0] == e.at {
+                    ran.push(e.at);
+                }
+            }
+            sim.dispatch(e.item);
+            if sim.now >= until {
+                break;
+            }
+        }
+        ran
+    }
+
+    fn frame(len: usize) -> Bytes {
+        // A `Have` frame's tag: counted at its own size (no payload scaling).
+        let mut f = vec![0u8; len];
+        f[0] = 2;
+        Bytes::from(f)
+    }
+
+    #[test]
+    fn a_closed_sending_channel_brings_the_others_frames_forward() {
+        let mut sim = uplink_pair(2);
+        let (a, b) = (ConnId::from_raw(1), ConnId::from_raw(2));
+        sim.transmit(0, a, frame(100_000));
+        sim.transmit(0, b, frame(100_000));
+        // The uplink event queued when a started alone (100 ms) comes early: b took
+        // half the uplink since. Sharing 1 byte/µs, both frames leave at 200 ms.
+        assert_eq!(run_until(&mut sim, 100_000), [100_000]);
+        assert_eq!(sim.up_next[0], 200_000);
+        // At 150 ms each has 25,000 bytes to go; b closes, and a sends alone.
+        sim.now = 150_000;
+        let i = sim.nodes[0].link(b).expect("link b");
+        sim.drop_link(0, i);
+        assert_eq!(
+            sim.up_next[0], 175_000,
+            "a's frame leaves as it would alone"
+        );
+        assert_eq!(
+            run_until(&mut sim, u64::MAX),
+            [175_000],
+            "the event queued for 200 ms is stale"
+        );
+        let node = &sim.nodes[0];
+        let i = node.link(a).expect("link a");
+        assert!(!node.keys.queued(i) && node.links[i].queue.is_empty());
+        assert_eq!(node.up.active(), 0);
+    }
+
+    #[test]
+    fn a_closed_idle_channel_leaves_the_uplink_event_alone() {
+        let mut sim = uplink_pair(2);
+        let (a, b) = (ConnId::from_raw(1), ConnId::from_raw(2));
+        sim.transmit(0, a, frame(100_000));
+        assert_eq!(sim.up_next[0], 100_000);
+        sim.now = 50_000;
+        let i = sim.nodes[0].link(b).expect("link b");
+        sim.drop_link(0, i);
+        assert_eq!(sim.up_next[0], 100_000);
+        assert_eq!(run_until(&mut sim, u64::MAX), [100_000]);
+    }
+
     #[test]
     fn chunk_payloads_count_at_nominal_size() {
         let mut f = vec![CHUNK_TAG];
