@@ -1590,9 +1590,9 @@ mod tests {
     }
 
     /// A run of two viewers on one access class whose uplink sends 1 byte per µs
-    /// (8,000 kb/s), no latency, jitter or loss; node 0 holds `conns` open channels to
-    /// node 1. No agents: the engine's uplink alone.
-    fn uplink_pair(conns: u64) -> Sim {
+    /// (8,000 kb/s), no latency, jitter or loss; node 0 holds two open channels to node
+    /// 1 (connections 1 and 2). No agents: the engine's uplink alone.
+    fn uplink_pair() -> Sim {
         let mut sc = Scenario::builtin("steady-live").expect("built in");
         sc.set("viewers", "2").expect("viewers");
         sc.set("classes", "flat:1:100000:8000:0:0:0")
@@ -1603,7 +1603,7 @@ mod tests {
         for n in 0..2 {
             sim.nodes[n].alive = true;
         }
-        for c in 1..=conns {
+        for c in 1..=2 {
             let conn = ConnId::from_raw(c);
             let route = Route {
                 peer: 1,
@@ -1654,7 +1654,7 @@ mod tests {
 
     #[test]
     fn a_closed_sending_channel_brings_the_others_frames_forward() {
-        let mut sim = uplink_pair(2);
+        let mut sim = uplink_pair();
         let (a, b) = (ConnId::from_raw(1), ConnId::from_raw(2));
         sim.transmit(0, a, frame(100_000));
         sim.transmit(0, b, frame(100_000));
@@ -1683,7 +1683,7 @@ mod tests {
 
     #[test]
     fn a_closed_idle_channel_leaves_the_uplink_event_alone() {
-        let mut sim = uplink_pair(2);
+        let mut sim = uplink_pair();
         let (a, b) = (ConnId::from_raw(1), ConnId::from_raw(2));
         sim.transmit(0, a, frame(100_000));
         assert_eq!(sim.up_next[0], 100_000);

@@ -186,7 +186,7 @@ impl Scenario {
         // zero or an endless run.
         let not_below_zero = |strict: bool| {
             let x = f()?;
-            if x.is_finite() && (x > 0.0 || (!strict && x == 0.0)) {
+            if usable(x, strict) {
                 return Ok(x);
             }
             let bound = if strict { "more than" } else { "at least" };
@@ -212,7 +212,7 @@ impl Scenario {
                 self.renditions_kbps = v
                     .split(',')
                     .map(|x| match x.trim().parse::<f64>() {
-                        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+                        Ok(r) if usable(r, true) => Ok(r),
                         Ok(_) => Err(format!("{key}: each must be more than 0, not {x}")),
                         Err(e) => Err(format!("{key}: {e}")),
                     })
@@ -297,6 +297,11 @@ fn parse_bool(v: &str) -> Result<bool, String> {
         "false" | "no" | "0" => Ok(false),
         _ => Err(format!("expected true or false, not {v}")),
     }
+}
+
+/// Whether `x` is a finite number above 0 (`strict`), or at least 0.
+fn usable(x: f64, strict: bool) -> bool {
+    x.is_finite() && (x > 0.0 || (!strict && x == 0.0))
 }
 
 /// `name:weight:down_kbps:up_kbps:latency_ms:jitter_ms:loss;…`
