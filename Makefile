@@ -151,9 +151,9 @@ sim-pgo: tools
 bench-sim: sim-pgo
 	$(SIM) steady-live --sweep 100,1000
 	$(SIM) upload-starved --sweep 100,1000
-	$(SIM) flash-crowd viewers=1000
-	$(SIM) heavy-churn viewers=1000
-	$(SIM) vod-long-tail viewers=1000
+	$(SIM) flash-crowd --sweep 100,1000,3000
+	$(SIM) heavy-churn --sweep 100,1000,3000
+	$(SIM) vod-long-tail --sweep 100,1000,3000
 	$(SIM) steady-live viewers=10000
 	mkdir -p docs/sim
 	$(SIM) plot docs/sim/steady-live.svg \
@@ -162,3 +162,12 @@ bench-sim: sim-pgo
 	$(SIM) plot docs/sim/upload-starved.svg \
 	  "upload-starved: offload vs viewers (r = 2 Mb/s, mean upload 1 Mb/s)" \
 	  target/sim/upload-starved-sweep.json
+	$(SIM) plot docs/sim/flash-crowd.svg \
+	  "flash-crowd: offload vs viewers (r = 2 Mb/s, mean upload 7.9 Mb/s)" \
+	  target/sim/flash-crowd-sweep.json
+	$(SIM) plot docs/sim/heavy-churn.svg \
+	  "heavy-churn: offload vs viewers (r = 2 Mb/s, mean upload 7.9 Mb/s)" \
+	  target/sim/heavy-churn-sweep.json
+	$(SIM) plot docs/sim/vod-long-tail.svg \
+	  "vod-long-tail: offload vs viewers (0.8 / 1.6 / 3.2 Mb/s, mean upload 7.9 Mb/s)" \
+	  target/sim/vod-long-tail-sweep.json

@@ -50,6 +50,8 @@ pub struct Summary {
     pub stall_s: [f64; 3],
     /// Time to first frame, ms: median, 95th, 99th percentile.
     pub ttff_ms: [f64; 3],
+    /// Whether the stream is live (VOD has no live edge: `latency_s` stays 0).
+    pub live: bool,
     /// Live: mean distance behind the live edge per viewer, seconds: median, 95th.
     pub latency_s: [f64; 2],
     /// Control bytes (protocol frames but chunk payload, chunk headers, tracker
@@ -167,6 +169,7 @@ impl Summary {
                 pct(&mut ttff, 0.95),
                 pct(&mut ttff, 0.99),
             ],
+            live: sc.live,
             latency_s: [pct(&mut lat, 0.5), pct(&mut lat, 0.95)],
             control_overhead: (t.control_bytes + t.tracker_bytes) as f64 / played,
             wasted_upload: if t.p2p_sent > 0 {
@@ -251,10 +254,13 @@ impl Summary {
             ),
             (
                 "behind live edge",
-                format!(
-                    "p50 {:.1} s, p95 {:.1} s",
-                    self.latency_s[0], self.latency_s[1]
-                ),
+                match self.live {
+                    true => format!(
+                        "p50 {:.1} s, p95 {:.1} s",
+                        self.latency_s[0], self.latency_s[1]
+                    ),
+                    false => "— (VOD)".into(),
+                },
             ),
             ("control overhead", p(self.control_overhead)),
             ("wasted uploads", p(self.wasted_upload)),
@@ -302,7 +308,7 @@ impl Summary {
     /// One row of a markdown table (see [`Summary::markdown_header`]).
     pub fn markdown_row(&self) -> String {
         format!(
-            "| {} | {:.1}% | {:.1}% | {:.1}% | {:.2} | {:.3}% | {:.2} | {:.0} / {:.0} ms | {:.1} s | {:.2}% | {:.1}% | {:.1} s |",
+            "| {} | {:.1}% | {:.1}% | {:.1}% | {:.2} | {:.3}% | {:.2} | {:.0} / {:.0} ms | {} | {:.2}% | {:.1}% | {:.1} s |",
             self.peak_viewers,
             self.cdn_share * 100.0,
             self.p2p_share * 100.0,
@@ -312,7 +318,10 @@ impl Summary {
             self.stall_s[0],
             self.ttff_ms[0],
             self.ttff_ms[1],
-            self.latency_s[0],
+            match self.live {
+                true => format!("{:.1} s", self.latency_s[0]),
+                false => "—".into(),
+            },
             self.control_overhead * 100.0,
             self.wasted_upload * 100.0,
             self.cpu_s,

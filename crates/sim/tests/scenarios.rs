@@ -39,6 +39,10 @@ fn no_stall_when_the_cdn_is_fast() {
     sane(&s);
     assert_eq!(s.stalls_per_viewer, 0.0, "{}", s.table());
     assert!(s.ttff_ms[2] < 2_000.0, "{}", s.table());
+    // Players start 3 segments of 2 s behind the edge.
+    assert!(s.live && s.latency_s[0] > 4.0, "{}", s.table());
+    let behind = format!(" ms | {:.1} s | ", s.latency_s[0]);
+    assert!(s.markdown_row().contains(&behind), "{}", s.markdown_row());
 }
 
 #[test]
@@ -109,6 +113,14 @@ fn vod_plays_and_ends() {
     let s = run(sc);
     sane(&s);
     assert!(s.latency_s == [0.0, 0.0], "no live edge in VOD");
+    assert!(!s.live);
+    // Printed as not applicable, not as a distance of 0 s.
+    assert!(
+        s.markdown_row().contains(" ms | — | "),
+        "{}",
+        s.markdown_row()
+    );
+    assert!(s.table().contains("— (VOD)"), "{}", s.table());
 }
 
 #[test]
