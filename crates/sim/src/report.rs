@@ -254,12 +254,13 @@ impl Summary {
             ),
             (
                 "behind live edge",
-                match self.live {
-                    true => format!(
+                if self.live {
+                    format!(
                         "p50 {:.1} s, p95 {:.1} s",
                         self.latency_s[0], self.latency_s[1]
-                    ),
-                    false => "— (VOD)".into(),
+                    )
+                } else {
+                    "— (VOD)".into()
                 },
             ),
             ("control overhead", p(self.control_overhead)),
@@ -318,9 +319,10 @@ impl Summary {
             self.stall_s[0],
             self.ttff_ms[0],
             self.ttff_ms[1],
-            match self.live {
-                true => format!("{:.1} s", self.latency_s[0]),
-                false => "—".into(),
+            if self.live {
+                format!("{:.1} s", self.latency_s[0])
+            } else {
+                "—".into()
             },
             self.control_overhead * 100.0,
             self.wasted_upload * 100.0,
