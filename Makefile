@@ -155,6 +155,8 @@ bench-sim: sim-pgo
 	$(SIM) heavy-churn --sweep 100,1000,3000
 	$(SIM) vod-long-tail --sweep 100,1000,3000
 	$(SIM) steady-live viewers=10000
+	$(SIM) flash-crowd viewers=10000
+	$(SIM) heavy-churn viewers=10000
 	mkdir -p docs/sim
 	$(SIM) plot docs/sim/steady-live.svg \
 	  "steady-live: offload vs viewers (r = 2 Mb/s, mean upload 7.9 Mb/s)" \
@@ -164,10 +166,10 @@ bench-sim: sim-pgo
 	  target/sim/upload-starved-sweep.json
 	$(SIM) plot docs/sim/flash-crowd.svg \
 	  "flash-crowd: offload vs viewers (r = 2 Mb/s, mean upload 7.9 Mb/s)" \
-	  target/sim/flash-crowd-sweep.json
+	  target/sim/flash-crowd-sweep.json target/sim/flash-crowd-10000.json
 	$(SIM) plot docs/sim/heavy-churn.svg \
 	  "heavy-churn: offload vs viewers (r = 2 Mb/s, mean upload 7.9 Mb/s)" \
-	  target/sim/heavy-churn-sweep.json
+	  target/sim/heavy-churn-sweep.json target/sim/heavy-churn-10000.json
 	$(SIM) plot docs/sim/vod-long-tail.svg \
 	  "vod-long-tail: offload vs viewers (0.8 / 1.6 / 3.2 Mb/s, mean upload 7.9 Mb/s)" \
 	  target/sim/vod-long-tail-sweep.json
