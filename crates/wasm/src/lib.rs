@@ -239,11 +239,10 @@ fn tracker_message(tracker: TrackerId, kind: f64, text: String, data: &[u8]) -> 
             offer_id,
             sdp: text,
         },
-        (tracker::OFFER | tracker::ANSWER, None) => {
-            TrackerMessage::Unreadable("invalid peer_id or offer_id in tracker message".into())
-        }
         (tracker::FAILURE, _) => TrackerMessage::Failure(text),
         (tracker::WARNING, _) => TrackerMessage::Warning(text),
+        // Also an offer or answer without both ids, which the shim never sends: it reads
+        // the ids itself and reports a frame with an invalid one as `UNREADABLE`.
         _ => TrackerMessage::Unreadable(text),
     };
     Input::TrackerMessage {
@@ -931,8 +930,9 @@ mod tests {
         };
         assert_eq!(offer(&both), (Some([1; 20]), want.clone()));
         assert_eq!(offer(&both[20..]), (None, want), "ids without a hash");
-        let unreadable =
-            TrackerMessage::Unreadable("invalid peer_id or offer_id in tracker message".into());
+        // Not sent by the shim, which reads the ids itself: unreadable, as any frame of an
+        // unknown kind.
+        let unreadable = TrackerMessage::Unreadable("v=0".into());
         assert_eq!(offer(&both[..59]), (None, unreadable.clone()));
         assert_eq!(offer(&both[..20]).1, unreadable, "a hash and no ids");
     }
