@@ -82,24 +82,16 @@ impl IntegrityError {
             IntegrityError::UnsupportedVersion(v) => {
                 crate::text::cat(&["hash list version `", v, "` is not supported"])
             }
-            IntegrityError::TooManyEntries | IntegrityError::Unordered => entries_refused(self),
+            IntegrityError::TooManyEntries => {
+                number_in("hash list has more than ", MAX_ENTRIES as u64, " entries")
+            }
+            IntegrityError::Unordered => "hash list entries not in increasing order".into(),
             IntegrityError::BadLine { line, reason } => number_in(
                 "hash list line ",
                 *line as u64,
                 &crate::text::cat(&[": ", reason]),
             ),
         }
-    }
-}
-
-/// What [`IntegrityError::describe`] says of the two refusals of
-/// [`HashList::from_entries`] (and of anything else: that it is out of order).
-fn entries_refused(e: &IntegrityError) -> String {
-    match e {
-        IntegrityError::TooManyEntries => {
-            number_in("hash list has more than ", MAX_ENTRIES as u64, " entries")
-        }
-        _ => "hash list entries not in increasing order".into(),
     }
 }
 
@@ -226,13 +218,6 @@ impl HashList {
             return Err(IntegrityError::Unordered);
         }
         Ok(HashList { entries })
-    }
-
-    /// [`HashList::from_entries`], its refusal in words (those of
-    /// [`IntegrityError::describe`]), for an embedder that passes the words on: the
-    /// other refusals' words are not in the wasm then.
-    pub fn from_entries_described(entries: Vec<Expected>) -> Result<HashList, String> {
-        HashList::from_entries(entries).map_err(|e| entries_refused(&e))
     }
 
     /// Entries, by media sequence number.
@@ -756,17 +741,8 @@ mod tests {
         );
         let many: Vec<Expected> = (0..=MAX_ENTRIES as u64).map(e).collect();
         assert_eq!(
-            HashList::from_entries(many.clone()).unwrap_err(),
+            HashList::from_entries(many).unwrap_err(),
             IntegrityError::TooManyEntries
-        );
-        // In words, as describe() words them.
-        assert_eq!(
-            HashList::from_entries_described(many).unwrap_err(),
-            IntegrityError::TooManyEntries.describe()
-        );
-        assert_eq!(
-            HashList::from_entries_described(vec![e(3), e(1)]).unwrap_err(),
-            IntegrityError::Unordered.describe()
         );
         assert_eq!(
             IntegrityError::TooManyEntries.describe(),
