@@ -138,7 +138,9 @@ fn numbers(data: &[u8]) -> Vec<f64> {
     let mut out = Vec::new();
     let mut i = 8;
     while i <= data.len() {
-        out.push(f64::from_le_bytes(data[i - 8..i].try_into().unwrap_or_default()));
+        out.push(f64::from_le_bytes(
+            data[i - 8..i].try_into().unwrap_or_default(),
+        ));
         i += 8;
     }
     out
@@ -242,10 +244,10 @@ fn tracker_message(tracker: TrackerId, kind: f64, text: String, data: &[u8]) -> 
             offer_id,
             sdp: text,
         },
-        (tracker::FAILURE, _) => TrackerMessage::Failure(text),
-        (tracker::WARNING, _) => TrackerMessage::Warning(text),
-        // Also an offer or answer without both ids, which the shim never sends: it reads
-        // the ids itself and reports a frame with an invalid one as `UNREADABLE`.
+        // A failure or a warning too: the agent takes all three alike, as a tracker
+        // error with the text as its reason. Also an offer or answer without both ids,
+        // which the shim never sends: it reads the ids itself and reports a frame with an
+        // invalid one as `UNREADABLE`.
         _ => TrackerMessage::Unreadable(text),
     };
     Input::TrackerMessage {
@@ -404,9 +406,9 @@ pub mod tracker {
     pub const OFFER: u8 = 1;
     /// Another viewer's answer to our offer: `ids` (its peer id, our offer id), `text`.
     pub const ANSWER: u8 = 2;
-    /// `failure reason`: `text`.
+    /// `failure reason`: `text` (taken as [`UNREADABLE`] is: a tracker error).
     pub const FAILURE: u8 = 3;
-    /// `warning message`: `text`.
+    /// `warning message`: `text` (likewise).
     pub const WARNING: u8 = 4;
     /// A frame the shim could not read: `text` says why.
     pub const UNREADABLE: u8 = 5;
