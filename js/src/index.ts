@@ -83,6 +83,8 @@ export interface HlsMeshStats {
   /** Times a peer was demoted (not asked for segments for a while) after failing. */
   peersDemoted: number;
   peers: number;
+  /** Viewers in our swarm as the tracker last counted them (for a VOD title, in the
+   * swarm of the 2-minute stretch the playhead is in). */
   swarmSize: number;
   /** Our upload rate as the agent last measured it and told peers, kb/s (0 until measured). */
   uplinkKbps: number;

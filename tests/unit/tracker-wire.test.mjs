@@ -98,6 +98,12 @@ test("announces and answers are what bittorrent-tracker's server accepts", () =>
   const quiet = JSON.parse(wire.announceFrame(HASH, PEER, 0, 0, 0, new Uint8Array(0), []));
   assert.equal("event" in quiet || "offers" in quiet, false);
   assert.equal(quiet.numwant, 0);
+  // Leaving a swarm (a VOD viewer moving to the next stretch's): `stopped`, no offers.
+  const left = parseWebSocketRequest({}, {}, wire.announceFrame(HASH, PEER, 2, 5, 7, new Uint8Array(0), []));
+  assert.equal(left.event, "stopped");
+  assert.equal(left.numwant, 0);
+  assert.equal(left.info_hash, Buffer.from(HASH).toString("hex"));
+  assert.equal(left.downloaded, 7);
   const answer = wire.answerFrame(HASH, PEER, bytes(0x62), OID, "v=0");
   const a = parseWebSocketRequest({}, {}, answer);
   assert.equal(a.to_peer_id, Buffer.from(bytes(0x62)).toString("hex"));

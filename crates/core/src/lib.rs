@@ -51,5 +51,5 @@ pub use agent::{
 };
 pub use hlsmesh_proto as proto;
 pub use stats::Stats;
-pub use swarm::{hex, swarm_hash};
+pub use swarm::{hex, stretch_hash, swarm_hash, STRETCH};
 pub use time::Instant;

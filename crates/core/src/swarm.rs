@@ -32,6 +32,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a peer that announced nothing still counts in the live-edge election.
 const SILENT_GRACE: Duration = Duration::from_secs(10);
+/// A VOD title's swarm is split in stretches of this many media seconds (see
+/// [`Swarm::follow_playhead`]). No more than a viewer's cache holds (the default 64 MiB
+/// is two to five minutes at 2–4 Mb/s): neighbours in the same stretch then hold much of
+/// what we play next.
+pub const STRETCH: f64 = 120.0;
 /// Uploads sent at once, across all peers. One: on a slow uplink, copies sent one after
 /// the other each arrive as early as they can, where copies sharing it all arrive late.
 const UPLOAD_SLOTS: usize = 1;
@@ -107,7 +112,11 @@ pub(crate) struct Swarm {
     peer_id: Id20,
     tracker_urls: Vec<String>,
     trackers: Vec<Tracker>,
+    /// The title's swarm: the hello carries it, and peers must agree on it.
     info_hash: Option<Id20>,
+    /// The swarm the trackers are told: the title's, or for a VOD title the swarm of the
+    /// stretch the playhead is in ([`Swarm::follow_playhead`]).
+    tracker_hash: Option<Id20>,
     max_peers: usize,
     conns: VecMap<ConnId, Conn>,
     /// The greatest sequence number any peer announced (in any variant): no peer holds
@@ -191,6 +200,7 @@ impl Swarm {
             tracker_urls: std::mem::take(&mut config.trackers),
             trackers: Vec::new(),
             info_hash: None,
+            tracker_hash: None,
             max_peers: config.max_peers,
             conns: VecMap::new(),
             announced: None,
@@ -233,11 +243,45 @@ impl Swarm {
         if self.info_hash.is_some() {
             return;
         }
-        self.info_hash = Some(swarm_hash(name));
+        let hash = swarm_hash(name);
+        self.info_hash = Some(hash);
+        self.tracker_hash = self.info_hash;
         self.started_at = (!self.tracker_urls.is_empty()).then_some(now);
         self.trackers = Vec::new();
         for u in &self.tracker_urls {
             self.trackers.push(Tracker::new(u.clone(), now));
+        }
+    }
+
+    /// A VOD viewer's player asks for a segment with its playhead at `playhead` media
+    /// seconds. When that is in another [`STRETCH`] of the title, the trackers are told
+    /// that stretch's swarm from then on, so that the neighbours they find play near us
+    /// (in a title's one swarm, a dozen random neighbours rarely hold what we play next).
+    /// We leave the swarm we were in, keep the neighbours we have, and announce at once.
+    pub(crate) fn follow_playhead(&mut self, ctx: &mut Ctx<'_>, playhead: f64) {
+        let (Some(title), Some(told)) = (&self.info_hash, &mut self.tracker_hash) else {
+            return;
+        };
+        // `as` saturates: a negative or NaN playhead is in the first stretch.
+        let hash = stretch_hash(title, (playhead / STRETCH) as u64);
+        if *told == hash {
+            return;
+        }
+        let left = core::mem::replace(told, hash);
+        for i in 0..self.trackers.len() {
+            if self.trackers[i].moved(ctx.now) {
+                ctx.out.push(Output::TrackerSend {
+                    tracker: TrackerId(i),
+                    request: TrackerRequest::Announce {
+                        info_hash: left,
+                        peer_id: self.peer_id,
+                        event: Some(AnnounceEvent::Stopped),
+                        offers: Vec::new(),
+                        uploaded: ctx.stats.uploaded_bytes,
+                        downloaded: ctx.stats.cdn_bytes + ctx.stats.peer_bytes,
+                    },
+                });
+            }
         }
     }
 
@@ -414,7 +458,7 @@ impl Swarm {
         info_hash: Option<Id20>,
         message: TrackerMessage,
     ) {
-        let (Some(hash), Some(t)) = (self.info_hash, self.trackers.get_mut(tracker.0)) else {
+        let (Some(hash), Some(t)) = (self.tracker_hash, self.trackers.get_mut(tracker.0)) else {
             return;
         };
         let ours = info_hash.is_none_or(|h| h == hash);
@@ -438,11 +482,12 @@ impl Swarm {
                 offer_id,
                 sdp,
             } if ours => self.accept_offer(ctx, tracker.0, peer, offer_id, sdp),
+            // Matched by our offer's id, whichever stretch's swarm carried it.
             TrackerMessage::Answer {
                 peer,
                 offer_id,
                 sdp,
-            } if ours => self.accept_answer(ctx, peer, offer_id, sdp),
+            } => self.accept_answer(ctx, peer, offer_id, sdp),
             TrackerMessage::Failure(reason)
             | TrackerMessage::Warning(reason)
             | TrackerMessage::Unreadable(reason) => ctx.out.event(Event::TrackerError {
@@ -553,7 +598,9 @@ impl Swarm {
     }
 
     pub(crate) fn handle_answer_created(&mut self, ctx: &mut Ctx<'_>, conn: ConnId, sdp: String) {
-        let Some(hash) = self.info_hash else { return };
+        let Some(hash) = self.tracker_hash else {
+            return;
+        };
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -933,7 +980,9 @@ impl Swarm {
     }
 
     fn finish_announce(&mut self, ctx: &mut Ctx<'_>, p: PendingAnnounce) {
-        let Some(hash) = self.info_hash else { return };
+        let Some(hash) = self.tracker_hash else {
+            return;
+        };
         let mut offers = Vec::new();
         for id in &p.conns {
             let Some(c) = self.conns.get_mut(id) else {
@@ -1172,6 +1221,12 @@ impl Swarm {
 pub fn swarm_hash(name: &str) -> Id20 {
     // Hashed in two parts: no joined copy (nor a concat's generic joiner in the wasm).
     crate::sha1::sha1_of(&[b"hlsmesh/1 ", name.as_bytes()])
+}
+
+/// The swarm the trackers are told for `stretch` of a VOD title whose own swarm is
+/// `title`: SHA-1 of the title's hash and the stretch's number (8 bytes, little-endian).
+pub fn stretch_hash(title: &Id20, stretch: u64) -> Id20 {
+    crate::sha1::sha1_of(&[title, &stretch.to_le_bytes()])
 }
 
 /// Ready peers (holding a segment, when one is given), in connection order: a plain

@@ -1,7 +1,10 @@
 //! One agent alone: properties of its facade.
 
-use hlsmesh_core::tracker::messages::{TrackerMessage, TrackerRequest};
-use hlsmesh_core::{Agent, Config, Event, Input, Instant, Output, TrackerId};
+use hlsmesh_core::proto::Id20;
+use hlsmesh_core::tracker::messages::{AnnounceEvent, TrackerMessage, TrackerRequest};
+use hlsmesh_core::{
+    stretch_hash, swarm_hash, Agent, Config, Event, Input, Instant, Output, TrackerId, STRETCH,
+};
 
 /// A playlist hls.js loaded, read by the reference reader.
 fn playlist(url: &str, text: &str) -> Input {
@@ -212,5 +215,159 @@ fn tracker_messages_for_another_swarm_are_ignored_and_errors_reported() {
                 .any(|o| matches!(o, Output::Event(Event::TrackerError { .. }))),
             "{seen:?}"
         );
+    }
+}
+
+/// Every announce an agent sends until `until`, as (info hash, event, offer ids), with
+/// each offer it is asked for gathered at once.
+fn announces_until(
+    agent: &mut Agent,
+    mut now: Instant,
+    until: Instant,
+) -> Vec<(Id20, Option<AnnounceEvent>, Vec<Id20>)> {
+    let mut seen = Vec::new();
+    loop {
+        let mut offers = Vec::new();
+        let next = loop {
+            match agent.poll_output() {
+                Output::CreateOffer { conn } => offers.push(conn),
+                Output::TrackerSend {
+                    request:
+                        TrackerRequest::Announce {
+                            info_hash,
+                            event,
+                            offers,
+                            ..
+                        },
+                    ..
+                } => seen.push((
+                    info_hash,
+                    event,
+                    offers.iter().map(|o| o.offer_id).collect(),
+                )),
+                Output::Timeout(at) => break at,
+                _ => {}
+            }
+        };
+        let gathered = offers.is_empty();
+        for conn in offers {
+            let sdp = "v=0\r\n".into();
+            agent.handle_input(now, Input::OfferCreated { conn, sdp });
+        }
+        if now >= until && gathered {
+            return seen;
+        }
+        now = next.max(now).min(until);
+        agent.handle_input(now, Input::Timeout);
+    }
+}
+
+/// A VOD title's viewers announce into the swarm of the stretch their playhead is in,
+/// so that the tracker hands them neighbours playing near them; moving on, a viewer
+/// leaves the stretch's swarm (`stopped`) and joins the next one's. A live stream keeps
+/// the title's swarm.
+#[test]
+fn a_vod_viewer_announces_into_its_stretch_and_moves_with_the_playhead() {
+    let url = "https://cdn.test/film/index.m3u8";
+    let mut text = String::from("#EXTM3U\n#EXT-X-TARGETDURATION:2\n");
+    for sn in 0..300 {
+        text += &format!("#EXTINF:2,\nseg{sn}.ts\n");
+    }
+    let at = |secs: u64| Instant::from_micros(1_000 + secs * 1_000_000);
+    let load = |agent: &mut Agent, now, sn: u64, position: f64| {
+        agent.handle_input(
+            now,
+            Input::Load {
+                load: hlsmesh_core::LoadId(sn),
+                url: format!("https://cdn.test/film/seg{sn}.ts"),
+                range: None,
+                playback: hlsmesh_core::Playback {
+                    position,
+                    buffered_end: position,
+                    rate: 1.0,
+                },
+            },
+        )
+    };
+    let title = swarm_hash("film");
+    let stretch = |k| stretch_hash(&title, k);
+    for (live, tail) in [(false, "#EXT-X-ENDLIST\n"), (true, "")] {
+        let mut agent = agent_with_tracker(4, at(0));
+        agent.name_swarm(at(0), "film");
+        agent.handle_input(at(0), playlist(url, &(text.clone() + tail)));
+        load(&mut agent, at(0), 0, 0.0);
+        open_tracker(&mut agent, at(0));
+        let first = announces_until(&mut agent, at(0), at(1));
+        let expect = if live { title } else { stretch(0) };
+        assert_eq!(
+            first.first().map(|a| (a.0, a.1)),
+            Some((expect, Some(AnnounceEvent::Started)))
+        );
+        // The playhead crosses into the second stretch (a seek would do the same).
+        let position = STRETCH + 10.0;
+        load(&mut agent, at(2), (position / 2.0) as u64, position);
+        let moved = announces_until(&mut agent, at(2), at(3));
+        if live {
+            assert!(moved.is_empty(), "{moved:?}");
+            continue;
+        }
+        assert_eq!(
+            moved.iter().map(|a| (a.0, a.1)).collect::<Vec<_>>(),
+            [
+                (stretch(0), Some(AnnounceEvent::Stopped)),
+                (stretch(1), Some(AnnounceEvent::Started))
+            ],
+        );
+        assert!(moved[0].2.is_empty(), "no offers in a `stopped` announce");
+        // Offers relayed in the stretch left behind are not taken up; the new one's are.
+        let offer = |hash| Input::TrackerMessage {
+            tracker: TrackerId::from_index(0),
+            info_hash: Some(hash),
+            message: TrackerMessage::Offer {
+                peer: [7; 20],
+                offer_id: [9; 20],
+                sdp: "v=0\r\n".into(),
+            },
+        };
+        let accepts = |agent: &mut Agent, input| {
+            agent.handle_input(at(3), input);
+            let mut n = 0;
+            loop {
+                match agent.poll_output() {
+                    Output::AcceptOffer { .. } => n += 1,
+                    Output::Timeout(_) => return n,
+                    _ => {}
+                }
+            }
+        };
+        assert_eq!(accepts(&mut agent, offer(stretch(0))), 0);
+        assert_eq!(accepts(&mut agent, offer(stretch(1))), 1);
+        // An answer to an offer made before the move is taken up all the same.
+        agent.handle_input(
+            at(3),
+            Input::TrackerMessage {
+                tracker: TrackerId::from_index(0),
+                info_hash: Some(stretch(0)),
+                message: TrackerMessage::Answer {
+                    peer: [8; 20],
+                    offer_id: first[0].2[0],
+                    sdp: "v=0\r\n".into(),
+                },
+            },
+        );
+        let answered = loop {
+            match agent.poll_output() {
+                Output::AcceptAnswer { .. } => break true,
+                Output::Timeout(_) => break false,
+                _ => {}
+            }
+        };
+        assert!(
+            answered,
+            "the answer from the stretch left behind was dropped"
+        );
+        // Within the stretch, the next segments move nothing.
+        load(&mut agent, at(4), 70, 140.0);
+        assert!(announces_until(&mut agent, at(4), at(5)).is_empty());
     }
 }

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use hlsmesh_core::playlist::Playlist;
 use hlsmesh_core::integrity::{format_entry, read_sidecar, HashList, HEADER};
 use hlsmesh_core::proto::{Id20, Message, SegmentId, MAX_CHUNK_DATA, PROTOCOL_VERSION};
-use hlsmesh_core::tracker::messages::{TrackerMessage, TrackerRequest};
+use hlsmesh_core::tracker::messages::{AnnounceEvent, TrackerMessage, TrackerRequest};
 use hlsmesh_core::url::without_query;
 use hlsmesh_core::{
     swarm_hash, Agent, Config, ConnId, FetchId, HttpResponse, Input, Instant, LoadId, Output,
@@ -73,6 +73,9 @@ pub struct World {
     now: u64,
     wake: u64,
     hash: Id20,
+    /// The swarm the agent's last announce went to (a VOD stretch's or the title's):
+    /// where a tracker relays to it from.
+    announced_in: Id20,
     me: Id20,
     conns: Vec<ConnId>,
     conn_state: HashMap<ConnId, ConnState>,
@@ -116,6 +119,7 @@ impl World {
             now: 0,
             wake: u64::MAX,
             hash: swarm_hash(SWARM),
+            announced_in: swarm_hash(SWARM),
             me,
             conns: Vec::new(),
             conn_state: HashMap::new(),
@@ -219,9 +223,20 @@ impl World {
             }
             Output::TrackerSend {
                 tracker,
-                request: TrackerRequest::Announce { offers, .. },
+                request:
+                    TrackerRequest::Announce {
+                        offers,
+                        info_hash,
+                        event,
+                        ..
+                    },
             } => {
                 assert!(offers.len() <= 5, "at most five offers per announce");
+                if event != Some(AnnounceEvent::Stopped) {
+                    self.announced_in = info_hash;
+                } else {
+                    assert!(offers.is_empty(), "no offers when leaving a swarm");
+                }
                 for o in offers {
                     self.offer_ids.push((tracker.get(), o.offer_id));
                 }
@@ -519,10 +534,10 @@ impl World {
     fn tracker_message(&mut self, src: &mut Src<'_>) {
         let ti = usize::from(src.below(2));
         let tracker = TrackerId::from_index(ti);
-        let hash = if src.below(16) == 0 {
-            [b'x'; 20]
-        } else {
-            self.hash
+        let hash = match src.below(16) {
+            0 => [b'x'; 20],
+            1 => self.hash,
+            _ => self.announced_in,
         };
         let peer_n = src.below(12);
         let peer = if peer_n == 11 {

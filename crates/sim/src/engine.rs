@@ -15,7 +15,7 @@ use hlsmesh_core::{
 
 use hlsmesh_core::playlist::Playlist;
 use hlsmesh_core::proto::Id20;
-use hlsmesh_core::tracker::messages::{TrackerMessage, TrackerRequest};
+use hlsmesh_core::tracker::messages::{AnnounceEvent, TrackerMessage, TrackerRequest};
 
 use crate::player::{Loading, Player, ViewerMetrics};
 use crate::queue::TimeQueue;
@@ -388,6 +388,17 @@ struct Members {
     pos: HashMap<N, usize>,
 }
 
+impl Members {
+    fn remove(&mut self, n: N) {
+        if let Some(i) = self.pos.remove(&n) {
+            self.list.swap_remove(i);
+            if let Some(&moved) = self.list.get(i) {
+                self.pos.insert(moved, i);
+            }
+        }
+    }
+}
+
 fn us(s: f64) -> u64 {
     (s * 1e6).max(0.0) as u64
 }
@@ -730,12 +741,7 @@ impl Sim {
             self.t.cdn_bytes += self.partial(&f);
         }
         for m in self.swarms.values_mut() {
-            if let Some(i) = m.pos.remove(&n) {
-                m.list.swap_remove(i);
-                if let Some(&moved) = m.list.get(i) {
-                    m.pos.insert(moved, i);
-                }
-            }
+            m.remove(n);
         }
         self.present -= 1;
         if replace && self.sc.session_mean_s > 0.0 {
@@ -1428,8 +1434,22 @@ impl Sim {
                 info_hash,
                 peer_id,
                 offers,
+                event,
                 ..
-            } => (info_hash, peer_id, offers),
+            } => {
+                // Leaving the swarm (a VOD viewer moving to the next stretch's).
+                if event == Some(AnnounceEvent::Stopped) {
+                    let m = self.swarms.entry(info_hash).or_default();
+                    m.remove(from);
+                    let message = TrackerMessage::Announced {
+                        interval: Some(60),
+                        complete: Some(m.list.len() as u64),
+                        incomplete: Some(0),
+                    };
+                    return self.tracker_reply(at, from, info_hash, message);
+                }
+                (info_hash, peer_id, offers)
+            }
             _ => return,
         };
         let m = self.swarms.entry(hash).or_default();

@@ -187,6 +187,8 @@ pub(crate) struct Scheduler {
     last_delivery: Option<(Instant, f64)>,
     /// Whether to fetch and enforce the publisher's hash lists.
     integrity: bool,
+    /// Whether the last media playlist read had ended (`#EXT-X-ENDLIST`): a VOD title.
+    vod: bool,
     /// Segments peers refused lately, not asked of them again until their retry time.
     refused: Vec<Refusal>,
 }
@@ -234,6 +236,7 @@ impl Scheduler {
             delivered: 0,
             last_delivery: None,
             integrity,
+            vod: false,
             refused: Vec::new(),
         }
     }
@@ -327,6 +330,7 @@ impl Scheduler {
         };
         let name = without_query(self.playlists.master_url().unwrap_or(url)).to_string();
         if let Some(variant) = update.variant {
+            self.vod = !update.live;
             // Saturating, by a comparison: a u64 `saturating_mul` checks its overflow
             // with a 128-bit multiplication (`__multi3`) in the wasm.
             let (kbps, k) = (self.stream_kbps(variant), u64::from(election::FAST_UPLINK));
@@ -390,6 +394,9 @@ impl Scheduler {
         playback: Playback,
     ) {
         self.playback = playback;
+        if self.vod {
+            swarm.follow_playhead(ctx, playback.position);
+        }
         let info = self
             .playlists
             .segment_for(&url, range.map(|r| r.0))

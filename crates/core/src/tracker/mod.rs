@@ -117,6 +117,14 @@ impl Tracker {
         !core::mem::replace(&mut self.started_sent, true)
     }
 
+    /// We move to another swarm (a VOD viewer to the next stretch's): announce into it
+    /// now. Returns whether to tell the tracker we leave the one we announced into (our
+    /// first announce was sent and the socket is open); the next announce joins anew.
+    pub fn moved(&mut self, now: Instant) -> bool {
+        self.announce_by(now);
+        self.is_open() && core::mem::take(&mut self.started_sent)
+    }
+
     /// The tracker's requested interval, clamped to sane bounds.
     pub fn set_interval(&mut self, secs: u64) {
         self.interval = Duration::from_secs(secs).clamp(MIN_INTERVAL, MAX_INTERVAL);
@@ -164,7 +172,12 @@ mod tests {
         assert!(tr.announced(second, true), "first announce is `started`");
         assert!(!tr.announced(second, true));
         assert_eq!(tr.poll_timeout(), Some(second + EAGER_INTERVAL));
+        assert!(tr.moved(second), "leaves the swarm it joined");
+        assert_eq!(tr.poll_timeout(), Some(second), "and announces at once");
+        assert!(!tr.moved(second), "joined nothing since");
+        assert!(tr.announced(second, true), "joins the new swarm");
         tr.handle_closed(second, &mut rng);
+        assert!(!tr.moved(second), "closed: nobody to tell");
         assert!(tr.poll_timeout().unwrap() <= second + Duration::from_millis(1500));
     }
 
