@@ -158,6 +158,19 @@ fn an_embedder_named_swarm_overrides_the_master_url() {
     assert_ne!(a, plain_a);
 }
 
+/// Another viewer's offer, as the tracker relays it in the swarm `hash`.
+fn relayed_offer(hash: Id20) -> Input {
+    Input::TrackerMessage {
+        tracker: TrackerId::from_index(0),
+        info_hash: Some(hash),
+        message: TrackerMessage::Offer {
+            peer: [7; 20],
+            offer_id: [9; 20],
+            sdp: "v=0\r\n".into(),
+        },
+    }
+}
+
 /// The edge hands over every frame it read, with its `info_hash`: offers for another
 /// swarm are ignored, ours are taken up, and failures, warnings and unreadable frames
 /// reach the page as tracker errors whatever the swarm.
@@ -169,15 +182,7 @@ fn tracker_messages_for_another_swarm_are_ignored_and_errors_reported() {
     agent.name_swarm(t0, "show");
     open_tracker(&mut agent, t0);
     drain(&mut agent);
-    let offer = |hash| Input::TrackerMessage {
-        tracker: TrackerId::from_index(0),
-        info_hash: Some(hash),
-        message: TrackerMessage::Offer {
-            peer: [7; 20],
-            offer_id: [9; 20],
-            sdp: "v=0\r\n".into(),
-        },
-    };
+    let offer = relayed_offer;
     let outputs = |agent: &mut Agent, input| {
         agent.handle_input(t0, input);
         let mut seen = Vec::new();
@@ -320,15 +325,7 @@ fn a_vod_viewer_announces_into_its_stretch_and_moves_with_the_playhead() {
         );
         assert!(moved[0].2.is_empty(), "no offers in a `stopped` announce");
         // Offers relayed in the stretch left behind are not taken up; the new one's are.
-        let offer = |hash| Input::TrackerMessage {
-            tracker: TrackerId::from_index(0),
-            info_hash: Some(hash),
-            message: TrackerMessage::Offer {
-                peer: [7; 20],
-                offer_id: [9; 20],
-                sdp: "v=0\r\n".into(),
-            },
-        };
+        let offer = relayed_offer;
         let accepts = |agent: &mut Agent, input| {
             agent.handle_input(at(3), input);
             let mut n = 0;
