@@ -366,5 +366,18 @@ fn a_vod_viewer_announces_into_its_stretch_and_moves_with_the_playhead() {
         // Within the stretch, the next segments move nothing.
         load(&mut agent, at(4), 70, 140.0);
         assert!(announces_until(&mut agent, at(4), at(5)).is_empty());
+        // Scrubbing through three stretches before the announce is out: one `stopped`
+        // for the swarm we were in, one announce into the last, none into those between.
+        for (k, sn) in [(2, 125), (3, 185), (4, 245)] {
+            load(&mut agent, at(6), sn, k as f64 * STRETCH + 5.0);
+        }
+        let scrubbed = announces_until(&mut agent, at(6), at(7));
+        assert_eq!(
+            scrubbed.iter().map(|a| (a.0, a.1)).collect::<Vec<_>>(),
+            [
+                (stretch(1), Some(AnnounceEvent::Stopped)),
+                (stretch(4), Some(AnnounceEvent::Started))
+            ],
+        );
     }
 }
