@@ -95,6 +95,30 @@ fn heard(
     );
 }
 
+/// The tracker announces of the rounds up to the first that carries offers (each offer
+/// the agent asks for is gathered at once, at `now`), in order.
+fn announces(c: &mut Core, now: f64) -> Vec<Array> {
+    let mut seen = Vec::new();
+    for _ in 0..20 {
+        for out in round(c) {
+            match out.get(0).as_f64().map(|k| k as u8) {
+                Some(output::CREATE_OFFER) => {
+                    let conn = out.get(1).as_f64().unwrap();
+                    let sdp = Some("v=0\r\n".into());
+                    c.input(now, input::OFFER_CREATED, conn, 0.0, sdp, None);
+                }
+                Some(output::TRACKER_ANNOUNCE) => seen.push(out),
+                _ => {}
+            }
+        }
+        if seen.last().is_some_and(|a| a.length() > 8) {
+            return seen;
+        }
+        c.input(now, input::TIMEOUT, 0.0, 0.0, None, None);
+    }
+    panic!("no announce with offers: {seen:?}");
+}
+
 /// Numbers as the shim packs them (a `Float64Array`'s bytes).
 fn f64s(v: &[f64]) -> Vec<u8> {
     v.iter().flat_map(|n| n.to_le_bytes()).collect()
@@ -420,33 +444,8 @@ fn a_tracker_is_dialled_and_hears_an_announce_once_open() {
     );
     with_playlists(&mut c);
     c.input(5.0, input::TRACKER_OPEN, 0.0, 0.0, None, None);
-    // The announce waits for its offers: answer each with an SDP.
-    let mut announce = None;
-    for _ in 0..20 {
-        for out in round(&mut c) {
-            match out.get(0).as_f64().map(|k| k as u8) {
-                Some(output::CREATE_OFFER) => {
-                    let conn = out.get(1).as_f64().unwrap();
-                    c.input(
-                        6.0,
-                        input::OFFER_CREATED,
-                        conn,
-                        0.0,
-                        Some("v=0\r\n".into()),
-                        None,
-                    );
-                }
-                Some(output::TRACKER_ANNOUNCE) => announce = Some(out),
-                _ => {}
-            }
-        }
-        if announce.is_some() {
-            break;
-        }
-        c.input(6.0, input::TIMEOUT, 0.0, 0.0, None, None);
-    }
     // [6, tracker, infoHash, peerId, event, uploaded, downloaded, offerIds, sdp…]
-    let announce = announce.expect("an announce");
+    let announce = announces(&mut c, 6.0).pop().expect("an announce");
     let hash = Uint8Array::from(announce.get(2)).to_vec();
     assert_eq!(
         hash,
@@ -549,6 +548,56 @@ fn a_tracker_is_dialled_and_hears_an_announce_once_open() {
 
 /// Loads segment 7 twice, the first fetch answered from the "CDN"; the second load's
 /// first output kind (a `FETCH` again, or a `DELIVER` from the cache).
+/// A VOD viewer's announces go to the swarm of the stretch its playhead is in; entering
+/// the next, it leaves (`stopped`, no offers) and announces into the new one at once.
+#[wasm_bindgen_test]
+fn a_vod_viewer_entering_the_next_stretch_leaves_its_swarm_and_joins_the_next() {
+    let mut c = core("ws://127.0.0.1:1/announce", Some("wasm-test"));
+    master(&mut c);
+    let seg8 = "https://cdn.test/live/v0/seg8.ts";
+    media(
+        &mut c,
+        true,
+        "",
+        &[(SEGMENT, 2.0, -1.0, -1.0), (seg8, 2.0, -1.0, -1.0)],
+    );
+    c.input(2.0, input::TIMEOUT, 0.0, 0.0, None, None);
+    round(&mut c);
+    c.input(5.0, input::TRACKER_OPEN, 0.0, 0.0, None, None);
+    // [6, tracker, infoHash, peerId, event, uploaded, downloaded, offerIds, sdp…]
+    let hash = |a: &Array| Uint8Array::from(a.get(2)).to_vec();
+    let event = |a: &Array| a.get(4).as_f64();
+    let title = hlsmesh_core::swarm_hash("wasm-test");
+    let first = announces(&mut c, 6.0);
+    assert_eq!(first.len(), 1);
+    assert_eq!(hash(&first[0]), title, "no load yet: the title's swarm");
+    // The first load tells the agent where the playhead is: in stretch 0.
+    load(&mut c, 7.0, 1.0, None);
+    let moved = announces(&mut c, 8.0);
+    assert_eq!(moved.len(), 2, "{moved:?}");
+    assert_eq!(hash(&moved[0]), title);
+    assert_eq!(event(&moved[0]), Some(2.0), "stopped");
+    assert_eq!(moved[0].length(), 8, "no offers when leaving");
+    assert_eq!(hash(&moved[1]), hlsmesh_core::stretch_hash(&title, 0));
+    assert_eq!(event(&moved[1]), Some(1.0), "started");
+    // A seek past the stretch's end.
+    let position = hlsmesh_core::STRETCH + 10.0;
+    let numbers = f64s(&[-1.0, -1.0, position, position, 1.0]);
+    c.input(
+        9.0,
+        input::LOAD,
+        2.0,
+        0.0,
+        Some(seg8.into()),
+        Some(numbers.into()),
+    );
+    let moved = announces(&mut c, 10.0);
+    assert_eq!(moved.len(), 2, "{moved:?}");
+    assert_eq!(hash(&moved[0]), hlsmesh_core::stretch_hash(&title, 0));
+    assert_eq!(event(&moved[0]), Some(2.0), "stopped");
+    assert_eq!(hash(&moved[1]), hlsmesh_core::stretch_hash(&title, 1));
+}
+
 fn second_load_of_a_segment(c: &mut Core) -> u8 {
     with_playlists(c);
     load(c, 10.0, 1.0, None);
