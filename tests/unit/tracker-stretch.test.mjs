@@ -1,18 +1,16 @@
 // A VOD viewer moving to the next stretch's swarm (docs/PROTOCOL.md), against both
-// trackers the tests use, on loopback: bittorrent-tracker's own server, in process, and
-// aquatic_ws (installed by scripts/ensure-tools.sh). After our `stopped` for the swarm
-// we left, offers made there no longer reach us, and offers made in the swarm we joined
-// do. Frames are the shim's (js/src/tracker-wire.ts, bundled by `make test-js`).
+// trackers the tests use, started as the end-to-end tests start them, on loopback:
+// bittorrent-tracker's server (tests/support/tracker.mjs) and aquatic_ws (installed by
+// scripts/ensure-tools.sh). After our `stopped` for the swarm we left, offers made there
+// no longer reach us, and offers made in the swarm we joined do. Frames are the shim's (js/src/tracker-wire.ts, bundled by `make test-js`).
 import test from "node:test";
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer, connect } from "node:net";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
-import Server from "bittorrent-tracker/server";
 import WebSocket from "ws";
+import { ProcessGroup } from "../e2e/lib/procs.mjs";
+import { startAquatic, startBittorrentTracker } from "../e2e/lib/stack.mjs";
 import * as wire from "../../target/unit/tracker-wire.mjs";
 
 const id = (fill) => new Uint8Array(20).fill(fill);
@@ -43,65 +41,23 @@ async function frame(frames, pred, what) {
 
 const announced = (hash) => (f) => f.action === "announce" && f.info_hash === wire.idString(hash) && "complete" in f;
 
-/** bittorrent-tracker's server in this process; its URL and how to stop it. */
-async function bittorrentTracker() {
-  const server = new Server({ udp: false, http: false, ws: true, stats: false });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const stop = () => new Promise((resolve) => server.close(resolve));
-  return { url: `ws://127.0.0.1:${server.ws.address().port}`, stop };
-}
-
-/** aquatic_ws on a free loopback port, with its default configuration otherwise. */
-async function aquatic() {
-  const port = await new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-  const { stdout } = await promisify(execFile)("aquatic_ws", ["-p"]);
-  const dir = await mkdtemp(join(tmpdir(), "hlsmesh-aquatic-"));
-  const file = join(dir, "aquatic.toml");
-  await writeFile(file, stdout.replace(/^address = .*$/m, `address = "127.0.0.1:${port}"`));
-  const proc = spawn("aquatic_ws", ["-c", file], { stdio: "ignore" });
-  const stop = async () => {
-    if (proc.exitCode === null) {
-      const exited = new Promise((resolve) => proc.once("exit", resolve));
-      proc.kill();
-      await exited;
-    }
-    await rm(dir, { recursive: true, force: true });
-  };
-  for (let i = 0; ; i++) {
-    const up = await new Promise((resolve) => {
-      const sock = connect(port, "127.0.0.1", () => resolve(sock.destroy() || true));
-      sock.on("error", () => resolve(false));
-    });
-    if (up) break;
-    if (i === 100 || proc.exitCode !== null) {
-      await stop();
-      assert.fail("aquatic_ws did not start");
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { url: `ws://127.0.0.1:${port}`, stop };
-}
-
 for (const [name, start] of [
-  ["bittorrent-tracker", bittorrentTracker],
-  ["aquatic_ws", aquatic],
+  ["bittorrent-tracker", startBittorrentTracker],
+  ["aquatic_ws", startAquatic],
 ]) {
   test(`${name}: after \`stopped\`, the swarm left relays nothing to us; the swarm joined does`, (t) => moveBetweenStretches(t, start));
 }
 
 async function moveBetweenStretches(t, start) {
-  const tracker = await start();
-  const url = tracker.url;
+  const logDir = await mkdtemp(join(tmpdir(), "hlsmesh-tracker-stretch-"));
+  const group = new ProcessGroup(logDir);
   const sockets = [];
   t.after(async () => {
     for (const s of sockets) s.ws.terminate();
-    await tracker.stop();
+    await group.stopAll();
+    await rm(logDir, { recursive: true, force: true });
   });
+  const { url } = await start(group);
   const [s0, s1] = [id(0x10), id(0x11)];
   const [me, behind, ahead] = [id(1), id(2), id(3)];
   const none = new Uint8Array(0);

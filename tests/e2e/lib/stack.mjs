@@ -82,6 +82,11 @@ export async function startOrigin(group, { mediaDir, accessLog, limitRate = 0 })
 /** The WebSocket tracker on a free port. */
 export async function startTracker(group, { interval = 30 } = {}) {
   if (process.env.E2E_TRACKER === "aquatic") return startAquatic(group);
+  return startBittorrentTracker(group, { interval });
+}
+
+/** The bittorrent-tracker package's server (tests/support/tracker.mjs) on a free loopback port. */
+export async function startBittorrentTracker(group, { interval = 30 } = {}) {
   const port = await freePort();
   const { match } = await group.start(
     "tracker",
@@ -147,7 +152,7 @@ export async function fileSize(path) {
  * aquatic_ws (crates.io) instead of the bittorrent-tracker package, for
  * E2E_TRACKER=aquatic: its own defaults, with the address set to a free loopback port.
  */
-async function startAquatic(group) {
+export async function startAquatic(group) {
   const port = await freePort();
   const { stdout } = await promisify(execFile)("aquatic_ws", ["-p"]);
   const config = stdout.replace(/^address = .*$/m, `address = "127.0.0.1:${port}"`);
