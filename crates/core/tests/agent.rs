@@ -116,33 +116,9 @@ fn first_announce_hash(name: Option<&str>, master_url: &str) -> hlsmesh_core::pr
     drain(&mut agent);
     let t1 = Instant::from_micros(50_000);
     open_tracker(&mut agent, t1);
-    let mut now = t1;
-    for _ in 0..50 {
-        let mut offers = Vec::new();
-        let next = loop {
-            match agent.poll_output() {
-                Output::CreateOffer { conn } => offers.push(conn),
-                Output::TrackerSend {
-                    request: TrackerRequest::Announce { info_hash, .. },
-                    ..
-                } => return info_hash,
-                Output::Timeout(at) => break at,
-                _ => {}
-            }
-        };
-        for conn in offers {
-            agent.handle_input(
-                now,
-                Input::OfferCreated {
-                    conn,
-                    sdp: "v=0\r\n".into(),
-                },
-            );
-        }
-        now = next.max(now);
-        agent.handle_input(now, Input::Timeout);
-    }
-    panic!("no announce");
+    let until = t1 + core::time::Duration::from_secs(60);
+    let announces = announces_until(&mut agent, t1, until);
+    announces.first().expect("an announce").0
 }
 
 /// Viewers of one stream through two CDNs (or with per-viewer tokens in the path) share a
