@@ -389,6 +389,16 @@ struct Members {
 }
 
 impl Members {
+    /// The tracker's answer to an announce into this swarm: its size, as WebTorrent
+    /// trackers count a viewer that reports `left: 0`.
+    fn announced(&self) -> TrackerMessage {
+        TrackerMessage::Announced {
+            interval: Some(60),
+            complete: Some(self.list.len() as u64),
+            incomplete: Some(0),
+        }
+    }
+
     fn remove(&mut self, n: N) {
         if let Some(i) = self.pos.remove(&n) {
             self.list.swap_remove(i);
@@ -1441,11 +1451,7 @@ impl Sim {
                 if event == Some(AnnounceEvent::Stopped) {
                     let m = self.swarms.entry(info_hash).or_default();
                     m.remove(from);
-                    let message = TrackerMessage::Announced {
-                        interval: Some(60),
-                        complete: Some(m.list.len() as u64),
-                        incomplete: Some(0),
-                    };
+                    let message = m.announced();
                     return self.tracker_reply(at, from, info_hash, message);
                 }
                 (info_hash, peer_id, offers)
@@ -1458,11 +1464,7 @@ impl Sim {
             m.list.push(from);
         }
         let size = m.list.len();
-        let resp = TrackerMessage::Announced {
-            interval: Some(60),
-            complete: Some(size as u64),
-            incomplete: Some(0),
-        };
+        let resp = m.announced();
         self.tracker_reply(at, from, hash, resp);
         // Each offer goes to a different random member, as WebTorrent trackers do.
         let want = offers.len().min(size.saturating_sub(1));
