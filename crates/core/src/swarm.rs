@@ -270,6 +270,8 @@ impl Swarm {
         let left = core::mem::replace(told, hash);
         for i in 0..self.trackers.len() {
             if self.trackers[i].moved(ctx.now) {
+                // Built here as `finish_announce` builds its own: one helper for both
+                // measured 22 bytes more of the drop-in, gzipped.
                 ctx.out.push(Output::TrackerSend {
                     tracker: TrackerId(i),
                     request: TrackerRequest::Announce {
