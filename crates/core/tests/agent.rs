@@ -357,3 +357,126 @@ fn a_vod_viewer_announces_into_its_stretch_and_moves_with_the_playhead() {
         );
     }
 }
+
+/// What a viewer nobody answers does over two minutes: its announces (when, how many
+/// offers), and the most offers it held open at once. The tracker answers each announce
+/// with a swarm of `swarm` members (us included) and an interval of 60 s.
+fn looking_for_peers(swarm: u64) -> (Vec<(Instant, usize)>, usize) {
+    use core::time::Duration;
+    use std::collections::BTreeMap;
+
+    let t0 = Instant::from_micros(1_000);
+    let mut agent = agent_with_tracker(4, t0);
+    agent.handle_input(
+        t0,
+        playlist(
+            "http://cdn.test/live/index.m3u8",
+            "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nseg0.ts\n",
+        ),
+    );
+    drain(&mut agent);
+    open_tracker(&mut agent, t0);
+    let until = t0 + Duration::from_secs(120);
+    let mut now = t0;
+    // Connection → when its offer was asked for, while the edge holds it open.
+    let mut open: BTreeMap<u64, Instant> = BTreeMap::new();
+    let mut announces: Vec<(Instant, usize)> = Vec::new();
+    let mut most_open = 0;
+    while now < until {
+        let mut gather = Vec::new();
+        let mut answered = None;
+        let next = loop {
+            match agent.poll_output() {
+                Output::CreateOffer { conn } => {
+                    open.insert(conn.get(), now);
+                    gather.push(conn);
+                }
+                Output::CloseConn { conn } => {
+                    let since = open.remove(&conn.get()).expect("closes what it opened");
+                    let lived = now.saturating_since(since);
+                    assert!(
+                        lived >= Duration::from_secs(15),
+                        "an offer dropped after {lived:?}"
+                    );
+                }
+                Output::TrackerSend {
+                    request:
+                        TrackerRequest::Announce {
+                            info_hash, offers, ..
+                        },
+                    ..
+                } => {
+                    announces.push((now, offers.len()));
+                    answered = Some(info_hash);
+                }
+                Output::Timeout(at) => break at,
+                _ => {}
+            }
+        };
+        most_open = most_open.max(open.len());
+        let handed = !gather.is_empty() || answered.is_some();
+        for conn in gather {
+            let sdp = "v=0\r\n".into();
+            agent.handle_input(now, Input::OfferCreated { conn, sdp });
+        }
+        if let Some(hash) = answered {
+            let message = TrackerMessage::Announced {
+                interval: Some(60),
+                complete: Some(swarm),
+                incomplete: Some(0),
+            };
+            let tracker = TrackerId::from_index(0);
+            let info_hash = Some(hash);
+            agent.handle_input(
+                now,
+                Input::TrackerMessage {
+                    tracker,
+                    info_hash,
+                    message,
+                },
+            );
+        }
+        // What those inputs asked for is read at the same moment.
+        if !handed {
+            now = next.max(now);
+            agent.handle_input(now, Input::Timeout);
+        }
+    }
+    (announces, most_open)
+}
+
+/// A viewer nobody answers (a swarm whose members are all full) keeps looking: each
+/// announce carries up to ten fresh offers, the next follows within 5 s, and an offer
+/// still unanswered after 15 s is closed, so that no more than three announces' offers
+/// (30 connections the browser holds open) wait at once.
+#[test]
+fn a_viewer_short_of_peers_offers_ten_at_a_time_every_five_seconds_and_drops_stale_offers() {
+    let (announces, most_open) = looking_for_peers(500);
+    assert!(announces.len() >= 20, "{announces:?}");
+    assert!(announces.iter().all(|a| a.1 == 10), "{announces:?}");
+    for pair in announces.windows(2) {
+        let gap = pair[1].0.saturating_since(pair[0].0);
+        assert!(
+            gap <= core::time::Duration::from_millis(5_100),
+            "{gap:?} between announces"
+        );
+    }
+    assert!(
+        (20..=30).contains(&most_open),
+        "{most_open} unanswered offers open at once"
+    );
+}
+
+/// Alone in its swarm as the tracker counts it, a viewer short of peers has nobody to
+/// offer to: once the tracker has counted the swarm, it announces at the tracker's
+/// interval, and newcomers' offers reach it.
+#[test]
+fn a_viewer_alone_in_its_swarm_announces_at_the_trackers_interval() {
+    let (announces, _) = looking_for_peers(1);
+    let at: Vec<u64> = announces
+        .iter()
+        .map(|a| a.0.as_micros() / 1_000_000)
+        .collect();
+    // The second announce was set before the first count came (5 s: eager).
+    assert_eq!(at, [0, 5, 65], "{announces:?}");
+}

@@ -304,6 +304,9 @@ pub struct Totals {
     pub control_bytes: u64,
     /// Tracker messages, both directions.
     pub tracker_bytes: u64,
+    /// Messages viewers sent the tracker (announces, `stopped` included, and answers),
+    /// and messages it sent them (announce responses, relayed offers and answers).
+    pub tracker_messages: [u64; 2],
     /// Upload capacity × time viewers were present (bytes).
     pub upload_capacity: u64,
     /// Events processed.
@@ -1110,6 +1113,7 @@ impl Sim {
             }
             Output::TrackerSend { request, .. } => {
                 self.t.tracker_bytes += tracker_wire::request_len(&request);
+                self.t.tracker_messages[0] += 1;
                 let at = now + us(self.sc.tracker_latency_ms / 1000.0);
                 self.push(at, Ev::Tracker(n, Box::new(request)));
             }
@@ -1490,6 +1494,7 @@ impl Sim {
 
     fn tracker_reply(&mut self, at: u64, to: N, hash: Id20, message: TrackerMessage) {
         self.t.tracker_bytes += tracker_wire::message_len(&hash, &message);
+        self.t.tracker_messages[1] += 1;
         self.push(
             at,
             Ev::Input(

@@ -57,6 +57,9 @@ pub struct Summary {
     /// Control bytes (protocol frames but chunk payload, chunk headers, tracker
     /// messages) ÷ played bytes.
     pub control_overhead: f64,
+    /// Tracker messages per viewer-minute watched: sent by viewers, and sent to them
+    /// (what a tracker serves, beside its open sockets).
+    pub tracker_per_viewer_minute: [f64; 2],
     /// Segment bytes uploaded that no agent used ÷ segment bytes uploaded.
     pub wasted_upload: f64,
     /// Loads the agent failed (the player fetched them itself).
@@ -172,6 +175,9 @@ impl Summary {
             live: sc.live,
             latency_s: [pct(&mut lat, 0.5), pct(&mut lat, 0.95)],
             control_overhead: (t.control_bytes + t.tracker_bytes) as f64 / played,
+            tracker_per_viewer_minute: t
+                .tracker_messages
+                .map(|m| m as f64 * 60.0 / watch_total.max(1e-9)),
             wasted_upload: if t.p2p_sent > 0 {
                 t.p2p_sent.saturating_sub(t.p2p_used) as f64 / t.p2p_sent as f64
             } else {
@@ -264,6 +270,13 @@ impl Summary {
                 },
             ),
             ("control overhead", p(self.control_overhead)),
+            (
+                "tracker messages",
+                format!(
+                    "{:.1} sent, {:.1} received per viewer-minute",
+                    self.tracker_per_viewer_minute[0], self.tracker_per_viewer_minute[1]
+                ),
+            ),
             ("wasted uploads", p(self.wasted_upload)),
             (
                 "player fallbacks",
