@@ -28,7 +28,7 @@ export interface HlsMeshOptions {
    * (e.g. `(url) => new URL(url).pathname`).
    */
   swarmId?: string | ((masterUrl: string) => string);
-  /** Most peers connected at once (default 12); a viewer that measures its upload at 3 × the stream's bit rate or more makes up to a sixth more (14) and accepts up to half again as many (18). */
+  /** Most peers connected at once (default 12); a viewer that measures its upload at 3 × the stream's bit rate or more makes up to half again as many offers (18) and accepts up to two and a half times as many (30). */
   maxPeers?: number;
   /** Segment cache bound in bytes (default by device memory: 16 MiB at 1 GiB up to 128 MiB above 4 GiB; 64 MiB when unknown). */
   cacheBytes?: number;

@@ -296,7 +296,8 @@ fn a_fast_uplink_answers_offers_beyond_max_peers() {
     // Three viewers of at most two peers each, meshed: all full. One measures its uplink
     // as it sends a copy (200 KB drained at once) and tells its neighbours. A fourth
     // viewer joins: the two slow ones ignore its offers (full), the fast one answers
-    // (room for half again `max_peers`), so the newcomer's neighbour is a fast uplink.
+    // (room for two and a half times `max_peers`), so the newcomer's neighbour is a fast
+    // uplink.
     let (mut net, fast) = meshed_trio_with_a_fast_uplink(61);
     let joiner = net.add_node_with(two_peers(61_100));
     net.playlist(joiner, PLAYLIST, &media_playlist(0, 6, true));
@@ -304,10 +305,18 @@ fn a_fast_uplink_answers_offers_beyond_max_peers() {
     assert_eq!(net.peers_of(joiner), 1, "nobody answered the joiner");
     assert_eq!(net.peers_of(fast), 3);
     assert_eq!((net.peers_of(0), net.peers_of(2)), (2, 2));
+    // More joiners, one after the other: the fast uplink takes them up to five (2.5 × 2)
+    // connections, and no further.
+    for i in 1..5 {
+        let joiner = net.add_node_with(two_peers(61_100 + i));
+        net.playlist(joiner, PLAYLIST, &media_playlist(0, 6, true));
+        net.run_for(Duration::from_secs(60));
+    }
+    assert_eq!(net.peers_of(fast), 5);
 }
 
 #[test]
-fn a_full_fast_uplink_still_offers_a_sixth_beyond_max_peers() {
+fn a_full_fast_uplink_still_offers_beyond_max_peers() {
     // Three viewers of at most two peers each, meshed: full, so none offers. One
     // measures and tells a fast uplink: at its next announces it offers one connection
     // beyond its two (only fast uplinks, which keep room, answer a full viewer's
