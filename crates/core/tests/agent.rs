@@ -43,21 +43,27 @@ fn drain(agent: &mut Agent) -> Instant {
     }
 }
 
-/// While the offers of an announce are being gathered (ICE takes tens of milliseconds to
-/// seconds in a browser), the agent must not ask to be woken at a time already past:
-/// the browser would spin until gathering completes. (Found by the simulator.)
-#[test]
-fn no_busy_wakeups_while_offers_are_gathered() {
-    let t0 = Instant::from_micros(1_000);
-    let mut agent = agent_with_tracker(1, t0);
+/// An agent with one tracker that has read a live playlist of one segment.
+fn live_agent(seed: u64, now: Instant) -> Agent {
+    let mut agent = agent_with_tracker(seed, now);
     agent.handle_input(
-        t0,
+        now,
         playlist(
             "http://cdn.test/live/index.m3u8",
             "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nseg0.ts\n",
         ),
     );
     drain(&mut agent);
+    agent
+}
+
+/// While the offers of an announce are being gathered (ICE takes tens of milliseconds to
+/// seconds in a browser), the agent must not ask to be woken at a time already past:
+/// the browser would spin until gathering completes. (Found by the simulator.)
+#[test]
+fn no_busy_wakeups_while_offers_are_gathered() {
+    let t0 = Instant::from_micros(1_000);
+    let mut agent = live_agent(1, t0);
     let t1 = Instant::from_micros(50_000);
     open_tracker(&mut agent, t1);
     // The agent now asks for offers (Output::CreateOffer); they are not answered yet.
@@ -366,15 +372,7 @@ fn looking_for_peers(swarm: u64) -> (Vec<(Instant, usize)>, usize) {
     use std::collections::BTreeMap;
 
     let t0 = Instant::from_micros(1_000);
-    let mut agent = agent_with_tracker(4, t0);
-    agent.handle_input(
-        t0,
-        playlist(
-            "http://cdn.test/live/index.m3u8",
-            "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nseg0.ts\n",
-        ),
-    );
-    drain(&mut agent);
+    let mut agent = live_agent(4, t0);
     open_tracker(&mut agent, t0);
     let until = t0 + Duration::from_secs(120);
     let mut now = t0;
