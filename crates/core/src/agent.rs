@@ -546,6 +546,11 @@ impl Agent {
         self.scheduler.cache_used()
     }
 
+    /// Whether the cache holds `seg` now.
+    pub fn holds(&self, seg: &crate::proto::SegmentId) -> bool {
+        self.scheduler.holds(seg)
+    }
+
     /// Feeds one input. Then drain [`Agent::poll_output`].
     pub fn handle_input(&mut self, now: Instant, input: Input) {
         let ctx = &mut Ctx {

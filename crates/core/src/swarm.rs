@@ -74,9 +74,13 @@ enum Role {
 // boxes lay on a dozen pages among other agents' objects: one cache and TLB miss each).
 #[allow(clippy::large_enum_variant)]
 enum Stage {
-    Gathering { sdp: Option<String> },
+    Gathering {
+        sdp: Option<String>,
+    },
     Offered,
-    Answering,
+    /// The edge builds our answer. It goes to the swarm that carried the offer: the
+    /// trackers relay it to the offerer as a member of that swarm.
+    Answering(Id20),
     Connecting,
     Open(PeerSession),
 }
@@ -95,7 +99,7 @@ impl Conn {
         match &self.stage {
             Stage::Gathering { .. } => Some(self.since + GATHER_TIMEOUT * 2),
             Stage::Offered => Some(self.since + OFFER_TIMEOUT),
-            Stage::Answering | Stage::Connecting => Some(self.since + CONNECT_TIMEOUT),
+            Stage::Answering(_) | Stage::Connecting => Some(self.since + CONNECT_TIMEOUT),
             Stage::Open(s) if !s.is_ready() => Some(self.since + HELLO_TIMEOUT),
             Stage::Open(_) => None,
         }
@@ -322,7 +326,7 @@ impl Swarm {
     pub(crate) fn expecting_peers(&self, now: Instant) -> bool {
         let mut setting_up = false;
         for c in self.conns.values() {
-            setting_up |= matches!(c.stage, Stage::Answering | Stage::Connecting)
+            setting_up |= matches!(c.stage, Stage::Answering(_) | Stage::Connecting)
                 || matches!(&c.stage, Stage::Open(s) if !s.is_ready());
         }
         let joining =
@@ -491,7 +495,7 @@ impl Swarm {
                 peer,
                 offer_id,
                 sdp,
-            } if ours => self.accept_offer(ctx, tracker.0, peer, offer_id, sdp),
+            } if ours => self.accept_offer(ctx, tracker.0, hash, peer, offer_id, sdp),
             // Matched by our offer's id, whichever stretch's swarm carried it.
             TrackerMessage::Answer {
                 peer,
@@ -545,6 +549,7 @@ impl Swarm {
         &mut self,
         ctx: &mut Ctx<'_>,
         tracker: usize,
+        swarm: Id20,
         peer: Id20,
         offer_id: Id20,
         sdp: String,
@@ -573,7 +578,7 @@ impl Swarm {
             Role::Answerer,
             Some(peer),
             offer_id,
-            Stage::Answering,
+            Stage::Answering(swarm),
         );
         ctx.out.push(Output::AcceptOffer { conn, sdp });
     }
@@ -612,15 +617,15 @@ impl Swarm {
     }
 
     pub(crate) fn handle_answer_created(&mut self, ctx: &mut Ctx<'_>, conn: ConnId, sdp: String) {
-        let Some(hash) = self.tracker_hash else {
-            return;
-        };
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
-        if !matches!(c.stage, Stage::Answering) {
+        // Not the swarm we tell the trackers now: a VOD viewer that moved to the next
+        // stretch's while the answer was being built would send it where the offerer
+        // is not, and the trackers would drop it.
+        let Stage::Answering(hash) = c.stage else {
             return;
-        }
+        };
         let (Some(remote), Some(t)) = (c.remote, self.trackers.get(c.tracker)) else {
             return;
         };
@@ -652,7 +657,7 @@ impl Swarm {
         if let Some(c) = self.conns.get_mut(&conn) {
             if matches!(
                 c.stage,
-                Stage::Connecting | Stage::Answering | Stage::Offered
+                Stage::Connecting | Stage::Answering(_) | Stage::Offered
             ) {
                 let mut session = PeerSession::new(hash, self.peer_id, ctx.now);
                 if !self.download_only {

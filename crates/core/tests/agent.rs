@@ -205,13 +205,12 @@ fn tracker_messages_for_another_swarm_are_ignored_and_errors_reported() {
     }
 }
 
-/// Every announce an agent sends until `until`, as (info hash, event, offer ids), with
-/// each offer it is asked for gathered at once.
-fn announces_until(
-    agent: &mut Agent,
-    mut now: Instant,
-    until: Instant,
-) -> Vec<(Id20, Option<AnnounceEvent>, Vec<Id20>)> {
+/// An announce as sent: its swarm, its event and its offers' ids.
+type Announce = (Id20, Option<AnnounceEvent>, Vec<Id20>);
+
+/// Every announce an agent sends until `until`, with each offer it is asked for
+/// gathered at once.
+fn announces_until(agent: &mut Agent, mut now: Instant, until: Instant) -> Vec<Announce> {
     let mut seen = Vec::new();
     loop {
         let mut offers = Vec::new();
@@ -253,38 +252,58 @@ fn announces_until(
 /// so that the tracker hands them neighbours playing near them; moving on, a viewer
 /// leaves the stretch's swarm (`stopped`) and joins the next one's. A live stream keeps
 /// the title's swarm.
-#[test]
-fn a_vod_viewer_announces_into_its_stretch_and_moves_with_the_playhead() {
-    let url = "https://cdn.test/film/index.m3u8";
+/// A 300-segment VOD title of 2 s segments (with `#EXT-X-ENDLIST` unless `live`), as
+/// its media playlist.
+fn film(live: bool) -> Input {
     let mut text = String::from("#EXTM3U\n#EXT-X-TARGETDURATION:2\n");
     for sn in 0..300 {
         text += &format!("#EXTINF:2,\nseg{sn}.ts\n");
     }
-    let at = |secs: u64| Instant::from_micros(1_000 + secs * 1_000_000);
-    let load = |agent: &mut Agent, now, sn: u64, position: f64| {
-        agent.handle_input(
-            now,
-            Input::Load {
-                load: hlsmesh_core::LoadId(sn),
-                url: format!("https://cdn.test/film/seg{sn}.ts"),
-                range: None,
-                playback: hlsmesh_core::Playback {
-                    position,
-                    buffered_end: position,
-                    rate: 1.0,
-                },
+    if !live {
+        text += "#EXT-X-ENDLIST\n";
+    }
+    playlist("https://cdn.test/film/index.m3u8", &text)
+}
+
+/// `secs` seconds into a test, from 1 ms.
+fn at(secs: u64) -> Instant {
+    Instant::from_micros(1_000 + secs * 1_000_000)
+}
+
+/// The player asks for segment `sn` of the film with its playhead at `position`.
+fn load(agent: &mut Agent, now: Instant, sn: u64, position: f64) {
+    agent.handle_input(
+        now,
+        Input::Load {
+            load: hlsmesh_core::LoadId(sn),
+            url: format!("https://cdn.test/film/seg{sn}.ts"),
+            range: None,
+            playback: hlsmesh_core::Playback {
+                position,
+                buffered_end: position,
+                rate: 1.0,
             },
-        )
-    };
+        },
+    )
+}
+
+/// A viewer of the film whose first announce is out, at 1 s.
+fn film_viewer(live: bool) -> (Agent, Vec<Announce>) {
+    let mut agent = agent_with_tracker(4, at(0));
+    agent.name_swarm(at(0), "film");
+    agent.handle_input(at(0), film(live));
+    load(&mut agent, at(0), 0, 0.0);
+    open_tracker(&mut agent, at(0));
+    let first = announces_until(&mut agent, at(0), at(1));
+    (agent, first)
+}
+
+#[test]
+fn a_vod_viewer_announces_into_its_stretch_and_moves_with_the_playhead() {
     let title = swarm_hash("film");
     let stretch = |k| stretch_hash(&title, k);
-    for (live, tail) in [(false, "#EXT-X-ENDLIST\n"), (true, "")] {
-        let mut agent = agent_with_tracker(4, at(0));
-        agent.name_swarm(at(0), "film");
-        agent.handle_input(at(0), playlist(url, &(text.clone() + tail)));
-        load(&mut agent, at(0), 0, 0.0);
-        open_tracker(&mut agent, at(0));
-        let first = announces_until(&mut agent, at(0), at(1));
+    for live in [false, true] {
+        let (mut agent, first) = film_viewer(live);
         let expect = if live { title } else { stretch(0) };
         assert_eq!(
             first.first().map(|a| (a.0, a.1)),
@@ -362,6 +381,44 @@ fn a_vod_viewer_announces_into_its_stretch_and_moves_with_the_playhead() {
             ],
         );
     }
+}
+
+/// Trackers relay an answer within the swarm it names, to the offerer as a member of
+/// it. A VOD viewer that moves to the next stretch's swarm while its answer to an offer
+/// from the last one is being built sends it to the swarm that carried the offer, where
+/// the offerer is.
+#[test]
+fn an_answer_goes_to_the_swarm_that_carried_the_offer() {
+    let title = swarm_hash("film");
+    let (mut agent, _) = film_viewer(false);
+    agent.handle_input(at(1), relayed_offer(stretch_hash(&title, 0)));
+    let conn = loop {
+        match agent.poll_output() {
+            Output::AcceptOffer { conn, .. } => break conn,
+            Output::Timeout(_) => panic!("the offer was not taken up"),
+            _ => {}
+        }
+    };
+    load(&mut agent, at(2), 65, STRETCH + 10.0);
+    drain(&mut agent);
+    agent.handle_input(
+        at(2),
+        Input::AnswerCreated {
+            conn,
+            sdp: "v=0\r\n".into(),
+        },
+    );
+    let to = loop {
+        match agent.poll_output() {
+            Output::TrackerSend {
+                request: TrackerRequest::Answer { info_hash, .. },
+                ..
+            } => break info_hash,
+            Output::Timeout(_) => panic!("no answer sent"),
+            _ => {}
+        }
+    };
+    assert_eq!(to, stretch_hash(&title, 0));
 }
 
 /// What a viewer nobody answers does over two minutes: its announces (when, how many

@@ -14,7 +14,7 @@ use hlsmesh_core::{
 };
 
 use hlsmesh_core::playlist::Playlist;
-use hlsmesh_core::proto::Id20;
+use hlsmesh_core::proto::{Id20, SegmentId};
 use hlsmesh_core::tracker::messages::{AnnounceEvent, TrackerMessage, TrackerRequest};
 
 use crate::player::{Loading, Player, ViewerMetrics};
@@ -245,6 +245,8 @@ impl Node {
 
 struct FetchRec {
     fetch: FetchId,
+    /// The whole segment fetched (rendition, sequence number), if it is one.
+    whole: Option<(usize, u64)>,
     start: u64,
     done: u64,
     status: u16,
@@ -337,6 +339,38 @@ pub struct Totals {
     pub peer_fallbacks: u64,
     /// See `peer_fallbacks`.
     pub peers_demoted: u64,
+    /// Why each whole-segment CDN fetch of an agent went to the CDN.
+    pub cdn_causes: CdnCauses,
+}
+
+/// Whole-segment CDN fetches of the agents, by where a copy of the segment was when the
+/// fetch went out. A copy is a viewer's whose agent holds the segment in its cache (the
+/// simulator asks it), found among the viewers that fetched the segment from the CDN or
+/// played it.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct CdnCauses {
+    /// No viewer had taken a copy yet: the CDN's minimum (one per segment).
+    pub first_copy: u64,
+    /// No viewer holds a copy yet, but other CDN fetches of it are under way (viewers
+    /// fetching a new live segment at once: one per neighbourhood, as the live-edge
+    /// election has it, or more).
+    pub copy_in_flight: u64,
+    /// Copies were taken, but no viewer present holds one now (they left, or their
+    /// caches dropped it).
+    pub no_copy_online: u64,
+    /// A viewer present holds a copy, and the fetcher's player has not started: the
+    /// first segment of a session comes from the CDN, for time to first frame (and a
+    /// newcomer has no neighbours yet).
+    pub session_start: u64,
+    /// A neighbour holds a copy.
+    pub neighbour: u64,
+    /// A viewer present holds a copy, none of the fetcher's neighbours does, and a
+    /// holder is in a tracker swarm the fetcher is in (or the fetcher is in none).
+    pub copy_in_swarm: u64,
+    /// A viewer present holds a copy, none of the fetcher's neighbours does, and no
+    /// holder is in the fetcher's tracker swarms (they are in other stretches of a VOD
+    /// title).
+    pub copy_elsewhere: u64,
 }
 
 /// Everything a finished run produced.
@@ -379,6 +413,10 @@ pub struct Sim {
     peak: usize,
     t: Totals,
     seen: HashSet<(usize, u64)>,
+    /// Per (rendition, segment), the viewers that fetched it from the CDN or played it:
+    /// where to look for a copy when an agent fetches it ([`CdnCauses`]). Pruned of
+    /// those that no longer hold it at each look.
+    copies: HashMap<(usize, u64), Vec<N>>,
     /// The input being drained was a timeout.
     woken: bool,
     /// `HLSMESH_SIM_TRACE=<viewer>`: print that agent's inputs and outputs.
@@ -402,6 +440,13 @@ impl Members {
         }
     }
 
+    fn join(&mut self, n: N) {
+        if !self.pos.contains_key(&n) {
+            self.pos.insert(n, self.list.len());
+            self.list.push(n);
+        }
+    }
+
     fn remove(&mut self, n: N) {
         if let Some(i) = self.pos.remove(&n) {
             self.list.swap_remove(i);
@@ -409,6 +454,15 @@ impl Members {
                 self.pos.insert(moved, i);
             }
         }
+    }
+}
+
+/// Lists viewer `n` among those that took a copy of `seg` (once, if it took it twice
+/// in a row).
+fn took_copy(copies: &mut HashMap<(usize, u64), Vec<N>>, seg: (usize, u64), n: N) {
+    let took = copies.entry(seg).or_default();
+    if took.last() != Some(&n) {
+        took.push(n);
     }
 }
 
@@ -473,6 +527,7 @@ impl Sim {
             peak: 0,
             t: Totals::default(),
             seen: HashSet::new(),
+            copies: HashMap::new(),
             woken: false,
             trace: std::env::var("HLSMESH_SIM_TRACE")
                 .ok()
@@ -972,6 +1027,7 @@ impl Sim {
         if self.seen.insert((l.level, l.sn)) {
             self.t.distinct_bytes += nominal;
         }
+        took_copy(&mut self.copies, (l.level, l.sn), n);
         p.on_segment(now, l.sn, self.sc.segment_s);
         if p.m.ttff_ms.is_none() {
             p.m.ttff_ms = Some((now as f64 / 1e6 - p.m.joined_s) * 1000.0);
@@ -1069,10 +1125,16 @@ impl Sim {
                 range,
                 from,
             } => {
+                let mut whole = None;
                 let (status, body) = match parse_segment_url(&url) {
                     Some((level, sn)) => {
                         let rest = usize::from(range.is_some() || from.is_some());
                         self.t.cdn_fetches[rest] += 1;
+                        if rest == 0 {
+                            self.count_cdn_cause(n, level, sn);
+                            took_copy(&mut self.copies, (level, sn), n);
+                            whole = Some((level, sn));
+                        }
                         let body = self.body(level, sn);
                         match (range, from) {
                             (Some((s, e)), _) => (
@@ -1090,6 +1152,7 @@ impl Sim {
                 let done = self.cdn_schedule(n, body.len() as u64 * scale);
                 self.nodes[n as usize].fetches.push(FetchRec {
                     fetch,
+                    whole,
                     start: now,
                     done,
                     status,
@@ -1147,6 +1210,60 @@ impl Sim {
                 *self.t.disconnects.entry(key).or_default() += 1;
             }
             _ => {}
+        }
+    }
+
+    /// Counts why viewer `n`'s agent fetches segment `sn` of rendition `level` from the
+    /// CDN ([`CdnCauses`]).
+    fn count_cdn_cause(&mut self, n: N, level: usize, sn: u64) {
+        let c = &mut self.t.cdn_causes;
+        let Some(took) = self.copies.get_mut(&(level, sn)) else {
+            c.first_copy += 1;
+            return;
+        };
+        let seg = SegmentId {
+            variant: level as u16,
+            sn,
+        };
+        let nodes = &self.nodes;
+        let holds = |m: N| {
+            nodes[m as usize]
+                .agent
+                .as_ref()
+                .is_some_and(|a| a.holds(&seg))
+        };
+        let fetching = |m: N| {
+            let whole = Some((level, sn));
+            nodes[m as usize].fetches.iter().any(|f| f.whole == whole)
+        };
+        // The latest copies first: the likeliest to be held still.
+        let Some(holder) = took.iter().rev().copied().find(|&m| m != n && holds(m)) else {
+            // Those that left or dropped it will not hold it again unless they take a
+            // new copy, which lists them anew.
+            took.retain(|&m| holds(m) || fetching(m));
+            match took.iter().any(|&m| m != n) {
+                true => c.copy_in_flight += 1,
+                false => c.no_copy_online += 1,
+            }
+            return;
+        };
+        let node = &nodes[n as usize];
+        if !node.player.started {
+            c.session_start += 1;
+        } else if node.links.iter().any(|l| holds(l.peer)) {
+            c.neighbour += 1;
+        } else {
+            let swarms: Vec<&Members> = self
+                .swarms
+                .values()
+                .filter(|s| s.pos.contains_key(&n))
+                .collect();
+            let in_swarm = |m: N| swarms.iter().any(|s| s.pos.contains_key(&m));
+            let mut holders = took.iter().copied().filter(|&m| m != n && holds(m));
+            match swarms.is_empty() || in_swarm(holder) || holders.any(in_swarm) {
+                true => c.copy_in_swarm += 1,
+                false => c.copy_elsewhere += 1,
+            }
         }
     }
 
@@ -1434,7 +1551,13 @@ impl Sim {
                 offer_id,
                 sdp,
             } => {
-                if let Some(&target) = self.peer_ids.get(&to_peer) {
+                // Relayed within the swarm the answer names, as WebTorrent trackers do:
+                // to the offerer as a member of it. The answer is an announce, too:
+                // the answerer becomes a member.
+                let m = self.swarms.entry(info_hash).or_default();
+                m.join(from);
+                let target = self.peer_ids.get(&to_peer).copied();
+                if let Some(target) = target.filter(|t| m.pos.contains_key(t)) {
                     let message = TrackerMessage::Answer {
                         peer: peer_id,
                         offer_id,
@@ -1463,10 +1586,7 @@ impl Sim {
             _ => return,
         };
         let m = self.swarms.entry(hash).or_default();
-        if !m.pos.contains_key(&from) {
-            m.pos.insert(from, m.list.len());
-            m.list.push(from);
-        }
+        m.join(from);
         let size = m.list.len();
         let resp = m.announced();
         self.tracker_reply(at, from, hash, resp);
@@ -1719,6 +1839,54 @@ mod tests {
         sim.drop_link(0, i);
         assert_eq!(sim.up_next[0], 100_000);
         assert_eq!(run_until(&mut sim, u64::MAX), [100_000]);
+    }
+
+    /// WebTorrent trackers relay an answer within the swarm it names, to the offerer as
+    /// a member of it, and take the answerer in as a member.
+    #[test]
+    fn answers_are_relayed_within_the_swarm_they_name() {
+        let mut sc = Scenario::builtin("steady-live").expect("built in");
+        sc.set("viewers", "3").expect("viewers");
+        let mut sim = Sim::new(sc);
+        sim.queue = TimeQueue::new();
+        let ids: Vec<Id20> = (0..3u8).map(|n| [n + 1; 20]).collect();
+        for (n, id) in ids.iter().enumerate() {
+            sim.nodes[n].alive = true;
+            sim.peer_ids.insert(*id, n as N);
+        }
+        let (ours, other) = ([10; 20], [11; 20]);
+        sim.swarms.entry(ours).or_default().join(0);
+        let answer = |from: usize, info_hash| TrackerRequest::Answer {
+            info_hash,
+            peer_id: ids[from],
+            to_peer: ids[0],
+            offer_id: [7; 20],
+            sdp: "v=0".into(),
+        };
+        let relayed = |sim: &mut Sim| {
+            let mut to = Vec::new();
+            while let Some(e) = sim.queue.pop() {
+                if let Ev::Input(n, input) = e.item {
+                    if let Input::TrackerMessage {
+                        message: TrackerMessage::Answer { peer, .. },
+                        ..
+                    } = *input
+                    {
+                        to.push((n, peer));
+                    }
+                }
+            }
+            to
+        };
+        sim.tracker(1, answer(1, other));
+        assert_eq!(relayed(&mut sim), [], "the offerer is not in that swarm");
+        assert!(
+            sim.swarms[&other].pos.contains_key(&1),
+            "the answerer joined"
+        );
+        sim.tracker(2, answer(2, ours));
+        assert_eq!(relayed(&mut sim), [(0, ids[2])]);
+        assert!(sim.swarms[&ours].pos.contains_key(&2));
     }
 
     #[test]

@@ -33,7 +33,7 @@ mod scenario;
 mod tracker_wire;
 mod uplink;
 
-pub use engine::{Outcome, Sim, Totals};
+pub use engine::{CdnCauses, Outcome, Sim, Totals};
 pub use player::ViewerMetrics;
 pub use report::{svg, Point, Summary};
 pub use scenario::{home_mix, starved_mix, Abr, Class, Join, Scenario};

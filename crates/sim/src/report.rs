@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::engine::Outcome;
+use crate::engine::{CdnCauses, Outcome};
 
 /// The numbers of one run.
 #[derive(Clone, Debug, Serialize)]
@@ -86,6 +86,8 @@ pub struct Summary {
     pub peer_fallbacks: u64,
     /// See `peer_fallbacks`.
     pub peers_demoted: u64,
+    /// Why the agents' whole-segment CDN fetches went to the CDN.
+    pub cdn_causes: CdnCauses,
 
     /// Wall-clock seconds of the run (filled by the CLI).
     pub wall_s: f64,
@@ -195,6 +197,7 @@ impl Summary {
             frames_by_tag: t.frames_by_tag,
             peer_fallbacks: t.peer_fallbacks,
             peers_demoted: t.peers_demoted,
+            cdn_causes: t.cdn_causes.clone(),
             wall_s: 0.0,
             cpu_s: 0.0,
             rss_mib: 0.0,
@@ -305,6 +308,20 @@ impl Summary {
             self.cdn_fetches[1],
             self.peer_fallbacks,
             self.peers_demoted
+        ));
+        let c = &self.cdn_causes;
+        s.push_str(&format!(
+            "{:<22}{} first copies, {} beside one in flight, {} with no copy online; with \
+             a copy online: {} at session start, {} at a neighbour, {} in the swarm, {} \
+             elsewhere\n",
+            "why the CDN",
+            c.first_copy,
+            c.copy_in_flight,
+            c.no_copy_online,
+            c.session_start,
+            c.neighbour,
+            c.copy_in_swarm,
+            c.copy_elsewhere,
         ));
         if !self.disconnects.is_empty() {
             s.push_str("peer drops            ");

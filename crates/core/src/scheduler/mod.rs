@@ -245,6 +245,10 @@ impl Scheduler {
         self.cache.used()
     }
 
+    pub(crate) fn holds(&self, seg: &SegmentId) -> bool {
+        self.cache.contains(seg)
+    }
+
     pub(crate) fn cached_ids(&self) -> Vec<SegmentId> {
         self.cache.ids()
     }
