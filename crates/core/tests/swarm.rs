@@ -1280,3 +1280,42 @@ fn a_fast_relay_takes_the_place_of_a_slow_one_waiting_for_an_upload() {
     net.run_for(Duration::from_millis(300));
     assert_eq!(net.nodes[0].absent_to, vec![1], "the slow relay makes way");
 }
+
+/// A master's `BANDWIDTH` is a peak. Here it says 16 Mb/s for both renditions while
+/// their segments run at 0.8 Mb/s. A viewer that played the low rendition switches to
+/// the high one, which a neighbour holds: it sizes the high rendition's first segment
+/// as its low one measured against the declaration (200 kB, not 4 MB), so the time it
+/// keeps for a CDN fetch is short, and the neighbour serves the segment within the
+/// 2.5 s of buffer. Sized from the declaration alone, it would have kept 2 s for the
+/// CDN and taken the segment from there.
+#[test]
+fn a_switch_to_a_rendition_not_played_yet_sizes_it_as_the_stream_measures() {
+    const VOD: &str = "http://cdn.test/vod/";
+    let master = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=16000000\nlo/index.m3u8\n\
+                  #EXT-X-STREAM-INF:BANDWIDTH=16000000\nhi/index.m3u8\n";
+    let mut net = Net::new(31);
+    for rendition in ["lo", "hi"] {
+        for sn in 0..40 {
+            let body = segment_bytes(sn + rendition.len() as u64 * 100, SEG_LEN);
+            net.cdn.insert(format!("{VOD}{rendition}/seg{sn}.ts"), body);
+        }
+    }
+    for i in 0..2 {
+        let node = net.add_node(31_000 + i);
+        net.playlist(node, &format!("{VOD}master.m3u8"), master);
+        for rendition in ["lo", "hi"] {
+            let text = media_playlist(0, 40, false);
+            net.playlist(node, &format!("{VOD}{rendition}/index.m3u8"), &text);
+        }
+        net.run_for(Duration::from_millis(300));
+    }
+    net.run_for(Duration::from_secs(20));
+    assert_eq!(net.peers_of(1), 1);
+    net.load(0, &format!("{VOD}hi/seg5.ts"), playback(0.0));
+    net.load(1, &format!("{VOD}lo/seg4.ts"), playback(0.0));
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(sources(&net, 1), [Source::Cdn]);
+    net.load(1, &format!("{VOD}hi/seg5.ts"), playback(2.5));
+    net.run_for(Duration::from_secs(3));
+    assert_eq!(sources(&net, 1), [Source::Cdn, Source::Peer]);
+}

@@ -99,7 +99,10 @@ pub struct Scenario {
     pub max_buffer_s: f64,
     /// Segment payloads are simulated at 1/`byte_scale` of their size (links carry them
     /// at the nominal size; every byte count reported is nominal). Keeps memory and copies
-    /// small; the agents see consistent sizes, times and rates.
+    /// small; the agents see consistent sizes, times and rates, but for the master's
+    /// `BANDWIDTH`s, which stay nominal: an agent sizes a rendition it has not received
+    /// yet from what it measured per declared bit of another, as it would a real
+    /// stream's peak declarations.
     pub byte_scale: u64,
 }
 

@@ -177,6 +177,11 @@ pub(crate) struct Scheduler {
     /// What is known of each variant (one map, not one per fact: each map's key and
     /// value types cost their own copy of the map's code in the wasm).
     variants: VecMap<u16, Variant>,
+    /// Media bytes per second measured per bit per second a master declares for the
+    /// variant, from the latest segment received (1/8 before any): a declared
+    /// `BANDWIDTH` is a peak, so the first segment after a switch to a rendition not
+    /// received yet is not taken for bigger than this stream's segments are.
+    per_bit: f64,
     next_fetch: u64,
     next_req: u32,
     /// The segment the player asked for last: where prefetch looks ahead from.
@@ -230,6 +235,7 @@ impl Scheduler {
             peers: VecMap::new(),
             cdn: Estimate::default(),
             variants: VecMap::new(),
+            per_bit: 1.0 / 8.0,
             next_fetch: 1,
             next_req: 1,
             anchor: None,
@@ -279,7 +285,8 @@ impl Scheduler {
     }
 
     /// Media bytes per second of a variant: measured, else the master's declared
-    /// bandwidth, else a default.
+    /// bandwidth at the measured rate per declared bit ([`Scheduler::per_bit`]), else a
+    /// default.
     fn media_bytes_per_sec(&self, variant: u16) -> f64 {
         self.variants
             .get(&variant)
@@ -287,7 +294,7 @@ impl Scheduler {
             .or_else(|| {
                 self.playlists
                     .declared_bandwidth(variant)
-                    .map(|b| b as f64 / 8.0)
+                    .map(|b| b as f64 * self.per_bit)
             })
             .unwrap_or(DEFAULT_BYTES_PER_SEC_OF_MEDIA)
             .max(1.0)
@@ -1017,6 +1024,9 @@ impl Scheduler {
                 .media_rate
                 .get_or_insert(rate);
             *r += 0.3 * (rate - *r);
+            if let Some(b) = self.playlists.declared_bandwidth(seg.variant) {
+                self.per_bit = *r / b as f64;
+            }
         }
         let playlists = &self.playlists;
         let variants = &self.variants;
