@@ -138,11 +138,12 @@ fn vod_plays_and_ends() {
 /// In a 30-minute title, viewers spread over the whole of it find neighbours playing near
 /// them (each stretch of the title has its own tracker swarm), so peers serve much of
 /// what they play. With one swarm for the title, the gap to the bound was 29 points here;
-/// with the stretches' swarms it is 17.
+/// with the stretches' swarms 17, and 15.6 while the first segment after a switch to a
+/// rendition not received yet was sized from the master's `BANDWIDTH` alone; it is 12.7.
 #[test]
 fn vod_viewers_find_neighbours_near_their_position() {
     let (gap, s) = stall_free_gap("vod-long-tail", 100, None);
-    assert!(gap < 23.0, "gap {gap:.1} points: {}", s.table());
+    assert!(gap < 14.2, "gap {gap:.1} points: {}", s.table());
     // What keeps it from the bound: viewers leave with copies nobody else holds, and
     // those ahead hold the next segments in other stretches' swarms.
     let c = &s.cdn_causes;
