@@ -88,13 +88,13 @@ bench-ttff: build media
 ## as 45,000 bytes (SIZE_BUDGET_BYTES): met since the sixth size round (44,873 bytes for the
 ## drop-in, 43,964 for the npm package; 44,894 and 43,985 after the seventh, with VOD
 ## stretches; 44,905 with the eager announces and fast uplinks' larger rooms; 44,926 with
-## answers sent to the swarm that carried the offer; 44,962 with a rendition not received
-## yet sized per declared bit). SIZE_MAX_BYTES is a
+## answers sent to the swarm that carried the offer; 44,968 with a rendition not received
+## yet sized per declared bit, never above its declaration). SIZE_MAX_BYTES is a
 ## ratchet just above the current size: `make size` (part of `make test`) fails when the
 ## larger of the two ways in (npm package, drop-in tag) grows past it or past the budget,
 ## and each size reduction lowers the ratchet.
 SIZE_BUDGET_BYTES ?= 45000
-SIZE_MAX_BYTES ?= 44962
+SIZE_MAX_BYTES ?= 44968
 size: js
 	@gz() { gzip -9 < "$$1" | wc -c; }; \
 	w=$$(gz js/dist/hlsmesh_wasm_bg.wasm); e=$$(gz js/dist/hlsmesh.js); d=$$(gz js/dist/hlsmesh.drop-in.js); \

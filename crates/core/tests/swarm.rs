@@ -1281,19 +1281,18 @@ fn a_fast_relay_takes_the_place_of_a_slow_one_waiting_for_an_upload() {
     assert_eq!(net.nodes[0].absent_to, vec![1], "the slow relay makes way");
 }
 
-/// A master's `BANDWIDTH` is a peak. Here it says 16 Mb/s for both renditions while
-/// their segments run at 0.8 Mb/s. A viewer that played the low rendition switches to
-/// the high one, which a neighbour holds: it sizes the high rendition's first segment
-/// as its low one measured against the declaration (200 kB, not 4 MB), so the time it
-/// keeps for a CDN fetch is short, and the neighbour serves the segment within the
-/// 2.5 s of buffer. Sized from the declaration alone, it would have kept 2 s for the
-/// CDN and taken the segment from there.
-#[test]
-fn a_switch_to_a_rendition_not_played_yet_sizes_it_as_the_stream_measures() {
-    const VOD: &str = "http://cdn.test/vod/";
-    let master = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=16000000\nlo/index.m3u8\n\
-                  #EXT-X-STREAM-INF:BANDWIDTH=16000000\nhi/index.m3u8\n";
-    let mut net = Net::new(31);
+const VOD: &str = "http://cdn.test/vod/";
+
+/// Two meshed viewers of a VOD title in renditions `lo` and `hi` (200 kB segments), its
+/// master declaring `bandwidths` for them. Viewer 0 holds `hi` segment 5; viewer 1 has
+/// played `lo` segment 4, from the CDN.
+fn two_renditions(seed: u64, bandwidths: [u64; 2]) -> Net {
+    let master = format!(
+        "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH={}\nlo/index.m3u8\n\
+         #EXT-X-STREAM-INF:BANDWIDTH={}\nhi/index.m3u8\n",
+        bandwidths[0], bandwidths[1]
+    );
+    let mut net = Net::new(seed);
     for rendition in ["lo", "hi"] {
         for sn in 0..40 {
             let body = segment_bytes(sn + rendition.len() as u64 * 100, SEG_LEN);
@@ -1301,8 +1300,8 @@ fn a_switch_to_a_rendition_not_played_yet_sizes_it_as_the_stream_measures() {
         }
     }
     for i in 0..2 {
-        let node = net.add_node(31_000 + i);
-        net.playlist(node, &format!("{VOD}master.m3u8"), master);
+        let node = net.add_node(seed * 1000 + i);
+        net.playlist(node, &format!("{VOD}master.m3u8"), &master);
         for rendition in ["lo", "hi"] {
             let text = media_playlist(0, 40, false);
             net.playlist(node, &format!("{VOD}{rendition}/index.m3u8"), &text);
@@ -1315,7 +1314,32 @@ fn a_switch_to_a_rendition_not_played_yet_sizes_it_as_the_stream_measures() {
     net.load(1, &format!("{VOD}lo/seg4.ts"), playback(0.0));
     net.run_for(Duration::from_secs(1));
     assert_eq!(sources(&net, 1), [Source::Cdn]);
+    net
+}
+
+/// A master's `BANDWIDTH` is a peak. Here it says 16 Mb/s for both renditions while
+/// their segments run at 0.8 Mb/s. A viewer that played the low rendition switches to
+/// the high one, which a neighbour holds: it sizes the high rendition's first segment
+/// as its low one measured against the declaration (200 kB, not 4 MB), so the time it
+/// keeps for a CDN fetch is short, and the neighbour serves the segment within the
+/// 2.5 s of buffer. Sized from the declaration alone, it would have kept 2 s for the
+/// CDN and taken the segment from there.
+#[test]
+fn a_switch_to_a_rendition_not_played_yet_sizes_it_as_the_stream_measures() {
+    let mut net = two_renditions(31, [16_000_000, 16_000_000]);
     net.load(1, &format!("{VOD}hi/seg5.ts"), playback(2.5));
+    net.run_for(Duration::from_secs(3));
+    assert_eq!(sources(&net, 1), [Source::Cdn, Source::Peer]);
+}
+
+/// A master that declares the low rendition at 8 kb/s though it carries 800 kb/s does
+/// not make the high one (declared 16 Mb/s) look a hundred times bigger than declared:
+/// a rendition is never sized above its declaration. Sized at 400 MB, its first segment
+/// would have gone to the CDN at once despite 10 s of buffer and a neighbour holding it.
+#[test]
+fn a_rendition_not_played_yet_is_never_sized_above_its_declaration() {
+    let mut net = two_renditions(32, [8_000, 16_000_000]);
+    net.load(1, &format!("{VOD}hi/seg5.ts"), playback(10.0));
     net.run_for(Duration::from_secs(3));
     assert_eq!(sources(&net, 1), [Source::Cdn, Source::Peer]);
 }

@@ -180,7 +180,9 @@ pub(crate) struct Scheduler {
     /// Media bytes per second measured per bit per second a master declares for the
     /// variant, from the latest segment received (1/8 before any): a declared
     /// `BANDWIDTH` is a peak, so the first segment after a switch to a rendition not
-    /// received yet is not taken for bigger than this stream's segments are.
+    /// received yet is not taken for bigger than this stream's segments are. At most
+    /// 1/8: a rendition is never sized above its declaration (a master declaring one
+    /// rendition far below what it carries does not inflate the others).
     per_bit: f64,
     next_fetch: u64,
     next_req: u32,
@@ -1025,7 +1027,7 @@ impl Scheduler {
                 .get_or_insert(rate);
             *r += 0.3 * (rate - *r);
             if let Some(b) = self.playlists.declared_bandwidth(seg.variant) {
-                self.per_bit = *r / b as f64;
+                self.per_bit = (*r / b as f64).min(1.0 / 8.0);
             }
         }
         let playlists = &self.playlists;
