@@ -1285,8 +1285,9 @@ const VOD: &str = "http://cdn.test/vod/";
 
 /// Two meshed viewers of a VOD title in renditions `lo` and `hi` (200 kB segments), its
 /// master declaring `bandwidths` for them. Viewer 0 holds `hi` segment 5; viewer 1 has
-/// played `lo` segment 4, from the CDN.
-fn two_renditions(seed: u64, bandwidths: [u64; 2]) -> Net {
+/// played `lo` segment 4, from the CDN, and switches to `hi` for segment 5 with `ahead`
+/// seconds of buffer: where viewer 1's two segments came from.
+fn switch_to_hi(seed: u64, bandwidths: [u64; 2], ahead: f64) -> Vec<Source> {
     let master = format!(
         "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH={}\nlo/index.m3u8\n\
          #EXT-X-STREAM-INF:BANDWIDTH={}\nhi/index.m3u8\n",
@@ -1314,7 +1315,9 @@ fn two_renditions(seed: u64, bandwidths: [u64; 2]) -> Net {
     net.load(1, &format!("{VOD}lo/seg4.ts"), playback(0.0));
     net.run_for(Duration::from_secs(1));
     assert_eq!(sources(&net, 1), [Source::Cdn]);
-    net
+    net.load(1, &format!("{VOD}hi/seg5.ts"), playback(ahead));
+    net.run_for(Duration::from_secs(3));
+    sources(&net, 1)
 }
 
 /// A master's `BANDWIDTH` is a peak. Here it says 16 Mb/s for both renditions while
@@ -1326,10 +1329,8 @@ fn two_renditions(seed: u64, bandwidths: [u64; 2]) -> Net {
 /// CDN and taken the segment from there.
 #[test]
 fn a_switch_to_a_rendition_not_played_yet_sizes_it_as_the_stream_measures() {
-    let mut net = two_renditions(31, [16_000_000, 16_000_000]);
-    net.load(1, &format!("{VOD}hi/seg5.ts"), playback(2.5));
-    net.run_for(Duration::from_secs(3));
-    assert_eq!(sources(&net, 1), [Source::Cdn, Source::Peer]);
+    let got = switch_to_hi(31, [16_000_000, 16_000_000], 2.5);
+    assert_eq!(got, [Source::Cdn, Source::Peer]);
 }
 
 /// A master that declares the low rendition at 8 kb/s though it carries 800 kb/s does
@@ -1338,8 +1339,6 @@ fn a_switch_to_a_rendition_not_played_yet_sizes_it_as_the_stream_measures() {
 /// would have gone to the CDN at once despite 10 s of buffer and a neighbour holding it.
 #[test]
 fn a_rendition_not_played_yet_is_never_sized_above_its_declaration() {
-    let mut net = two_renditions(32, [8_000, 16_000_000]);
-    net.load(1, &format!("{VOD}hi/seg5.ts"), playback(10.0));
-    net.run_for(Duration::from_secs(3));
-    assert_eq!(sources(&net, 1), [Source::Cdn, Source::Peer]);
+    let got = switch_to_hi(32, [8_000, 16_000_000], 10.0);
+    assert_eq!(got, [Source::Cdn, Source::Peer]);
 }
