@@ -14,14 +14,14 @@ const BACKOFF_START: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
 /// A connection attempt that neither opens nor fails in this time is given up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Never announce more often than this, whatever the tracker says.
+const MIN_INTERVAL: Duration = Duration::from_secs(5);
 /// Announce at least this often while short of peers, whatever the tracker's interval:
 /// as often as `MIN_INTERVAL` allows. Each announce's offers reach other random
 /// members; under churn the viewers with room change from second to second (heavy
 /// churn, 1,000 viewers, seeds 1–3, 10 offers per announce: 6.12 points from the bound
 /// on average at 15 s, 5.85 at 5 s).
-const EAGER_INTERVAL: Duration = Duration::from_secs(5);
-/// Never announce more often than this, whatever the tracker says.
-const MIN_INTERVAL: Duration = Duration::from_secs(5);
+const EAGER_INTERVAL: Duration = MIN_INTERVAL;
 /// Never wait longer than this between announces.
 const MAX_INTERVAL: Duration = Duration::from_secs(120);
 
