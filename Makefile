@@ -160,6 +160,7 @@ bench-sim: sim-pgo
 	$(SIM) steady-live viewers=10000
 	$(SIM) flash-crowd viewers=10000
 	$(SIM) heavy-churn viewers=10000
+	$(SIM) vod-long-tail viewers=10000
 	mkdir -p docs/sim
 	$(SIM) plot docs/sim/steady-live.svg \
 	  "steady-live: offload vs viewers (r = 2 Mb/s, mean upload 7.9 Mb/s)" \
@@ -175,4 +176,4 @@ bench-sim: sim-pgo
 	  target/sim/heavy-churn-sweep.json target/sim/heavy-churn-10000.json
 	$(SIM) plot docs/sim/vod-long-tail.svg \
 	  "vod-long-tail: offload vs viewers (0.8 / 1.6 / 3.2 Mb/s, mean upload 7.9 Mb/s)" \
-	  target/sim/vod-long-tail-sweep.json
+	  target/sim/vod-long-tail-sweep.json target/sim/vod-long-tail-10000.json
