@@ -69,12 +69,21 @@ export async function verifyFragments(reports, { mediaDir, urlPrefix = "/media/"
 export function playerBytes(reports) {
   const per = {};
   let total = 0;
+  // Each distinct fragment once (by path: the same file through two CDN hosts is one
+  // fragment): what the origin must serve at the least, whatever the peers do.
+  const once = new Map();
   for (const r of reports) {
-    const b = (r.fragments ?? []).reduce((n, f) => n + (f.bytes ?? 0), 0);
+    let b = 0;
+    for (const f of r.fragments ?? []) {
+      b += f.bytes ?? 0;
+      once.set(new URL(f.url, "http://fragment.invalid/").pathname, f.bytes ?? 0);
+    }
     per[r.id] = b;
     total += b;
   }
-  return { total, per };
+  let distinct = 0;
+  for (const b of once.values()) distinct += b;
+  return { total, per, distinct };
 }
 
 /** CDN bytes from the access log: .ts bytes under `prefix` the origin served. */

@@ -82,6 +82,8 @@ export async function runScenario(kind, opts = {}) {
   const origin = await originBytes(accessLog, { prefix: `/media/${kind}/` });
   const players = playerBytes(reports);
   const share = players.total > 0 ? origin.segmentBytes / players.total : NaN;
+  // The share had the origin served each distinct fragment once and peers the rest.
+  const floor = players.total > 0 ? players.distinct / players.total : NaN;
   const { problems, checked } = await verifyFragments(reports, { mediaDir });
   const cpuBusy = await cpu();
   const wallS = (Date.now() - t0) / 1000;
@@ -95,6 +97,7 @@ export async function runScenario(kind, opts = {}) {
       "",
       `${name}: CDN share: origin served ${fmtMB(origin.segmentBytes)} MB of .ts (${origin.segmentRequests} requests) / players loaded ${fmtMB(players.total)} MB = ${(share * 100).toFixed(1)}%` +
         (P2P ? ` (limit ${(maxShare * 100).toFixed(0)}%)` : " (p2p=0 baseline, not asserted)"),
+      `${name}: each fragment once from the origin would be ${(floor * 100).toFixed(1)}%: ${((share - floor) * 100).toFixed(1)} points over that`,
       `${name}: stalls after start-up: ${stalls}; time to first frame median ${ttff[Math.floor(ttff.length / 2)] ?? "-"} ms, worst ${ttff.at(-1) ?? "-"} ms`,
       `fragments checked against origin files: ${checked}, mismatches: ${problems.length}`,
       `wall ${wallS.toFixed(1)} s; host CPU busy ${(cpuBusy * 100).toFixed(0)}% of all cores (avg over the run)`,
@@ -102,7 +105,7 @@ export async function runScenario(kind, opts = {}) {
       "",
     ].join("\n"),
   );
-  await writeFile(join(dir, "report.json"), JSON.stringify({ kind, p2p: P2P, share, origin, players, problems, wallS, cpuBusy, reports }, null, 2));
+  await writeFile(join(dir, "report.json"), JSON.stringify({ kind, p2p: P2P, share, floor, origin, players, problems, wallS, cpuBusy, reports }, null, 2));
 
   // --- assert ---
   for (const r of reports) {
