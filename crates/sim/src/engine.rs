@@ -20,7 +20,7 @@ use hlsmesh_core::tracker::messages::{AnnounceEvent, TrackerMessage, TrackerRequ
 use crate::player::{Loading, Player, ViewerMetrics};
 use crate::queue::TimeQueue;
 use crate::rng::Rng;
-use crate::scenario::{Join, Scenario};
+use crate::scenario::{Join, Scenario, TrackerPolicy};
 use crate::tracker_wire;
 use crate::uplink::FairShare;
 
@@ -1590,18 +1590,19 @@ impl Sim {
         let size = m.list.len();
         let resp = m.announced();
         self.tracker_reply(at, from, hash, resp);
-        // Each offer goes to a different random member, as WebTorrent trackers do.
         let want = offers.len().min(size.saturating_sub(1));
-        let mut picked: Vec<N> = Vec::with_capacity(want);
-        let m = &self.swarms[&hash];
-        let mut tries = 0;
-        while picked.len() < want && tries < 8 * want + 16 {
-            tries += 1;
-            let cand = m.list[self.rng.below(size as u64) as usize];
-            if cand != from && !picked.contains(&cand) {
-                picked.push(cand);
+        let picked = match self.sc.tracker {
+            TrackerPolicy::Random => self.random_members(&hash, from, want),
+            TrackerPolicy::Nearest => {
+                let mut near = self.random_members(&hash, from, NEAREST_SAMPLE.min(size - 1));
+                let at = |m: N| self.nodes[m as usize].player.position(self.now);
+                let here = at(from);
+                // Ties (live viewers level with each other) stay in sample order.
+                near.sort_by(|&a, &b| (at(a) - here).abs().total_cmp(&(at(b) - here).abs()));
+                near.truncate(want);
+                near
             }
-        }
+        };
         for (offer, to) in offers.into_iter().zip(picked) {
             let message = TrackerMessage::Offer {
                 peer: peer_id,
@@ -1610,6 +1611,26 @@ impl Sim {
             };
             self.tracker_reply(at, to, hash, message);
         }
+    }
+
+    /// Up to `want` different random members of swarm `hash` other than `from`, as
+    /// WebTorrent trackers pick one per offer (sampled, not scanned: a few tries more
+    /// than asked for, so a swarm of nearly only `from` ends the search).
+    fn random_members(&mut self, hash: &Id20, from: N, want: usize) -> Vec<N> {
+        let mut picked: Vec<N> = Vec::with_capacity(want);
+        let Some(m) = self.swarms.get(hash) else {
+            return picked;
+        };
+        let size = m.list.len();
+        let mut tries = 0;
+        while picked.len() < want && tries < 8 * want + 16 {
+            tries += 1;
+            let cand = m.list[self.rng.below(size as u64) as usize];
+            if cand != from && !picked.contains(&cand) {
+                picked.push(cand);
+            }
+        }
+        picked
     }
 
     fn tracker_reply(&mut self, at: u64, to: N, hash: Id20, message: TrackerMessage) {
@@ -1628,6 +1649,9 @@ impl Sim {
         );
     }
 }
+
+/// Members a `nearest` tracker samples before it keeps the nearest (`TrackerPolicy`).
+const NEAREST_SAMPLE: usize = 64;
 
 /// Events at one instant beyond which the run is stuck (an agent or the player asking to
 /// be woken at a time already past, again and again).
@@ -1708,6 +1732,7 @@ fn parse_segment_url(url: &str) -> Option<(usize, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hlsmesh_core::tracker::messages::OutgoingOffer;
 
     #[test]
     fn urls_are_built_as_format_would() {
@@ -1887,6 +1912,64 @@ mod tests {
         sim.tracker(2, answer(2, ours));
         assert_eq!(relayed(&mut sim), [(0, ids[2])]);
         assert!(sim.swarms[&ours].pos.contains_key(&2));
+    }
+
+    /// `tracker=nearest` hands an announcer's offers to the members whose playheads are
+    /// nearest its own; `random` to random members, the nearest or not.
+    #[test]
+    fn a_nearest_tracker_relays_offers_to_the_nearest_playheads() {
+        let offered = |policy: &str, seed: &str| {
+            let mut sc = Scenario::builtin("vod-long-tail").expect("built in");
+            sc.set("viewers", "8").expect("viewers");
+            sc.set("tracker", policy).expect("policy");
+            sc.set("seed", seed).expect("seed");
+            let mut sim = Sim::new(sc);
+            sim.queue = TimeQueue::new();
+            let swarm = [10; 20];
+            // Viewer n plays at 100 s × n; viewer 3 announces with two offers.
+            for n in 0..8 {
+                sim.nodes[n].alive = true;
+                sim.nodes[n].player.anchor_pos = 100.0 * n as f64;
+                sim.swarms.entry(swarm).or_default().join(n as N);
+            }
+            let offers = (0..2u8)
+                .map(|i| OutgoingOffer {
+                    offer_id: [i; 20],
+                    sdp: "v=0".into(),
+                })
+                .collect();
+            sim.tracker(
+                3,
+                TrackerRequest::Announce {
+                    info_hash: swarm,
+                    peer_id: [3; 20],
+                    event: None,
+                    offers,
+                    uploaded: 0,
+                    downloaded: 0,
+                },
+            );
+            let mut to = Vec::new();
+            while let Some(e) = sim.queue.pop() {
+                if let Ev::Input(n, input) = e.item {
+                    if let Input::TrackerMessage {
+                        message: TrackerMessage::Offer { .. },
+                        ..
+                    } = *input
+                    {
+                        to.push(n);
+                    }
+                }
+            }
+            to.sort_unstable();
+            to
+        };
+        for seed in ["1", "2", "3"] {
+            assert_eq!(offered("nearest", seed), [2, 4], "seed {seed}");
+        }
+        let random: Vec<Vec<N>> = (1..=8).map(|s| offered("random", &s.to_string())).collect();
+        assert!(random.iter().all(|to| to.len() == 2 && !to.contains(&3)));
+        assert!(random.iter().any(|to| to != &[2, 4]), "{random:?}");
     }
 
     #[test]

@@ -36,7 +36,7 @@ mod uplink;
 pub use engine::{CdnCauses, Outcome, Sim, Totals};
 pub use player::ViewerMetrics;
 pub use report::{svg, Point, Summary};
-pub use scenario::{home_mix, starved_mix, Abr, Class, Join, Scenario};
+pub use scenario::{home_mix, starved_mix, Abr, Class, Join, Scenario, TrackerPolicy};
 
 /// Runs a scenario to the end and sums it up.
 pub fn run(sc: Scenario) -> Summary {

@@ -47,6 +47,19 @@ pub enum Abr {
     Throughput,
 }
 
+/// Whom the tracker hands an announcer's offers to.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrackerPolicy {
+    /// Random members of the swarm, each offer to a different one, as the WebTorrent
+    /// trackers (bittorrent-tracker, aquatic_ws) do.
+    Random,
+    /// A probe, not what any WebTorrent tracker can do: of up to 64 random members, those
+    /// whose playheads are nearest the announcer's. What matching viewers by position
+    /// would buy over random members of a (VOD: stretch's) swarm.
+    Nearest,
+}
+
 /// Everything one run simulates.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Scenario {
@@ -80,6 +93,8 @@ pub struct Scenario {
     pub cdn_kbps: f64,
     /// Tracker one-way latency, ms.
     pub tracker_latency_ms: f64,
+    /// Whom the tracker relays offers to.
+    pub tracker: TrackerPolicy,
     /// Connection limit per viewer (`Config::max_peers`).
     pub max_peers: usize,
     /// Agent cache, in segments of the top rendition.
@@ -134,6 +149,7 @@ impl Scenario {
             cdn_latency_ms: 40.0,
             cdn_kbps: 50_000.0,
             tracker_latency_ms: 50.0,
+            tracker: TrackerPolicy::Random,
             max_peers: 12,
             cache_segments: 20,
             join: Join::Steady,
@@ -233,6 +249,13 @@ impl Scenario {
             "cdn_latency" => self.cdn_latency_ms = nonneg()?,
             "cdn_kbps" => self.cdn_kbps = pos()?,
             "tracker_latency" => self.tracker_latency_ms = nonneg()?,
+            "tracker" => {
+                self.tracker = match v {
+                    "random" => TrackerPolicy::Random,
+                    "nearest" => TrackerPolicy::Nearest,
+                    _ => return Err(format!("tracker: random or nearest, not {v}")),
+                }
+            }
             "max_peers" => self.max_peers = u()? as usize,
             "cache_segments" => self.cache_segments = u()? as usize,
             "join" => {

@@ -1,6 +1,6 @@
 //! Small swarms, asserted properties. The big runs are benchmarks (`make bench-sim`).
 
-use hlsmesh_sim::{run, Class, Scenario, Summary};
+use hlsmesh_sim::{run, Class, Scenario, Summary, TrackerPolicy};
 
 /// A short live scenario of `n` viewers on fast links.
 fn small_live(n: usize, seed: u64) -> Scenario {
@@ -196,6 +196,14 @@ fn scenario_files_and_overrides() {
     assert_eq!(sc.classes[0].up_kbps, 1500.0);
     assert!(Scenario::parse_file("viewers = many").is_err());
     assert!(Scenario::parse_file("colour = blue").is_err());
+    assert_eq!(
+        sc.tracker,
+        TrackerPolicy::Random,
+        "as WebTorrent trackers do"
+    );
+    let near = Scenario::parse_file("tracker = nearest").expect("parses");
+    assert_eq!(near.tracker, TrackerPolicy::Nearest);
+    assert!(Scenario::parse_file("tracker = closest").is_err());
     // Access links that could not carry a frame, and values a run cannot use: each is
     // refused with its line and what was wrong.
     for (bad, why) in [
