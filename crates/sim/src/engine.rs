@@ -77,6 +77,9 @@ enum Ev {
     Player(N, u32),
     /// The player's own CDN load (after the agent failed a load) completes.
     Fallback(N, LoadId),
+    /// The shim's hold on the agent's trackers ends (2 s after the agent started) if the
+    /// first frame has not ended it already.
+    Release(N),
 }
 
 /// One end of an open data channel: what only a queued frame's send and the channel's
@@ -285,6 +288,9 @@ struct Node {
     fallback: Option<(LoadId, u64, usize)>,
     leave_at: u64,
     stats: Stats,
+    /// Trackers the agent asked to open before its player's first frame, held as the
+    /// shim holds them (`HlsMesh._releaseWhenPlaying`); `None` once released.
+    held_trackers: Option<Vec<TrackerId>>,
 }
 
 /// Network-level totals, in nominal bytes.
@@ -595,6 +601,7 @@ impl Sim {
             fallback: None,
             leave_at,
             stats: Stats::default(),
+            held_trackers: Some(Vec::new()),
         };
         let n = self.nodes.len() as N;
         self.nodes.push(node);
@@ -729,6 +736,7 @@ impl Sim {
                     self.player_step(n);
                 }
             }
+            Ev::Release(n) => self.release_trackers(n),
             Ev::Fallback(n, load) => {
                 let node = &mut self.nodes[n as usize];
                 if let Some((l, nominal, _)) = node.fallback {
@@ -1029,7 +1037,8 @@ impl Sim {
         }
         took_copy(&mut self.copies, (l.level, l.sn), n);
         p.on_segment(now, l.sn, self.sc.segment_s);
-        if p.m.ttff_ms.is_none() {
+        let first_frame = p.m.ttff_ms.is_none();
+        if first_frame {
             p.m.ttff_ms = Some((now as f64 / 1e6 - p.m.joined_s) * 1000.0);
         }
         let switched = if source == Some(Source::Cache) {
@@ -1045,6 +1054,27 @@ impl Sim {
         p.gen += 1;
         let gen = p.gen;
         self.push(now, Ev::Player(n, gen));
+        if first_frame {
+            self.release_trackers(n);
+        }
+    }
+
+    /// Opens the trackers the agent asked for before its first frame (once: later
+    /// connections open at once, as the shim's are).
+    fn release_trackers(&mut self, n: N) {
+        let node = &mut self.nodes[n as usize];
+        if !node.alive {
+            return;
+        }
+        for tracker in node.held_trackers.take().unwrap_or_default() {
+            self.open_tracker(n, tracker);
+        }
+    }
+
+    /// A tracker's WebSocket opens two latencies after it is dialled.
+    fn open_tracker(&mut self, n: N, tracker: TrackerId) {
+        let at = self.now + 2 * us(self.sc.tracker_latency_ms / 1000.0);
+        self.push(at, Ev::Input(n, Box::new(Input::TrackerOpen { tracker })));
     }
 
     // ---- the agent -------------------------------------------------------------------
@@ -1171,8 +1201,17 @@ impl Sim {
                 }
             }
             Output::TrackerConnect { tracker, .. } => {
-                let at = now + 2 * us(self.sc.tracker_latency_ms / 1000.0);
-                self.push(at, Ev::Input(n, Box::new(Input::TrackerOpen { tracker })));
+                let node = &mut self.nodes[n as usize];
+                match &mut node.held_trackers {
+                    Some(held) => {
+                        held.push(tracker);
+                        if held.len() == 1 {
+                            let until = us(node.player.m.joined_s + TRACKER_HOLD_S);
+                            self.push(until.max(now), Ev::Release(n));
+                        }
+                    }
+                    None => self.open_tracker(n, tracker),
+                }
             }
             Output::TrackerSend { request, .. } => {
                 self.t.tracker_bytes += tracker_wire::request_len(&request);
@@ -1650,6 +1689,10 @@ impl Sim {
     }
 }
 
+/// How long the shim holds the agent's trackers for the first frame, at most (seconds
+/// after the agent started: `HlsMesh._releaseWhenPlaying` in `js/src/index.ts`).
+const TRACKER_HOLD_S: f64 = 2.0;
+
 /// Members a `nearest` tracker samples before it keeps the nearest (`TrackerPolicy`).
 const NEAREST_SAMPLE: usize = 64;
 
@@ -1665,7 +1708,7 @@ fn kind(ev: &Ev) -> usize {
         Ev::Frame(..) => 3,
         Ev::UpDone(_) => 4,
         Ev::Closed(..) => 5,
-        Ev::Tracker(..) => 6,
+        Ev::Tracker(..) | Ev::Release(_) => 6,
         Ev::Http(..) | Ev::Fallback(..) => 7,
         Ev::Refresh(_) => 8,
         Ev::Player(..) => 9,
@@ -1686,6 +1729,7 @@ fn describe(ev: &Ev) -> String {
         Ev::Refresh(n) => format!("playlist refresh of {n}"),
         Ev::Player(n, g) => format!("player {n} generation {g}"),
         Ev::Fallback(n, l) => format!("fallback load of {n}: {l:?}"),
+        Ev::Release(n) => format!("tracker hold of {n} ends"),
     }
 }
 
@@ -1970,6 +2014,71 @@ mod tests {
         let random: Vec<Vec<N>> = (1..=8).map(|s| offered("random", &s.to_string())).collect();
         assert!(random.iter().all(|to| to.len() == 2 && !to.contains(&3)));
         assert!(random.iter().any(|to| to != &[2, 4]), "{random:?}");
+    }
+
+    /// As the shim does, a tracker the agent dials before the player's first frame opens
+    /// at the first frame, or 2 s after the agent started, whichever comes first; one
+    /// dialled later opens at once.
+    #[test]
+    fn trackers_wait_for_the_first_frame_or_two_seconds() {
+        let mut sc = Scenario::builtin("steady-live").expect("built in");
+        sc.set("viewers", "2").expect("viewers");
+        let lat = us(sc.tracker_latency_ms / 1000.0);
+        let mut sim = Sim::new(sc);
+        sim.queue = TimeQueue::new();
+        let dial = |sim: &mut Sim, n: N| {
+            sim.carry_out(
+                n,
+                Output::TrackerConnect {
+                    tracker: TrackerId::from_index(0),
+                    url: "wss://tracker.sim".into(),
+                },
+            );
+        };
+        // Opens and hold-ends queued, by viewer and time.
+        let queued = |sim: &mut Sim| {
+            let mut seen = Vec::new();
+            while let Some(e) = sim.queue.pop() {
+                match e.item {
+                    Ev::Input(n, input) if matches!(*input, Input::TrackerOpen { .. }) => {
+                        seen.push(("open", n, e.at))
+                    }
+                    Ev::Release(n) => seen.push(("hold ends", n, e.at)),
+                    _ => {}
+                }
+            }
+            seen
+        };
+        for n in 0..2 {
+            sim.nodes[n].alive = true;
+            sim.nodes[n].player.m.joined_s = 1.0;
+        }
+        sim.now = 1_100_000;
+        dial(&mut sim, 0);
+        dial(&mut sim, 1);
+        assert_eq!(
+            queued(&mut sim),
+            [("hold ends", 0, 3_000_000), ("hold ends", 1, 3_000_000)],
+            "nothing opens before the first frame"
+        );
+        // Viewer 0's first frame at 1.5 s opens its tracker; viewer 1 has none by 3 s.
+        sim.now = 1_500_000;
+        sim.release_trackers(0);
+        sim.now = 3_000_000;
+        sim.release_trackers(0);
+        sim.release_trackers(1);
+        assert_eq!(
+            queued(&mut sim),
+            [
+                ("open", 0, 1_500_000 + 2 * lat),
+                ("open", 1, 3_000_000 + 2 * lat)
+            ],
+            "each opens once"
+        );
+        // A tracker dialled again later (after a failure) opens at once.
+        sim.now = 9_000_000;
+        dial(&mut sim, 0);
+        assert_eq!(queued(&mut sim), [("open", 0, 9_000_000 + 2 * lat)]);
     }
 
     #[test]
