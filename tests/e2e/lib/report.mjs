@@ -76,7 +76,9 @@ export function playerBytes(reports) {
     let b = 0;
     for (const f of r.fragments ?? []) {
       b += f.bytes ?? 0;
-      once.set(new URL(f.url, "http://fragment.invalid/").pathname, f.bytes ?? 0);
+      // The largest size seen: a copy recorded without its payload counts 0.
+      const path = new URL(f.url, "http://fragment.invalid/").pathname;
+      once.set(path, Math.max(once.get(path) ?? 0, f.bytes ?? 0));
     }
     per[r.id] = b;
     total += b;

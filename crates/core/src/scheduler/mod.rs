@@ -89,7 +89,7 @@ const MAX_PREFETCH: usize = 2;
 const MAX_LOOKAHEAD: u64 = 4;
 /// Buffer below which the player's own loads have the link to themselves.
 const PREFETCH_MIN_BUFFER: f64 = 4.0;
-/// Consecutive failures (missed deadline, refused announced segment) that demote a peer.
+/// Consecutive failures (missed deadlines; a refusal is not one) that demote a peer.
 const MAX_PEER_FAILURES: u32 = 3;
 /// Uploads to other peers that may wait behind the one being sent before a request is
 /// answered `Absent` (a requester's own requests queue freely: it chose to).
