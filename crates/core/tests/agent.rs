@@ -383,6 +383,42 @@ fn a_vod_viewer_announces_into_its_stretch_and_moves_with_the_playhead() {
     }
 }
 
+/// hls.js seeks to its start position once the first segment is buffered, so a viewer
+/// starting mid-title asks for that segment with its playhead still at 0: the segment,
+/// far past the playhead, says which stretch the viewer plays in. Within a forward
+/// buffer of the playhead, the playhead decides.
+#[test]
+fn a_vod_viewer_starting_mid_title_announces_into_the_stretch_it_loads() {
+    let title = swarm_hash("film");
+    let stretch = |k| stretch_hash(&title, k);
+    let mut agent = agent_with_tracker(4, at(0));
+    agent.name_swarm(at(0), "film");
+    agent.handle_input(at(0), film(false));
+    // Segment 200 starts at 400 s: the fourth stretch.
+    load(&mut agent, at(0), 200, 0.0);
+    open_tracker(&mut agent, at(0));
+    let first = announces_until(&mut agent, at(0), at(1));
+    assert_eq!(
+        first.first().map(|a| (a.0, a.1)),
+        Some((stretch(3), Some(AnnounceEvent::Started)))
+    );
+    // Playing there now: the next segments move nothing (announces, if any, are the
+    // stretch's own, never a `stopped`).
+    let stays = |agent: &mut Agent, from: u64| {
+        announces_until(agent, at(from), at(from + 1))
+            .iter()
+            .all(|a| a.0 == stretch(3) && a.1 != Some(AnnounceEvent::Stopped))
+    };
+    load(&mut agent, at(2), 201, 400.5);
+    assert!(stays(&mut agent, 2));
+    // A load 30 s past the playhead, across a stretch's end: the playhead's stretch stays.
+    load(&mut agent, at(4), 240, 450.0);
+    assert!(stays(&mut agent, 4));
+    // The playhead there: the move.
+    load(&mut agent, at(6), 241, 481.0);
+    assert!(!stays(&mut agent, 6));
+}
+
 /// Trackers relay an answer within the swarm it names, to the offerer as a member of
 /// it. A VOD viewer that moves to the next stretch's swarm while its answer to an offer
 /// from the last one is being built sends it to the swarm that carried the offer, where

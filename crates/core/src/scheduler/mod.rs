@@ -85,6 +85,9 @@ pub const CDN_HORIZON: Duration = Duration::from_secs(15);
 const MAX_REQUESTS_PER_PEER: usize = 4;
 /// Prefetches in flight at once.
 const MAX_PREFETCH: usize = 2;
+/// How far a VOD load may lie past the playhead before the playhead is taken to be
+/// stale (more than a forward buffer: hls.js has not sought to its start position yet).
+const SEEK_AHEAD: f64 = 60.0;
 /// Most segments prefetched ahead of the player's last request.
 const MAX_LOOKAHEAD: u64 = 4;
 /// Buffer below which the player's own loads have the link to themselves.
@@ -409,14 +412,12 @@ impl Scheduler {
         playback: Playback,
     ) {
         self.playback = playback;
-        if self.vod {
-            swarm.follow_playhead(ctx, playback.position);
-        }
         let info = self
             .playlists
             .segment_for(&url, range.map(|r| r.0))
             .filter(|i| range.is_none() || i.range == range)
             .cloned();
+
         let now = ctx.now;
         let Some(info) = info else {
             // Not a segment we can share (init segment, unknown URL, odd range): fetch
@@ -442,6 +443,14 @@ impl Scheduler {
             return;
         };
         let seg = info.id;
+        if self.vod {
+            // hls.js seeks to its start position once the first segment is buffered: a
+            // viewer starting mid-title asks for it with the playhead still at 0. A
+            // segment that far ahead says where the viewer plays.
+            let start = info.duration * seg.sn as f64;
+            let stale = start > playback.position + SEEK_AHEAD;
+            swarm.follow_playhead(ctx, if stale { start } else { playback.position });
+        }
         self.anchor = Some(seg);
         if let Some(data) = self.cache.get(&seg) {
             ctx.stats.cache_hits += 1;
