@@ -287,12 +287,13 @@ fn load(agent: &mut Agent, now: Instant, sn: u64, position: f64) {
     )
 }
 
-/// A viewer of the film whose first announce is out, at 1 s.
-fn film_viewer(live: bool) -> (Agent, Vec<Announce>) {
+/// A viewer of the film whose first announce is out, at 1 s: its first load is of
+/// segment `first`, with the playhead at 0 (where hls.js has it before it seeks).
+fn film_viewer(live: bool, first: u64) -> (Agent, Vec<Announce>) {
     let mut agent = agent_with_tracker(4, at(0));
     agent.name_swarm(at(0), "film");
     agent.handle_input(at(0), film(live));
-    load(&mut agent, at(0), 0, 0.0);
+    load(&mut agent, at(0), first, 0.0);
     open_tracker(&mut agent, at(0));
     let first = announces_until(&mut agent, at(0), at(1));
     (agent, first)
@@ -303,7 +304,7 @@ fn a_vod_viewer_announces_into_its_stretch_and_moves_with_the_playhead() {
     let title = swarm_hash("film");
     let stretch = |k| stretch_hash(&title, k);
     for live in [false, true] {
-        let (mut agent, first) = film_viewer(live);
+        let (mut agent, first) = film_viewer(live, 0);
         let expect = if live { title } else { stretch(0) };
         assert_eq!(
             first.first().map(|a| (a.0, a.1)),
@@ -391,13 +392,8 @@ fn a_vod_viewer_announces_into_its_stretch_and_moves_with_the_playhead() {
 fn a_vod_viewer_starting_mid_title_announces_into_the_stretch_it_loads() {
     let title = swarm_hash("film");
     let stretch = |k| stretch_hash(&title, k);
-    let mut agent = agent_with_tracker(4, at(0));
-    agent.name_swarm(at(0), "film");
-    agent.handle_input(at(0), film(false));
     // Segment 200 starts at 400 s: the fourth stretch.
-    load(&mut agent, at(0), 200, 0.0);
-    open_tracker(&mut agent, at(0));
-    let first = announces_until(&mut agent, at(0), at(1));
+    let (mut agent, first) = film_viewer(false, 200);
     assert_eq!(
         first.first().map(|a| (a.0, a.1)),
         Some((stretch(3), Some(AnnounceEvent::Started)))
@@ -426,7 +422,7 @@ fn a_vod_viewer_starting_mid_title_announces_into_the_stretch_it_loads() {
 #[test]
 fn an_answer_goes_to_the_swarm_that_carried_the_offer() {
     let title = swarm_hash("film");
-    let (mut agent, _) = film_viewer(false);
+    let (mut agent, _) = film_viewer(false, 0);
     agent.handle_input(at(1), relayed_offer(stretch_hash(&title, 0)));
     let conn = loop {
         match agent.poll_output() {
