@@ -1784,6 +1784,19 @@ mod tests {
     use super::*;
     use hlsmesh_core::tracker::messages::OutgoingOffer;
 
+    /// Drains the queue: the tracker's messages in it, with the viewers they go to.
+    fn tracker_messages(sim: &mut Sim) -> Vec<(N, TrackerMessage)> {
+        let mut out = Vec::new();
+        while let Some(e) = sim.queue.pop() {
+            if let Ev::Input(n, input) = e.item {
+                if let Input::TrackerMessage { message, .. } = *input {
+                    out.push((n, message));
+                }
+            }
+        }
+        out
+    }
+
     #[test]
     fn urls_are_built_as_format_would() {
         for (level, sn) in [(0, 0), (2, 9), (10, 123_456), (7, u64::MAX)] {
@@ -1938,20 +1951,14 @@ mod tests {
             offer_id: [7; 20],
             sdp: "v=0".into(),
         };
-        let relayed = |sim: &mut Sim| {
-            let mut to = Vec::new();
-            while let Some(e) = sim.queue.pop() {
-                if let Ev::Input(n, input) = e.item {
-                    if let Input::TrackerMessage {
-                        message: TrackerMessage::Answer { peer, .. },
-                        ..
-                    } = *input
-                    {
-                        to.push((n, peer));
-                    }
-                }
-            }
-            to
+        let relayed = |sim: &mut Sim| -> Vec<(N, Id20)> {
+            tracker_messages(sim)
+                .into_iter()
+                .filter_map(|(n, m)| match m {
+                    TrackerMessage::Answer { peer, .. } => Some((n, peer)),
+                    _ => None,
+                })
+                .collect()
         };
         sim.tracker(1, answer(1, other));
         assert_eq!(relayed(&mut sim), [], "the offerer is not in that swarm");
@@ -1999,18 +2006,11 @@ mod tests {
                     downloaded: 0,
                 },
             );
-            let mut to = Vec::new();
-            while let Some(e) = sim.queue.pop() {
-                if let Ev::Input(n, input) = e.item {
-                    if let Input::TrackerMessage {
-                        message: TrackerMessage::Offer { .. },
-                        ..
-                    } = *input
-                    {
-                        to.push(n);
-                    }
-                }
-            }
+            let mut to: Vec<N> = tracker_messages(&mut sim)
+                .into_iter()
+                .filter(|(_, m)| matches!(m, TrackerMessage::Offer { .. }))
+                .map(|(n, _)| n)
+                .collect();
             to.sort_unstable();
             to
         };

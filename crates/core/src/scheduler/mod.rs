@@ -417,7 +417,6 @@ impl Scheduler {
             .segment_for(&url, range.map(|r| r.0))
             .filter(|i| range.is_none() || i.range == range)
             .cloned();
-
         let now = ctx.now;
         let Some(info) = info else {
             // Not a segment we can share (init segment, unknown URL, odd range): fetch
