@@ -161,6 +161,10 @@ bench-sim: sim-pgo
 	$(SIM) flash-crowd viewers=10000
 	$(SIM) heavy-churn viewers=10000
 	$(SIM) vod-long-tail viewers=10000
+	for s in steady-live flash-crowd heavy-churn vod-long-tail; do \
+	  $(SIM) $$s viewers=100 --seeds 1-8 --quiet && \
+	  $(SIM) $$s viewers=1000 --seeds 1-3 --quiet || exit 1; \
+	done
 	mkdir -p docs/sim
 	$(SIM) plot docs/sim/steady-live.svg \
 	  "steady-live: offload vs viewers (r = 2 Mb/s, mean upload 7.9 Mb/s)" \

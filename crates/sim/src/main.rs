@@ -1,12 +1,14 @@
-//! `hlsmesh-sim <scenario|file> [key=value…] [--sweep N,N,…] [--out DIR]`
+//! `hlsmesh-sim <scenario|file> [key=value…] [--sweep N,N,…] [--seeds S-S|S,S,…] [--out DIR]`
 //!
 //! Runs a built-in scenario (or a scenario file), prints a table, writes JSON, and with
 //! `--sweep` runs it at several swarm sizes and draws offload against the bound in SVG.
+//! With `--seeds` each size runs once per seed, and the gap to the bound is reported as
+//! its spread over them.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use hlsmesh_sim::{svg, Point, Scenario, Sim, Summary};
+use hlsmesh_sim::{svg, AcrossSeeds, Point, Scenario, Sim, Summary};
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -46,7 +48,7 @@ fn rerun_with_allocator_env() -> Option<ExitCode> {
     })
 }
 
-const USAGE: &str = "usage: hlsmesh-sim <scenario|file> [key=value ...] [--sweep N,N,...] [--out DIR] [--quiet]
+const USAGE: &str = "usage: hlsmesh-sim <scenario|file> [key=value ...] [--sweep N,N,...] [--seeds S-S|S,S,...] [--out DIR] [--quiet]
        hlsmesh-sim plot <out.svg> <title> <run.json>...   (offload vs viewers from earlier runs)
 scenarios: steady-live flash-crowd heavy-churn upload-starved vod-long-tail (or a file of key = value lines)
 keys: viewers seed duration live segment window vod_segments renditions start_level abr classes
@@ -87,6 +89,7 @@ fn real_main() -> Result<(), String> {
         }
     };
     let mut sweep: Option<Vec<usize>> = None;
+    let mut seeds: Option<Vec<u64>> = None;
     let mut out = PathBuf::from("target/sim");
     let mut quiet = false;
     while let Some(a) = args.next() {
@@ -103,6 +106,7 @@ fn real_main() -> Result<(), String> {
                         .collect::<Result<_, _>>()?,
                 );
             }
+            "--seeds" => seeds = Some(parse_seeds(&args.next().ok_or("--seeds needs a list")?)?),
             "--out" => out = PathBuf::from(args.next().ok_or("--out needs a directory")?),
             "--quiet" => quiet = true,
             kv => {
@@ -116,9 +120,14 @@ fn real_main() -> Result<(), String> {
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     let sizes = sweep.clone().unwrap_or_else(|| vec![sc.viewers]);
     let mut runs = Vec::new();
-    for n in sizes {
+    let seed_list = seeds.clone().unwrap_or_else(|| vec![sc.seed]);
+    for (n, seed) in sizes
+        .iter()
+        .flat_map(|&n| seed_list.iter().map(move |&seed| (n, seed)))
+    {
         let mut s = sc.clone();
         s.viewers = n;
+        s.seed = seed;
         let cpu0 = cpu_seconds();
         let (outcome, wall) = timed(|| Sim::new(s).run());
         let cpu = cpu_seconds() - cpu0;
@@ -137,20 +146,44 @@ fn real_main() -> Result<(), String> {
         }
         runs.push(summary);
     }
-    let stem = match &sweep {
+    let mut stem = match &sweep {
         Some(_) => format!("{}-sweep", sc.name),
         None => format!("{}-{}", sc.name, sc.viewers),
     };
-    let json = serde_json::json!({ "scenario": sc, "runs": runs });
+    let across = seeds.as_ref().map(|_| AcrossSeeds::of(&runs));
+    let json = match &across {
+        Some(a) => {
+            stem.push_str("-seeds");
+            serde_json::json!({ "scenario": sc, "runs": runs, "across_seeds": a })
+        }
+        None => serde_json::json!({ "scenario": sc, "runs": runs }),
+    };
     let path = out.join(format!("{stem}.json"));
     std::fs::write(
         &path,
         serde_json::to_string_pretty(&json).unwrap_or_default(),
     )
     .map_err(|e| format!("{}: {e}", path.display()))?;
-    println!("{}", Summary::markdown_header());
-    for r in &runs {
-        println!("{}", r.markdown_row());
+    match &across {
+        // Each run's row, with its seed first.
+        Some(a) => {
+            let mut header = Summary::markdown_header().lines();
+            println!("| seed {}", header.next().unwrap_or_default());
+            println!("| --- {}", header.next().unwrap_or_default());
+            for r in &runs {
+                println!("| {} {}", r.seed, r.markdown_row());
+            }
+            println!("\n{}", AcrossSeeds::markdown_header());
+            for g in a {
+                println!("{}", g.markdown_row());
+            }
+        }
+        None => {
+            println!("{}", Summary::markdown_header());
+            for r in &runs {
+                println!("{}", r.markdown_row());
+            }
+        }
     }
     println!("\nwrote {}", path.display());
     if sweep.is_some() {
@@ -161,7 +194,11 @@ fn real_main() -> Result<(), String> {
             runs.first().map(|r| r.played_kbps).unwrap_or(0.0),
             sc.mean_upload_kbps()
         );
-        let points: Vec<Point> = runs.iter().map(Point::from).collect();
+        // Across seeds, one point per size: the means.
+        let points: Vec<Point> = match &across {
+            Some(a) => a.iter().map(Point::from).collect(),
+            None => runs.iter().map(Point::from).collect(),
+        };
         std::fs::write(&path, svg(&title, &points))
             .map_err(|e| format!("{}: {e}", path.display()))?;
         println!("wrote {}", path.display());
@@ -178,6 +215,18 @@ fn plot(args: Vec<String>) -> Result<(), String> {
     for f in files {
         let text = std::fs::read_to_string(f).map_err(|e| format!("{f}: {e}"))?;
         let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{f}: {e}"))?;
+        // A run over several seeds is drawn by its means, one point per size.
+        if let Some(across) = v["across_seeds"].as_array() {
+            for a in across {
+                let share = |k: &str| a[k].as_f64().unwrap_or(1.0);
+                points.push(Point {
+                    viewers: a["peak_viewers"].as_u64().unwrap_or(0) as usize,
+                    offload: 1.0 - share("cdn_share"),
+                    bound_offload: 1.0 - share("bound_cdn_share"),
+                });
+            }
+            continue;
+        }
         for r in v["runs"].as_array().ok_or(format!("{f}: no runs"))? {
             points.push(Point {
                 viewers: r["peak_viewers"].as_u64().unwrap_or(0) as usize,
@@ -190,6 +239,32 @@ fn plot(args: Vec<String>) -> Result<(), String> {
     std::fs::write(out, svg(title, &points)).map_err(|e| format!("{out}: {e}"))?;
     println!("wrote {out}");
     Ok(())
+}
+
+/// `--seeds`: seeds and ranges of seeds, comma-separated (`1-8`, `3,5,9-11`), each once,
+/// in the order given.
+fn parse_seeds(list: &str) -> Result<Vec<u64>, String> {
+    let bad = |part: &str| format!("--seeds: {part:?} is not a seed or a range of seeds (1-8)");
+    let mut seeds = Vec::new();
+    for part in list.split(',').map(str::trim) {
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (a.trim(), b.trim()),
+            None => (part, part),
+        };
+        let (Ok(lo), Ok(hi)) = (lo.parse::<u64>(), hi.parse::<u64>()) else {
+            return Err(bad(part));
+        };
+        // A range a run could not finish (or a reversed one) is a typo, not a request.
+        if hi < lo || hi - lo >= 1000 {
+            return Err(bad(part));
+        }
+        for seed in lo..=hi {
+            if !seeds.contains(&seed) {
+                seeds.push(seed);
+            }
+        }
+    }
+    Ok(seeds)
 }
 
 /// Wall time of the run: the benchmark's own measurement, outside the sans-IO code.
@@ -227,4 +302,20 @@ fn peak_rss_mib() -> f64 {
         })
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_seeds;
+
+    #[test]
+    fn seeds_are_listed_or_ranged() {
+        assert_eq!(parse_seeds("1-4"), Ok(vec![1, 2, 3, 4]));
+        assert_eq!(parse_seeds("7"), Ok(vec![7]));
+        assert_eq!(parse_seeds("3, 5,9-11"), Ok(vec![3, 5, 9, 10, 11]));
+        assert_eq!(parse_seeds("2-3,1-2"), Ok(vec![2, 3, 1]), "each seed once");
+        for bad in ["", "x", "4-2", "1-", "-3", "1-5000", "1,,2"] {
+            assert!(parse_seeds(bad).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -366,6 +366,108 @@ impl Summary {
     }
 }
 
+/// The offload target: within this many points of the bound.
+pub const TARGET_GAP_POINTS: f64 = 5.0;
+
+/// One swarm size run with several seeds: how far the measured offload stays from the
+/// bound across them, not only for one. A run's gap moves a point or more from seed to
+/// seed at 100 viewers (which viewers meet, who leaves when), so a target is judged on
+/// the spread.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AcrossSeeds {
+    /// Viewers configured.
+    pub viewers: usize,
+    /// Most viewers present at once, mean over the seeds (the plot's x).
+    pub peak_viewers: usize,
+    /// The seeds, in the order they ran.
+    pub seeds: Vec<u64>,
+    /// Gap to the bound, points: mean, least, most.
+    pub gap_points: [f64; 3],
+    /// Seeds whose gap is within [`TARGET_GAP_POINTS`].
+    pub within_target: usize,
+    /// CDN share, mean.
+    pub cdn_share: f64,
+    /// The bound's CDN share, mean.
+    pub bound_cdn_share: f64,
+    /// Stall time ÷ viewing time: the worst seed's.
+    pub stall_ratio_max: f64,
+}
+
+impl AcrossSeeds {
+    /// Groups `runs` by configured viewers (in the order each size first appears) and
+    /// sums each group up; an empty list gives none.
+    pub fn of(runs: &[Summary]) -> Vec<AcrossSeeds> {
+        let mut sizes: Vec<usize> = Vec::new();
+        for r in runs {
+            if !sizes.contains(&r.viewers) {
+                sizes.push(r.viewers);
+            }
+        }
+        sizes
+            .into_iter()
+            .map(|viewers| {
+                let group: Vec<&Summary> = runs.iter().filter(|r| r.viewers == viewers).collect();
+                let n = group.len() as f64;
+                let mean = |f: fn(&Summary) -> f64| group.iter().map(|r| f(r)).sum::<f64>() / n;
+                let gaps = group.iter().map(|r| r.gap_points);
+                AcrossSeeds {
+                    viewers,
+                    peak_viewers: mean(|r| r.peak_viewers as f64).round() as usize,
+                    seeds: group.iter().map(|r| r.seed).collect(),
+                    gap_points: [
+                        mean(|r| r.gap_points),
+                        gaps.clone().fold(f64::INFINITY, f64::min),
+                        gaps.fold(f64::NEG_INFINITY, f64::max),
+                    ],
+                    within_target: group
+                        .iter()
+                        .filter(|r| r.gap_points <= TARGET_GAP_POINTS)
+                        .count(),
+                    cdn_share: mean(|r| r.cdn_share),
+                    bound_cdn_share: mean(|r| r.bound_cdn_share),
+                    stall_ratio_max: group.iter().map(|r| r.stall_ratio).fold(0.0, f64::max),
+                }
+            })
+            .collect()
+    }
+
+    /// One row of a markdown table (see [`AcrossSeeds::markdown_header`]).
+    pub fn markdown_row(&self) -> String {
+        let seeds = match self.seeds.as_slice() {
+            [] => String::new(),
+            [one] => one.to_string(),
+            [first, .., last] if self.seeds.windows(2).all(|w| w[1] == w[0] + 1) => {
+                format!("{first}–{last}")
+            }
+            all => all
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        format!(
+            "| {} | {} | {:.2} | {:.2} / {:.2} | {} of {} | {:.1}% | {:.1}% | {:.3}% |",
+            self.viewers,
+            seeds,
+            self.gap_points[0],
+            self.gap_points[1],
+            self.gap_points[2],
+            self.within_target,
+            self.seeds.len(),
+            self.cdn_share * 100.0,
+            self.bound_cdn_share * 100.0,
+            self.stall_ratio_max * 100.0,
+        )
+    }
+
+    /// Header of the markdown table.
+    pub fn markdown_header() -> String {
+        format!(
+            "| viewers | seeds | gap mean (points) | gap least / most | within {TARGET_GAP_POINTS} points | CDN share, mean | bound, mean | stall time, worst seed |\n| --- | --- | --- | --- | --- | --- | --- | --- |"
+        )
+    }
+}
+
 /// One point of the plot: viewers, measured offload, bound offload.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Point {
@@ -375,6 +477,16 @@ pub struct Point {
     pub offload: f64,
     /// 1 − the bound's CDN share.
     pub bound_offload: f64,
+}
+
+impl From<&AcrossSeeds> for Point {
+    fn from(a: &AcrossSeeds) -> Point {
+        Point {
+            viewers: a.peak_viewers,
+            offload: 1.0 - a.cdn_share,
+            bound_offload: 1.0 - a.bound_cdn_share,
+        }
+    }
 }
 
 impl From<&Summary> for Point {

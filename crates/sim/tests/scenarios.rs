@@ -1,6 +1,6 @@
 //! Small swarms, asserted properties. The big runs are benchmarks (`make bench-sim`).
 
-use hlsmesh_sim::{run, Class, Scenario, Summary, TrackerPolicy};
+use hlsmesh_sim::{run, AcrossSeeds, Class, Scenario, Summary, TrackerPolicy, TARGET_GAP_POINTS};
 
 /// A short live scenario of `n` viewers on fast links.
 fn small_live(n: usize, seed: u64) -> Scenario {
@@ -101,6 +101,50 @@ fn same_seed_same_result() {
     let json = |s: &Summary| serde_json::to_string(s).expect("json");
     assert_eq!(json(&a), json(&b));
     assert_ne!(json(&a), json(&c), "the seed changes nothing");
+}
+
+/// `--seeds`: each size's runs are summed up over their seeds, sizes kept apart, in the
+/// order they ran.
+#[test]
+fn a_spread_over_seeds_sums_each_size_up() {
+    let mut runs = Vec::new();
+    for n in [6, 3] {
+        for seed in [11, 12, 13] {
+            let mut sc = small_live(n, seed);
+            sc.duration_s = 40.0;
+            runs.push(run(sc));
+        }
+    }
+    let across = AcrossSeeds::of(&runs);
+    assert_eq!(across.len(), 2);
+    for (a, group) in across.iter().zip(runs.chunks(3)) {
+        assert_eq!(a.viewers, group[0].viewers);
+        assert_eq!(a.seeds, vec![11, 12, 13]);
+        let gaps: Vec<f64> = group.iter().map(|r| r.gap_points).collect();
+        let mean = gaps.iter().sum::<f64>() / 3.0;
+        assert!((a.gap_points[0] - mean).abs() < 1e-9, "{a:?}");
+        assert_eq!(
+            a.gap_points[1],
+            gaps.iter().cloned().fold(f64::INFINITY, f64::min)
+        );
+        assert_eq!(
+            a.gap_points[2],
+            gaps.iter().cloned().fold(f64::NEG_INFINITY, f64::max)
+        );
+        assert!(
+            a.gap_points[1] < a.gap_points[2],
+            "the seeds changed nothing: {gaps:?}"
+        );
+        let within = gaps.iter().filter(|g| **g <= TARGET_GAP_POINTS).count();
+        assert_eq!(a.within_target, within);
+        let share = group.iter().map(|r| r.cdn_share).sum::<f64>() / 3.0;
+        assert!((a.cdn_share - share).abs() < 1e-9);
+        assert!(a
+            .markdown_row()
+            .starts_with(&format!("| {} | 11–13 | ", a.viewers)));
+    }
+    assert_eq!(across[0].viewers, 6, "sizes in the order they ran");
+    assert!(AcrossSeeds::of(&[]).is_empty());
 }
 
 #[test]
