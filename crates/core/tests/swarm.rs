@@ -1082,9 +1082,11 @@ fn a_failed_trial_is_not_repeated_at_once() {
 #[test]
 fn a_peer_that_missed_a_deadline_is_not_tried_again_as_untried_after_its_demotion() {
     // Node 0 stalls: node 1's trial of it fails and demotes it for 30 s. After that, node
-    // 1 counts it as taking at least the time it waited (1 s, its deadline): with a 1 s
-    // deadline again it does not try it a second time (an untried peer would get a
-    // trial) and takes the segment from the CDN.
+    // 1 counts it as taking at least the time it waited (1 s, its deadline): with 1.9 s
+    // of buffer (under 1.25 s left once the CDN's reserve is kept: too little for 1 s
+    // with a quarter to spare) it does not try it a second time (an untried peer would
+    // get a trial: 1.85 s of buffer is enough for one) and takes the segment from the
+    // CDN.
     let mut net = meshed(2, 14, None);
     net.load(0, &url(1), playback(0.0));
     net.load(0, &url(2), playback(0.0));
@@ -1093,7 +1095,7 @@ fn a_peer_that_missed_a_deadline_is_not_tried_again_as_untried_after_its_demotio
     net.load(1, &url(1), playback(3.0));
     net.run_for(Duration::from_secs(35));
     assert_eq!(net.nodes[1].agent.stats().peer_fallbacks, 1);
-    net.load(1, &url(2), playback(2.0));
+    net.load(1, &url(2), playback(1.9));
     net.run_for(Duration::from_secs(5));
     assert_eq!(net.nodes[1].agent.stats().peer_fallbacks, 1);
     assert_eq!(sources(&net, 1), vec![Source::Cdn, Source::Cdn]);
@@ -1341,4 +1343,36 @@ fn a_switch_to_a_rendition_not_played_yet_sizes_it_as_the_stream_measures() {
 fn a_rendition_not_played_yet_is_never_sized_above_its_declaration() {
     let got = switch_to_hi(32, [8_000, 16_000_000], 10.0);
     assert_eq!(got, [Source::Cdn, Source::Peer]);
+}
+
+/// Node 1 measures node 0 on one copy (its frames 1.2 s late: about 1.23 s a copy),
+/// then asks for the next segment with `ahead` seconds of buffer. Node 1's sources and
+/// its requests.
+fn ask_a_measured_peer(ahead: f64) -> (Vec<Source>, usize) {
+    let mut net = meshed(2, 16, None);
+    net.load(0, &url(1), playback(0.0));
+    net.run_for(Duration::from_secs(2));
+    net.nodes[0].extra_delay = Duration::from_millis(1200);
+    net.load(1, &url(1), playback(3.9));
+    net.run_for(Duration::from_secs(5));
+    net.load(0, &url(2), playback(0.0));
+    net.run_for(Duration::from_secs(2));
+    net.load(1, &url(2), playback(ahead));
+    net.run_for(Duration::from_secs(6));
+    (sources(&net, 1), net.nodes[1].sent_by_tag[4])
+}
+
+#[test]
+fn a_measured_peer_is_asked_when_its_copy_fits_with_a_quarter_to_spare() {
+    // 3.7 s of buffer, 2 s kept for the CDN: 1.7 s, more than the 1.23 s copy with a
+    // quarter to spare (1.54 s), less than with half again (1.85 s). Node 0 is asked.
+    assert_eq!(
+        ask_a_measured_peer(3.7),
+        (vec![Source::Peer, Source::Peer], 2)
+    );
+    // 3.3 s: 1.3 s, not enough even with a quarter: the CDN, node 0 not asked.
+    assert_eq!(
+        ask_a_measured_peer(3.3),
+        (vec![Source::Peer, Source::Cdn], 1)
+    );
 }

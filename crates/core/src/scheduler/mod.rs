@@ -66,6 +66,15 @@ const TRIAL_SPEEDUP: f64 = 5.0;
 /// time for a copy: it is likely sending another one (home mix, 300 viewers, seeds 1–5:
 /// every seed better, wasted uploads halved).
 const SLOW_TRIAL_FACTOR: f64 = 1.5;
+/// How much longer than its expected time a measured peer's copy may take and still
+/// make the deadline: a quarter to spare. A peer that misses it costs a CDN fetch of the
+/// rest, not a stall (the deadline keeps the CDN's reserve). With half again, a viewer
+/// with a few seconds of buffer at the live edge could ask only its fastest neighbours,
+/// which every other neighbour asks too: it went round their refusals and then to the
+/// CDN while slower neighbours that could have made it sat idle (100 viewers, seeds
+/// 1–16, points from the bound on average: steady-live 4.80 → 4.24, heavy-churn 5.29
+/// → 4.88, flash-crowd 4.18 → 3.98, vod-long-tail 13.89 → 13.92; docs/BENCHMARKS.md).
+const MEASURED_SPARE: f64 = 1.25;
 /// Latency assumed for a peer not measured yet.
 const TRIAL_LATENCY: Duration = Duration::from_millis(150);
 /// Shortest time a peer is given for a transfer.
@@ -635,9 +644,8 @@ impl Scheduler {
     /// The peer to ask for `seg` (of about `size` bytes) so that it arrives by
     /// `deadline`: a peer not measured yet gets a trial when there is room for its
     /// speed (the upload rate it told, else an assumed one) twice over with half again
-    /// to spare; otherwise the fastest
-    /// measured peer that makes it with half again to spare; otherwise a trial that
-    /// fits with that spare.
+    /// to spare; otherwise the fastest measured peer that makes it with
+    /// [`MEASURED_SPARE`]; otherwise a trial that fits with half again to spare.
     fn choose_peer(
         &self,
         swarm: &Swarm,
@@ -670,7 +678,7 @@ impl Scheduler {
                 Some(expected) => {
                     // Queued requests share the peer's link.
                     let expected = crate::time::scale(expected, 1.0 + open as f64);
-                    if now + crate::time::scale(expected, 1.5) <= deadline
+                    if now + crate::time::scale(expected, MEASURED_SPARE) <= deadline
                         && best.is_none_or(|b| (expected, open, conn) < b)
                     {
                         best = Some((expected, open, conn));
