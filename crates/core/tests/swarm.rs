@@ -1082,11 +1082,12 @@ fn a_failed_trial_is_not_repeated_at_once() {
 #[test]
 fn a_peer_that_missed_a_deadline_is_not_tried_again_as_untried_after_its_demotion() {
     // Node 0 stalls: node 1's trial of it fails and demotes it for 30 s. After that, node
-    // 1 counts it as taking at least the time it waited (1 s, its deadline): with 1.9 s
-    // of buffer (under 1.25 s left once the CDN's reserve is kept: too little for 1 s
-    // with a quarter to spare) it does not try it a second time (an untried peer would
-    // get a trial: 1.85 s of buffer is enough for one) and takes the segment from the
-    // CDN.
+    // 1 counts it as taking at least the time it waited for the segment's expected size
+    // (1 s for the 250 kB assumed before any segment arrived: 250 kB/s, so 0.8 s for the
+    // 200 kB it expects once the CDN's copy measured the stream). With 1.9 s of buffer and
+    // 1 s kept for the CDN, 0.9 s is left: too little for 0.8 s with a quarter to spare
+    // (1 s), so it does not try node 0 a second time, and takes the segment from the CDN.
+    // An untried peer would get a trial (0.55 s with half again to spare: 0.83 s).
     let mut net = meshed(2, 14, None);
     net.load(0, &url(1), playback(0.0));
     net.load(0, &url(2), playback(0.0));

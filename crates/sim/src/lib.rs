@@ -35,7 +35,7 @@ mod uplink;
 
 pub use engine::{CdnCauses, Outcome, Sim, Totals};
 pub use player::ViewerMetrics;
-pub use report::{svg, AcrossSeeds, Point, Summary, TARGET_GAP_POINTS};
+pub use report::{seeds_label, svg, AcrossSeeds, Point, Summary, TARGET_GAP_POINTS};
 pub use scenario::{home_mix, starved_mix, Abr, Class, Join, Scenario, TrackerPolicy};
 
 /// Runs a scenario to the end and sums it up.

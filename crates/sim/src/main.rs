@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use hlsmesh_sim::{svg, AcrossSeeds, Point, Scenario, Sim, Summary};
+use hlsmesh_sim::{seeds_label, svg, AcrossSeeds, Point, Scenario, Sim, Summary};
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -90,6 +90,7 @@ fn real_main() -> Result<(), String> {
     };
     let mut sweep: Option<Vec<usize>> = None;
     let mut seeds: Option<Vec<u64>> = None;
+    let mut seed_key = false;
     let mut out = PathBuf::from("target/sim");
     let mut quiet = false;
     while let Some(a) = args.next() {
@@ -113,9 +114,13 @@ fn real_main() -> Result<(), String> {
                 let (k, v) = kv
                     .split_once('=')
                     .ok_or_else(|| format!("expected key=value, not {kv}"))?;
+                seed_key |= k.trim() == "seed";
                 sc.set(k, v)?;
             }
         }
+    }
+    if seed_key && seeds.is_some() {
+        return Err("seed= and --seeds: give one or the other".into());
     }
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     let sizes = sweep.clone().unwrap_or_else(|| vec![sc.viewers]);
@@ -153,7 +158,8 @@ fn real_main() -> Result<(), String> {
     let across = seeds.as_ref().map(|_| AcrossSeeds::of(&runs));
     let json = match &across {
         Some(a) => {
-            stem.push_str("-seeds");
+            // Runs over other seeds of the same sizes keep their own file.
+            stem.push_str(&format!("-seeds{}", seeds_label(&seed_list, "-", "_")));
             serde_json::json!({ "scenario": sc, "runs": runs, "across_seeds": a })
         }
         None => serde_json::json!({ "scenario": sc, "runs": runs }),
@@ -216,15 +222,10 @@ fn plot(args: Vec<String>) -> Result<(), String> {
         let text = std::fs::read_to_string(f).map_err(|e| format!("{f}: {e}"))?;
         let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{f}: {e}"))?;
         // A run over several seeds is drawn by its means, one point per size.
-        if let Some(across) = v["across_seeds"].as_array() {
-            for a in across {
-                let share = |k: &str| a[k].as_f64().unwrap_or(1.0);
-                points.push(Point {
-                    viewers: a["peak_viewers"].as_u64().unwrap_or(0) as usize,
-                    offload: 1.0 - share("cdn_share"),
-                    bound_offload: 1.0 - share("bound_cdn_share"),
-                });
-            }
+        if let Some(across) = v.get("across_seeds") {
+            let across: Vec<AcrossSeeds> = serde_json::from_value(across.clone())
+                .map_err(|e| format!("{f}: across_seeds: {e}"))?;
+            points.extend(across.iter().map(Point::from));
             continue;
         }
         for r in v["runs"].as_array().ok_or(format!("{f}: no runs"))? {
@@ -241,6 +242,9 @@ fn plot(args: Vec<String>) -> Result<(), String> {
     Ok(())
 }
 
+/// Most seeds one `--seeds` runs.
+const MAX_SEEDS: usize = 1000;
+
 /// `--seeds`: seeds and ranges of seeds, comma-separated (`1-8`, `3,5,9-11`), each once,
 /// in the order given.
 fn parse_seeds(list: &str) -> Result<Vec<u64>, String> {
@@ -254,13 +258,16 @@ fn parse_seeds(list: &str) -> Result<Vec<u64>, String> {
         let (Ok(lo), Ok(hi)) = (lo.parse::<u64>(), hi.parse::<u64>()) else {
             return Err(bad(part));
         };
-        // A range a run could not finish (or a reversed one) is a typo, not a request.
-        if hi < lo || hi - lo >= 1000 {
+        if hi < lo {
             return Err(bad(part));
         }
         for seed in lo..=hi {
             if !seeds.contains(&seed) {
                 seeds.push(seed);
+            }
+            // More runs than anyone would wait for is a typo, not a request.
+            if seeds.len() > MAX_SEEDS {
+                return Err(format!("--seeds: more than {MAX_SEEDS} seeds"));
             }
         }
     }
@@ -314,8 +321,18 @@ mod tests {
         assert_eq!(parse_seeds("7"), Ok(vec![7]));
         assert_eq!(parse_seeds("3, 5,9-11"), Ok(vec![3, 5, 9, 10, 11]));
         assert_eq!(parse_seeds("2-3,1-2"), Ok(vec![2, 3, 1]), "each seed once");
-        for bad in ["", "x", "4-2", "1-", "-3", "1-5000", "1,,2"] {
-            assert!(parse_seeds(bad).is_err(), "{bad:?}");
+        for bad in ["", "x", "4-2", "1-", "-3", "1,,2"] {
+            assert!(
+                parse_seeds(bad).unwrap_err().contains("not a seed"),
+                "{bad:?}"
+            );
         }
+        for many in ["1-5000", "1-999,1000-1998", "0-18446744073709551615"] {
+            assert!(
+                parse_seeds(many).unwrap_err().contains("more than 1000"),
+                "{many:?}"
+            );
+        }
+        assert_eq!(parse_seeds("1-1000").map(|s| s.len()), Ok(1000));
     }
 }

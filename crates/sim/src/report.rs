@@ -1,7 +1,7 @@
 //! What a run measured, next to the bound it is held to: a summary for the terminal, JSON
 //! for machines and an SVG plot of offload against swarm size.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::engine::{CdnCauses, Outcome};
 
@@ -373,7 +373,7 @@ pub const TARGET_GAP_POINTS: f64 = 5.0;
 /// bound across them, not only for one. A run's gap moves a point or more from seed to
 /// seed at 100 viewers (which viewers meet, who leaves when), so a target is judged on
 /// the spread.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AcrossSeeds {
     /// Viewers configured.
     pub viewers: usize,
@@ -433,22 +433,10 @@ impl AcrossSeeds {
 
     /// One row of a markdown table (see [`AcrossSeeds::markdown_header`]).
     pub fn markdown_row(&self) -> String {
-        let seeds = match self.seeds.as_slice() {
-            [] => String::new(),
-            [one] => one.to_string(),
-            [first, .., last] if self.seeds.windows(2).all(|w| w[1] == w[0] + 1) => {
-                format!("{first}–{last}")
-            }
-            all => all
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-        };
         format!(
             "| {} | {} | {:.2} | {:.2} / {:.2} | {} of {} | {:.1}% | {:.1}% | {:.3}% |",
             self.viewers,
-            seeds,
+            seeds_label(&self.seeds, "–", ", "),
             self.gap_points[0],
             self.gap_points[1],
             self.gap_points[2],
@@ -465,6 +453,23 @@ impl AcrossSeeds {
         format!(
             "| viewers | seeds | gap mean (points) | gap least / most | within {TARGET_GAP_POINTS} points | CDN share, mean | bound, mean | stall time, worst seed |\n| --- | --- | --- | --- | --- | --- | --- | --- |"
         )
+    }
+}
+
+/// A list of seeds in short: `first{to}last` when they follow each other, else each one,
+/// joined by `sep`.
+pub fn seeds_label(seeds: &[u64], to: &str, sep: &str) -> String {
+    match seeds {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [first, .., last] if seeds.windows(2).all(|w| w[0].checked_add(1) == Some(w[1])) => {
+            format!("{first}{to}{last}")
+        }
+        all => all
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(sep),
     }
 }
 

@@ -137,14 +137,27 @@ fn a_spread_over_seeds_sums_each_size_up() {
         );
         let within = gaps.iter().filter(|g| **g <= TARGET_GAP_POINTS).count();
         assert_eq!(a.within_target, within);
-        let share = group.iter().map(|r| r.cdn_share).sum::<f64>() / 3.0;
-        assert!((a.cdn_share - share).abs() < 1e-9);
+        let mean = |f: fn(&Summary) -> f64| group.iter().map(f).sum::<f64>() / 3.0;
+        assert!((a.cdn_share - mean(|r| r.cdn_share)).abs() < 1e-9);
+        assert!((a.bound_cdn_share - mean(|r| r.bound_cdn_share)).abs() < 1e-9);
+        assert_eq!(
+            a.peak_viewers,
+            mean(|r| r.peak_viewers as f64).round() as usize
+        );
+        let worst = group.iter().map(|r| r.stall_ratio).fold(0.0, f64::max);
+        assert_eq!(a.stall_ratio_max, worst);
         assert!(a
             .markdown_row()
             .starts_with(&format!("| {} | 11–13 | ", a.viewers)));
     }
     assert_eq!(across[0].viewers, 6, "sizes in the order they ran");
     assert!(AcrossSeeds::of(&[]).is_empty());
+    // A seed exactly at the target's 5 points is within it.
+    let mut at = runs[0].clone();
+    at.gap_points = TARGET_GAP_POINTS;
+    let mut over = runs[1].clone();
+    over.gap_points = TARGET_GAP_POINTS + 0.01;
+    assert_eq!(AcrossSeeds::of(&[at, over])[0].within_target, 1);
 }
 
 #[test]
@@ -183,10 +196,11 @@ fn vod_plays_and_ends() {
 /// them (each stretch of the title has its own tracker swarm), so peers serve much of
 /// what they play. With one swarm for the title, the gap to the bound was 29 points here;
 /// with the stretches' swarms 17, and 15.6 while the first segment after a switch to a
-/// rendition not received yet was sized from the master's `BANDWIDTH` alone; it is 12.7.
+/// rendition not received yet was sized from the master's `BANDWIDTH` alone; it is 13.5
+/// (seeds 1–16: 13.9 on average, 11.8 to 18.3).
 #[test]
 fn vod_viewers_find_neighbours_near_their_position() {
-    let (gap, s) = stall_free_gap("vod-long-tail", 100, None);
+    let (gap, s) = stall_free_gap("vod-long-tail", 100, 1, None);
     assert!(gap < 14.2, "gap {gap:.1} points: {}", s.table());
     // What keeps it from the bound: viewers leave with copies nobody else holds, and
     // those ahead hold the next segments in other stretches' swarms.
@@ -210,12 +224,18 @@ fn the_cdn_causes_name_first_copies_and_session_starts() {
     assert_eq!(c.no_copy_online + c.copy_elsewhere, 0, "{c:?}");
 }
 
-/// Runs a built-in scenario with `viewers` (for `duration_s`, else the scenario's
-/// 10 minutes), checks that it is sane and that nobody stalled, and returns its gap to
-/// the bound in points, with its table.
-fn stall_free_gap(name: &str, viewers: usize, duration_s: Option<f64>) -> (f64, Summary) {
+/// Runs a built-in scenario with `viewers` and `seed` (for `duration_s`, else the
+/// scenario's 10 minutes), checks that it is sane and that nobody stalled, and returns
+/// its gap to the bound in points, with its table.
+fn stall_free_gap(
+    name: &str,
+    viewers: usize,
+    seed: u64,
+    duration_s: Option<f64>,
+) -> (f64, Summary) {
     let mut sc = Scenario::builtin(name).expect("builtin");
     sc.viewers = viewers;
+    sc.seed = seed;
     if let Some(d) = duration_s {
         sc.duration_s = d;
     }
@@ -301,20 +321,24 @@ fn scenario_files_and_overrides() {
 /// second: its first announce offers to ten random members, and it announces again
 /// every 5 s while short of peers. Its second and third segments then come from peers,
 /// not from the CDN. With five offers and 15 s between announces the gap to the bound
-/// was 7.1 points here; it is 5.4.
+/// was 7.1 points here; it is 5.3.
 #[test]
 fn churn_newcomers_find_neighbours_at_once() {
-    let (gap, s) = stall_free_gap("heavy-churn", 100, None);
+    let (gap, s) = stall_free_gap("heavy-churn", 100, 1, None);
     assert!(gap < 6.2, "gap {gap:.1} points: {}", s.table());
 }
 
 /// Fast uplinks (the fibre viewers, 10 × the stream's rate) hold up to two and a half
 /// times `max_peers`: fewer viewers then rank first among their neighbours for a new
 /// live segment, so fewer take it from the CDN, and the segment still reaches everyone
-/// in time. When a fast uplink answered up to half again `max_peers` and offered a sixth
-/// more, this run was 6.2 points from the bound; it is 4.6.
+/// in time. Over seeds 1–3 this run is 6.1 points from the bound on average; when a fast
+/// uplink answered up to half again `max_peers` and offered a sixth more, 7.3 (each
+/// seed was worse). One seed alone moves by a point with any policy change.
 #[test]
 fn fast_uplinks_with_large_neighbourhoods_take_fewer_cdn_copies() {
-    let (gap, s) = stall_free_gap("steady-live", 200, Some(120.0));
-    assert!(gap < 5.4, "gap {gap:.1} points: {}", s.table());
+    let runs: Vec<Summary> = (1..=3)
+        .map(|seed| stall_free_gap("steady-live", 200, seed, Some(120.0)).1)
+        .collect();
+    let across = &AcrossSeeds::of(&runs)[0];
+    assert!(across.gap_points[0] < 6.7, "{across:?}");
 }
