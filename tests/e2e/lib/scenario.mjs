@@ -3,12 +3,13 @@
 // shares. live.test.mjs and vod.test.mjs are thin wrappers around it.
 //
 // Knobs (env): P2P (1; 0 = plain hls.js, share printed not asserted), VIEWERS (4),
-// STAGGER_S (3), WATCH_S (60), MAX_CDN_SHARE (0.35).
+// STAGGER_S (3), WATCH_S (60), MAX_POINTS_OVER_FLOOR (6), MAX_CDN_SHARE (unset).
 //
 // Asserts: no fatal hls.js error; every viewer plays; no stall after start-up; every
 // fragment every player received is byte-identical to the origin's file; with P2P, the
-// origin served (its own access log) at most MAX_CDN_SHARE of the segment bytes the
-// players loaded.
+// origin served (its own access log) at most MAX_POINTS_OVER_FLOOR points more of the
+// segment bytes the players loaded than the run's floor (each distinct fragment served
+// once), or at most MAX_CDN_SHARE of them when that is set.
 import assert from "node:assert/strict";
 import { symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -26,20 +27,29 @@ export const WATCH_S = Number(env.WATCH_S ?? 60);
 const FORWARD_BUFFER_S = 30;
 /** Least upload rate a viewer may measure on loopback, kb/s (ten times the top rendition). */
 const MIN_LOOPBACK_UPLINK_KBPS = 8000;
-export const MAX_CDN_SHARE = Number(env.MAX_CDN_SHARE ?? 0.35);
+/**
+ * How far over its floor (each distinct fragment once from the origin) a run's CDN share
+ * may be, in points. The floor moves with how long the viewers overlap (30.0–30.8% in the
+ * live run, 25.0–25.7% in the VOD run), and a fixed 35% left the live run 0.2 points of
+ * room on one of seven runs of 2026-12-07 (34.8%, floor 30.8%; 0.8–4.0 points over it).
+ */
+export const MAX_POINTS_OVER_FLOOR = Number(env.MAX_POINTS_OVER_FLOOR ?? 6);
+/** A fixed ceiling on the CDN share instead, when set (the aquatic run's). */
+export const MAX_CDN_SHARE = env.MAX_CDN_SHARE === undefined ? undefined : Number(env.MAX_CDN_SHARE);
 export const TIMEOUT_MS = (60 + VIEWERS * (STAGGER_S + 10) + WATCH_S + 60) * 1000;
 
 /**
  * Runs the scenario `kind` ("live" or "vod") and asserts what every scenario promises.
  * Options: `name` (run directory name), `limitRate` (origin bytes/s per response, 0 =
- * unlimited), `viewers`, `watchS`, `maxShare` (override the env knobs), `page` (viewer
+ * unlimited), `viewers`, `watchS`, `maxShare` (a fixed ceiling on the CDN share instead
+ * of the floor's margin; overrides the env knobs), `page` (viewer
  * page path, default viewer.html; see lib/viewers.mjs).
  */
 export async function runScenario(kind, opts = {}) {
   const name = opts.name ?? kind;
   const viewers = opts.viewers ?? VIEWERS;
   const watchS = opts.watchS ?? WATCH_S;
-  const maxShare = opts.maxShare ?? MAX_CDN_SHARE;
+  const fixedShare = opts.maxShare ?? MAX_CDN_SHARE;
   if (!(await inLoopbackNetns()) && env.E2E_ALLOW_HOST_NET !== "1") {
     assert.fail("not in a loopback-only network namespace: run tests/e2e/run.sh (or set E2E_ALLOW_HOST_NET=1)");
   }
@@ -84,6 +94,11 @@ export async function runScenario(kind, opts = {}) {
   const share = players.total > 0 ? origin.segmentBytes / players.total : NaN;
   // The share had the origin served each distinct fragment once and peers the rest.
   const floor = players.total > 0 ? players.distinct / players.total : NaN;
+  const maxShare = fixedShare ?? floor + MAX_POINTS_OVER_FLOOR / 100;
+  const limit =
+    fixedShare === undefined
+      ? `limit ${(maxShare * 100).toFixed(1)}%: the floor + ${MAX_POINTS_OVER_FLOOR} points`
+      : `limit ${(maxShare * 100).toFixed(0)}%`;
   const { problems, checked } = await verifyFragments(reports, { mediaDir });
   const cpuBusy = await cpu();
   const wallS = (Date.now() - t0) / 1000;
@@ -96,7 +111,7 @@ export async function runScenario(kind, opts = {}) {
       summaryTable(reports, { origin, players }),
       "",
       `${name}: CDN share: origin served ${fmtMB(origin.segmentBytes)} MB of .ts (${origin.segmentRequests} requests) / players loaded ${fmtMB(players.total)} MB = ${(share * 100).toFixed(1)}%` +
-        (P2P ? ` (limit ${(maxShare * 100).toFixed(0)}%)` : " (p2p=0 baseline, not asserted)"),
+        (P2P ? ` (${limit})` : " (p2p=0 baseline, not asserted)"),
       `${name}: each fragment once from the origin would be ${(floor * 100).toFixed(1)}%: ${((share - floor) * 100).toFixed(1)} points over that`,
       `${name}: stalls after start-up: ${stalls}; time to first frame median ${ttff[Math.floor(ttff.length / 2)] ?? "-"} ms, worst ${ttff.at(-1) ?? "-"} ms`,
       `fragments checked against origin files: ${checked}, mismatches: ${problems.length}`,
@@ -149,7 +164,7 @@ export async function runScenario(kind, opts = {}) {
     }
   }
   if (P2P) {
-    assert.ok(share <= maxShare, `CDN share ${(share * 100).toFixed(1)}% > ${(maxShare * 100).toFixed(0)}%`);
+    assert.ok(share <= maxShare, `CDN share ${(share * 100).toFixed(1)}% over the ${limit}`);
   }
   return { share, stalls, ttff, reports };
 }
