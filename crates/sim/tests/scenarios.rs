@@ -242,7 +242,7 @@ fn stall_free_gap(
     let s = run(sc);
     sane(&s);
     assert_eq!(s.stalls_per_viewer, 0.0, "{}", s.table());
-    (100.0 * (s.cdn_share - s.bound_cdn_share), s)
+    (s.gap_points, s)
 }
 
 #[test]
