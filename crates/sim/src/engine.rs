@@ -294,6 +294,24 @@ struct Node {
     /// dials each tracker once at start and gives up on one only after 10 s, past the
     /// 2 s hold.
     held_trackers: Option<Vec<TrackerId>>,
+    /// What the audience draws for this viewer, apart from the network's randomness.
+    draws: ViewerDraws,
+}
+
+/// A viewer's own random draws, made when it is created from a stream of its own (the
+/// run's seed and its index): who arrives when, on what access, for how long, where in a
+/// VOD title, and with what agent seed is the same in every run of a seed, whatever the
+/// policy does. Drawn from the run's one stream in event order, a change that moved one
+/// tracker sample or one lost frame gave every later viewer another access class, and
+/// two policies were compared on two audiences.
+#[derive(Clone, Copy, Default)]
+struct ViewerDraws {
+    /// The agent's seed.
+    agent_seed: u64,
+    /// A VOD viewer's first segment.
+    vod_start: u64,
+    /// After this viewer leaves (with churn), the next viewer arrives this much later, µs.
+    successor_after: u64,
 }
 
 /// Network-level totals, in nominal bytes.
@@ -406,7 +424,10 @@ pub struct Sim {
     /// Each node's queued uplink event (µs; MAX: none): an `UpDone` at any other time is
     /// stale. Beside the nodes, so that a stale one reads no node.
     up_next: Vec<u64>,
+    /// The network's randomness: tracker samples, jitter, loss.
     rng: Rng,
+    /// Seed of the audience's streams: arrivals, and each viewer's [`ViewerDraws`].
+    audience: u64,
     scale: u64,
     seg_us: u64,
     /// Cumulative class weights.
@@ -517,6 +538,9 @@ impl Sim {
                 (kbps * 1000.0) as u64
             ));
         }
+        // The audience's draws come from a stream of their own (see `ViewerDraws`).
+        let audience = rng.next_u64();
+        let mut arrivals = Rng::new(audience);
         let mut sim = Sim {
             now: 0,
             end: us(sc.duration_s),
@@ -542,13 +566,13 @@ impl Sim {
                 .ok()
                 .and_then(|v| v.parse().ok()),
             rng: Rng::new(rng.next_u64()),
+            audience,
             sc,
         };
         for _ in 0..sim.sc.viewers {
             let at = match sim.sc.join {
-                Join::Steady => sim.rng.unit() * sim.sc.join_over_s,
-                Join::Flash => sim
-                    .rng
+                Join::Steady => arrivals.unit() * sim.sc.join_over_s,
+                Join::Flash => arrivals
                     .exp(sim.sc.join_over_s / 10.0)
                     .min(sim.sc.join_over_s),
             };
@@ -562,9 +586,16 @@ impl Sim {
         self.queue.push(at.max(self.now), ev);
     }
 
+    /// The random stream of the viewer with this index (see [`ViewerDraws`]).
+    fn viewer_rng(&self, index: usize) -> Rng {
+        let mut mix = Rng::new(self.audience ^ (index as u64).wrapping_mul(0xD1B5_4A32_D192_ED03));
+        Rng::new(mix.next_u64())
+    }
+
     /// Creates a viewer that arrives at `at`.
     fn spawn(&mut self, at: u64) {
-        let x = self.rng.unit() * self.class_cdf.last().copied().unwrap_or(1.0);
+        let mut r = self.viewer_rng(self.nodes.len());
+        let x = r.unit() * self.class_cdf.last().copied().unwrap_or(1.0);
         let class = self
             .class_cdf
             .iter()
@@ -572,7 +603,7 @@ impl Sim {
             .unwrap_or(self.class_cdf.len() - 1);
         let c = &self.sc.classes[class];
         let leave_at = if self.sc.session_mean_s > 0.0 {
-            at + us(self.rng.exp(self.sc.session_mean_s))
+            at + us(r.exp(self.sc.session_mean_s))
         } else {
             u64::MAX
         };
@@ -605,6 +636,15 @@ impl Sim {
             leave_at,
             stats: Stats::default(),
             held_trackers: Some(Vec::new()),
+            draws: ViewerDraws {
+                agent_seed: r.next_u64(),
+                vod_start: if r.unit() < self.sc.vod_seek {
+                    r.below(self.sc.vod_segments)
+                } else {
+                    0
+                },
+                successor_after: us(r.exp(2.0)),
+            },
         };
         let n = self.nodes.len() as N;
         self.nodes.push(node);
@@ -756,7 +796,7 @@ impl Sim {
     // ---- viewers ---------------------------------------------------------------------
 
     fn join(&mut self, n: N) {
-        let seed = self.rng.next_u64();
+        let seed = self.nodes[n as usize].draws.agent_seed;
         let config = Config {
             trackers: vec![TRACKER.into()],
             max_peers: self.sc.max_peers,
@@ -824,7 +864,7 @@ impl Sim {
         }
         self.present -= 1;
         if replace && self.sc.session_mean_s > 0.0 {
-            let at = now + us(self.rng.exp(2.0));
+            let at = now + self.nodes[n as usize].draws.successor_after;
             if at < self.end {
                 self.spawn(at);
             }
@@ -912,16 +952,16 @@ impl Sim {
         }
         let level = self.nodes[n as usize].player.level;
         self.give_playlist(n, level);
-        let p = &mut self.nodes[n as usize].player;
+        let node = &mut self.nodes[n as usize];
+        let vod_start = node.draws.vod_start;
+        let p = &mut node.player;
         if first {
             p.ready = true;
             p.next_sn = if self.sc.live {
                 p.known_last
                     .saturating_sub(self.sc.live_sync_count.saturating_sub(1))
-            } else if self.rng.unit() < self.sc.vod_seek {
-                self.rng.below(self.sc.vod_segments)
             } else {
-                0
+                vod_start
             };
         }
         if self.sc.live {

@@ -1,6 +1,8 @@
 //! Small swarms, asserted properties. The big runs are benchmarks (`make bench-sim`).
 
-use hlsmesh_sim::{run, AcrossSeeds, Class, Scenario, Summary, TrackerPolicy, TARGET_GAP_POINTS};
+use hlsmesh_sim::{
+    run, AcrossSeeds, Class, Scenario, Sim, Summary, TrackerPolicy, TARGET_GAP_POINTS,
+};
 
 /// A short live scenario of `n` viewers on fast links.
 fn small_live(n: usize, seed: u64) -> Scenario {
@@ -103,6 +105,36 @@ fn same_seed_same_result() {
     assert_ne!(json(&a), json(&c), "the seed changes nothing");
 }
 
+/// A seed is one audience whatever the agents do: the same arrivals, access classes and
+/// session lengths with another policy (here, other neighbourhood sizes, which change
+/// every tracker sample and frame after the first announces), so that two policies are
+/// compared on the same viewers. Churn replaces each viewer who leaves, so the arrivals
+/// after the first ones follow the sessions' ends.
+#[test]
+fn a_seed_is_the_same_audience_under_another_policy() {
+    let audience = |max_peers: usize| {
+        let mut sc = Scenario::builtin("heavy-churn").expect("builtin");
+        sc.viewers = 30;
+        sc.duration_s = 240.0;
+        sc.join_over_s = 20.0;
+        sc.max_peers = max_peers;
+        let out = Sim::new(sc).run();
+        let viewers: Vec<(usize, u64, u64)> = out
+            .viewers
+            .iter()
+            .map(|v| (v.class, (v.joined_s * 1e3) as u64, (v.left_s * 1e3) as u64))
+            .collect();
+        (viewers, out.totals.events)
+    };
+    let (a, events_a) = audience(12);
+    let (b, events_b) = audience(4);
+    assert_ne!(events_a, events_b, "the policy changed nothing");
+    assert!(a.len() > 40, "churn replaced only {} viewers", a.len() - 30);
+    assert_eq!(a, b);
+    let classes: std::collections::HashSet<usize> = a.iter().map(|v| v.0).collect();
+    assert!(classes.len() > 1, "{classes:?}");
+}
+
 /// `--seeds`: each size's runs are summed up over their seeds, sizes kept apart, in the
 /// order they ran.
 #[test]
@@ -196,12 +228,13 @@ fn vod_plays_and_ends() {
 /// them (each stretch of the title has its own tracker swarm), so peers serve much of
 /// what they play. With one swarm for the title, the gap to the bound was 29 points here;
 /// with the stretches' swarms 17, and 15.6 while the first segment after a switch to a
-/// rendition not received yet was sized from the master's `BANDWIDTH` alone; it is 13.5
-/// (seeds 1–16: 13.9 on average, 11.8 to 18.3).
+/// rendition not received yet was sized from the master's `BANDWIDTH` alone. With each
+/// viewer's draws from its own stream (another audience for each seed) it is 15.5 here
+/// (seeds 1–16: 14.7 on average, 11.6 to 19.3).
 #[test]
 fn vod_viewers_find_neighbours_near_their_position() {
     let (gap, s) = stall_free_gap("vod-long-tail", 100, 1, None);
-    assert!(gap < 14.2, "gap {gap:.1} points: {}", s.table());
+    assert!(gap < 16.2, "gap {gap:.1} points: {}", s.table());
     // What keeps it from the bound: viewers leave with copies nobody else holds, and
     // those ahead hold the next segments in other stretches' swarms.
     let c = &s.cdn_causes;
@@ -331,14 +364,15 @@ fn churn_newcomers_find_neighbours_at_once() {
 /// Fast uplinks (the fibre viewers, 10 × the stream's rate) hold up to two and a half
 /// times `max_peers`: fewer viewers then rank first among their neighbours for a new
 /// live segment, so fewer take it from the CDN, and the segment still reaches everyone
-/// in time. Over seeds 1–3 this run is 6.1 points from the bound on average; when a fast
-/// uplink answered up to half again `max_peers` and offered a sixth more, 7.3 (each
-/// seed was worse). One seed alone moves by a point with any policy change.
+/// in time. Over seeds 1–3 this run is 7.1 points from the bound on average; when a fast
+/// uplink answered up to half again `max_peers` and offered a sixth more, 7.8 (each
+/// seed was worse: 8.7 / 6.9 / 5.7 against 9.0 / 7.9 / 6.7). One seed alone moves by a
+/// point with any policy change.
 #[test]
 fn fast_uplinks_with_large_neighbourhoods_take_fewer_cdn_copies() {
     let runs: Vec<Summary> = (1..=3)
         .map(|seed| stall_free_gap("steady-live", 200, seed, Some(120.0)).1)
         .collect();
     let across = &AcrossSeeds::of(&runs)[0];
-    assert!(across.gap_points[0] < 6.7, "{across:?}");
+    assert!(across.gap_points[0] < 7.5, "{across:?}");
 }
