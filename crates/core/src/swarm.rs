@@ -171,6 +171,19 @@ pub(crate) struct Swarm {
     /// The told rate, kb/s, from which we are a fast uplink (the scheduler sets it from
     /// the rendition's: `election::FAST_UPLINK` times it).
     pub(crate) fast_from: u64,
+    /// Whether we are a slow uplink whose neighbours of our rendition are all slow too
+    /// (none told a fast uplink's rate), as the scheduler's last election found (at each
+    /// load and each new live segment; it visits them all anyway). Such viewers fill each
+    /// other's rooms when they are the first of a small audience, and a full viewer
+    /// neither offers nor answers: without looking further they stay among themselves,
+    /// each a copy too slow to pass on in time, and take most segments from the CDN. So
+    /// each of our announces (at the tracker's interval, as the reference client's) offers
+    /// up to `max_peers` connections more, which fast uplinks (room for two and a half
+    /// times `max_peers`) answer. 100 viewers, seeds 1–40, points from the bound on
+    /// average: flash-crowd 3.29 → 2.87 (seed 1: 8.91 → 2.70), steady-live 3.05 → 2.99,
+    /// heavy-churn 4.99 → 5.01, vod-long-tail 14.27 → 14.22. Where nobody is fast
+    /// (upload-starved) each viewer receives 14.5 tracker messages a minute, not 5.0.
+    pub(crate) among_slow: Cell<bool>,
 }
 
 /// A token bucket over upload bytes: `rate` per second, up to one second's worth (and
@@ -214,6 +227,7 @@ impl Swarm {
             info_hash: None,
             tracker_hash: None,
             max_peers: config.max_peers,
+            among_slow: Cell::new(false),
             conns: VecMap::new(),
             announced: None,
             next_conn: 1,
@@ -967,9 +981,11 @@ impl Swarm {
         // uplinks, which keep room, answer a full viewer's offers, so it gains fast
         // neighbours (fewer of them rank first for a new segment), and keeps the rest of
         // its room for newcomers.
+        // A slow viewer among slow neighbours offers up to `max_peers` more
+        // (`among_slow`).
         let extra = match self.fast() {
             true => self.max_peers / 2,
-            false => 0,
+            false => self.max_peers * usize::from(self.among_slow.get()),
         };
         let want = (self.max_peers + extra)
             .saturating_sub(self.live_conns())

@@ -266,7 +266,9 @@ fn two_peers(seed: u64) -> hlsmesh_core::Config {
 }
 
 /// Three viewers of at most two peers each, meshed (full); the second has measured a
-/// fast uplink and told the others (an `Uplink` frame each). Returns it.
+/// fast uplink and told the others (an `Uplink` frame each), and the others have loaded
+/// a segment since (each load's election sees who among their neighbours is fast).
+/// Returns it.
 fn meshed_trio_with_a_fast_uplink(seed: u64) -> (Net, usize) {
     let mut net = Net::new(seed);
     for sn in 0..40 {
@@ -288,6 +290,10 @@ fn meshed_trio_with_a_fast_uplink(seed: u64) -> (Net, usize) {
     net.drain_uplink(fast);
     net.run_for(Duration::from_millis(100));
     assert_eq!(net.nodes[fast].sent_by_tag[8], 2, "not told");
+    for slow in [0, 2] {
+        net.load(slow, &url(4), playback(10.0));
+    }
+    net.run_for(Duration::from_millis(100));
     (net, fast)
 }
 
@@ -332,6 +338,44 @@ fn a_full_fast_uplink_still_offers_beyond_max_peers() {
         "the fast uplink made no offer: {offers:?}"
     );
     assert_eq!((offers[0], offers[2]), (0, 0), "a full slow viewer offered");
+}
+
+#[test]
+fn full_slow_viewers_among_slow_neighbours_offer_beyond_max_peers() {
+    // Three viewers of at most two peers each, meshed: full. None has told a fast
+    // uplink. Once a load's election has found all its neighbours slow, each offers
+    // connections beyond its two at its next announces, looking for a fast uplink (which
+    // answers beyond `max_peers`); a viewer that has not loaded since it was meshed has
+    // not looked at its neighbours yet, and offers nothing.
+    let mut net = Net::new(67);
+    for sn in 0..40 {
+        net.cdn.insert(url(sn), segment_bytes(sn, SEG_LEN));
+    }
+    for i in 0..3 {
+        let node = net.add_node_with(two_peers(67_000 + i));
+        net.playlist(node, PLAYLIST, &media_playlist(0, 6, true));
+        net.run_for(Duration::from_millis(300));
+    }
+    net.run_for(Duration::from_secs(30));
+    assert!((0..3).all(|i| net.peers_of(i) == 2), "not meshed");
+    for node in [0, 1] {
+        net.load(node, &url(5), playback(10.0));
+    }
+    net.run_for(Duration::from_millis(100));
+    let before: Vec<usize> = (0..3).map(|i| net.nodes[i].offers_sent).collect();
+    net.run_for(Duration::from_secs(130));
+    let offers: Vec<usize> = (0..3)
+        .map(|i| net.nodes[i].offers_sent - before[i])
+        .collect();
+    assert!(
+        offers[0] >= 1 && offers[1] >= 1,
+        "no look beyond: {offers:?}"
+    );
+    assert_eq!(offers[2], 0, "{offers:?}");
+    assert!(
+        (0..3).all(|i| net.peers_of(i) == 2),
+        "nobody else to connect to"
+    );
 }
 
 /// Node 0 alone holds segment 3 (400 KB, fetched from the CDN) and its uplink has

@@ -226,19 +226,25 @@ fn vod_plays_and_ends() {
 
 /// In a 30-minute title, viewers spread over the whole of it find neighbours playing near
 /// them (each stretch of the title has its own tracker swarm), so peers serve much of
-/// what they play. With one swarm for the title, the gap to the bound was 29 points here;
-/// with the stretches' swarms 17, and 15.6 while the first segment after a switch to a
-/// rendition not received yet was sized from the master's `BANDWIDTH` alone. With each
-/// viewer's draws from its own stream (another audience for each seed) it is 15.5 here
-/// (seeds 1–16: 14.7 on average, 11.6 to 19.3).
+/// what they play. With one swarm for the title, the gap to the bound was 29 points on
+/// seed 1; with the stretches' swarms 17, and 15.6 while the first segment after a switch
+/// to a rendition not received yet was sized from the master's `BANDWIDTH` alone. With
+/// each viewer's draws from its own stream (another audience for each seed), seeds 1–3
+/// are 17.4 points from the bound on average (16.4 to 18.6; seeds 1–40: 14.2). One seed
+/// moves by one or two points with any policy change; a swarm per title would be ten more.
 #[test]
 fn vod_viewers_find_neighbours_near_their_position() {
-    let (gap, s) = stall_free_gap("vod-long-tail", 100, 1, None);
-    assert!(gap < 16.2, "gap {gap:.1} points: {}", s.table());
+    let runs: Vec<Summary> = (1..=3)
+        .map(|seed| stall_free_gap("vod-long-tail", 100, seed, None).1)
+        .collect();
+    let across = &AcrossSeeds::of(&runs)[0];
+    assert!(across.gap_points[0] < 18.5, "{across:?}");
     // What keeps it from the bound: viewers leave with copies nobody else holds, and
     // those ahead hold the next segments in other stretches' swarms.
-    let c = &s.cdn_causes;
-    assert!(c.no_copy_online > 0 && c.copy_elsewhere > 0, "{c:?}");
+    for s in &runs {
+        let c = &s.cdn_causes;
+        assert!(c.no_copy_online > 0 && c.copy_elsewhere > 0, "{c:?}");
+    }
 }
 
 /// A lone viewer's fetches are all first copies. In a live swarm, every session's first
@@ -350,6 +356,17 @@ fn scenario_files_and_overrides() {
     assert!(Scenario::parse_file("session_mean = 0\njoin_over = 0\nvod_seek = 1").is_ok());
 }
 
+/// A small audience whose first viewers are mostly slow uplinks (cable and mobile): they
+/// fill each other's rooms before the fast ones arrive, and a full viewer neither offers
+/// nor answers. A slow viewer among slow neighbours now offers beyond `max_peers` at its
+/// announces, and the fast uplinks answer. This seed was 8.9 points from the bound
+/// without it (2,237 CDN fetches of segments a neighbour held, against 425); it is 2.7.
+#[test]
+fn slow_first_viewers_find_the_fast_uplinks_that_come_later() {
+    let (gap, s) = stall_free_gap("flash-crowd", 100, 1, None);
+    assert!(gap < 5.0, "gap {gap:.1} points: {}", s.table());
+}
+
 /// Under churn (sessions of 2 minutes), a newcomer finds its neighbours in its first
 /// second: its first announce offers to ten random members, and it announces again
 /// every 5 s while short of peers. Its second and third segments then come from peers,
@@ -364,10 +381,11 @@ fn churn_newcomers_find_neighbours_at_once() {
 /// Fast uplinks (the fibre viewers, 10 × the stream's rate) hold up to two and a half
 /// times `max_peers`: fewer viewers then rank first among their neighbours for a new
 /// live segment, so fewer take it from the CDN, and the segment still reaches everyone
-/// in time. Over seeds 1–3 this run is 7.1 points from the bound on average; when a fast
-/// uplink answered up to half again `max_peers` and offered a sixth more, 7.8 (each
-/// seed was worse: 8.7 / 6.9 / 5.7 against 9.0 / 7.9 / 6.7). One seed alone moves by a
-/// point with any policy change.
+/// in time. Over seeds 1–3 this run was 7.1 points from the bound on average; when a
+/// fast uplink answered up to half again `max_peers` and offered a sixth more, 7.8 (each
+/// seed was worse: 8.7 / 6.9 / 5.7 against 9.0 / 7.9 / 6.7). Since slow viewers among
+/// slow neighbours offer beyond `max_peers`, 6.9. One seed alone moves by a point with
+/// any policy change.
 #[test]
 fn fast_uplinks_with_large_neighbourhoods_take_fewer_cdn_copies() {
     let runs: Vec<Summary> = (1..=3)

@@ -565,6 +565,7 @@ impl Scheduler {
             neighbours += 1;
             fast_first |= !theirs.0;
         }
+        swarm.among_slow.set(!fast_first);
         (election::place(rank, neighbours, fast_first), neighbours)
     }
 
