@@ -297,6 +297,15 @@ fn meshed_trio_with_a_fast_uplink(seed: u64) -> (Net, usize) {
     (net, fast)
 }
 
+/// Offers each of the first `nodes` nodes sends to the tracker while the net runs for `d`.
+fn offers_during(net: &mut Net, nodes: usize, d: Duration) -> Vec<usize> {
+    let before: Vec<usize> = (0..nodes).map(|i| net.nodes[i].offers_sent).collect();
+    net.run_for(d);
+    (0..nodes)
+        .map(|i| net.nodes[i].offers_sent - before[i])
+        .collect()
+}
+
 #[test]
 fn a_fast_uplink_answers_offers_beyond_max_peers() {
     // Three viewers of at most two peers each, meshed: all full. One measures its uplink
@@ -328,11 +337,7 @@ fn a_full_fast_uplink_still_offers_beyond_max_peers() {
     // beyond its two (only fast uplinks, which keep room, answer a full viewer's
     // offers), while the slow ones, full, still offer nothing.
     let (mut net, fast) = meshed_trio_with_a_fast_uplink(63);
-    let before: Vec<usize> = (0..3).map(|i| net.nodes[i].offers_sent).collect();
-    net.run_for(Duration::from_secs(70));
-    let offers: Vec<usize> = (0..3)
-        .map(|i| net.nodes[i].offers_sent - before[i])
-        .collect();
+    let offers = offers_during(&mut net, 3, Duration::from_secs(70));
     assert!(
         offers[fast] >= 1,
         "the fast uplink made no offer: {offers:?}"
@@ -362,11 +367,7 @@ fn full_slow_viewers_among_slow_neighbours_offer_beyond_max_peers() {
         net.load(node, &url(5), playback(10.0));
     }
     net.run_for(Duration::from_millis(100));
-    let before: Vec<usize> = (0..3).map(|i| net.nodes[i].offers_sent).collect();
-    net.run_for(Duration::from_secs(130));
-    let offers: Vec<usize> = (0..3)
-        .map(|i| net.nodes[i].offers_sent - before[i])
-        .collect();
+    let offers = offers_during(&mut net, 3, Duration::from_secs(130));
     assert!(
         offers[0] >= 1 && offers[1] >= 1,
         "no look beyond: {offers:?}"
