@@ -429,17 +429,34 @@ fn a_busy_holder_is_asked_again_after_a_moment_not_given_up_for_the_segment() {
     // sends one, keeps one waiting and refuses the third as busy. The third asks again a
     // moment later, when node 0's uplink is free, instead of waiting for a holder that
     // never comes and then taking the CDN.
+    three_ask_a_holder_busy_for(Duration::from_millis(200), 1);
+}
+
+/// Three viewers ask the lone holder of segment 3 (`lone_slow_holder`) at once, with
+/// 10 s of buffer, while its uplink is busy for `busy`; it has refused at least
+/// `refusals` requests by then. Each then gets the segment from it, none from the CDN.
+fn three_ask_a_holder_busy_for(busy: Duration, refusals: usize) {
     let mut net = lone_slow_holder(43, 431, &[1, 1, 1]);
     for n in 1..4 {
         net.load(n, &url(3), playback(10.0));
     }
-    net.run_for(Duration::from_millis(200));
-    assert!(net.nodes[0].sent_by_tag[7] >= 1, "nobody was refused");
+    net.run_for(busy);
+    let refused = net.nodes[0].sent_by_tag[7];
+    assert!(refused >= refusals, "refused {refused}");
     net.drain_uplink(0);
     net.run_for(Duration::from_secs(10));
     for n in 1..4 {
         assert_eq!(sources(&net, n), vec![Source::Peer], "viewer {n}");
     }
+}
+
+#[test]
+fn a_holder_busy_for_three_refusals_is_still_asked_again() {
+    // As above, but node 0's uplink stays busy for 0.8 s: the third viewer, asking every
+    // 300 ms, is refused three times. A busy holder is free again a copy later, so it
+    // asks again (up to five refusals) and takes the segment from node 0; after three it
+    // took node 0 not to hold it and went to the CDN.
+    three_ask_a_holder_busy_for(Duration::from_millis(800), 3);
 }
 
 #[test]
