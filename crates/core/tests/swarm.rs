@@ -265,11 +265,9 @@ fn two_peers(seed: u64) -> hlsmesh_core::Config {
     }
 }
 
-/// Three viewers of at most two peers each, meshed (full); the second has measured a
-/// fast uplink and told the others (an `Uplink` frame each), and the others have loaded
-/// a segment since (each load's election sees who among their neighbours is fast).
-/// Returns it.
-fn meshed_trio_with_a_fast_uplink(seed: u64) -> (Net, usize) {
+/// Three viewers of at most two peers each, meshed (full), none of which has told an
+/// upload rate yet.
+fn meshed_trio(seed: u64) -> Net {
     let mut net = Net::new(seed);
     for sn in 0..40 {
         net.cdn.insert(url(sn), segment_bytes(sn, SEG_LEN));
@@ -281,6 +279,14 @@ fn meshed_trio_with_a_fast_uplink(seed: u64) -> (Net, usize) {
     }
     net.run_for(Duration::from_secs(30));
     assert!((0..3).all(|i| net.peers_of(i) == 2), "not meshed");
+    net
+}
+
+/// A [`meshed_trio`] whose second viewer has measured a fast uplink and told the others
+/// (an `Uplink` frame each), and the others have loaded a segment since (each load's
+/// election sees who among their neighbours is fast). Returns it.
+fn meshed_trio_with_a_fast_uplink(seed: u64) -> (Net, usize) {
+    let mut net = meshed_trio(seed);
     let fast = 1;
     net.load(fast, &url(5), playback(0.0));
     net.run_for(Duration::from_secs(1));
@@ -352,17 +358,7 @@ fn full_slow_viewers_among_slow_neighbours_offer_beyond_max_peers() {
     // connections beyond its two at its next announces, looking for a fast uplink (which
     // answers beyond `max_peers`); a viewer that has not loaded since it was meshed has
     // not looked at its neighbours yet, and offers nothing.
-    let mut net = Net::new(67);
-    for sn in 0..40 {
-        net.cdn.insert(url(sn), segment_bytes(sn, SEG_LEN));
-    }
-    for i in 0..3 {
-        let node = net.add_node_with(two_peers(67_000 + i));
-        net.playlist(node, PLAYLIST, &media_playlist(0, 6, true));
-        net.run_for(Duration::from_millis(300));
-    }
-    net.run_for(Duration::from_secs(30));
-    assert!((0..3).all(|i| net.peers_of(i) == 2), "not meshed");
+    let mut net = meshed_trio(67);
     for node in [0, 1] {
         net.load(node, &url(5), playback(10.0));
     }
