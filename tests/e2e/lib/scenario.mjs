@@ -42,7 +42,8 @@ export const TIMEOUT_MS = (60 + VIEWERS * (STAGGER_S + 10) + WATCH_S + 60) * 100
  * Runs the scenario `kind` ("live" or "vod") and asserts what every scenario promises.
  * Options: `name` (run directory name), `limitRate` (origin bytes/s per response, 0 =
  * unlimited), `viewers`, `watchS`, `maxShare` (a fixed ceiling on the CDN share instead
- * of the floor's margin; overrides the env knobs), `page` (viewer
+ * of the floor's margin; overrides the env knobs), `pointsOverFloor` (the floor's margin
+ * for this scenario, in place of MAX_POINTS_OVER_FLOOR), `page` (viewer
  * page path, default viewer.html; see lib/viewers.mjs).
  */
 export async function runScenario(kind, opts = {}) {
@@ -94,10 +95,11 @@ export async function runScenario(kind, opts = {}) {
   const share = players.total > 0 ? origin.segmentBytes / players.total : NaN;
   // The share had the origin served each distinct fragment once and peers the rest.
   const floor = players.total > 0 ? players.distinct / players.total : NaN;
-  const maxShare = fixedShare ?? floor + MAX_POINTS_OVER_FLOOR / 100;
+  const overFloor = opts.pointsOverFloor ?? MAX_POINTS_OVER_FLOOR;
+  const maxShare = fixedShare ?? floor + overFloor / 100;
   const limit =
     fixedShare === undefined
-      ? `limit ${(maxShare * 100).toFixed(1)}%: the floor + ${MAX_POINTS_OVER_FLOOR} points`
+      ? `limit ${(maxShare * 100).toFixed(1)}%: the floor + ${overFloor} points`
       : `limit ${(maxShare * 100).toFixed(0)}%`;
   const { problems, checked } = await verifyFragments(reports, { mediaDir });
   const cpuBusy = await cpu();
