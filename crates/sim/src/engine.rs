@@ -14,7 +14,7 @@ use hlsmesh_core::{
 };
 
 use hlsmesh_core::playlist::Playlist;
-use hlsmesh_core::proto::{Id20, SegmentId};
+use hlsmesh_core::proto::{Id20, Message, SegmentId, MAX_CHUNK_DATA};
 use hlsmesh_core::tracker::messages::{AnnounceEvent, TrackerMessage, TrackerRequest};
 
 use crate::player::{Loading, Player, ViewerMetrics};
@@ -498,6 +498,38 @@ fn took_copy(copies: &mut HashMap<(usize, u64), Vec<N>>, seg: (usize, u64), n: N
 
 fn us(s: f64) -> u64 {
     (s * 1e6).max(0.0) as u64
+}
+
+/// A `Chunk` frame cut into the frames a browser would send for the segment it stands
+/// for: payloads of at most `MAX_CHUNK_DATA` nominal bytes (`MAX_CHUNK_DATA / scale`
+/// simulated ones), each a `Chunk` of the same request at its own offset.
+fn split_chunk(frame: &Bytes, scale: u64) -> Vec<Bytes> {
+    let Ok(Message::Chunk {
+        req,
+        total,
+        offset,
+        data,
+    }) = Message::decode(frame.clone())
+    else {
+        return vec![frame.clone()];
+    };
+    let piece = (MAX_CHUNK_DATA / scale as usize).max(1);
+    let mut frames = Vec::with_capacity(data.len().div_ceil(piece));
+    let mut at = 0;
+    while at < data.len() {
+        let end = (at + piece).min(data.len());
+        frames.push(
+            Message::Chunk {
+                req,
+                total,
+                offset: offset + at as u32,
+                data: data.slice(at..end),
+            }
+            .encode(),
+        );
+        at = end;
+    }
+    frames
 }
 
 /// Nominal size of a frame: chunk payloads are carried at `scale` times their length.
@@ -1433,44 +1465,36 @@ impl Sim {
     }
 
     fn transmit(&mut self, n: N, conn: ConnId, data: Bytes) {
-        let scale = self.scale;
         let now = self.now;
-        let node = &mut self.nodes[n as usize];
-        let Some(i) = node.link(conn) else {
+        let Some(i) = self.nodes[n as usize].link(conn) else {
             return;
         };
-        let nom = nominal(&data, scale);
-        let payload = if data.first() == Some(&CHUNK_TAG) {
-            self.t.control_bytes += CHUNK_HEADER as u64;
-            nom - CHUNK_HEADER as u64
-        } else {
-            self.t.control_bytes += data.len() as u64;
-            0
-        };
-        if !node.keys.queued(i) && nom <= SMALL_FRAME {
+        let nom = nominal(&data, self.scale);
+        if self.sc.browser_chunks
+            && nom > CHUNK_HEADER as u64 + MAX_CHUNK_DATA as u64
+            && data.first() == Some(&CHUNK_TAG)
+        {
+            // The core sends a scaled segment in one chunk; a browser's channel carries
+            // the segment it stands for in chunks of at most `MAX_CHUNK_DATA` (eight for
+            // a 2 s segment at 2 Mb/s), and a receiver that cancels keeps those that
+            // arrived: the CDN then fetches only the rest.
+            for piece in split_chunk(&data, self.scale) {
+                self.enqueue(n, i, piece);
+            }
+        } else if !self.nodes[n as usize].keys.queued(i) && nom <= SMALL_FRAME {
             // A small frame on a channel with nothing queued leaves at once: no queue, no
             // event (`FairShare::send_small`). The channel's buffer is what it was, so the
             // report is skipped too (the core's own count runs ahead by the frame's few
             // bytes until the next report; a third of all agent inputs otherwise).
-            let depart = node.up.send_small(now, nom);
-            self.send_frame(n, i, data, Nominal { size: nom, payload }, depart);
+            let size = self.account(&data);
+            let depart = self.nodes[n as usize].up.send_small(now, nom);
+            self.send_frame(n, i, data, size, depart);
             return;
-        }
-        node.links[i]
-            .queue
-            .push_back((data, Nominal { size: nom, payload }));
-        if !node.keys.queued(i) {
-            node.keys.set_queued(i, true);
-            let finish = node.up.start(now, nom);
-            let r = node.keys.route_mut(i);
-            r.head_size = nom;
-            r.finish = finish;
         } else {
-            // Up to date for the report below (what of the head frame has left).
-            node.up.clock(now);
+            self.enqueue(n, i, data);
         }
+        let node = &mut self.nodes[n as usize];
         let r = node.keys.route_mut(i);
-        r.queued_bytes += nom;
         let buffered = buffered(r, &node.up);
         r.reported = buffered;
         self.schedule_up(n);
@@ -1486,6 +1510,40 @@ impl Sim {
                 },
             );
         }
+    }
+
+    /// A frame's nominal size and payload; its header counts as control overhead.
+    fn account(&mut self, data: &[u8]) -> Nominal {
+        let size = nominal(data, self.scale);
+        let payload = if data.first() == Some(&CHUNK_TAG) {
+            self.t.control_bytes += CHUNK_HEADER as u64;
+            size - CHUNK_HEADER as u64
+        } else {
+            self.t.control_bytes += data.len() as u64;
+            0
+        };
+        Nominal { size, payload }
+    }
+
+    /// Queues frame `data` on node `n`'s link `i` (its uplink starts on it if the link
+    /// had nothing queued).
+    fn enqueue(&mut self, n: N, i: usize, data: Bytes) {
+        let now = self.now;
+        let size = self.account(&data);
+        let nom = size.size;
+        let node = &mut self.nodes[n as usize];
+        node.links[i].queue.push_back((data, size));
+        if !node.keys.queued(i) {
+            node.keys.set_queued(i, true);
+            let finish = node.up.start(now, nom);
+            let r = node.keys.route_mut(i);
+            r.head_size = nom;
+            r.finish = finish;
+        } else {
+            // Up to date for the report after the send (what of the head frame has left).
+            node.up.clock(now);
+        }
+        node.keys.route_mut(i).queued_bytes += nom;
     }
 
     /// A frame that has left node `n`'s uplink on link `i` at `depart` travels to the
@@ -2133,6 +2191,41 @@ mod tests {
         sim.now = 11_000_000;
         dial(&mut sim, 0);
         assert_eq!(opened(&mut sim, 20_000_000), [(0, 11_000_000 + 2 * lat)]);
+    }
+
+    #[test]
+    fn a_scaled_chunk_goes_as_the_browsers_chunks() {
+        let data = Bytes::from((0..1953u32).map(|i| i as u8).collect::<Vec<u8>>());
+        let whole = Message::Chunk {
+            req: 7,
+            total: 1953,
+            offset: 0,
+            data: data.clone(),
+        }
+        .encode();
+        let pieces = split_chunk(&whole, 256);
+        // 65,519 nominal bytes a chunk at 1/256: 255 simulated bytes, eight chunks.
+        assert_eq!(pieces.len(), 8);
+        let mut at = 0u32;
+        for p in &pieces {
+            assert!(nominal(p, 256) <= (CHUNK_HEADER + MAX_CHUNK_DATA) as u64);
+            let Ok(Message::Chunk {
+                req,
+                total,
+                offset,
+                data: d,
+            }) = Message::decode(p.clone())
+            else {
+                panic!("not a chunk");
+            };
+            assert_eq!((req, total, offset), (7, 1953, at));
+            assert_eq!(d, data.slice(at as usize..at as usize + d.len()));
+            at += d.len() as u32;
+        }
+        assert_eq!(at, 1953);
+        // Not a chunk: as it was.
+        let have = Bytes::from_static(&[2, 0, 0, 0, 2, 0, 0]);
+        assert_eq!(split_chunk(&have, 256), [have]);
     }
 
     #[test]

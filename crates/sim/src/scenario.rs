@@ -119,6 +119,12 @@ pub struct Scenario {
     /// yet from what it measured per declared bit of another, as it would a real
     /// stream's peak declarations.
     pub byte_scale: u64,
+    /// A peer's segment crosses the data channel in chunks of at most
+    /// `MAX_CHUNK_DATA` nominal bytes, as the browsers send it (eight for a 2 s segment at
+    /// 2 Mb/s): a receiver that cancels a late transfer keeps the chunks that arrived and
+    /// the CDN fetches only the rest. False: in the one chunk the core sends a scaled
+    /// segment in (half the events; a cancelled transfer leaves nothing).
+    pub browser_chunks: bool,
 }
 
 impl Scenario {
@@ -161,6 +167,7 @@ impl Scenario {
             // 256: a 2 Mb/s segment of 2 s is carried as 2 KB. Memory per viewer is
             // mostly cached payloads (docs/BENCHMARKS.md, "Simulator speed, third round").
             byte_scale: 256,
+            browser_chunks: true,
         };
         let s = match name {
             "steady-live" => base,
@@ -274,6 +281,11 @@ impl Scenario {
             "live_sync_count" => self.live_sync_count = u()?,
             "max_buffer" => self.max_buffer_s = pos()?,
             "byte_scale" => self.byte_scale = u()?.max(1),
+            "browser_chunks" => match v {
+                "1" | "true" => self.browser_chunks = true,
+                "0" | "false" => self.browser_chunks = false,
+                _ => return Err(format!("browser_chunks: 1 or 0, not {v}")),
+            },
             other => return Err(format!("unknown key {other:?}")),
         }
         Ok(())

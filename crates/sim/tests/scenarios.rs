@@ -395,3 +395,26 @@ fn fast_uplinks_with_large_neighbourhoods_take_fewer_cdn_copies() {
     let across = &AcrossSeeds::of(&runs)[0];
     assert!(across.gap_points[0] < 7.5, "{across:?}");
 }
+
+/// A late peer transfer the receiver cancels leaves the chunks that arrived, and the CDN
+/// fetches only the rest (a Range request), as in a browser. With the segment in the
+/// single chunk the core sends at scale, nothing arrives before the whole.
+#[test]
+fn a_cancelled_peer_transfer_leaves_the_chunks_that_arrived() {
+    let mut sc = Scenario::builtin("heavy-churn").expect("builtin");
+    sc.viewers = 60;
+    sc.duration_s = 120.0;
+    let browser = run(sc.clone());
+    sane(&browser);
+    assert!(browser.peer_fallbacks > 0, "{}", browser.table());
+    assert!(
+        browser.cdn_fetches[1] > 0,
+        "no CDN fetch of a segment's rest: {:?}",
+        browser.cdn_fetches
+    );
+    sc.browser_chunks = false;
+    let whole = run(sc);
+    sane(&whole);
+    assert!(whole.peer_fallbacks > 0, "{}", whole.table());
+    assert_eq!(whole.cdn_fetches[1], 0, "{:?}", whole.cdn_fetches);
+}
