@@ -1479,19 +1479,21 @@ impl Sim {
             // a 2 s segment at 2 Mb/s), and a receiver that cancels keeps those that
             // arrived: the CDN then fetches only the rest.
             for piece in split_chunk(&data, self.scale) {
-                self.enqueue(n, i, piece);
+                let size = self.account(&piece, nominal(&piece, self.scale));
+                self.enqueue(n, i, piece, size);
             }
         } else if !self.nodes[n as usize].keys.queued(i) && nom <= SMALL_FRAME {
             // A small frame on a channel with nothing queued leaves at once: no queue, no
             // event (`FairShare::send_small`). The channel's buffer is what it was, so the
             // report is skipped too (the core's own count runs ahead by the frame's few
             // bytes until the next report; a third of all agent inputs otherwise).
-            let size = self.account(&data);
+            let size = self.account(&data, nom);
             let depart = self.nodes[n as usize].up.send_small(now, nom);
             self.send_frame(n, i, data, size, depart);
             return;
         } else {
-            self.enqueue(n, i, data);
+            let size = self.account(&data, nom);
+            self.enqueue(n, i, data, size);
         }
         let node = &mut self.nodes[n as usize];
         let r = node.keys.route_mut(i);
@@ -1512,9 +1514,9 @@ impl Sim {
         }
     }
 
-    /// A frame's nominal size and payload; its header counts as control overhead.
-    fn account(&mut self, data: &[u8]) -> Nominal {
-        let size = nominal(data, self.scale);
+    /// A frame of nominal `size` ([`nominal`]) and its payload; its header counts as
+    /// control overhead.
+    fn account(&mut self, data: &[u8], size: u64) -> Nominal {
         let payload = if data.first() == Some(&CHUNK_TAG) {
             self.t.control_bytes += CHUNK_HEADER as u64;
             size - CHUNK_HEADER as u64
@@ -1525,11 +1527,10 @@ impl Sim {
         Nominal { size, payload }
     }
 
-    /// Queues frame `data` on node `n`'s link `i` (its uplink starts on it if the link
-    /// had nothing queued).
-    fn enqueue(&mut self, n: N, i: usize, data: Bytes) {
+    /// Queues frame `data` of `size` ([`Sim::account`]) on node `n`'s link `i` (its
+    /// uplink starts on it if the link had nothing queued).
+    fn enqueue(&mut self, n: N, i: usize, data: Bytes, size: Nominal) {
         let now = self.now;
-        let size = self.account(&data);
         let nom = size.size;
         let node = &mut self.nodes[n as usize];
         node.links[i].queue.push_back((data, size));

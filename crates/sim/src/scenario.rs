@@ -123,7 +123,7 @@ pub struct Scenario {
     /// `MAX_CHUNK_DATA` nominal bytes, as the browsers send it (eight for a 2 s segment at
     /// 2 Mb/s): a receiver that cancels a late transfer keeps the chunks that arrived and
     /// the CDN fetches only the rest. False: in the one chunk the core sends a scaled
-    /// segment in (half the events; a cancelled transfer leaves nothing).
+    /// segment in (a third fewer events; a cancelled transfer leaves nothing).
     pub browser_chunks: bool,
 }
 
@@ -281,11 +281,7 @@ impl Scenario {
             "live_sync_count" => self.live_sync_count = u()?,
             "max_buffer" => self.max_buffer_s = pos()?,
             "byte_scale" => self.byte_scale = u()?.max(1),
-            "browser_chunks" => match v {
-                "1" | "true" => self.browser_chunks = true,
-                "0" | "false" => self.browser_chunks = false,
-                _ => return Err(format!("browser_chunks: 1 or 0, not {v}")),
-            },
+            "browser_chunks" => self.browser_chunks = parse_bool(v)?,
             other => return Err(format!("unknown key {other:?}")),
         }
         Ok(())
