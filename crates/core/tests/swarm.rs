@@ -204,11 +204,11 @@ fn new_segment_fetchers(net: &mut Net, viewers: usize, sn: u64) -> Vec<usize> {
 }
 
 #[test]
-fn a_neighbourhood_of_twelve_elects_two_cdn_fetchers_for_a_new_segment() {
-    // One viewer in six fetches a new live segment when its playlist shows it: with 12
-    // viewers meshed, two, the same two for everyone (a lone fetcher on a slow uplink
+fn a_neighbourhood_of_twelve_elects_three_cdn_fetchers_for_a_new_segment() {
+    // One viewer in four fetches a new live segment when its playlist shows it: with 12
+    // viewers meshed, three, the same three for everyone (a lone fetcher on a slow uplink
     // would hold its neighbourhood back). With 5, one.
-    for (viewers, fetchers) in [(12, 2), (5, 1)] {
+    for (viewers, fetchers) in [(12, 3), (5, 1)] {
         let mut net = meshed_live_edge(viewers);
         for i in 0..viewers {
             net.load(i, &url(5), playback(6.0));
@@ -222,38 +222,63 @@ fn a_neighbourhood_of_twelve_elects_two_cdn_fetchers_for_a_new_segment() {
     }
 }
 
-#[test]
-fn a_viewer_measures_its_fast_uplink_tells_its_neighbours_and_fetches_new_segments_alone() {
-    // Twelve viewers meshed: without a fast uplink among them, two fetch each new live
-    // segment from the CDN (the test above). One of them measures its own uplink as it
-    // sends a copy (200 KB drained in 50 ms: 32 Mb/s, 40 times the 800 kb/s stream) and
-    // tells its neighbours: it then fetches every new segment, alone.
+/// Twelve viewers meshed, of which viewer 4 sends a 200 KB copy to viewer 0 that drains
+/// from its channel in `drain`, measures its upload rate from it and tells every peer.
+/// Returns the net, with every viewer playing, and viewer 4.
+fn meshed_with_a_measured_uplink(drain: Duration) -> (Net, usize) {
     let viewers = 12;
     let mut net = meshed_live_edge(viewers);
-    let fast = 4;
-    net.load(fast, &url(5), playback(0.0));
+    let measured = 4;
+    net.load(measured, &url(5), playback(0.0));
     net.run_for(Duration::from_secs(1));
-    net.nodes[fast].slow_uplink = true;
+    net.nodes[measured].slow_uplink = true;
     net.load(0, &url(5), playback(10.0));
-    net.run_for(Duration::from_millis(50));
-    assert!(net.chunk_bytes_sent(fast) >= SEG_LEN, "no copy sent");
-    assert_eq!(net.nodes[fast].sent_by_tag[8], 0, "told before measuring");
-    net.drain_uplink(fast);
+    net.run_for(drain);
+    assert!(net.chunk_bytes_sent(measured) >= SEG_LEN, "no copy sent");
+    assert_eq!(
+        net.nodes[measured].sent_by_tag[8], 0,
+        "told before measuring"
+    );
+    net.drain_uplink(measured);
     net.run_for(Duration::from_millis(100));
     assert_eq!(sources(&net, 0), vec![Source::Peer]);
     assert_eq!(
-        net.nodes[fast].sent_by_tag[8],
+        net.nodes[measured].sent_by_tag[8],
         viewers - 1,
         "not told to every peer"
     );
-    for i in (0..viewers).filter(|i| ![0, fast].contains(i)) {
+    for i in (0..viewers).filter(|i| ![0, measured].contains(i)) {
         net.load(i, &url(5), playback(6.0));
         net.run_for(Duration::from_millis(50));
     }
     net.run_for(Duration::from_secs(3));
+    (net, measured)
+}
+
+#[test]
+fn a_viewer_measures_its_fast_uplink_tells_its_neighbours_and_fetches_new_segments_alone() {
+    // Without a fast uplink among twelve viewers, three fetch each new live segment from
+    // the CDN (the test above). One of them measures its own uplink as it sends a copy
+    // (200 KB drained in 50 ms: 32 Mb/s, 40 times the 800 kb/s stream) and tells its
+    // neighbours: it then fetches every new segment, alone.
+    let (mut net, fast) = meshed_with_a_measured_uplink(Duration::from_millis(50));
     for sn in 6..12 {
-        let fetchers = new_segment_fetchers(&mut net, viewers, sn);
+        let fetchers = new_segment_fetchers(&mut net, 12, sn);
         assert_eq!(fetchers, vec![fast], "segment {sn}");
+    }
+}
+
+#[test]
+fn an_uplink_four_times_the_stream_does_not_fetch_new_segments_alone() {
+    // 200 KB drained in 500 ms: 3.2 Mb/s, 4 times the stream. A lone fetcher that fast
+    // cannot pass copies on in time to a neighbourhood of equals (the simulator's swarm of
+    // 3 × uplinks took 71% of its bytes from the CDN that way): the neighbourhood elects
+    // three fetchers as among slow uplinks.
+    let (mut net, measured) = meshed_with_a_measured_uplink(Duration::from_millis(500));
+    for sn in 6..12 {
+        let fetchers = new_segment_fetchers(&mut net, 12, sn);
+        assert_eq!(fetchers.len(), 3, "segment {sn}: {fetchers:?}");
+        assert!(fetchers != vec![measured], "segment {sn}");
     }
 }
 

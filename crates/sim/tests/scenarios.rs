@@ -418,3 +418,34 @@ fn a_cancelled_peer_transfer_leaves_the_chunks_that_arrived() {
     assert!(whole.peer_fallbacks > 0, "{}", whole.table());
     assert_eq!(whole.cdn_fetches[1], 0, "{:?}", whole.cdn_fetches);
 }
+
+/// Every viewer's uplink at 3 × the 2 Mb/s stream, none faster: no fibre viewer to fetch
+/// each new live segment alone. When the election took a 3 × uplink for one that could
+/// (its threshold was the fast uplinks' 3 ×), each neighbourhood had a single CDN
+/// fetcher, whose copies went out one after another: 62% of the bytes came from the CDN
+/// on this seed. It now takes one from 6 ×, and a neighbourhood without one elects a
+/// fetcher per four viewers: 32%.
+#[test]
+fn a_swarm_of_equal_uplinks_at_three_times_the_stream_elects_several_fetchers() {
+    let mut sc = Scenario::builtin("steady-live").expect("builtin");
+    sc.viewers = 100;
+    sc.duration_s = 120.0;
+    sc.classes = vec![Class {
+        name: "uniform".into(),
+        weight: 1.0,
+        down_kbps: 20_000.0,
+        up_kbps: 6_000.0,
+        latency_ms: 40.0,
+        jitter_ms: 0.0,
+        loss: 0.0,
+    }];
+    let s = run(sc);
+    sane(&s);
+    assert_eq!(s.stalls_per_viewer, 0.0, "{}", s.table());
+    assert!(
+        s.cdn_share < 0.45,
+        "CDN share {:.3}: {}",
+        s.cdn_share,
+        s.table()
+    );
+}

@@ -552,10 +552,10 @@ impl Scheduler {
 
     /// This viewer's place in its neighbourhood's election for `seg` (0: fetches it from
     /// the CDN at once; see [`election`]), and how many neighbours play its rendition.
-    /// A fast uplink is one that told an upload rate of [`election::FAST_UPLINK`] times
-    /// the rendition's declared bit rate (else its measured media rate) or more.
+    /// A fast uplink here is one that told an upload rate of [`election::ALONE_UPLINK`]
+    /// times the rendition's declared bit rate (else its measured media rate) or more.
     fn election_place(&self, swarm: &Swarm, seg: SegmentId, now: Instant) -> (usize, usize) {
-        let fast_from = (self.stream_kbps(seg.variant) * u64::from(election::FAST_UPLINK)).max(1);
+        let fast_from = (self.stream_kbps(seg.variant) * u64::from(election::ALONE_UPLINK)).max(1);
         let fast = |kbps: u32| u64::from(kbps) >= fast_from;
         let me = swarm.peer_id();
         let mine = election::key(me, fast(swarm.uplink_kbps()), seg);
