@@ -97,7 +97,7 @@ bench-ttff: build media
 ## larger of the two ways in (npm package, drop-in tag) grows past it or past the budget,
 ## and each size reduction lowers the ratchet.
 SIZE_BUDGET_BYTES ?= 45000
-SIZE_MAX_BYTES ?= 44984
+SIZE_MAX_BYTES ?= 44982
 size: js
 	@gz() { gzip -9 < "$$1" | wc -c; }; \
 	w=$$(gz js/dist/hlsmesh_wasm_bg.wasm); e=$$(gz js/dist/hlsmesh.js); d=$$(gz js/dist/hlsmesh.drop-in.js); \

@@ -147,7 +147,9 @@ function describe(e: unknown): string {
   return typeof m === "string" ? m : "unknown error";
 }
 
-/** Least `bufferedAmount` reported after a send for the channel's drain to be reported too. */
+/** Least `bufferedAmount` reported after a send for the channel's drain to be reported too.
+ * At most the core's `UPLOAD_TAIL`: a channel holding that much keeps the upload slot until
+ * its drain is reported. */
 const DRAIN_REPORT_MIN = 64 * 1024;
 
 /** One RTCPeerConnection with its pre-negotiated data channel (`negotiated: true, id: 0`

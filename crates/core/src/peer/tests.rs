@@ -296,9 +296,38 @@ fn late_buffer_readings_do_not_make_a_finished_upload_look_drained() {
     }
     a.handle_buffered(last);
     assert!(a.is_uploading());
-    // Then the channel drains: the low-water event.
-    a.handle_buffered(SEND_LOW_WATER - 1);
+    // Then the channel drains.
+    a.handle_buffered(UPLOAD_TAIL - 1);
     assert!(!a.is_uploading());
+}
+
+#[test]
+fn a_segment_under_the_low_water_mark_keeps_the_upload_slot_until_it_drains() {
+    // 200 kB, a 2 s segment at 800 kb/s: all of it goes into the channel at once.
+    let (mut a, _b) = pair();
+    while a.poll_transmit().is_some() {}
+    a.handle_buffered(0);
+    a.serve(1, Bytes::from(vec![1u8; 200_000]), 0, 1);
+    // The edge reports the buffer after each send.
+    let mut readings = Vec::new();
+    let mut sent = 0;
+    while let Some(f) = a.poll_transmit() {
+        sent += f.len();
+        readings.push(sent);
+    }
+    assert!(!a.has_uploads());
+    assert!(sent < SEND_LOW_WATER);
+    for r in readings {
+        a.handle_buffered(r);
+    }
+    assert!(
+        a.is_uploading(),
+        "{sent} bytes queued: the next upload would share the uplink"
+    );
+    a.handle_buffered(UPLOAD_TAIL);
+    assert!(a.is_uploading());
+    a.handle_buffered(UPLOAD_TAIL - 1);
+    assert!(!a.is_uploading(), "its tail may overlap the next upload");
 }
 
 #[test]
