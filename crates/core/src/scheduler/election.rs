@@ -29,7 +29,7 @@ pub const RANK_STEP: Duration = Duration::from_millis(500);
 /// second); more, elected alike, start more copies at once. One in six did as well on
 /// the home mix, whose fibre viewers fetch alone, but a swarm of equal uplinks at 2 × the
 /// stream took 67% of its bytes from the CDN with it, 60% with one in four (100 viewers,
-/// seeds 1–6; docs/BENCHMARKS.md, "Swarms without fibre").
+/// seeds 1–6; docs/BENCHMARKS.md, "swarms without fibre").
 pub const VIEWERS_PER_FETCHER: usize = 4;
 
 /// Upload rate, in multiples of the rendition's bit rate, from which a viewer is a fast
