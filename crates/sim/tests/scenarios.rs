@@ -419,6 +419,19 @@ fn a_cancelled_peer_transfer_leaves_the_chunks_that_arrived() {
     assert_eq!(whole.cdn_fetches[1], 0, "{:?}", whole.cdn_fetches);
 }
 
+/// steady-live for 100 viewers and 2 minutes, changed by `adjust`; checks that it is
+/// sane and that nobody stalled, and returns its table.
+fn stall_free_two_minutes(adjust: impl FnOnce(&mut Scenario)) -> Summary {
+    let mut sc = Scenario::builtin("steady-live").expect("builtin");
+    sc.viewers = 100;
+    sc.duration_s = 120.0;
+    adjust(&mut sc);
+    let s = run(sc);
+    sane(&s);
+    assert_eq!(s.stalls_per_viewer, 0.0, "{}", s.table());
+    s
+}
+
 /// Every viewer's uplink at 3 × the 2 Mb/s stream, none faster: no fibre viewer to fetch
 /// each new live segment alone. When the election took a 3 × uplink for one that could
 /// (its threshold was the fast uplinks' 3 ×), each neighbourhood had a single CDN
@@ -427,27 +440,19 @@ fn a_cancelled_peer_transfer_leaves_the_chunks_that_arrived() {
 /// fetcher per four viewers: 32%.
 #[test]
 fn a_swarm_of_equal_uplinks_at_three_times_the_stream_elects_several_fetchers() {
-    let mut sc = Scenario::builtin("steady-live").expect("builtin");
-    sc.viewers = 100;
-    sc.duration_s = 120.0;
-    sc.classes = vec![Class {
-        name: "uniform".into(),
-        weight: 1.0,
-        down_kbps: 20_000.0,
-        up_kbps: 6_000.0,
-        latency_ms: 40.0,
-        jitter_ms: 0.0,
-        loss: 0.0,
-    }];
-    let s = run(sc);
-    sane(&s);
-    assert_eq!(s.stalls_per_viewer, 0.0, "{}", s.table());
-    assert!(
-        s.cdn_share < 0.45,
-        "CDN share {:.3}: {}",
-        s.cdn_share,
-        s.table()
-    );
+    let s = stall_free_two_minutes(|sc| {
+        sc.classes = vec![Class {
+            name: "uniform".into(),
+            weight: 1.0,
+            down_kbps: 20_000.0,
+            up_kbps: 6_000.0,
+            latency_ms: 40.0,
+            jitter_ms: 0.0,
+            loss: 0.0,
+        }]
+    });
+    let share = s.cdn_share;
+    assert!(share < 0.45, "CDN share {share:.3}: {}", s.table());
 }
 
 /// A 1 Mb/s stream: its 2 s segments (250 kB) are smaller than a channel's low-water
@@ -458,17 +463,7 @@ fn a_swarm_of_equal_uplinks_at_three_times_the_stream_elects_several_fetchers() 
 /// busy until less than `UPLOAD_TAIL` (64 KiB) of the copy is left: 4.5%.
 #[test]
 fn a_holder_sends_small_segments_one_copy_at_a_time() {
-    let mut sc = Scenario::builtin("steady-live").expect("builtin");
-    sc.viewers = 100;
-    sc.duration_s = 120.0;
-    sc.renditions_kbps = vec![1000.0];
-    let s = run(sc);
-    sane(&s);
-    assert_eq!(s.stalls_per_viewer, 0.0, "{}", s.table());
-    assert!(
-        s.cdn_share < 0.08,
-        "CDN share {:.3}: {}",
-        s.cdn_share,
-        s.table()
-    );
+    let s = stall_free_two_minutes(|sc| sc.renditions_kbps = vec![1000.0]);
+    let share = s.cdn_share;
+    assert!(share < 0.08, "CDN share {share:.3}: {}", s.table());
 }

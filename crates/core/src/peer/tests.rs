@@ -274,12 +274,13 @@ fn uploads_go_one_after_the_other_oldest_first() {
     assert_eq!(order, vec![1, 1, 1, 2, 2, 2], "not interleaved");
 }
 
-#[test]
-fn late_buffer_readings_do_not_make_a_finished_upload_look_drained() {
+/// A session with an empty channel that serves one upload of `len` bytes and sends all
+/// of it; the channel's `bufferedAmount` after each send, as the edge reports it.
+fn sent_whole(len: usize) -> (PeerSession, Vec<usize>) {
     let (mut a, _b) = pair();
     while a.poll_transmit().is_some() {}
     a.handle_buffered(0);
-    a.serve(1, Bytes::from(vec![1u8; 400_000]), 0, 1);
+    a.serve(1, Bytes::from(vec![1u8; len]), 0, 1);
     let mut readings = Vec::new();
     let mut sent = 0;
     while let Some(f) = a.poll_transmit() {
@@ -287,6 +288,12 @@ fn late_buffer_readings_do_not_make_a_finished_upload_look_drained() {
         readings.push(sent);
     }
     assert!(!a.has_uploads());
+    (a, readings)
+}
+
+#[test]
+fn late_buffer_readings_do_not_make_a_finished_upload_look_drained() {
+    let (mut a, mut readings) = sent_whole(400_000);
     assert!(a.is_uploading(), "400 kB still in the channel");
     // The first reading (one chunk buffered) arrives after all were sent: stale.
     let last = readings.pop().unwrap();
@@ -304,18 +311,8 @@ fn late_buffer_readings_do_not_make_a_finished_upload_look_drained() {
 #[test]
 fn a_segment_under_the_low_water_mark_keeps_the_upload_slot_until_it_drains() {
     // 200 kB, a 2 s segment at 800 kb/s: all of it goes into the channel at once.
-    let (mut a, _b) = pair();
-    while a.poll_transmit().is_some() {}
-    a.handle_buffered(0);
-    a.serve(1, Bytes::from(vec![1u8; 200_000]), 0, 1);
-    // The edge reports the buffer after each send.
-    let mut readings = Vec::new();
-    let mut sent = 0;
-    while let Some(f) = a.poll_transmit() {
-        sent += f.len();
-        readings.push(sent);
-    }
-    assert!(!a.has_uploads());
+    let (mut a, readings) = sent_whole(200_000);
+    let sent = *readings.last().unwrap();
     assert!(sent < SEND_LOW_WATER);
     for r in readings {
         a.handle_buffered(r);
