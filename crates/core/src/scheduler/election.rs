@@ -47,7 +47,7 @@ pub const ALONE_UPLINK: u32 = 6;
 
 /// A viewer's place for a segment, from its `rank` among `neighbours` others: 0 fetches
 /// from the CDN at once, k ≥ 1 is the k-th runner-up. When the first-ranked viewer of the
-/// neighbourhood is a fast uplink (`fast_first`) it fetches alone; otherwise the first
+/// neighbourhood uploads at [`ALONE_UPLINK`] or more (`fast_first`) it fetches alone; otherwise the first
 /// [`VIEWERS_PER_FETCHER`]th of the neighbourhood by rank fetch.
 pub fn place(rank: usize, neighbours: usize, fast_first: bool) -> usize {
     let fetchers = if fast_first {
