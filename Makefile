@@ -31,7 +31,10 @@ demo: build media
 
 ## Tests: formatting and lints, Rust unit/property/swarm tests, the wasm surface in a
 ## browser, then the end-to-end tests with real Chromium viewers.
-test: build media lint test-rust test-js test-fuzz test-wasm test-aquatic test-e2e test-vite size
+## After the lints, the CPU-bound suites (test-rust, test-fuzz) run at the lowest priority
+## beside the browser suites, which wait on real-time playback (scripts/test-lanes.sh).
+test: build media lint
+	@MAKE="$(MAKE)" scripts/test-lanes.sh
 	@echo "make test: all suites passed"
 
 lint: tools
