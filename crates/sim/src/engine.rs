@@ -75,7 +75,7 @@ enum Ev {
     Refresh(N),
     /// Player wake-up of this generation.
     Player(N, u32),
-    /// The player's own CDN load (after the agent failed a load) completes.
+    /// The player's own CDN load (the agent failed the load, or there is none) completes.
     Fallback(N, LoadId),
     /// The shim's hold on the agent's trackers ends (2 s after the agent started) if the
     /// first frame has not ended it already.
@@ -250,7 +250,8 @@ struct FetchRec {
     fetch: FetchId,
     /// The whole segment fetched (rendition, sequence number), if it is one.
     whole: Option<(usize, u64)>,
-    start: u64,
+    /// When its first byte arrives (µs).
+    first: u64,
     done: u64,
     status: u16,
     body: Bytes,
@@ -817,7 +818,7 @@ impl Sim {
                 if let Some((l, nominal, _)) = node.fallback {
                     if l == load && node.alive {
                         node.fallback = None;
-                        node.player.m.fallbacks += 1;
+                        node.player.m.fallbacks += u32::from(node.agent.is_some());
                         self.delivered(n, load, nominal, None);
                     }
                 }
@@ -828,19 +829,21 @@ impl Sim {
     // ---- viewers ---------------------------------------------------------------------
 
     fn join(&mut self, n: N) {
-        let seed = self.nodes[n as usize].draws.agent_seed;
-        let config = Config {
-            trackers: vec![TRACKER.into()],
-            max_peers: self.sc.max_peers,
-            cache_bytes: self.cache_bytes(),
-            seed,
-            ..Config::default()
-        };
-        let agent = Agent::new(config, Instant::from_micros(self.now));
-        self.peer_ids.insert(agent.peer_id(), n);
+        if self.sc.p2p {
+            let seed = self.nodes[n as usize].draws.agent_seed;
+            let config = Config {
+                trackers: vec![TRACKER.into()],
+                max_peers: self.sc.max_peers,
+                cache_bytes: self.cache_bytes(),
+                seed,
+                ..Config::default()
+            };
+            let agent = Agent::new(config, Instant::from_micros(self.now));
+            self.peer_ids.insert(agent.peer_id(), n);
+            self.nodes[n as usize].agent = Some(agent);
+        }
         let cdn_rtt = 2 * us(self.sc.cdn_latency_ms / 1000.0);
         let node = &mut self.nodes[n as usize];
-        node.agent = Some(agent);
         node.alive = true;
         node.player.m.joined_s = self.now as f64 / 1e6;
         let leave_at = node.leave_at;
@@ -881,6 +884,7 @@ impl Sim {
             p.m.stall_s += now.saturating_sub(since) as f64 / 1e6;
         }
         p.gen += 1;
+        p.account(now);
         p.m.left_s = now as f64 / 1e6;
         let up = node.up.rate();
         let session = now.saturating_sub(us(p.m.joined_s));
@@ -909,11 +913,10 @@ impl Sim {
         if self.now >= f.done {
             return total;
         }
-        let first = f.start + 2 * us(self.sc.cdn_latency_ms / 1000.0);
-        if self.now <= first || f.done <= first {
+        if self.now <= f.first || f.done <= f.first {
             return 0;
         }
-        (total as f64 * (self.now - first) as f64 / (f.done - first) as f64) as u64
+        (total as f64 * (self.now - f.first) as f64 / (f.done - f.first) as f64) as u64
     }
 
     fn live_newest(&self, now: u64) -> u64 {
@@ -1078,6 +1081,11 @@ impl Sim {
             level,
             since: now,
         });
+        if !self.sc.p2p {
+            // Plain hls.js: the player's own CDN load.
+            self.player_cdn_load(n, id, level, sn);
+            return;
+        }
         self.input(
             n,
             Input::Load {
@@ -1218,11 +1226,7 @@ impl Sim {
                 let Some(l) = node.player.loading.filter(|l| l.id == load) else {
                     return;
                 };
-                let nominal = self.body(l.level, l.sn).len() as u64 * scale;
-                let done = self.cdn_schedule(n, nominal);
-                self.t.cdn_bytes += nominal;
-                self.nodes[n as usize].fallback = Some((load, nominal, l.level));
-                self.push(done, Ev::Fallback(n, load));
+                self.player_cdn_load(n, load, l.level, l.sn);
             }
             Output::Fetch {
                 fetch,
@@ -1254,11 +1258,11 @@ impl Sim {
                     }
                     None => (404, Bytes::new()),
                 };
-                let done = self.cdn_schedule(n, body.len() as u64 * scale);
+                let (first, done) = self.cdn_schedule(n, body.len() as u64 * scale);
                 self.nodes[n as usize].fetches.push(FetchRec {
                     fetch,
                     whole,
-                    start: now,
+                    first,
                     done,
                     status,
                     body,
@@ -1400,15 +1404,30 @@ impl Sim {
         b
     }
 
-    /// When a CDN response of `nominal` bytes requested now completes at viewer `n`.
-    fn cdn_schedule(&mut self, n: N, nominal: u64) -> u64 {
-        let first = self.now + 2 * us(self.sc.cdn_latency_ms / 1000.0);
+    /// The player's own CDN load of segment `sn` of rendition `level` (hls.js's loader:
+    /// the agent failed the load, or there is no agent).
+    fn player_cdn_load(&mut self, n: N, load: LoadId, level: usize, sn: u64) {
+        let nominal = self.body(level, sn).len() as u64 * self.scale;
+        let (_, done) = self.cdn_schedule(n, nominal);
+        self.t.cdn_bytes += nominal;
+        self.nodes[n as usize].fallback = Some((load, nominal, level));
+        self.push(done, Ev::Fallback(n, load));
+    }
+
+    /// A CDN response of `nominal` bytes to viewer `n` asked for now: when its first byte
+    /// and its last arrive (µs).
+    fn cdn_schedule(&mut self, n: N, nominal: u64) -> (u64, u64) {
+        let mut first = self.now + 2 * us(self.sc.cdn_latency_ms / 1000.0);
+        if self.sc.cdn_jitter_ms > 0.0 {
+            // Drawn only with jitter on: runs without it take the draws they took before.
+            first += us(self.rng.exp(self.sc.cdn_jitter_ms / 1000.0));
+        }
         let node = &mut self.nodes[n as usize];
         let rate = (self.sc.cdn_kbps * 1000.0 / 8.0 / 1e6).min(node.down_rate);
         let done = (first + (nominal as f64 / rate) as u64)
             .max(node.down_free + (nominal as f64 / node.down_rate) as u64);
         node.down_free = done;
-        done
+        (first, done)
     }
 
     // ---- links -----------------------------------------------------------------------

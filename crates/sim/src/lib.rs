@@ -34,7 +34,7 @@ mod tracker_wire;
 mod uplink;
 
 pub use engine::{CdnCauses, Outcome, Sim, Totals};
-pub use player::ViewerMetrics;
+pub use player::{ViewerMetrics, LOW_BUFFER_S};
 pub use report::{seeds_label, svg, AcrossSeeds, Point, Summary, TARGET_GAP_POINTS};
 pub use scenario::{home_mix, starved_mix, Abr, Class, Join, Scenario, TrackerPolicy};
 

@@ -52,8 +52,8 @@ const USAGE: &str = "usage: hlsmesh-sim <scenario|file> [key=value ...] [--sweep
        hlsmesh-sim plot <out.svg> <title> <run.json>...   (offload vs viewers from earlier runs)
 scenarios: steady-live flash-crowd heavy-churn upload-starved vod-long-tail (or a file of key = value lines)
 keys: viewers seed duration live segment window vod_segments renditions start_level abr classes
-      cdn_latency cdn_kbps tracker_latency tracker max_peers cache_segments join join_over
-      session_mean vod_seek live_sync_count max_buffer byte_scale browser_chunks
+      cdn_latency cdn_kbps cdn_jitter tracker_latency tracker max_peers cache_segments join
+      join_over session_mean vod_seek live_sync_count max_buffer byte_scale browser_chunks p2p
       classes = name:weight:down_kbps:up_kbps:latency_ms:jitter_ms:loss;...
       tracker = random (as WebTorrent trackers) | nearest (a probe: the nearest playheads)";
 

@@ -36,7 +36,13 @@ pub struct ViewerMetrics {
     pub fallbacks: u32,
     /// Rendition switches.
     pub switches: u32,
+    /// Time spent playing with less than [`LOW_BUFFER_S`] buffered, seconds: how long a
+    /// late or slow response would have stalled the viewer.
+    pub low_buffer_s: f64,
 }
+
+/// The buffer under which [`ViewerMetrics::low_buffer_s`] counts playing time, seconds.
+pub const LOW_BUFFER_S: f64 = 2.0;
 
 impl ViewerMetrics {
     /// Seconds between arrival and departure.
@@ -89,6 +95,8 @@ pub struct Player {
     pub est_kbps: f64,
     /// The title ended and the buffer played out.
     pub finished: bool,
+    /// Until when `m.low_buffer_s` is counted (µs).
+    pub accounted_t: u64,
     /// Metrics.
     pub m: ViewerMetrics,
 }
@@ -115,8 +123,24 @@ impl Player {
             .then(|| self.anchor_t + ((self.buffered_end - self.anchor_pos).max(0.0) * 1e6) as u64)
     }
 
+    /// Adds to [`ViewerMetrics::low_buffer_s`] the playing time under [`LOW_BUFFER_S`]
+    /// since the last call. Called before anything changes the buffer or stops playback:
+    /// in between the buffer only drains, one second per second.
+    pub fn account(&mut self, now: u64) {
+        let since = std::mem::replace(&mut self.accounted_t, now);
+        if !self.playing {
+            return;
+        }
+        let from = since.max(self.anchor_t);
+        let dt = now.saturating_sub(from) as f64 / 1e6;
+        let b0 = self.ahead(from);
+        let low_from = (b0 - LOW_BUFFER_S).max(0.0);
+        self.m.low_buffer_s += (dt.min(b0) - low_from).max(0.0);
+    }
+
     /// Checks for a dry buffer at `now`; true if a stall began.
     pub fn check_stall(&mut self, now: u64) -> bool {
+        self.account(now);
         if self.playing && self.position(now) >= self.buffered_end - 1e-6 {
             self.anchor_pos = self.buffered_end;
             self.anchor_t = now;
@@ -139,6 +163,7 @@ impl Player {
 
     /// A segment arrived (µs `now`).
     pub fn on_segment(&mut self, now: u64, sn: u64, seg_s: f64) {
+        self.account(now);
         let start = sn as f64 * seg_s;
         let end = start + seg_s;
         if !self.started {
@@ -203,5 +228,51 @@ impl Player {
         self.level = new;
         self.m.switches += 1;
         Some(new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: u64 = 1_000_000;
+
+    #[test]
+    fn low_buffer_time_counts_only_playing_time_under_two_seconds() {
+        let mut p = Player::default();
+        // Starts at 0 with one 2 s segment: at the threshold, so every second of it is low.
+        p.on_segment(0, 0, 2.0);
+        // 1 s later: 1 s under 2 s buffered.
+        p.on_segment(S, 1, 2.0);
+        assert!(
+            (p.m.low_buffer_s - 1.0).abs() < 1e-9,
+            "{}",
+            p.m.low_buffer_s
+        );
+        // 3 s buffered at 1 s; at 4 s nothing more came: low from 2 s to 3 s, then dry at
+        // 4 s, a stall.
+        assert!(p.check_stall(4 * S));
+        assert!(
+            (p.m.low_buffer_s - 3.0).abs() < 1e-9,
+            "{}",
+            p.m.low_buffer_s
+        );
+        // Stalled time is not playing time: nothing added while it lasts.
+        p.account(6 * S);
+        assert!(
+            (p.m.low_buffer_s - 3.0).abs() < 1e-9,
+            "{}",
+            p.m.low_buffer_s
+        );
+        // Playing again from 6 s with 2 s buffered; a segment at 6.5 s tops it up to
+        // 3.5 s, and 1 s later 2.5 s remain: only the first 0.5 s was low.
+        p.on_segment(6 * S, 2, 2.0);
+        p.on_segment(6 * S + S / 2, 3, 2.0);
+        p.account(7 * S + S / 2);
+        assert!(
+            (p.m.low_buffer_s - 3.5).abs() < 1e-9,
+            "{}",
+            p.m.low_buffer_s
+        );
     }
 }

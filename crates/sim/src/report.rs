@@ -44,6 +44,9 @@ pub struct Summary {
     pub stall_ratio: f64,
     /// Share of viewers that stalled at least once.
     pub viewers_stalled: f64,
+    /// Playing time with under [`crate::player::LOW_BUFFER_S`] buffered ÷ total viewing
+    /// time: how exposed playback was to a late response.
+    pub low_buffer_ratio: f64,
     /// Stalls per viewer, mean.
     pub stalls_per_viewer: f64,
     /// Stall time per viewer, seconds: mean, 95th percentile, max.
@@ -163,6 +166,11 @@ impl Summary {
                 0.0
             },
             viewers_stalled: started.iter().filter(|v| v.stalls > 0).count() as f64 / nv,
+            low_buffer_ratio: if watch_total > 0.0 {
+                o.viewers.iter().map(|v| v.low_buffer_s).sum::<f64>() / watch_total
+            } else {
+                0.0
+            },
             stalls_per_viewer: started.iter().map(|v| v.stalls as f64).sum::<f64>() / nv,
             stall_s: [
                 stall_s.iter().sum::<f64>() / nv,
@@ -245,6 +253,14 @@ impl Summary {
                     p(self.stall_ratio),
                     p(self.viewers_stalled),
                     self.stalls_per_viewer
+                ),
+            ),
+            (
+                "low buffer",
+                format!(
+                    "{} of viewing time with under {:.0} s buffered",
+                    p(self.low_buffer_ratio),
+                    crate::player::LOW_BUFFER_S
                 ),
             ),
             (

@@ -91,6 +91,10 @@ pub struct Scenario {
     pub cdn_latency_ms: f64,
     /// CDN throughput per viewer, kb/s (also bounded by the viewer's download).
     pub cdn_kbps: f64,
+    /// Mean of an exponentially distributed wait each CDN response adds before its first
+    /// byte, ms (0: none, every response as fast as the latency allows). Edge caches that
+    /// miss, origins that queue: with 200, one response in 150 waits a second more.
+    pub cdn_jitter_ms: f64,
     /// Tracker one-way latency, ms.
     pub tracker_latency_ms: f64,
     /// Whom the tracker relays offers to.
@@ -125,6 +129,9 @@ pub struct Scenario {
     /// the CDN fetches only the rest. False: in the one chunk the core sends a scaled
     /// segment in (a third fewer events; a cancelled transfer leaves nothing).
     pub browser_chunks: bool,
+    /// Viewers run the agent. False: plain hls.js, every load straight from the CDN, no
+    /// tracker, no peers: the baseline the agent's stalls and start-up are held to.
+    pub p2p: bool,
 }
 
 impl Scenario {
@@ -154,6 +161,7 @@ impl Scenario {
             classes: home_mix(),
             cdn_latency_ms: 40.0,
             cdn_kbps: 50_000.0,
+            cdn_jitter_ms: 0.0,
             tracker_latency_ms: 50.0,
             tracker: TrackerPolicy::Random,
             max_peers: 12,
@@ -168,6 +176,7 @@ impl Scenario {
             // mostly cached payloads (docs/BENCHMARKS.md, "Simulator speed, third round").
             byte_scale: 256,
             browser_chunks: true,
+            p2p: true,
         };
         let s = match name {
             "steady-live" => base,
@@ -255,6 +264,7 @@ impl Scenario {
             "classes" => self.classes = parse_classes(v)?,
             "cdn_latency" => self.cdn_latency_ms = nonneg()?,
             "cdn_kbps" => self.cdn_kbps = pos()?,
+            "cdn_jitter" => self.cdn_jitter_ms = nonneg()?,
             "tracker_latency" => self.tracker_latency_ms = nonneg()?,
             "tracker" => {
                 self.tracker = match v {
@@ -282,6 +292,7 @@ impl Scenario {
             "max_buffer" => self.max_buffer_s = pos()?,
             "byte_scale" => self.byte_scale = u()?.max(1),
             "browser_chunks" => self.browser_chunks = parse_bool(v)?,
+            "p2p" => self.p2p = parse_bool(v)?,
             other => return Err(format!("unknown key {other:?}")),
         }
         Ok(())

@@ -224,6 +224,48 @@ fn vod_plays_and_ends() {
     assert!(s.table().contains("— (VOD)"), "{}", s.table());
 }
 
+/// `p2p = false` is plain hls.js: no agent, every load from the CDN. The baseline the
+/// agent's stalls and start-up are compared with.
+#[test]
+fn without_the_agent_every_byte_comes_from_the_cdn() {
+    let mut sc = small_live(6, 1);
+    sc.p2p = false;
+    let s = run(sc);
+    sane(&s);
+    assert_eq!(s.agent_inputs, 0, "no agent ran");
+    assert_eq!(s.p2p_share, 0.0, "{}", s.table());
+    assert!(s.cdn_share >= 1.0, "{}", s.table());
+    assert_eq!(s.stalls_per_viewer, 0.0, "{}", s.table());
+    assert_eq!(s.fallbacks, 0, "a load of its own is not a fallback");
+}
+
+/// A CDN whose responses wait before their first byte (`cdn_jitter`, exponential) delays
+/// the first frame, which its first segment waits for; without it, runs take the draws
+/// they always took.
+#[test]
+fn a_jittery_cdn_delays_the_first_frame() {
+    let steady = run(small_live(6, 1));
+    let mut sc = small_live(6, 1);
+    sc.cdn_jitter_ms = 0.0;
+    assert_eq!(
+        format!("{:?}", run(sc).cdn_share),
+        format!("{:?}", steady.cdn_share)
+    );
+    let mut sc = small_live(6, 1);
+    sc.cdn_jitter_ms = 600.0;
+    let jittery = run(sc);
+    sane(&jittery);
+    assert!(
+        jittery.ttff_ms[0] > steady.ttff_ms[0] + 100.0,
+        "first frame p50 {} ms with jitter, {} ms without",
+        jittery.ttff_ms[0],
+        steady.ttff_ms[0]
+    );
+    for s in [&steady, &jittery] {
+        assert!((0.0..=1.0).contains(&s.low_buffer_ratio), "{}", s.table());
+    }
+}
+
 /// In a 30-minute title, viewers spread over the whole of it find neighbours playing near
 /// them (each stretch of the title has its own tracker swarm), so peers serve much of
 /// what they play. With one swarm for the title, the gap to the bound was 29 points on
@@ -343,6 +385,8 @@ fn scenario_files_and_overrides() {
         ),
         ("max_buffer = inf", "max_buffer: must be more than 0"),
         ("vod_seek = 1.5", "vod_seek: a share"),
+        ("cdn_jitter = -1", "cdn_jitter: must be at least 0"),
+        ("p2p = off", "expected true or false"),
         ("window = 0", "window: must be at least 1"),
         ("viewers = 0", "viewers: must be at least 1"),
     ] {
@@ -354,6 +398,13 @@ fn scenario_files_and_overrides() {
     }
     assert!(Scenario::parse_file("classes = a:0:1:1:0:0:0;b:1:1:1:0:0:0").is_ok());
     assert!(Scenario::parse_file("session_mean = 0\njoin_over = 0\nvod_seek = 1").is_ok());
+    let plain = Scenario::parse_file("p2p = false\ncdn_jitter = 200").expect("parses");
+    assert!(!plain.p2p);
+    assert_eq!(plain.cdn_jitter_ms, 200.0);
+    assert!(
+        sc.p2p && sc.cdn_jitter_ms == 0.0,
+        "the agent, a steady CDN by default"
+    );
 }
 
 /// A small audience whose first viewers are mostly slow uplinks (cable and mobile): they
