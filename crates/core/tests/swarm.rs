@@ -1436,11 +1436,9 @@ fn a_rendition_not_played_yet_is_never_sized_above_its_declaration() {
     assert_eq!(got, [Source::Cdn, Source::Peer]);
 }
 
-/// Node 1 measures node 0 on one copy (its frames 1.2 s late: about 1.23 s a copy),
-/// then asks for the next segment with `ahead` seconds of buffer. Node 1's sources and
-/// its requests.
-fn ask_a_measured_peer(ahead: f64) -> (Vec<Source>, usize) {
-    let mut net = meshed(2, 16, None);
+/// Node 1 measures node 0 on one copy of segment 1 (its frames 1.2 s late: about 1.23 s
+/// a copy), then asks for segment 2, which node 0 holds, with `ahead` seconds of buffer.
+fn measure_then_ask(net: &mut Net, ahead: f64) {
     net.load(0, &url(1), playback(0.0));
     net.run_for(Duration::from_secs(2));
     net.nodes[0].extra_delay = Duration::from_millis(1200);
@@ -1450,6 +1448,12 @@ fn ask_a_measured_peer(ahead: f64) -> (Vec<Source>, usize) {
     net.run_for(Duration::from_secs(2));
     net.load(1, &url(2), playback(ahead));
     net.run_for(Duration::from_secs(6));
+}
+
+/// [`measure_then_ask`] in a VOD title: node 1's sources and its requests.
+fn ask_a_measured_peer(ahead: f64) -> (Vec<Source>, usize) {
+    let mut net = meshed(2, 16, None);
+    measure_then_ask(&mut net, ahead);
     (sources(&net, 1), net.nodes[1].sent_by_tag[4])
 }
 
@@ -1468,22 +1472,13 @@ fn a_measured_peer_is_asked_when_its_copy_fits_with_a_quarter_to_spare() {
     );
 }
 
-/// Node 1 measures the CDN (segment 0) and node 0's uplink (segment 1, its frames 1.2 s
-/// late: about 1.23 s a copy), then asks for segment 2, which node 0 holds, with 3 s of
-/// buffer. Where segment 2 came from, live (`Some`: that many segments listed) or VOD.
+/// Node 1 measures the CDN on segment 0, then [`measure_then_ask`] with 3 s of buffer.
+/// Where segment 2 came from, live (`Some`: that many segments listed) or VOD.
 fn three_seconds_of_buffer(live: Option<u64>) -> Source {
     let mut net = meshed(2, 17, live);
     net.load(1, &url(0), playback(0.0));
     net.run_for(Duration::from_secs(2));
-    net.load(0, &url(1), playback(0.0));
-    net.run_for(Duration::from_secs(2));
-    net.nodes[0].extra_delay = Duration::from_millis(1200);
-    net.load(1, &url(1), playback(3.9));
-    net.run_for(Duration::from_secs(5));
-    net.load(0, &url(2), playback(0.0));
-    net.run_for(Duration::from_secs(2));
-    net.load(1, &url(2), playback(3.0));
-    net.run_for(Duration::from_secs(6));
+    measure_then_ask(&mut net, 3.0);
     let got = sources(&net, 1);
     assert_eq!(
         got[..2],
