@@ -818,7 +818,7 @@ impl Sim {
                 if let Some((l, nominal, _)) = node.fallback {
                     if l == load && node.alive {
                         node.fallback = None;
-                        node.player.m.fallbacks += u32::from(node.agent.is_some());
+                        node.player.m.fallbacks += u32::from(self.sc.p2p);
                         self.delivered(n, load, nominal, None);
                     }
                 }

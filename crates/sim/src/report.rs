@@ -124,6 +124,11 @@ impl Summary {
             .map(|v| v.session_s() - v.ttff_ms.unwrap_or(0.0) / 1000.0)
             .collect();
         let watch_total: f64 = watched.iter().map(|w| w.max(0.0)).sum();
+        // Per second of all viewers' time after their first frame (0 with none).
+        let of_watching = |secs: f64| match watch_total > 0.0 {
+            true => secs / watch_total,
+            false => 0.0,
+        };
         let started: Vec<_> = o.viewers.iter().filter(|v| v.ttff_ms.is_some()).collect();
         let nv = started.len().max(1) as f64;
         let stall_total: f64 = o.viewers.iter().map(|v| v.stall_s).sum();
@@ -147,11 +152,7 @@ impl Summary {
             sessions: t.sessions,
             peak_viewers: o.peak_viewers,
             duration_s: sc.duration_s,
-            played_kbps: if watch_total > 0.0 {
-                play_s / watch_total
-            } else {
-                0.0
-            },
+            played_kbps: of_watching(play_s),
             mean_upload_kbps: sc.mean_upload_kbps(),
             played_bytes: t.played_bytes,
             cdn_share,
@@ -160,17 +161,9 @@ impl Summary {
             bound_cdn_share: bound,
             bound_offload: 1.0 - bound,
             gap_points: ((1.0 - bound) - offload) * 100.0,
-            stall_ratio: if watch_total > 0.0 {
-                stall_total / watch_total
-            } else {
-                0.0
-            },
+            stall_ratio: of_watching(stall_total),
             viewers_stalled: started.iter().filter(|v| v.stalls > 0).count() as f64 / nv,
-            low_buffer_ratio: if watch_total > 0.0 {
-                o.viewers.iter().map(|v| v.low_buffer_s).sum::<f64>() / watch_total
-            } else {
-                0.0
-            },
+            low_buffer_ratio: of_watching(o.viewers.iter().map(|v| v.low_buffer_s).sum()),
             stalls_per_viewer: started.iter().map(|v| v.stalls as f64).sum::<f64>() / nv,
             stall_s: [
                 stall_s.iter().sum::<f64>() / nv,
