@@ -819,7 +819,7 @@ impl Sim {
                     if l == load && node.alive {
                         node.fallback = None;
                         node.player.m.fallbacks += u32::from(self.sc.p2p);
-                        self.delivered(n, load, nominal, None);
+                        self.delivered(n, load, nominal, None, None);
                     }
                 }
             }
@@ -1098,7 +1098,19 @@ impl Sim {
     }
 
     /// A load reached the player (`source` None: the player's own fallback).
-    fn delivered(&mut self, n: N, load: LoadId, nominal: u64, source: Option<Source>) {
+    /// Load `load` of node `n` delivered `nominal` bytes, by the agent from `source` or,
+    /// with `source` None, by the player's own CDN load. `shown` is how long the shim
+    /// tells hls.js the load took (the delivery's `timing`, µs; when it is 0 the shim
+    /// reports the real time, as `js/src/index.ts` does); the ABR samples that, as
+    /// hls.js samples the loader's stats.
+    fn delivered(
+        &mut self,
+        n: N,
+        load: LoadId,
+        nominal: u64,
+        source: Option<Source>,
+        shown: Option<u64>,
+    ) {
         let now = self.now;
         let node = &mut self.nodes[n as usize];
         let Some(l) = node.player.loading else {
@@ -1124,11 +1136,11 @@ impl Sim {
         if first_frame {
             p.m.ttff_ms = Some((now as f64 / 1e6 - p.m.joined_s) * 1000.0);
         }
-        let switched = if source == Some(Source::Cache) {
-            None
-        } else {
-            p.abr(now, nominal, l.since, &self.sc)
+        let began = match shown {
+            Some(t) if t > 0 => now.saturating_sub(t),
+            _ => l.since,
         };
+        let switched = p.abr(now, nominal, began, &self.sc);
         if let Some(level) = switched {
             // hls.js loads the new rendition's playlist before its segments.
             self.give_playlist(n, level);
@@ -1216,9 +1228,14 @@ impl Sim {
         let scale = self.scale;
         match out {
             Output::Deliver {
-                load, data, source, ..
+                load,
+                data,
+                source,
+                timing,
             } => {
-                self.delivered(n, load, data.len() as u64 * scale, Some(source));
+                let shown = u64::try_from(timing.as_micros()).unwrap_or(u64::MAX);
+                let nominal = data.len() as u64 * scale;
+                self.delivered(n, load, nominal, Some(source), Some(shown));
             }
             Output::Fail { load, .. } => {
                 // The shim hands the load to hls.js's own loader: a plain CDN fetch.
@@ -2199,7 +2216,7 @@ mod tests {
             level: 0,
             since: 1_200_000,
         });
-        sim.delivered(0, LoadId(1), 500_000, None);
+        sim.delivered(0, LoadId(1), 500_000, None, None);
         assert!(sim.nodes[0].player.started);
         // Viewer 1 has no frame by 3 s (2 s after it joined): its tracker opens then.
         assert_eq!(
@@ -2211,6 +2228,49 @@ mod tests {
         sim.now = 11_000_000;
         dial(&mut sim, 0);
         assert_eq!(opened(&mut sim, 20_000_000), [(0, 11_000_000 + 2 * lat)]);
+    }
+
+    /// The shim shows hls.js each delivery's `timing` (for a peer's or the cache's, the
+    /// CDN path's time for those bytes), not the time the agent waited for a peer: the
+    /// player's ABR samples what hls.js would. Before, it sampled the real time, and VOD
+    /// viewers switched rendition five times a session where plain hls.js switches once.
+    #[test]
+    fn the_abr_samples_the_time_the_shim_shows_hls_js() {
+        let mut sc = Scenario::builtin("vod-long-tail").expect("built in");
+        sc.set("viewers", "1").expect("viewers");
+        let scale = sc.byte_scale;
+        // A 2 s segment of the middle rendition (1.6 Mb/s): 400 kB, as the agent holds it.
+        let data = Bytes::from(vec![0u8; (400_000 / scale) as usize]);
+        let deliver = |timing_ms: u64| {
+            let mut sim = Sim::new(sc.clone());
+            sim.queue = TimeQueue::new();
+            let p = &mut sim.nodes[0].player;
+            p.level = 1;
+            // Asked for 4 s ago: the agent waited 3.8 s for a peer, which took 0.2 s.
+            sim.now = 10_000_000;
+            p.loading = Some(Loading {
+                id: LoadId(1),
+                sn: 5,
+                level: 1,
+                since: 6_000_000,
+            });
+            sim.carry_out(
+                0,
+                Output::Deliver {
+                    load: LoadId(1),
+                    data: data.clone(),
+                    source: Source::Peer,
+                    timing: std::time::Duration::from_millis(timing_ms),
+                },
+            );
+            let p = &sim.nodes[0].player;
+            (p.level, p.est_kbps.round())
+        };
+        // Shown as the CDN's 200 ms: 16 Mb/s, the rendition holds.
+        assert_eq!(deliver(200), (1, 16_000.0));
+        // No CDN time measured yet (timing 0): the shim shows the real 4 s, 0.8 Mb/s,
+        // under the rendition's rate: one down.
+        assert_eq!(deliver(0), (0, 800.0));
     }
 
     #[test]

@@ -185,7 +185,8 @@ impl Player {
         self.next_sn = self.next_sn.max(sn + 1);
     }
 
-    /// Feeds a load's timing to the ABR and picks the rendition of the next load.
+    /// Feeds a load's timing to the ABR (bytes `nominal`, begun at `since` as hls.js
+    /// sees it) and picks the rendition of the next load.
     /// Returns the new level when it changes.
     pub fn abr(&mut self, now: u64, nominal: u64, since: u64, sc: &Scenario) -> Option<usize> {
         if sc.abr == Abr::Off {

@@ -224,6 +224,34 @@ fn vod_plays_and_ends() {
     assert!(s.table().contains("— (VOD)"), "{}", s.table());
 }
 
+/// The player's ABR samples the time the shim shows hls.js for each delivery (for a
+/// peer's or the cache's, the CDN path's time for those bytes), so waiting for peers does
+/// not read as a slow network: with the agent, VOD viewers switch rendition as often as
+/// plain hls.js's do (once, up from the start level). Sampling the real time, they
+/// switched two to three times as often.
+#[test]
+fn vod_viewers_switch_renditions_as_plain_hls_js_does() {
+    let switches = |p2p: bool| {
+        let mut sc = Scenario::builtin("vod-long-tail").expect("builtin");
+        sc.viewers = 20;
+        sc.duration_s = 90.0;
+        sc.join_over_s = 30.0;
+        sc.p2p = p2p;
+        let s = run(sc);
+        sane(&s);
+        s.switches_per_viewer
+    };
+    let (agent, plain) = (switches(true), switches(false));
+    assert!(
+        plain >= 0.9,
+        "plain hls.js steps up from the start level: {plain}"
+    );
+    assert!(
+        agent <= plain + 0.25,
+        "agent {agent} against plain hls.js {plain}"
+    );
+}
+
 /// `p2p = false` is plain hls.js: no agent, every load from the CDN. The baseline the
 /// agent's stalls and start-up are compared with.
 #[test]
@@ -265,15 +293,19 @@ fn a_jittery_cdn_delays_the_first_frame() {
 /// seed 1; with the stretches' swarms 17, and 15.6 while the first segment after a switch
 /// to a rendition not received yet was sized from the master's `BANDWIDTH` alone. With
 /// each viewer's draws from its own stream (another audience for each seed), seeds 1–3
-/// are 17.1 points from the bound on average (16.3 to 18.1; seeds 1–40: 14.1). One seed
-/// moves by one or two points with any policy change; a swarm per title would be ten more.
+/// were 17.1 points from the bound on average (16.3 to 18.1; seeds 1–40: 14.1) while the
+/// player's ABR sampled the real time of each load. Sampling what the shim shows hls.js,
+/// viewers stay on the top rendition as plain hls.js's do (fewer distinct bytes for the
+/// bound, a rate the cable uplinks barely relay): 23.9 (22.4 to 26.6; seeds 1–20: 19.3).
+/// One seed moves by one or two points with any policy change; a swarm per title would
+/// be ten more.
 #[test]
 fn vod_viewers_find_neighbours_near_their_position() {
     let runs: Vec<Summary> = (1..=3)
         .map(|seed| stall_free_gap("vod-long-tail", 100, seed, None).1)
         .collect();
     let across = &AcrossSeeds::of(&runs)[0];
-    assert!(across.gap_points[0] < 18.5, "{across:?}");
+    assert!(across.gap_points[0] < 27.0, "{across:?}");
     // What keeps it from the bound: viewers leave with copies nobody else holds, and
     // those ahead hold the next segments in other stretches' swarms.
     for s in &runs {
