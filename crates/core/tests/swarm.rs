@@ -1093,6 +1093,25 @@ fn sources(net: &Net, node: usize) -> Vec<Source> {
 }
 
 #[test]
+fn a_vod_viewer_with_a_deep_buffer_prefetches_far_ahead_from_its_neighbours() {
+    // Node 0 has played segments 5 to 18. Node 1, loading segment 5 with 20 s buffered,
+    // takes the next ones from it ahead of its player (a segment more per second of
+    // buffer beyond 4 s, up to 16), while the neighbour holding them is still there: the
+    // player's load of segment 14 finds it in the cache. (With 3 ahead, the most at 20 s
+    // before, it came from the peer then.)
+    let mut net = meshed(2, 12, None);
+    for sn in 5..=18 {
+        net.load(0, &url(sn), playback(0.0));
+        net.run_for(Duration::from_millis(500));
+    }
+    net.load(1, &url(5), playback(20.0));
+    net.run_for(Duration::from_secs(20));
+    net.load(1, &url(14), playback(20.0));
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(sources(&net, 1), vec![Source::Peer, Source::Cache]);
+}
+
+#[test]
 fn a_viewer_uploads_one_copy_at_a_time_rather_than_sharing_its_uplink() {
     // Node 0 holds a large segment; its channels drain slowly (each reports every chunk
     // byte as still buffered). Two neighbours ask for it at once: one copy goes out

@@ -65,6 +65,10 @@ pub struct Summary {
     pub tracker_per_viewer_minute: [f64; 2],
     /// Segment bytes uploaded that no agent used ÷ segment bytes uploaded.
     pub wasted_upload: f64,
+    /// Segment bytes viewers downloaded (from the CDN or peers) beyond what their players
+    /// loaded ÷ played bytes: prefetches a viewer left with before playing them, copies
+    /// fetched twice.
+    pub unused_download: f64,
     /// Loads the agent failed (the player fetched them itself).
     pub fallbacks: u64,
     /// Rendition switches per viewer.
@@ -186,6 +190,8 @@ impl Summary {
             } else {
                 0.0
             },
+            unused_download: (t.cdn_bytes + t.p2p_used).saturating_sub(t.played_bytes) as f64
+                / played,
             fallbacks: o.viewers.iter().map(|v| v.fallbacks as u64).sum(),
             switches_per_viewer: o.viewers.iter().map(|v| v.switches as f64).sum::<f64>()
                 / o.viewers.len().max(1) as f64,
@@ -290,6 +296,7 @@ impl Summary {
                 ),
             ),
             ("wasted uploads", p(self.wasted_upload)),
+            ("unused downloads", p(self.unused_download)),
             (
                 "player fallbacks",
                 format!(

@@ -265,6 +265,7 @@ fn without_the_agent_every_byte_comes_from_the_cdn() {
     assert!(s.cdn_share >= 1.0, "{}", s.table());
     assert_eq!(s.stalls_per_viewer, 0.0, "{}", s.table());
     assert_eq!(s.fallbacks, 0, "a load of its own is not a fallback");
+    assert!(s.unused_download < 0.01, "{}", s.table());
 }
 
 /// A CDN whose responses wait before their first byte (`cdn_jitter`, exponential) delays
@@ -296,16 +297,17 @@ fn a_jittery_cdn_delays_the_first_frame() {
 /// were 17.1 points from the bound on average (16.3 to 18.1; seeds 1–40: 14.1) while the
 /// player's ABR sampled the real time of each load. Sampling what the shim shows hls.js,
 /// viewers stay on the top rendition as plain hls.js's do (fewer distinct bytes for the
-/// bound, a rate the cable uplinks barely relay): 23.9 (22.4 to 26.6; seeds 1–20: 19.3).
-/// One seed moves by one or two points with any policy change; a swarm per title would
-/// be ten more.
+/// bound, a rate the cable uplinks barely relay): 23.9 (22.4 to 26.6; seeds 1–20: 19.3),
+/// and 18.3 (17.6 to 19.5; seeds 1–20: 15.2) with a look-ahead of up to 16 segments. One
+/// seed moves by one or two points with any policy change; a swarm per title would be ten
+/// more.
 #[test]
 fn vod_viewers_find_neighbours_near_their_position() {
     let runs: Vec<Summary> = (1..=3)
         .map(|seed| stall_free_gap("vod-long-tail", 100, seed, None).1)
         .collect();
     let across = &AcrossSeeds::of(&runs)[0];
-    assert!(across.gap_points[0] < 27.0, "{across:?}");
+    assert!(across.gap_points[0] < 21.5, "{across:?}");
     // What keeps it from the bound: viewers leave with copies nobody else holds, and
     // those ahead hold the next segments in other stretches' swarms.
     for s in &runs {

@@ -100,8 +100,13 @@ const MAX_PREFETCH: usize = 2;
 /// How far a VOD load may lie past the playhead before the playhead is taken to be
 /// stale (more than a forward buffer: hls.js has not sought to its start position yet).
 const SEEK_AHEAD: f64 = 60.0;
-/// Most segments prefetched ahead of the player's last request.
-const MAX_LOOKAHEAD: u64 = 4;
+/// Most segments prefetched ahead of the player's last request: 32 s of 2 s segments.
+/// The look-ahead grows by a segment per second of buffer beyond
+/// [`PREFETCH_MIN_BUFFER`]. A VOD viewer takes what its neighbours hold while they are
+/// still there: with 4 ahead at most, growing by one per 8 s, vod-long-tail was 19.2
+/// points from the bound at 100 viewers (seeds 1-10) and 4.62 at 1,000 (seeds 1-3);
+/// with this, 15.4 and 3.91 (docs/BENCHMARKS.md). Live, the edge bounds it first.
+const MAX_LOOKAHEAD: u64 = 16;
 /// Buffer below which the player's own loads have the link to themselves.
 const PREFETCH_MIN_BUFFER: f64 = 4.0;
 /// Consecutive failures (missed deadlines; a refusal is not one) that demote a peer.
@@ -793,7 +798,7 @@ impl Scheduler {
         if ahead < PREFETCH_MIN_BUFFER || swarm.ready_sessions().next().is_none() {
             return;
         }
-        let lookahead = (1 + ((ahead - PREFETCH_MIN_BUFFER) / 8.0) as u64).min(MAX_LOOKAHEAD);
+        let lookahead = (1 + (ahead - PREFETCH_MIN_BUFFER) as u64).min(MAX_LOOKAHEAD);
         let mut in_flight = 0;
         for t in self.transfers.values() {
             in_flight += usize::from(t.prefetch);
