@@ -6,6 +6,7 @@ mod support;
 use std::time::Duration;
 
 use bytes::Bytes;
+use hlsmesh_core::proto::SegmentId;
 use hlsmesh_core::{Event, Instant, Source};
 use support::{hash_list, media_playlist, playback, segment_bytes, ts_segment_bytes, Net};
 
@@ -1096,9 +1097,9 @@ fn sources(net: &Net, node: usize) -> Vec<Source> {
 fn a_vod_viewer_with_a_deep_buffer_prefetches_far_ahead_from_its_neighbours() {
     // Node 0 has played segments 5 to 18. Node 1, loading segment 5 with 20 s buffered,
     // takes the next ones from it ahead of its player (a segment more per second of
-    // buffer beyond 4 s, up to 16), while the neighbour holding them is still there: the
-    // player's load of segment 14 finds it in the cache. (With 3 ahead, the most at 20 s
-    // before, it came from the peer then.)
+    // buffer beyond 4 s, up to 8), while the neighbour holding them is still there: the
+    // player's load of segment 12 finds it in the cache. Segment 14, 9 ahead, waits.
+    // (With 3 ahead, the most at 20 s before, 12 came from the peer then.)
     let mut net = meshed(2, 12, None);
     for sn in 5..=18 {
         net.load(0, &url(sn), playback(0.0));
@@ -1106,7 +1107,9 @@ fn a_vod_viewer_with_a_deep_buffer_prefetches_far_ahead_from_its_neighbours() {
     }
     net.load(1, &url(5), playback(20.0));
     net.run_for(Duration::from_secs(20));
-    net.load(1, &url(14), playback(20.0));
+    let holds = |net: &Net, sn: u64| net.nodes[1].agent.holds(&SegmentId { variant: 0, sn });
+    assert!((6..=13).all(|sn| holds(&net, sn)) && !holds(&net, 14));
+    net.load(1, &url(12), playback(20.0));
     net.run_for(Duration::from_secs(1));
     assert_eq!(sources(&net, 1), vec![Source::Peer, Source::Cache]);
 }

@@ -298,7 +298,7 @@ fn a_jittery_cdn_delays_the_first_frame() {
 /// player's ABR sampled the real time of each load. Sampling what the shim shows hls.js,
 /// viewers stay on the top rendition as plain hls.js's do (fewer distinct bytes for the
 /// bound, a rate the cable uplinks barely relay): 23.9 (22.4 to 26.6; seeds 1–20: 19.3),
-/// and 18.3 (17.6 to 19.5; seeds 1–20: 15.2) with a look-ahead of up to 16 segments. One
+/// and 18.7 (18.2 to 19.5; seeds 1–20: 15.6) with a look-ahead of up to 8 segments. One
 /// seed moves by one or two points with any policy change; a swarm per title would be ten
 /// more.
 #[test]

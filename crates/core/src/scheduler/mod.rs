@@ -100,13 +100,14 @@ const MAX_PREFETCH: usize = 2;
 /// How far a VOD load may lie past the playhead before the playhead is taken to be
 /// stale (more than a forward buffer: hls.js has not sought to its start position yet).
 const SEEK_AHEAD: f64 = 60.0;
-/// Most segments prefetched ahead of the player's last request: 32 s of 2 s segments.
+/// Most segments prefetched ahead of the player's last request: 16 s of 2 s segments.
 /// The look-ahead grows by a segment per second of buffer beyond
 /// [`PREFETCH_MIN_BUFFER`]. A VOD viewer takes what its neighbours hold while they are
-/// still there: with 4 ahead at most, growing by one per 8 s, vod-long-tail was 19.2
-/// points from the bound at 100 viewers (seeds 1-10) and 4.62 at 1,000 (seeds 1-3);
-/// with this, 15.4 and 3.91 (docs/BENCHMARKS.md). Live, the edge bounds it first.
-const MAX_LOOKAHEAD: u64 = 16;
+/// still there. vod-long-tail, 100 viewers (seeds 1-6) and 1,000 (seed 1), points from
+/// the bound and downloads never played: 4 ahead at most, growing by one per 8 s, 20.6
+/// and 5.25 points, 2.7% and 3.8%; this, 16.6 and 4.35, 6.2% and 8.5%; 16 ahead, 16.2
+/// and 4.19, 11.7% and 16.5% (docs/BENCHMARKS.md). Live, the edge bounds it first.
+const MAX_LOOKAHEAD: u64 = 8;
 /// Buffer below which the player's own loads have the link to themselves.
 const PREFETCH_MIN_BUFFER: f64 = 4.0;
 /// Consecutive failures (missed deadlines; a refusal is not one) that demote a peer.
