@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hlsmesh_core::proto::SegmentId;
-use hlsmesh_core::{Event, Instant, Source};
+use hlsmesh_core::{Event, Input, Instant, Source};
 use support::{hash_list, media_playlist, playback, segment_bytes, ts_segment_bytes, Net};
 
 const BASE: &str = "http://cdn.test/live/";
@@ -737,15 +737,15 @@ fn a_joining_viewer_waits_within_its_buffer_for_neighbours_instead_of_the_cdn() 
     }
     net.run_for(Duration::from_secs(1));
     // A fourth viewer joins: its first segment comes from the CDN at once (time to
-    // first frame); the next, asked for with 3.5 s of buffer, waits for the neighbours
-    // it is connecting to (with less than the 2 s a VOD viewer keeps for the CDN, it
+    // first frame); the next, asked for with 4.5 s of buffer, waits for the neighbours
+    // it is connecting to (with less than the 3 s a VOD viewer keeps for the CDN, it
     // would not wait).
     let joiner = net.add_node(10_004);
     net.playlist(joiner, PLAYLIST, &media_playlist(0, 40, false));
     net.run_for(Duration::from_millis(60));
     net.load(joiner, &url(0), playback(0.0));
     net.run_for(Duration::from_millis(60));
-    net.load(joiner, &url(1), playback(3.5));
+    net.load(joiner, &url(1), playback(4.5));
     net.run_for(Duration::from_secs(3));
     let got = delivered_ok(&net, joiner);
     assert_eq!(got.len(), 2);
@@ -1146,15 +1146,17 @@ fn a_peer_that_keeps_missing_deadlines_is_demoted_not_disconnected() {
     net.load(0, &url(4), playback(0.0));
     net.load(0, &url(5), playback(0.0));
     net.run_for(Duration::from_secs(2));
-    // One good transfer: node 1 has measured node 0.
-    net.load(1, &url(1), playback(3.0));
+    // One good transfer: node 1 has measured node 0. (3.95 s of buffer: room for a trial
+    // beside the 3 s a VOD viewer keeps for the CDN, under the 4 s from which it would
+    // prefetch the next segment too.)
+    net.load(1, &url(1), playback(3.95));
     net.run_for(Duration::from_secs(3));
     assert_eq!(sources(&net, 1), vec![Source::Peer]);
     // Then node 0 stalls: three missed deadlines in a row.
     let sent = net.nodes[0].chunks_sent;
     net.nodes[0].stall_after_chunks = Some(sent);
     for sn in 2..=4 {
-        net.load(1, &url(sn), playback(3.0));
+        net.load(1, &url(sn), playback(3.95));
         net.run_for(Duration::from_secs(5));
     }
     assert_eq!(net.nodes[1].agent.stats().peer_fallbacks, 3);
@@ -1162,7 +1164,7 @@ fn a_peer_that_keeps_missing_deadlines_is_demoted_not_disconnected() {
     assert_eq!(net.peers_of(1), 1, "a slow peer stays connected");
     assert!(disconnect_reasons(&net, 1).is_empty());
     // Demoted: the next segment goes to the CDN without asking it.
-    net.load(1, &url(5), playback(3.0));
+    net.load(1, &url(5), playback(3.95));
     net.run_for(Duration::from_secs(5));
     assert_eq!(net.nodes[1].agent.stats().peer_fallbacks, 3);
     assert_eq!(sources(&net, 1).last(), Some(&Source::Cdn));
@@ -1177,9 +1179,9 @@ fn a_failed_trial_is_not_repeated_at_once() {
     net.load(0, &url(2), playback(0.0));
     net.run_for(Duration::from_secs(2));
     net.nodes[0].stall_after_chunks = Some(net.nodes[0].chunks_sent);
-    net.load(1, &url(1), playback(3.0));
+    net.load(1, &url(1), playback(4.0));
     net.run_for(Duration::from_secs(5));
-    net.load(1, &url(2), playback(3.0));
+    net.load(1, &url(2), playback(4.0));
     net.run_for(Duration::from_secs(5));
     assert_eq!(net.nodes[1].agent.stats().peer_fallbacks, 1);
     assert_eq!(sources(&net, 1), vec![Source::Cdn, Source::Cdn]);
@@ -1190,19 +1192,20 @@ fn a_peer_that_missed_a_deadline_is_not_tried_again_as_untried_after_its_demotio
     // Node 0 stalls: node 1's trial of it fails and demotes it for 30 s. After that, node
     // 1 counts it as taking at least the time it waited for the segment's expected size
     // (1 s for the 250 kB assumed before any segment arrived: 250 kB/s, so 0.8 s for the
-    // 200 kB it expects once the CDN's copy measured the stream). With 1.9 s of buffer and
-    // 1 s kept for the CDN, 0.9 s is left: too little for 0.8 s with a quarter to spare
-    // (1 s), so it does not try node 0 a second time, and takes the segment from the CDN.
+    // 200 kB it expects once the CDN's copy measured the stream). With 3.9 s of buffer and
+    // 3 s kept for the CDN in a VOD title, 0.9 s is left: too little for 0.8 s with a
+    // quarter to spare (1 s), so it does not try node 0 a second time, and takes the
+    // segment from the CDN.
     // An untried peer would get a trial (0.55 s with half again to spare: 0.83 s).
     let mut net = meshed(2, 14, None);
     net.load(0, &url(1), playback(0.0));
     net.load(0, &url(2), playback(0.0));
     net.run_for(Duration::from_secs(2));
     net.nodes[0].stall_after_chunks = Some(net.nodes[0].chunks_sent);
-    net.load(1, &url(1), playback(3.0));
+    net.load(1, &url(1), playback(4.0));
     net.run_for(Duration::from_secs(35));
     assert_eq!(net.nodes[1].agent.stats().peer_fallbacks, 1);
-    net.load(1, &url(2), playback(1.9));
+    net.load(1, &url(2), playback(3.9));
     net.run_for(Duration::from_secs(5));
     assert_eq!(net.nodes[1].agent.stats().peer_fallbacks, 1);
     assert_eq!(sources(&net, 1), vec![Source::Cdn, Source::Cdn]);
@@ -1210,22 +1213,22 @@ fn a_peer_that_missed_a_deadline_is_not_tried_again_as_untried_after_its_demotio
 
 #[test]
 fn an_untried_peer_gets_a_trial_only_if_five_times_the_media_rate_makes_it() {
-    // Node 1 has measured nothing (its reserve for the CDN is the default 2 s): with 2.7 s
-    // of buffer, node 0 has 0.7 s. At 5 × the media rate (250 kB in 0.55 s, plus half
-    // again) that is too little: the CDN, not a trial that would likely miss. With 4 s
-    // (2 s to spare) node 0 gets its trial.
+    // Node 1 has measured nothing (its reserve for the CDN is the 3 s a VOD viewer keeps,
+    // above the default 2 s): with 3.7 s of buffer, node 0 has 0.7 s. At 5 × the media
+    // rate (250 kB in 0.55 s, plus half again) that is too little: the CDN, not a trial
+    // that would likely miss. With 5 s (2 s to spare) node 0 gets its trial.
     let mut net = meshed(2, 15, None);
     net.load(0, &url(1), playback(0.0));
     net.load(0, &url(2), playback(0.0));
     net.run_for(Duration::from_secs(2));
-    net.load(1, &url(1), playback(2.7));
+    net.load(1, &url(1), playback(3.7));
     net.run_for(Duration::from_secs(4));
     assert_eq!(sources(&net, 1), vec![Source::Cdn]);
     assert_eq!(net.nodes[1].agent.stats().peer_fallbacks, 0);
     let mut net = meshed(2, 15, None);
     net.load(0, &url(1), playback(0.0));
     net.run_for(Duration::from_secs(2));
-    net.load(1, &url(1), playback(4.0));
+    net.load(1, &url(1), playback(5.0));
     net.run_for(Duration::from_secs(4));
     assert_eq!(sources(&net, 1), vec![Source::Peer]);
 }
@@ -1238,7 +1241,8 @@ fn ask_a_slow_uplink(ahead: f64) -> (Net, Vec<Source>) {
     net.load(0, &url(3), playback(0.0));
     net.run_for(Duration::from_secs(1));
     net.nodes[0].slow_uplink = true;
-    net.load(1, &url(3), playback(3.0));
+    // A trial, nothing prefetched (3.95 s: see the demotion test).
+    net.load(1, &url(3), playback(3.95));
     net.run_for(Duration::from_secs(2));
     net.drain_uplink(0);
     net.run_for(Duration::from_millis(100));
@@ -1255,22 +1259,22 @@ fn ask_a_slow_uplink(ahead: f64) -> (Net, Vec<Source>) {
 #[test]
 fn an_untried_peer_that_told_a_slow_uplink_gets_no_trial_it_cannot_make() {
     // At the rate node 0 told, a copy takes 2.65 s (2.5 s and the latency assumed): with
-    // half again to spare, more than node 2's 1.5 s (3.5 s of buffer, 2 s kept for the
+    // half again to spare, more than node 2's 1.5 s (4.5 s of buffer, 3 s kept for the
     // CDN), so node 2 does not ask it. At the assumed 5 × the media rate it would have.
-    let (net, got) = ask_a_slow_uplink(3.5);
+    let (net, got) = ask_a_slow_uplink(4.5);
     assert_eq!(net.nodes[2].sent_by_tag[4], 0, "node 0 was asked");
     assert_eq!(got, vec![Source::Cdn]);
 }
 
 #[test]
 fn a_slow_uplink_not_measured_yet_is_counted_as_busy_with_another_copy() {
-    // With 5 s (7 s of buffer), the 2.65 s copy fits with half again to spare (4 s), but
+    // With 5 s (8 s of buffer), the 2.65 s copy fits with half again to spare (4 s), but
     // a slow uplink is likely sending another copy: half again more (6 s) does not fit.
-    // With 9 s of buffer (7 s) it does, and node 2 asks node 0.
-    let (net, got) = ask_a_slow_uplink(7.0);
+    // With 10 s of buffer (7 s) it does, and node 2 asks node 0.
+    let (net, got) = ask_a_slow_uplink(8.0);
     assert_eq!(net.nodes[2].sent_by_tag[4], 0, "node 0 was asked");
     assert_eq!(got, vec![Source::Cdn]);
-    let (net, got) = ask_a_slow_uplink(9.0);
+    let (net, got) = ask_a_slow_uplink(10.0);
     assert_eq!(net.nodes[2].sent_by_tag[4], 1, "node 0 was not asked");
     assert_eq!(got, vec![Source::Peer]);
 }
@@ -1335,7 +1339,8 @@ fn a_relay_that_told_a_fast_uplink_takes_the_place_of_an_unknown_one() {
     net.load(0, &url(3), playback(0.0));
     net.run_for(Duration::from_secs(2));
     net.nodes[2].slow_uplink = true;
-    net.load(3, &url(2), playback(3.0));
+    // A trial of node 2, nothing prefetched (3.95 s, as above).
+    net.load(3, &url(2), playback(3.95));
     net.run_for(Duration::from_millis(50));
     net.drain_uplink(2);
     net.run_for(Duration::from_millis(100));
@@ -1433,14 +1438,14 @@ fn switch_to_hi(seed: u64, bandwidths: [u64; 2], ahead: f64) -> Vec<Source> {
 /// their segments run at 0.8 Mb/s. A viewer that played the low rendition switches to
 /// the high one, which a neighbour holds: it sizes the high rendition's first segment
 /// as its low one measured against the declaration (200 kB, not 16 MB), so the time it
-/// keeps for a CDN fetch is short, and the neighbour serves the segment within the 3 s
+/// keeps for a CDN fetch is short, and the neighbour serves the segment within the 4 s
 /// of buffer. Sized from the declaration alone (the low rendition declared as it runs),
-/// it keeps more than 3 s for the CDN and takes the segment from there.
+/// it keeps more than 4 s for the CDN and takes the segment from there.
 #[test]
 fn a_switch_to_a_rendition_not_played_yet_sizes_it_as_the_stream_measures() {
-    let got = switch_to_hi(31, [64_000_000, 64_000_000], 3.0);
+    let got = switch_to_hi(31, [64_000_000, 64_000_000], 4.0);
     assert_eq!(got, [Source::Cdn, Source::Peer]);
-    let got = switch_to_hi(31, [800_000, 64_000_000], 3.0);
+    let got = switch_to_hi(31, [800_000, 64_000_000], 4.0);
     assert_eq!(
         got,
         [Source::Cdn, Source::Cdn],
@@ -1460,12 +1465,14 @@ fn a_rendition_not_played_yet_is_never_sized_above_its_declaration() {
 
 /// Node 1 measures node 0 on one copy of segment 1 (its frames 1.2 s late: about 1.23 s
 /// a copy), then asks for segment 2, which node 0 holds, with `ahead` seconds of buffer.
+/// (Its buffer runs low in between: nothing is prefetched.)
 fn measure_then_ask(net: &mut Net, ahead: f64) {
     net.load(0, &url(1), playback(0.0));
     net.run_for(Duration::from_secs(2));
     net.nodes[0].extra_delay = Duration::from_millis(1200);
-    net.load(1, &url(1), playback(3.9));
+    net.load(1, &url(1), playback(4.9));
     net.run_for(Duration::from_secs(5));
+    net.input(1, Input::Playback(playback(1.0)));
     net.load(0, &url(2), playback(0.0));
     net.run_for(Duration::from_secs(2));
     net.load(1, &url(2), playback(ahead));
@@ -1481,26 +1488,26 @@ fn ask_a_measured_peer(ahead: f64) -> (Vec<Source>, usize) {
 
 #[test]
 fn a_measured_peer_is_asked_when_its_copy_fits_with_a_quarter_to_spare() {
-    // 3.7 s of buffer, 2 s kept for the CDN: 1.7 s, more than the 1.23 s copy with a
+    // 4.7 s of buffer, 3 s kept for the CDN: 1.7 s, more than the 1.23 s copy with a
     // quarter to spare (1.54 s), less than with half again (1.85 s). Node 0 is asked.
     assert_eq!(
-        ask_a_measured_peer(3.7),
+        ask_a_measured_peer(4.7),
         (vec![Source::Peer, Source::Peer], 2)
     );
-    // 3.3 s: 1.3 s, not enough even with a quarter: the CDN, node 0 not asked.
+    // 4.3 s: 1.3 s, not enough even with a quarter: the CDN, node 0 not asked.
     assert_eq!(
-        ask_a_measured_peer(3.3),
+        ask_a_measured_peer(4.3),
         (vec![Source::Peer, Source::Cdn], 1)
     );
 }
 
-/// Node 1 measures the CDN on segment 0, then [`measure_then_ask`] with 3 s of buffer.
+/// Node 1 measures the CDN on segment 0, then [`measure_then_ask`] with 4 s of buffer.
 /// Where segment 2 came from, live (`Some`: that many segments listed) or VOD.
-fn three_seconds_of_buffer(live: Option<u64>) -> Source {
+fn four_seconds_of_buffer(live: Option<u64>) -> Source {
     let mut net = meshed(2, 17, live);
     net.load(1, &url(0), playback(0.0));
     net.run_for(Duration::from_secs(2));
-    measure_then_ask(&mut net, 3.0);
+    measure_then_ask(&mut net, 4.0);
     let got = sources(&net, 1);
     assert_eq!(
         got[..2],
@@ -1510,15 +1517,16 @@ fn three_seconds_of_buffer(live: Option<u64>) -> Source {
     got[2]
 }
 
-/// A viewer keeps at least 1 s of buffer for a CDN fetch should a peer fail, and 2 s in
+/// A viewer keeps at least 1 s of buffer for a CDN fetch should a peer fail, and 3 s in
 /// a VOD title. The simulator found the 1 s too little where CDN responses now and then
 /// wait a second before their first byte: VOD viewers, who wait for a holder until the
-/// reserve, stalled where plain hls.js did not (docs/POLICY.md, "A CDN that is late now
-/// and then"). With 3 s of buffer and a peer measured at 1.23 s a copy (1.54 s with a
-/// quarter to spare), the live viewer has 2 s for it and asks; the VOD viewer has 1 s
-/// and takes the CDN.
+/// reserve, stalled where plain hls.js did not; and 2 s too little once its viewers
+/// played the rendition plain hls.js picks (docs/POLICY.md, "A CDN that is late now and
+/// then"). With 4 s of buffer and a peer measured at 1.23 s a copy (1.54 s with a
+/// quarter to spare), the live viewer has 3 s for it and asks; the VOD viewer has 1 s
+/// and takes the CDN (with 2 s kept it asked).
 #[test]
-fn a_vod_viewer_keeps_two_seconds_of_buffer_for_the_cdn() {
-    assert_eq!(three_seconds_of_buffer(Some(40)), Source::Peer);
-    assert_eq!(three_seconds_of_buffer(None), Source::Cdn);
+fn a_vod_viewer_keeps_three_seconds_of_buffer_for_the_cdn() {
+    assert_eq!(four_seconds_of_buffer(Some(40)), Source::Peer);
+    assert_eq!(four_seconds_of_buffer(None), Source::Cdn);
 }
