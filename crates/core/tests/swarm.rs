@@ -1114,6 +1114,41 @@ fn a_vod_viewer_with_a_deep_buffer_prefetches_far_ahead_from_its_neighbours() {
     assert_eq!(sources(&net, 1), vec![Source::Peer, Source::Cache]);
 }
 
+/// A live viewer whose neighbours announced neither the segment it asks for nor a later
+/// one takes it from the CDN, if no peer serves it first, 0.35 s before its patience
+/// ends: the CDN's response, now and then late, gets that much more buffer.
+/// Node 1 keeps about 1.2 s for the CDN (its measured time and half again, and 0.5 s)
+/// and asks with 4 s of buffer: elected for a segment it fetches at once, otherwise the
+/// copy arrives 2.5 s later (2.85 s before).
+#[test]
+fn a_live_segment_no_neighbour_announced_goes_to_the_cdn_sooner() {
+    let mut net = meshed(3, 18, Some(40));
+    // All three play the stream (the election counts them), none beyond segment 1.
+    for n in 0..3 {
+        net.load(n, &url(n as u64 % 2), playback(0.0));
+        net.run_for(Duration::from_secs(2));
+    }
+    let mut waited = Vec::new();
+    for sn in 10..20 {
+        let asked = net.now;
+        net.load(1, &url(sn), playback(4.0));
+        net.run_for(Duration::from_secs(5));
+        let got = delivered_ok(&net, 1);
+        assert_eq!(got.last().map(|d| d.1), Some(Source::Cdn));
+        waited.push(got.last().expect("delivered").2.saturating_since(asked));
+    }
+    let patient: Vec<Duration> = waited
+        .iter()
+        .copied()
+        .filter(|w| *w > Duration::from_secs(1))
+        .collect();
+    assert!(!patient.is_empty(), "elected for every segment: {waited:?}");
+    assert!(
+        patient.iter().all(|w| *w < Duration::from_millis(2800)),
+        "{waited:?}"
+    );
+}
+
 #[test]
 fn a_viewer_uploads_one_copy_at_a_time_rather_than_sharing_its_uplink() {
     // Node 0 holds a large segment; its channels drain slowly (each reports every chunk
