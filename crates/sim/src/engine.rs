@@ -819,7 +819,7 @@ impl Sim {
                     if l == load && node.alive {
                         node.fallback = None;
                         node.player.m.fallbacks += u32::from(self.sc.p2p);
-                        self.delivered(n, load, nominal, None, None);
+                        self.delivered(n, load, nominal, None);
                     }
                 }
             }
@@ -1097,20 +1097,12 @@ impl Sim {
         );
     }
 
-    /// A load reached the player (`source` None: the player's own fallback).
-    /// Load `load` of node `n` delivered `nominal` bytes, by the agent from `source` or,
-    /// with `source` None, by the player's own CDN load. `shown` is how long the shim
-    /// tells hls.js the load took (the delivery's `timing`, µs; when it is 0 the shim
-    /// reports the real time, as `js/src/index.ts` does); the ABR samples that, as
-    /// hls.js samples the loader's stats.
-    fn delivered(
-        &mut self,
-        n: N,
-        load: LoadId,
-        nominal: u64,
-        source: Option<Source>,
-        shown: Option<u64>,
-    ) {
+    /// Load `load` of node `n` delivered `nominal` bytes: by the agent, from a source and
+    /// shown to hls.js as taking a time (`by_agent`), or by the player's own CDN load
+    /// (None). The shown time is the delivery's `timing`, µs; when it is 0 the shim
+    /// reports the real time, as `js/src/index.ts` does. The ABR samples that, as hls.js
+    /// samples the loader's stats.
+    fn delivered(&mut self, n: N, load: LoadId, nominal: u64, by_agent: Option<(Source, u64)>) {
         let now = self.now;
         let node = &mut self.nodes[n as usize];
         let Some(l) = node.player.loading else {
@@ -1121,9 +1113,9 @@ impl Sim {
         }
         node.player.loading = None;
         let p = &mut node.player;
-        match source {
-            Some(Source::Peer) => p.m.bytes_peer += nominal,
-            Some(Source::Cache) => p.m.bytes_cache += nominal,
+        match by_agent {
+            Some((Source::Peer, _)) => p.m.bytes_peer += nominal,
+            Some((Source::Cache, _)) => p.m.bytes_cache += nominal,
             _ => p.m.bytes_cdn += nominal,
         }
         self.t.played_bytes += nominal;
@@ -1136,8 +1128,8 @@ impl Sim {
         if first_frame {
             p.m.ttff_ms = Some((now as f64 / 1e6 - p.m.joined_s) * 1000.0);
         }
-        let began = match shown {
-            Some(t) if t > 0 => now.saturating_sub(t),
+        let began = match by_agent {
+            Some((_, shown)) if shown > 0 => now.saturating_sub(shown),
             _ => l.since,
         };
         let switched = p.abr(now, nominal, began, &self.sc);
@@ -1235,7 +1227,7 @@ impl Sim {
             } => {
                 let shown = u64::try_from(timing.as_micros()).unwrap_or(u64::MAX);
                 let nominal = data.len() as u64 * scale;
-                self.delivered(n, load, nominal, Some(source), Some(shown));
+                self.delivered(n, load, nominal, Some((source, shown)));
             }
             Output::Fail { load, .. } => {
                 // The shim hands the load to hls.js's own loader: a plain CDN fetch.
@@ -2216,7 +2208,7 @@ mod tests {
             level: 0,
             since: 1_200_000,
         });
-        sim.delivered(0, LoadId(1), 500_000, None, None);
+        sim.delivered(0, LoadId(1), 500_000, None);
         assert!(sim.nodes[0].player.started);
         // Viewer 1 has no frame by 3 s (2 s after it joined): its tracker opens then.
         assert_eq!(

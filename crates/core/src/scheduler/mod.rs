@@ -139,7 +139,8 @@ const MAX_REFUSALS_KEPT: usize = 64;
 /// 5.15% → 1.70%, flash-crowd 3.95% → 1.10%, heavy-churn 0.99% → 0.43%; points from the
 /// bound with a steady CDN 2.37 → 2.17, 2.22 → 2.17, 4.39 → 4.35. Half a second cut
 /// stalls further but took one flash-crowd seed from 2.6 to 7.8 points: its viewers
-/// went to the CDN before the holders announced since could serve (docs/POLICY.md).
+/// went to the CDN before holders that announced the segment after the player asked
+/// could serve it (docs/POLICY.md).
 const NO_HOLDER_CDN: Duration = Duration::from_millis(350);
 /// Segment size assumed when neither the master nor earlier segments say better.
 const DEFAULT_BYTES_PER_SEC_OF_MEDIA: f64 = 125_000.0;
