@@ -1114,6 +1114,34 @@ fn a_vod_viewer_with_a_deep_buffer_prefetches_far_ahead_from_its_neighbours() {
     assert_eq!(sources(&net, 1), vec![Source::Peer, Source::Cache]);
 }
 
+/// Node 0 has played segments 5 to 12; node 1 loads segment 5 with 3.5 s buffered, in a
+/// live stream (`Some`: that many segments listed) or a VOD title. The later segments
+/// node 1 holds afterwards.
+fn prefetched_with_little_buffer(live: Option<u64>) -> Vec<u64> {
+    let mut net = meshed(2, 19, live);
+    for sn in 5..=12 {
+        net.load(0, &url(sn), playback(0.0));
+        net.run_for(Duration::from_millis(500));
+    }
+    net.load(1, &url(5), playback(3.5));
+    net.run_for(Duration::from_secs(10));
+    (6..=12)
+        .filter(|&sn| net.nodes[1].agent.holds(&SegmentId { variant: 0, sn }))
+        .collect()
+}
+
+/// A VOD viewer prefetches from its neighbours whatever its buffer, a segment ahead more
+/// per second of it, each by when it is needed less the 3 s kept for the CDN; a live
+/// viewer only from 4 s. The simulator found VOD viewers at the top rendition whose
+/// neighbours' uplinks were each slower than it, with 3 to 4 s buffered: they took
+/// every segment from the CDN at the 3 s mark, the buffer never grew, and they never
+/// asked two neighbours at once (docs/POLICY.md, "Prefetching").
+#[test]
+fn a_vod_viewer_prefetches_from_its_neighbours_with_little_buffer() {
+    assert_eq!(prefetched_with_little_buffer(Some(40)), Vec::<u64>::new());
+    assert_eq!(prefetched_with_little_buffer(None), vec![6, 7, 8, 9]);
+}
+
 /// A live viewer whose neighbours announced neither the segment it asks for nor a later
 /// one takes it from the CDN, if no peer serves it first, 0.35 s before its patience
 /// ends: the CDN's response, now and then late, gets that much more buffer.
@@ -1174,24 +1202,24 @@ fn a_viewer_uploads_one_copy_at_a_time_rather_than_sharing_its_uplink() {
 
 #[test]
 fn a_peer_that_keeps_missing_deadlines_is_demoted_not_disconnected() {
+    // Node 0 takes each segment just before node 1 asks for it: node 1 has no later one
+    // to prefetch. (3.95 s of buffer: room for a trial beside the 3 s a VOD viewer keeps
+    // for the CDN.)
     let mut net = meshed(2, 12, None);
-    net.load(0, &url(1), playback(0.0));
-    net.load(0, &url(2), playback(0.0));
-    net.load(0, &url(3), playback(0.0));
-    net.load(0, &url(4), playback(0.0));
-    net.load(0, &url(5), playback(0.0));
-    net.run_for(Duration::from_secs(2));
-    // One good transfer: node 1 has measured node 0. (3.95 s of buffer: room for a trial
-    // beside the 3 s a VOD viewer keeps for the CDN, under the 4 s from which it would
-    // prefetch the next segment too.)
-    net.load(1, &url(1), playback(3.95));
+    let ask = |net: &mut Net, sn: u64| {
+        net.load(0, &url(sn), playback(0.0));
+        net.run_for(Duration::from_secs(1));
+        net.load(1, &url(sn), playback(3.95));
+    };
+    // One good transfer: node 1 has measured node 0.
+    ask(&mut net, 1);
     net.run_for(Duration::from_secs(3));
     assert_eq!(sources(&net, 1), vec![Source::Peer]);
     // Then node 0 stalls: three missed deadlines in a row.
     let sent = net.nodes[0].chunks_sent;
     net.nodes[0].stall_after_chunks = Some(sent);
     for sn in 2..=4 {
-        net.load(1, &url(sn), playback(3.95));
+        ask(&mut net, sn);
         net.run_for(Duration::from_secs(5));
     }
     assert_eq!(net.nodes[1].agent.stats().peer_fallbacks, 3);
@@ -1199,7 +1227,7 @@ fn a_peer_that_keeps_missing_deadlines_is_demoted_not_disconnected() {
     assert_eq!(net.peers_of(1), 1, "a slow peer stays connected");
     assert!(disconnect_reasons(&net, 1).is_empty());
     // Demoted: the next segment goes to the CDN without asking it.
-    net.load(1, &url(5), playback(3.95));
+    ask(&mut net, 5);
     net.run_for(Duration::from_secs(5));
     assert_eq!(net.nodes[1].agent.stats().peer_fallbacks, 3);
     assert_eq!(sources(&net, 1).last(), Some(&Source::Cdn));
@@ -1276,13 +1304,15 @@ fn ask_a_slow_uplink(ahead: f64) -> (Net, Vec<Source>) {
     net.load(0, &url(3), playback(0.0));
     net.run_for(Duration::from_secs(1));
     net.nodes[0].slow_uplink = true;
-    // A trial, nothing prefetched (3.95 s: see the demotion test).
+    // A trial (3.95 s: see the demotion test). Then node 1's buffer runs low: 1 s, too
+    // little to prefetch segment 4 (and pass it on to node 2).
     net.load(1, &url(3), playback(3.95));
     net.run_for(Duration::from_secs(2));
     net.drain_uplink(0);
     net.run_for(Duration::from_millis(100));
     assert_eq!(sources(&net, 1), vec![Source::Peer]);
     assert!(net.nodes[0].sent_by_tag[8] >= 1, "uplink not told");
+    net.input(1, Input::Playback(playback(1.0)));
     net.load(0, &url(4), playback(0.0));
     net.run_for(Duration::from_secs(1));
     net.load(2, &url(4), playback(ahead));
@@ -1371,16 +1401,19 @@ fn a_relay_that_told_a_fast_uplink_takes_the_place_of_an_unknown_one() {
     let mut net = meshed(4, 33, None);
     net.cdn.insert(url(3), segment_bytes(3, 400_000));
     net.load(2, &url(2), playback(0.0));
-    net.load(0, &url(3), playback(0.0));
     net.run_for(Duration::from_secs(2));
     net.nodes[2].slow_uplink = true;
-    // A trial of node 2, nothing prefetched (3.95 s, as above).
+    // A trial of node 2 (3.95 s, as in the demotion test); then node 3's buffer runs low
+    // (1 s): it prefetches nothing from node 0, which takes segment 3.
     net.load(3, &url(2), playback(3.95));
     net.run_for(Duration::from_millis(50));
     net.drain_uplink(2);
     net.run_for(Duration::from_millis(100));
     assert_eq!(sources(&net, 3), vec![Source::Peer]);
     assert!(net.nodes[2].sent_by_tag[8] >= 1, "uplink not told");
+    net.input(3, Input::Playback(playback(1.0)));
+    net.load(0, &url(3), playback(0.0));
+    net.run_for(Duration::from_secs(2));
     net.nodes[0].slow_uplink = true;
     net.nodes[0].stall_after_chunks = Some(net.nodes[0].chunks_sent);
     net.load(3, &url(3), playback(8.0));

@@ -104,14 +104,20 @@ const MAX_PREFETCH: usize = 2;
 /// stale (more than a forward buffer: hls.js has not sought to its start position yet).
 const SEEK_AHEAD: f64 = 60.0;
 /// Most segments prefetched ahead of the player's last request: 16 s of 2 s segments.
-/// The look-ahead grows by a segment per second of buffer beyond
-/// [`PREFETCH_MIN_BUFFER`]. A VOD viewer takes what its neighbours hold while they are
+/// The look-ahead grows by a segment per second of buffer (live: beyond
+/// [`PREFETCH_MIN_BUFFER`]). A VOD viewer takes what its neighbours hold while they are
 /// still there. vod-long-tail, 100 viewers (seeds 1-6) and 1,000 (seed 1), points from
 /// the bound and downloads never played: 4 ahead at most, growing by one per 8 s, 20.6
 /// and 5.25 points, 2.7% and 3.8%; this, 16.6 and 4.35, 6.2% and 8.5%; 16 ahead, 16.2
 /// and 4.19, 11.7% and 16.5% (docs/BENCHMARKS.md). Live, the edge bounds it first.
 const MAX_LOOKAHEAD: u64 = 8;
-/// Buffer below which the player's own loads have the link to themselves.
+/// Live: buffer below which the player's own loads have the link to themselves (from 2
+/// s or none, live viewers gained at 100 viewers and lost in heavy churn). A VOD viewer
+/// prefetches whatever its buffer: one whose neighbours' uplinks are each slower than
+/// its rendition takes copies from two of them at once, where it took each segment from
+/// the CDN at the 3 s it keeps, its buffer never growing to 4 s. vod-long-tail, points
+/// from the bound: 100 viewers, seeds 1-20, 15.31 → 14.18; 1,000, seeds 1-3, 3.72 →
+/// 3.48; downloads never played unchanged (docs/BENCHMARKS.md).
 const PREFETCH_MIN_BUFFER: f64 = 4.0;
 /// Consecutive failures (missed deadlines; a refusal is not one) that demote a peer.
 const MAX_PEER_FAILURES: u32 = 3;
@@ -811,14 +817,16 @@ impl Scheduler {
     }
 
     /// Ahead of the player, asks peers for the next segments they hold, within a
-    /// look-ahead that grows with the buffer. Never the CDN.
+    /// look-ahead that grows with the buffer (live: from [`PREFETCH_MIN_BUFFER`]). Never
+    /// the CDN.
     fn prefetch(&mut self, ctx: &mut Ctx<'_>, swarm: &mut Swarm) {
         let Some(anchor) = self.anchor else { return };
         let ahead = self.playback.buffer_ahead();
-        if ahead < PREFETCH_MIN_BUFFER || swarm.ready_sessions().next().is_none() {
+        let floor = if self.vod { 0.0 } else { PREFETCH_MIN_BUFFER };
+        if ahead < floor || swarm.ready_sessions().next().is_none() {
             return;
         }
-        let lookahead = (1 + (ahead - PREFETCH_MIN_BUFFER) as u64).min(MAX_LOOKAHEAD);
+        let lookahead = (1 + (ahead - floor) as u64).min(MAX_LOOKAHEAD);
         let mut in_flight = 0;
         for t in self.transfers.values() {
             in_flight += usize::from(t.prefetch);
