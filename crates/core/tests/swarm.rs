@@ -1093,41 +1093,35 @@ fn sources(net: &Net, node: usize) -> Vec<Source> {
     delivered_ok(net, node).iter().map(|d| d.1).collect()
 }
 
+/// Node 0 plays segments 5 to `last`; then node 1 loads segment 5 with `ahead` seconds
+/// buffered, in a live stream (`Some`: that many segments listed) or a VOD title, and
+/// runs for `secs`. The later segments node 1 holds then.
+fn prefetched(seed: u64, live: Option<u64>, last: u64, ahead: f64, secs: u64) -> (Net, Vec<u64>) {
+    let mut net = meshed(2, seed, live);
+    for sn in 5..=last {
+        net.load(0, &url(sn), playback(0.0));
+        net.run_for(Duration::from_millis(500));
+    }
+    net.load(1, &url(5), playback(ahead));
+    net.run_for(Duration::from_secs(secs));
+    let held = (6..=last)
+        .filter(|&sn| net.nodes[1].agent.holds(&SegmentId { variant: 0, sn }))
+        .collect();
+    (net, held)
+}
+
 #[test]
 fn a_vod_viewer_with_a_deep_buffer_prefetches_far_ahead_from_its_neighbours() {
     // Node 0 has played segments 5 to 18. Node 1, loading segment 5 with 20 s buffered,
     // takes the next ones from it ahead of its player (a segment more per second of
-    // buffer beyond 4 s, up to 8), while the neighbour holding them is still there: the
-    // player's load of segment 12 finds it in the cache. Segment 14, 9 ahead, waits.
+    // buffer, up to 8), while the neighbour holding them is still there: the player's
+    // load of segment 12 finds it in the cache. Segment 14, 9 ahead, waits.
     // (With 3 ahead, the most at 20 s before, 12 came from the peer then.)
-    let mut net = meshed(2, 12, None);
-    for sn in 5..=18 {
-        net.load(0, &url(sn), playback(0.0));
-        net.run_for(Duration::from_millis(500));
-    }
-    net.load(1, &url(5), playback(20.0));
-    net.run_for(Duration::from_secs(20));
-    let holds = |net: &Net, sn: u64| net.nodes[1].agent.holds(&SegmentId { variant: 0, sn });
-    assert!((6..=13).all(|sn| holds(&net, sn)) && !holds(&net, 14));
+    let (mut net, held) = prefetched(12, None, 18, 20.0, 20);
+    assert_eq!(held, (6..=13).collect::<Vec<u64>>());
     net.load(1, &url(12), playback(20.0));
     net.run_for(Duration::from_secs(1));
     assert_eq!(sources(&net, 1), vec![Source::Peer, Source::Cache]);
-}
-
-/// Node 0 has played segments 5 to 12; node 1 loads segment 5 with 3.5 s buffered, in a
-/// live stream (`Some`: that many segments listed) or a VOD title. The later segments
-/// node 1 holds afterwards.
-fn prefetched_with_little_buffer(live: Option<u64>) -> Vec<u64> {
-    let mut net = meshed(2, 19, live);
-    for sn in 5..=12 {
-        net.load(0, &url(sn), playback(0.0));
-        net.run_for(Duration::from_millis(500));
-    }
-    net.load(1, &url(5), playback(3.5));
-    net.run_for(Duration::from_secs(10));
-    (6..=12)
-        .filter(|&sn| net.nodes[1].agent.holds(&SegmentId { variant: 0, sn }))
-        .collect()
 }
 
 /// A VOD viewer prefetches from its neighbours whatever its buffer, a segment ahead more
@@ -1138,8 +1132,9 @@ fn prefetched_with_little_buffer(live: Option<u64>) -> Vec<u64> {
 /// asked two neighbours at once (docs/POLICY.md, "Prefetching").
 #[test]
 fn a_vod_viewer_prefetches_from_its_neighbours_with_little_buffer() {
-    assert_eq!(prefetched_with_little_buffer(Some(40)), Vec::<u64>::new());
-    assert_eq!(prefetched_with_little_buffer(None), vec![6, 7, 8, 9]);
+    // Node 0 has played segments 5 to 12; node 1 loads segment 5 with 3.5 s buffered.
+    assert_eq!(prefetched(19, Some(40), 12, 3.5, 10).1, Vec::<u64>::new());
+    assert_eq!(prefetched(19, None, 12, 3.5, 10).1, vec![6, 7, 8, 9]);
 }
 
 /// A live viewer whose neighbours announced neither the segment it asks for nor a later
