@@ -14,8 +14,7 @@
 //!
 //! A peer transfer that misses its deadline is cancelled and only the missing bytes are
 //! fetched from the CDN (HTTP Range). A peer that goes away mid-transfer costs a CDN fetch.
-//! With an empty buffer after the first segment, a peer holding the segment gets a short
-//! [`SPRINT`] before the CDN takes over the missing bytes.
+//! A load with no buffer left goes to the CDN at once.
 //! A peer that misses its deadline three times in a row (or fails its first trial) is
 //! demoted for a while: kept connected, not asked. A refusal (`Absent`) is no failure:
 //! the load waits for another holder. Ahead of the player, segments peers hold are
@@ -85,10 +84,6 @@ const MEASURED_SPARE: f64 = 1.25;
 const TRIAL_LATENCY: Duration = Duration::from_millis(150);
 /// Shortest time a peer is given for a transfer.
 pub const MIN_PEER_TIME: Duration = Duration::from_millis(700);
-/// With an empty buffer after the first segment (a start-up that asks for segments
-/// before the previous one is appended), a peer holding the segment gets this long
-/// before the CDN takes over the missing bytes: the most it can add to the start.
-pub const SPRINT: Duration = Duration::from_millis(400);
 /// How far ahead of the playhead the CDN serves the player: a segment needed later than
 /// this (or than the reserve, if longer) waits for a peer until it is this close, then the election
 /// and the patience below decide as for any segment. hls.js loads up to 30 s ahead
@@ -235,8 +230,6 @@ pub(crate) struct Scheduler {
     next_req: u32,
     /// The segment the player asked for last: where prefetch looks ahead from.
     anchor: Option<SegmentId>,
-    /// Segments delivered to the player so far.
-    delivered: u64,
     /// When the last segment went to the player, and its duration.
     last_delivery: Option<(Instant, f64)>,
     /// Whether to fetch and enforce the publisher's hash lists.
@@ -288,7 +281,6 @@ impl Scheduler {
             next_fetch: 1,
             next_req: 1,
             anchor: None,
-            delivered: 0,
             last_delivery: None,
             integrity,
             vod: false,
@@ -500,7 +492,6 @@ impl Scheduler {
         if let Some(data) = self.cache.get(&seg) {
             ctx.stats.cache_hits += 1;
             let timing = self.honest_timing(data.len(), Duration::ZERO);
-            self.delivered += 1;
             self.last_delivery = Some((now, info.duration));
             deliver(ctx, load, &url, now, data, Source::Cache, timing);
             self.prefetch(ctx, swarm);
@@ -628,8 +619,6 @@ impl Scheduler {
         let deadline = need_by - self.reserve(size);
         if let Some(conn) = self.choose_peer(swarm, seg, size, now, deadline) {
             self.start_peer(swarm, info, conn, deadline, Bytes::new(), now, false);
-        } else if let Some(conn) = self.sprint_peer(swarm, seg, need_by, now) {
-            self.start_peer(swarm, info, conn, now + SPRINT, Bytes::new(), now, false);
         } else if now >= wait_until {
             self.start_cdn(ctx, info, Bytes::new());
         }
@@ -650,34 +639,6 @@ impl Scheduler {
             wait_until = Some(wait_until.map_or(l.wait_until, |w| w.min(l.wait_until)));
         }
         Some((most_urgent?, wait_until?))
-    }
-
-    /// A peer to try briefly when the buffer is empty but the player has started: the
-    /// least busy peer holding `seg`. Never for the very first segment (time to first
-    /// frame comes first) and never while any buffer is left to protect.
-    fn sprint_peer(
-        &self,
-        swarm: &Swarm,
-        seg: SegmentId,
-        need_by: Instant,
-        now: Instant,
-    ) -> Option<ConnId> {
-        if self.delivered == 0 || need_by > now {
-            return None;
-        }
-        // The smallest (open requests, id); ids differ, so there are no ties.
-        let mut best: Option<(usize, ConnId)> = None;
-        for (c, s) in swarm.peers_with(seg) {
-            let k = (s.downloads_open(), c);
-            if k.0 < MAX_REQUESTS_PER_PEER
-                && !self.demoted(c, now)
-                && !self.refused_lately(c, seg, now)
-                && best.is_none_or(|b| k < b)
-            {
-                best = Some(k);
-            }
-        }
-        best.map(|(_, c)| c)
     }
 
     /// The peer to ask for `seg` (of about `size` bytes) so that it arrives by
@@ -1014,7 +975,6 @@ impl Scheduler {
                 };
                 match ok {
                     Ok(resp) => {
-                        self.delivered += 1;
                         let took = ctx.now.saturating_since(started);
                         self.cdn.sample(resp.body.len(), Duration::ZERO, took);
                         ctx.stats.cdn_bytes += resp.body.len() as u64;
@@ -1113,7 +1073,6 @@ impl Scheduler {
         // One load after the other, in the map's order (none is added meanwhile).
         while let Some(id) = first_load_for(&self.loads, seg) {
             let l = self.loads.remove(&id).expect("listed");
-            self.delivered += 1;
             if let Some(info) = &l.info {
                 self.last_delivery = Some((ctx.now, info.duration));
             }
