@@ -100,12 +100,13 @@ bench-ttff: build media
 ## 44,981 with a look-ahead of a segment per second of buffer; 44,976 with a VOD
 ## viewer's 3 s as a constant of its own; 44,996 with the CDN 0.35 s sooner for a
 ## segment no neighbour announced; 45,000 with a VOD viewer prefetching whatever its
-## buffer; 44,853 without the sprint of a dry buffer to a peer). SIZE_MAX_BYTES is a
+## buffer; 44,853 without the sprint of a dry buffer to a peer; 44,899 with a live
+## viewer that peers never serve no longer waiting for them). SIZE_MAX_BYTES is a
 ## ratchet just above the current size: `make size` (part of `make test`) fails when the
 ## larger of the two ways in (npm package, drop-in tag) grows past it or past the budget,
 ## and each size reduction lowers the ratchet.
 SIZE_BUDGET_BYTES ?= 45000
-SIZE_MAX_BYTES ?= 44853
+SIZE_MAX_BYTES ?= 44899
 size: js
 	@gz() { gzip -9 < "$$1" | wc -c; }; \
 	w=$$(gz js/dist/hlsmesh_wasm_bg.wasm); e=$$(gz js/dist/hlsmesh.js); d=$$(gz js/dist/hlsmesh.drop-in.js); \

@@ -1162,6 +1162,56 @@ fn a_live_segment_no_neighbour_announced_goes_to_the_cdn_sooner() {
     );
 }
 
+/// A live viewer whose neighbours served none of its last 8 loads takes the next from
+/// the CDN at once instead of waiting for them until its reserve; a segment a peer
+/// serves resumes the wait. Node 0 plays the stream (the election counts it, so node 1
+/// waits for it now and then) but fetches nothing node 1 asks for, until segment 30.
+#[test]
+fn a_live_viewer_that_peers_never_serve_stops_waiting_for_them() {
+    let mut net = meshed(2, 23, Some(40));
+    for n in 0..2 {
+        net.load(n, &url(n as u64), playback(0.0));
+        net.run_for(Duration::from_secs(2));
+    }
+    let ask = |net: &mut Net, sn: u64| {
+        let asked = net.now;
+        net.load(1, &url(sn), playback(4.0));
+        net.run_for(Duration::from_secs(5));
+        let got = delivered_ok(net, 1);
+        let last = got.last().expect("delivered");
+        (last.2.saturating_since(asked), last.1)
+    };
+    let secs = |w: &[(Duration, Source)]| -> Vec<f64> {
+        w.iter()
+            .map(|(d, _)| (d.as_secs_f64() * 10.0).round() / 10.0)
+            .collect()
+    };
+    // Segment 1 and the next seven from the CDN, some after a wait; then none waits.
+    let first: Vec<_> = (10..17).map(|sn| ask(&mut net, sn)).collect();
+    let then: Vec<_> = (17..25).map(|sn| ask(&mut net, sn)).collect();
+    assert!(
+        first.iter().any(|w| w.0 > Duration::from_secs(1)),
+        "never waited: {:?}",
+        secs(&first)
+    );
+    assert!(
+        then.iter()
+            .all(|w| w.1 == Source::Cdn && w.0 < Duration::from_millis(500)),
+        "waited on: {:?}",
+        secs(&then)
+    );
+    // Node 0 takes segment 30 and serves it: node 1 waits for it again.
+    net.load(0, &url(30), playback(0.0));
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(ask(&mut net, 30).1, Source::Peer);
+    let again: Vec<_> = (31..38).map(|sn| ask(&mut net, sn)).collect();
+    assert!(
+        again.iter().any(|w| w.0 > Duration::from_secs(1)),
+        "the wait did not resume: {:?}",
+        secs(&again)
+    );
+}
+
 #[test]
 fn a_viewer_uploads_one_copy_at_a_time_rather_than_sharing_its_uplink() {
     // Node 0 holds a large segment; its channels drain slowly (each reports every chunk

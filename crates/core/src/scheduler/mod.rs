@@ -130,6 +130,18 @@ const REFUSAL_RETRY: Duration = Duration::from_millis(300);
 /// average: steady-live 2.99 → 2.67, flash-crowd 2.87 → 2.64, heavy-churn 5.01 → 4.87,
 /// vod-long-tail 14.22 → 14.09; four and eight do about as well).
 const MAX_REFUSALS: u8 = 5;
+/// Live: the player's loads delivered from the CDN in a row after which a viewer stops
+/// waiting for peers (a peer's delivery or a cache hit, such as a prefetch's, resumes
+/// the wait). Where no neighbour can relay the stream in time (`upload-starved`: uplinks
+/// of a quarter to 1.1 times the rate), viewers waited for every segment until the 1 s
+/// reserve and spent half their viewing time under 2 s buffered, against 0.1% with
+/// plain hls.js; a CDN response a second late stalled them. 100 viewers, seeds 1–20:
+/// points from the bound 48.47 → 41.24 (the buffer refilled lets them prefetch from
+/// peers), time under 2 s buffered 51.5% → 4.5%, viewers stalled with `cdn_jitter=200`
+/// 89.5% → 19.6%; the home mix unchanged (docs/BENCHMARKS.md). 4 cost the home mix
+/// about a point; VOD viewers, whose busy holders are free again a copy later, keep
+/// waiting.
+const FUTILE_RUN: u8 = 8;
 /// Refusals remembered at once (the oldest is forgotten).
 const MAX_REFUSALS_KEPT: usize = 64;
 /// How much sooner a viewer takes a segment from the CDN, when no peer it asked could
@@ -230,6 +242,9 @@ pub(crate) struct Scheduler {
     next_req: u32,
     /// The segment the player asked for last: where prefetch looks ahead from.
     anchor: Option<SegmentId>,
+    /// The player's loads delivered from the CDN in a row: a peer's delivery or a cache
+    /// hit ends the run ([`FUTILE_RUN`]).
+    cdn_run: u8,
     /// When the last segment went to the player, and its duration.
     last_delivery: Option<(Instant, f64)>,
     /// Whether to fetch and enforce the publisher's hash lists.
@@ -281,6 +296,7 @@ impl Scheduler {
             next_fetch: 1,
             next_req: 1,
             anchor: None,
+            cdn_run: 0,
             last_delivery: None,
             integrity,
             vod: false,
@@ -490,6 +506,7 @@ impl Scheduler {
         }
         self.anchor = Some(seg);
         if let Some(data) = self.cache.get(&seg) {
+            self.cdn_run = 0;
             ctx.stats.cache_hits += 1;
             let timing = self.honest_timing(data.len(), Duration::ZERO);
             self.last_delivery = Some((now, info.duration));
@@ -522,8 +539,13 @@ impl Scheduler {
         let first = crate::time::secs_f64(info.duration.clamp(0.0, 60.0));
         // Further ahead than the CDN's horizon, the patience starts at the horizon.
         let from = now.max(need_by - CDN_HORIZON.max(reserve));
-        let wait_until = election::patience(from, rank, need_by, reserve, first)
+        let mut wait_until = election::patience(from, rank, need_by, reserve, first)
             - NO_HOLDER_CDN * u32::from(!swarm.may_hold(seg));
+        // Live, after a run of loads peers served none of, the CDN at once (unless a
+        // peer can serve it in time now): waiting only kept the buffer at the reserve.
+        if !self.vod && self.cdn_run >= FUTILE_RUN {
+            wait_until = now;
+        }
         // A transfer already under way (a prefetch, the live-edge fetch) now has a player
         // waiting: hold it to the player's deadline.
         if let Some(t) = self.transfers.get_mut(&seg) {
@@ -1073,6 +1095,10 @@ impl Scheduler {
         // One load after the other, in the map's order (none is added meanwhile).
         while let Some(id) = first_load_for(&self.loads, seg) {
             let l = self.loads.remove(&id).expect("listed");
+            self.cdn_run = match source {
+                Source::Cdn => self.cdn_run.saturating_add(1),
+                _ => 0,
+            };
             if let Some(info) = &l.info {
                 self.last_delivery = Some((ctx.now, info.duration));
             }
