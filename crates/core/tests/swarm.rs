@@ -1119,7 +1119,7 @@ fn a_vod_viewer_with_a_deep_buffer_prefetches_far_ahead_from_its_neighbours() {
 /// viewer only from 4 s. The simulator found VOD viewers at the top rendition whose
 /// neighbours' uplinks were each slower than it, with 3 to 4 s buffered: they took
 /// every segment from the CDN at the 3 s mark, the buffer never grew, and they never
-/// asked two neighbours at once (docs/POLICY.md, "Prefetching").
+/// asked two neighbours at once (docs/POLICY.md, "Prefetch").
 #[test]
 fn a_vod_viewer_prefetches_from_its_neighbours_with_little_buffer() {
     // Node 0 has played segments 5 to 12; node 1 loads segment 5 with 3.5 s buffered.
